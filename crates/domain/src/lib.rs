@@ -1,0 +1,27 @@
+//! Salon's domain: what a brand, a store, an associate and a client *are*, independent of HTTP
+//! and SQL. Values are parsed once at the edge into newtypes that cannot hold an invalid value
+//! ("parse, don't validate"); the storage ports ([`ports::Repo`]) are implemented by `store`.
+
+pub mod client;
+pub mod error;
+pub mod ids;
+pub mod org;
+pub mod ports;
+pub mod role;
+pub mod search;
+pub mod values;
+
+pub use client::*;
+pub use error::{FieldError, RepoError};
+pub use ids::*;
+pub use org::*;
+pub use role::{Action, Role, Scope};
+pub use values::*;
+
+/// Milliseconds since the Unix epoch (UTC): how every instant is stored.
+pub type Millis = i64;
+
+/// The current instant in milliseconds.
+pub fn now_millis() -> Millis {
+    jiff::Timestamp::now().as_millisecond()
+}

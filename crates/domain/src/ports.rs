@@ -1,0 +1,125 @@
+//! The storage port. `store` implements it once per database; `app` uses nothing else.
+
+use async_trait::async_trait;
+
+use crate::*;
+
+pub type RepoResult<T> = Result<T, RepoError>;
+
+#[async_trait]
+pub trait Repo: Send + Sync + 'static {
+    /// Whether the database answers and every migration is applied.
+    async fn ready(&self) -> RepoResult<()>;
+
+    // Brands.
+    async fn create_brand(&self, brand: &NewBrand) -> RepoResult<Brand>;
+    async fn brand(&self, id: BrandId) -> RepoResult<Option<Brand>>;
+    async fn brand_by_slug(&self, slug: &str) -> RepoResult<Option<Brand>>;
+    async fn list_brands(&self) -> RepoResult<Vec<Brand>>;
+
+    // Stores.
+    async fn create_store(&self, brand: BrandId, store: &NewStore) -> RepoResult<Store>;
+    async fn update_store(
+        &self,
+        brand: BrandId,
+        id: StoreId,
+        patch: &StorePatch,
+    ) -> RepoResult<Store>;
+    async fn store(&self, brand: BrandId, id: StoreId) -> RepoResult<Option<Store>>;
+    async fn store_by_code(&self, brand: BrandId, code: &str) -> RepoResult<Option<Store>>;
+    async fn list_stores(&self, brand: BrandId) -> RepoResult<Vec<Store>>;
+
+    // Staff.
+    async fn create_user(&self, brand: BrandId, user: &NewUser) -> RepoResult<User>;
+    async fn update_user(&self, brand: BrandId, id: UserId, patch: &UserPatch) -> RepoResult<User>;
+    async fn set_password_hash(&self, brand: BrandId, id: UserId, hash: &str) -> RepoResult<()>;
+    async fn mark_departed(&self, brand: BrandId, id: UserId, at: Millis) -> RepoResult<User>;
+    async fn user(&self, brand: BrandId, id: UserId) -> RepoResult<Option<User>>;
+    async fn user_by_email(&self, brand: BrandId, email: &str) -> RepoResult<Option<User>>;
+    /// Staff of the brand, or of one store, with how many clients each is assigned.
+    async fn list_users(
+        &self,
+        brand: BrandId,
+        store: Option<StoreId>,
+    ) -> RepoResult<Vec<(User, i64)>>;
+
+    // Credentials.
+    async fn create_api_token(&self, token_hash: &[u8], token: &ApiToken) -> RepoResult<()>;
+    async fn api_token(&self, token_hash: &[u8]) -> RepoResult<Option<ApiToken>>;
+    async fn create_session(&self, id_hash: &[u8], session: &Session) -> RepoResult<()>;
+    async fn session(&self, id_hash: &[u8], now: Millis) -> RepoResult<Option<Session>>;
+    async fn delete_session(&self, id_hash: &[u8]) -> RepoResult<()>;
+
+    // Clients.
+    async fn create_client(
+        &self,
+        brand: BrandId,
+        client: &NewClient,
+        by: Option<UserId>,
+    ) -> RepoResult<ClientId>;
+    async fn update_client(
+        &self,
+        brand: BrandId,
+        id: ClientId,
+        patch: &ClientPatch,
+        by: Option<UserId>,
+    ) -> RepoResult<()>;
+    async fn client(&self, brand: BrandId, id: ClientId) -> RepoResult<Option<Client>>;
+    async fn list_clients(
+        &self,
+        brand: BrandId,
+        query: &ClientQuery,
+    ) -> RepoResult<Page<ClientSummary>>;
+    async fn count_clients(&self, brand: BrandId, scope: Scope) -> RepoResult<i64>;
+    /// Clients whose phone number is exactly this one (through the blind index).
+    async fn clients_by_phone(&self, brand: BrandId, phone: &Phone) -> RepoResult<Vec<ClientId>>;
+    async fn client_by_identity(
+        &self,
+        brand: BrandId,
+        identity: &Identity,
+    ) -> RepoResult<Option<ClientId>>;
+    async fn add_note(
+        &self,
+        brand: BrandId,
+        client: ClientId,
+        author: Option<UserId>,
+        text: &str,
+    ) -> RepoResult<NoteId>;
+    async fn notes(&self, brand: BrandId, client: ClientId) -> RepoResult<Vec<Note>>;
+    async fn edit_tags(
+        &self,
+        brand: BrandId,
+        client: ClientId,
+        add: &[Tag],
+        remove: &[Tag],
+    ) -> RepoResult<()>;
+    /// Assigns the client to an associate (and that associate's store), keeping the history.
+    async fn assign(
+        &self,
+        brand: BrandId,
+        client: ClientId,
+        associate: UserId,
+        by: Option<UserId>,
+        reason: &str,
+    ) -> RepoResult<()>;
+    async fn assignments(&self, brand: BrandId, client: ClientId) -> RepoResult<Vec<Assignment>>;
+    async fn add_purchase(
+        &self,
+        brand: BrandId,
+        client: ClientId,
+        purchase: &NewPurchase,
+    ) -> RepoResult<()>;
+    async fn timeline(
+        &self,
+        brand: BrandId,
+        client: ClientId,
+        limit: u32,
+    ) -> RepoResult<Vec<TimelineEntry>>;
+    /// Creates or updates clients keyed by their CRM id, all in one transaction.
+    async fn import_clients(
+        &self,
+        brand: BrandId,
+        rows: &[NewClient],
+        by: Option<UserId>,
+    ) -> RepoResult<ImportCounts>;
+}

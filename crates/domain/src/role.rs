@@ -1,0 +1,146 @@
+//! Roles and the one policy table that says which role may do what.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{FieldError, StoreId, UserId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A sales associate: works their own client book.
+    Associate,
+    /// Runs one store: its team and its clients.
+    StoreManager,
+    /// Brand headquarters: every store and client.
+    Hq,
+    /// Compliance officer: reads everything, changes nothing.
+    Compliance,
+    /// Configuration: stores, staff, channels. No client data.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Associate,
+        Role::StoreManager,
+        Role::Hq,
+        Role::Compliance,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Associate => "associate",
+            Role::StoreManager => "store_manager",
+            Role::Hq => "hq",
+            Role::Compliance => "compliance",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            FieldError::new(
+                "role",
+                format!(
+                    "unknown role {s:?}; expected one of associate, store_manager, hq, compliance, admin"
+                ),
+            )
+        })
+    }
+}
+
+/// Which clients an actor may see. Derived from the role, never chosen by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every client of the brand.
+    Brand,
+    /// The clients whose preferred store is this one.
+    Store(StoreId),
+    /// The clients assigned to this associate.
+    Associate(UserId),
+    /// No client at all (admin).
+    Nothing,
+}
+
+/// Everything a person can ask Salon to do. Each API route and page names one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    ReadBrand,
+    ReadClients,
+    CreateClient,
+    UpdateClient,
+    AddNote,
+    EditTags,
+    AssignClient,
+    ImportClients,
+    ReadStores,
+    ManageStores,
+    ReadAssociates,
+    ManageAssociates,
+    DepartAssociate,
+}
+
+impl Action {
+    /// The policy: whether `role` may perform this action at all. Row-level scoping (which
+    /// clients, which store) is applied on top by [`Scope`].
+    pub fn allowed(self, role: Role) -> bool {
+        use Action::*;
+        use Role::*;
+        match self {
+            ReadBrand | ReadStores | ReadAssociates => true,
+            ReadClients => matches!(role, Associate | StoreManager | Hq | Compliance),
+            CreateClient | UpdateClient | AddNote | EditTags => {
+                matches!(role, Associate | StoreManager | Hq)
+            }
+            AssignClient => matches!(role, StoreManager | Hq),
+            DepartAssociate => matches!(role, StoreManager | Hq | Admin),
+            ImportClients => matches!(role, Hq | Admin),
+            ManageStores | ManageAssociates => matches!(role, Hq | Admin),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compliance_never_writes() {
+        use Action::*;
+        for a in [
+            CreateClient,
+            UpdateClient,
+            AddNote,
+            EditTags,
+            AssignClient,
+            ImportClients,
+        ] {
+            assert!(!a.allowed(Role::Compliance), "{a:?}");
+        }
+    }
+
+    #[test]
+    fn admin_reads_no_client() {
+        assert!(!Action::ReadClients.allowed(Role::Admin));
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>().ok(), Some(r));
+        }
+        assert!("boss".parse::<Role>().is_err());
+    }
+}

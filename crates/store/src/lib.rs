@@ -1,0 +1,91 @@
+//! Salon's storage: the [`domain::ports::Repo`] port on SQLite (the embedded default: one file,
+//! WAL, foreign keys on) and on PostgreSQL (production). Both run the same SQL (see [`sql`]) and
+//! the same conformance suite (`tests/conformance.rs`). Personal data is encrypted before it
+//! reaches either (see [`pii`]).
+
+pub mod pii;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use domain::RepoError;
+use domain::ports::Repo;
+
+pub use pii::Keyring;
+pub use postgres::PgRepo;
+pub use sqlite::SqliteRepo;
+
+/// The migrations, in order: (version, name, SQLite text, PostgreSQL text).
+pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "foundation",
+    include_str!("../migrations/sqlite/0001_foundation.sql"),
+    include_str!("../migrations/postgres/0001_foundation.sql"),
+)];
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Result<Self, RepoError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(RepoError::Backend(
+                "the database URL must start with sqlite: or postgres://".to_owned(),
+            ))
+        }
+    }
+}
+
+/// A connected store: the port for the application, and the backend for operators.
+#[derive(Clone)]
+pub struct Connected {
+    pub repo: Arc<dyn Repo>,
+    pub backend: Backend,
+}
+
+/// Connects to the database the URL names, applying any migration not yet applied.
+pub async fn connect(url: &str, keys: Keyring) -> Result<Connected, RepoError> {
+    match Backend::of_url(url)? {
+        Backend::Sqlite => {
+            let repo = SqliteRepo::connect(url, keys).await?;
+            Ok(Connected {
+                repo: Arc::new(repo),
+                backend: Backend::Sqlite,
+            })
+        }
+        Backend::Postgres => {
+            let repo = PgRepo::connect(url, keys).await?;
+            Ok(Connected {
+                repo: Arc::new(repo),
+                backend: Backend::Postgres,
+            })
+        }
+    }
+}
+
+/// Database errors as the port reports them: never with the values involved.
+pub(crate) fn db(e: sqlx::Error) -> RepoError {
+    RepoError::Backend(e.to_string())
+}
+
+/// A unique-constraint violation becomes a conflict with a message fit for a person.
+pub(crate) fn conflict(e: sqlx::Error, what: &str) -> RepoError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => RepoError::Conflict(what.to_owned()),
+        _ => db(e),
+    }
+}
+
+pub(crate) fn corrupt(e: impl std::fmt::Display) -> RepoError {
+    RepoError::Backend(format!("stored data could not be read: {e}"))
+}

@@ -1,0 +1,68 @@
+//! PostgreSQL, for production: the same SQL as SQLite, migrations under an advisory lock.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::Row as _;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use crate::pii::Purpose;
+use crate::sql::{BATCH, impl_repo};
+use crate::{MIGRATIONS, conflict, corrupt, db};
+use domain::ports::{Repo, RepoResult};
+use domain::*;
+
+impl_repo!(PgRepo, sqlx::Postgres, PgPool);
+
+/// Any number; the same in every Salon process, so that they migrate one at a time.
+const MIGRATION_LOCK: i64 = 0x5a_10_4e;
+
+impl PgRepo {
+    pub async fn connect(url: &str, keys: crate::Keyring) -> RepoResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(db)?;
+        migrate(&pool).await?;
+        Ok(Self::new(pool, keys))
+    }
+}
+
+async fn migrate(pool: &PgPool) -> RepoResult<()> {
+    let mut tx = pool.begin().await.map_err(db)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS salon_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    for (version, name, _, sql) in MIGRATIONS {
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM salon_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if done.is_none() {
+            sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(db)?;
+            sqlx::query(
+                "INSERT INTO salon_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+            )
+            .bind(version)
+            .bind(*name)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            tracing::info!(version, name, "applied PostgreSQL migration");
+        }
+    }
+    tx.commit().await.map_err(db)
+}

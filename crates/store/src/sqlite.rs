@@ -1,0 +1,80 @@
+//! The embedded default: SQLite in WAL mode with foreign keys on, so that the CLI can work on
+//! the same file while the server runs.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::Row as _;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::pii::Purpose;
+use crate::sql::{BATCH, impl_repo};
+use crate::{MIGRATIONS, conflict, corrupt, db};
+use domain::ports::{Repo, RepoResult};
+use domain::*;
+
+impl_repo!(SqliteRepo, sqlx::Sqlite, SqlitePool);
+
+impl SqliteRepo {
+    pub async fn connect(url: &str, keys: crate::Keyring) -> RepoResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(db)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        migrate(&pool).await?;
+        Ok(Self::new(pool, keys))
+    }
+}
+
+async fn migrate(pool: &SqlitePool) -> RepoResult<()> {
+    let mut conn = pool.acquire().await.map_err(db)?;
+    // BEGIN IMMEDIATE takes the write lock at once: two processes starting together migrate
+    // one after the other.
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    let result = async {
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS salon_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+        for (version, name, sql, _) in MIGRATIONS {
+            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM salon_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?;
+            if done.is_none() {
+                sqlx::raw_sql(*sql).execute(&mut *conn).await.map_err(db)?;
+                sqlx::query("INSERT INTO salon_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                    .bind(version)
+                    .bind(*name)
+                    .bind(now_millis())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                tracing::info!(version, name, "applied SQLite migration");
+            }
+        }
+        Ok::<_, RepoError>(())
+    }
+    .await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    sqlx::raw_sql(end).execute(&mut *conn).await.map_err(db)?;
+    result
+}

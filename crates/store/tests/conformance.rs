@@ -1,0 +1,901 @@
+//! One conformance suite for every storage backend. Each check runs on SQLite and, when a
+//! PostgreSQL server is reachable (`SALON_TEST_POSTGRES_URL`, which CI sets), on PostgreSQL,
+//! each in a fresh database. Without PostgreSQL the PostgreSQL half says plainly that it was
+//! skipped; under CI (`CI=true`) a missing PostgreSQL fails the suite.
+
+use std::sync::Arc;
+
+use domain::ports::Repo;
+use domain::*;
+use sqlx::Connection;
+use store::{Keyring, PgRepo, SqliteRepo};
+
+const CANARY_PHONE: &str = "+8613912345678";
+
+struct Db {
+    name: &'static str,
+    repo: Arc<dyn Repo>,
+    sqlite_dir: Option<std::path::PathBuf>,
+    _pg: Option<PgDatabase>,
+}
+
+/// A throw-away PostgreSQL database, dropped at the end of the test.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop from a fresh runtime: the test's runtime may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+fn keys() -> Keyring {
+    Keyring::new(&[42u8; 32]).expect("32-byte key")
+}
+
+fn unique_name(prefix: &str) -> String {
+    use rand::Rng;
+    format!("{prefix}_{:016x}", rand::thread_rng().r#gen::<u64>())
+}
+
+async fn sqlite() -> Db {
+    let dir = std::env::temp_dir().join(unique_name("salon_conformance"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let url = format!("sqlite://{}", dir.join("salon.db").display());
+    let repo = SqliteRepo::connect(&url, keys())
+        .await
+        .expect("sqlite connects and migrates");
+    Db {
+        name: "sqlite",
+        repo: Arc::new(repo),
+        sqlite_dir: Some(dir),
+        _pg: None,
+    }
+}
+
+async fn postgres() -> Option<Db> {
+    let Ok(admin_url) = std::env::var("SALON_TEST_POSTGRES_URL") else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "CI=true but SALON_TEST_POSTGRES_URL is not set: the PostgreSQL conformance run must not be skipped"
+            );
+        }
+        eprintln!(
+            "SKIPPED: PostgreSQL conformance (set SALON_TEST_POSTGRES_URL=postgres://user:pass@host/db to run it)"
+        );
+        return None;
+    };
+    let name = unique_name("salon_test");
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("PostgreSQL at SALON_TEST_POSTGRES_URL answers");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let guard = PgDatabase {
+        admin_url: admin_url.clone(),
+        name: name.clone(),
+    };
+    let (base, _) = admin_url.rsplit_once('/').expect("URL has a database name");
+    let url = format!("{base}/{name}");
+    let repo = PgRepo::connect(&url, keys())
+        .await
+        .expect("postgres connects and migrates");
+    Some(Db {
+        name: "postgres",
+        repo: Arc::new(repo),
+        sqlite_dir: None,
+        _pg: Some(guard),
+    })
+}
+
+async fn backends() -> Vec<Db> {
+    let mut all = vec![sqlite().await];
+    all.extend(postgres().await);
+    all
+}
+
+async fn brand(repo: &dyn Repo, slug: &str) -> Brand {
+    repo.create_brand(&NewBrand {
+        slug: Slug::parse("slug", slug).expect("slug"),
+        name: format!("Brand {slug}"),
+        time_zone: TimeZoneName::shanghai(),
+        currencies: vec![Currency::parse("c", "CNY").expect("currency")],
+        locales: vec![Locale::parse("l", "zh-CN").expect("locale")],
+        tiers: vec!["Silver".into(), "Gold".into(), "Platinum".into()],
+    })
+    .await
+    .expect("brand")
+}
+
+async fn store(repo: &dyn Repo, b: BrandId, code: &str) -> Store {
+    repo.create_store(
+        b,
+        &NewStore {
+            code: StoreCode::parse("code", code).expect("code"),
+            name: format!("Store {code}"),
+            city: "Shanghai".into(),
+            country: "CN".into(),
+            time_zone: TimeZoneName::shanghai(),
+        },
+    )
+    .await
+    .expect("store")
+}
+
+async fn user(
+    repo: &dyn Repo,
+    b: BrandId,
+    email: &str,
+    role: Role,
+    store: Option<StoreId>,
+) -> User {
+    repo.create_user(
+        b,
+        &NewUser {
+            email: Email::parse("email", email).expect("email"),
+            display_name: email.split('@').next().unwrap_or("x").to_owned(),
+            role,
+            store_id: store,
+            password_hash: None,
+        },
+    )
+    .await
+    .expect("user")
+}
+
+fn client(first: &str, last: &str, crm: &str) -> NewClient {
+    NewClient {
+        pii: Pii {
+            first_name: Some(first.into()),
+            last_name: Some(last.into()),
+            ..Pii::default()
+        },
+        tier: Some("Gold".into()),
+        identities: vec![Identity::parse(IdentityKind::Crm, crm).expect("crm")],
+        ..NewClient::default()
+    }
+}
+
+#[tokio::test]
+async fn brands_stores_and_staff() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "maison").await;
+        assert_eq!(
+            r.brand_by_slug("maison").await.expect("q").map(|x| x.id),
+            Some(b.id),
+            "{}",
+            db.name
+        );
+        assert_eq!(b.tiers, vec!["Silver", "Gold", "Platinum"]);
+        let dup = r
+            .create_brand(&NewBrand {
+                slug: b.slug.clone(),
+                name: "x".into(),
+                time_zone: TimeZoneName::shanghai(),
+                currencies: vec![],
+                locales: vec![],
+                tiers: vec![],
+            })
+            .await;
+        assert!(
+            matches!(dup, Err(RepoError::Conflict(_))),
+            "{}: duplicate slug is a conflict",
+            db.name
+        );
+
+        let sh = store(r, b.id, "SH01").await;
+        assert!(matches!(
+            r.create_store(
+                b.id,
+                &NewStore {
+                    code: sh.code.clone(),
+                    name: "x".into(),
+                    city: "x".into(),
+                    country: "CN".into(),
+                    time_zone: TimeZoneName::shanghai()
+                }
+            )
+            .await,
+            Err(RepoError::Conflict(_))
+        ));
+        let renamed = r
+            .update_store(
+                b.id,
+                sh.id,
+                &StorePatch {
+                    name: Some("Plaza 66".into()),
+                    ..StorePatch::default()
+                },
+            )
+            .await
+            .expect("update");
+        assert_eq!(
+            (renamed.name.as_str(), renamed.city.as_str()),
+            ("Plaza 66", "Shanghai")
+        );
+        assert_eq!(
+            r.store_by_code(b.id, "sh01")
+                .await
+                .expect("q")
+                .map(|s| s.id),
+            Some(sh.id)
+        );
+
+        let sa = user(r, b.id, "Li@Maison.example", Role::Associate, Some(sh.id)).await;
+        assert_eq!(sa.email.as_str(), "li@maison.example");
+        assert_eq!(
+            r.user_by_email(b.id, "LI@maison.example")
+                .await
+                .expect("q")
+                .map(|u| u.id),
+            Some(sa.id)
+        );
+        let mgr = r
+            .update_user(
+                b.id,
+                sa.id,
+                &UserPatch {
+                    role: Some(Role::StoreManager),
+                    ..UserPatch::default()
+                },
+            )
+            .await
+            .expect("update user");
+        assert_eq!((mgr.role, mgr.store_id), (Role::StoreManager, Some(sh.id)));
+        let moved = r
+            .update_user(
+                b.id,
+                sa.id,
+                &UserPatch {
+                    store_id: Some(None),
+                    ..UserPatch::default()
+                },
+            )
+            .await
+            .expect("update user");
+        assert_eq!(moved.store_id, None);
+        let gone = r.mark_departed(b.id, sa.id, 5).await.expect("depart");
+        assert_eq!(
+            (gone.status, gone.departed_at),
+            (UserStatus::Departed, Some(5))
+        );
+        r.ready().await.expect("ready");
+    }
+}
+
+#[tokio::test]
+async fn tokens_and_sessions_are_found_by_hash_only() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "maison").await;
+        let u = user(r, b.id, "hq@maison.example", Role::Hq, None).await;
+        r.create_api_token(
+            b"hash-1",
+            &ApiToken {
+                brand_id: b.id,
+                role: Role::Hq,
+                user_id: Some(u.id),
+                store_id: None,
+                label: "ci".into(),
+            },
+        )
+        .await
+        .expect("token");
+        let t = r.api_token(b"hash-1").await.expect("q").expect("found");
+        assert_eq!(
+            (t.brand_id, t.role, t.user_id),
+            (b.id, Role::Hq, Some(u.id))
+        );
+        assert!(r.api_token(b"hash-2").await.expect("q").is_none());
+
+        r.create_session(
+            b"s-1",
+            &Session {
+                brand_id: b.id,
+                user_id: u.id,
+                csrf_token: "c".into(),
+                expires_at: 1_000,
+            },
+        )
+        .await
+        .expect("session");
+        assert!(
+            r.session(b"s-1", 999).await.expect("q").is_some(),
+            "{}",
+            db.name
+        );
+        assert!(
+            r.session(b"s-1", 1_000).await.expect("q").is_none(),
+            "{}: expired",
+            db.name
+        );
+        r.delete_session(b"s-1").await.expect("delete");
+        assert!(r.session(b"s-1", 0).await.expect("q").is_none());
+
+        // A departed user's sessions and tokens end with them.
+        r.create_session(
+            b"s-2",
+            &Session {
+                brand_id: b.id,
+                user_id: u.id,
+                csrf_token: "c".into(),
+                expires_at: i64::MAX,
+            },
+        )
+        .await
+        .expect("session");
+        r.mark_departed(b.id, u.id, 1).await.expect("depart");
+        assert!(
+            r.session(b"s-2", 0).await.expect("q").is_none(),
+            "{}",
+            db.name
+        );
+        assert!(
+            r.api_token(b"hash-1").await.expect("q").is_none(),
+            "{}",
+            db.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn client_profile_round_trips() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "maison").await;
+        let sh = store(r, b.id, "SH01").await;
+        let sa = user(r, b.id, "sa@maison.example", Role::Associate, Some(sh.id)).await;
+        let mut c = client("Hélène", "Dubois", "CRM-1");
+        c.pii.chinese_name = Some("杜海伦".into());
+        c.pii.phone = Some(Phone::parse("phone", CANARY_PHONE).expect("phone"));
+        c.pii.email = Some(Email::parse("email", "helene@example.com").expect("email"));
+        c.pii.birthday = Some(date("birthday", "1988-04-12").expect("date"));
+        c.associate_id = Some(sa.id);
+        c.tags = vec![
+            Tag::parse("tag", "VIC").expect("tag"),
+            Tag::parse("tag", "bags").expect("tag"),
+        ];
+        c.preferences.sizes = vec!["38".into()];
+        c.identities
+            .push(Identity::parse(IdentityKind::Wecom, "wmABC").expect("id"));
+        c.consents =
+            vec![Consent::parse("wecom", "marketing", true, "in_store_form", 10).expect("consent")];
+        let id = r
+            .create_client(b.id, &c, Some(sa.id))
+            .await
+            .expect("create");
+
+        let got = r.client(b.id, id).await.expect("q").expect("found");
+        assert_eq!(got.pii, c.pii, "{}", db.name);
+        assert_eq!(got.associate_id, Some(sa.id));
+        assert_eq!(
+            got.store_id,
+            Some(sh.id),
+            "{}: assignment brings the associate's store",
+            db.name
+        );
+        assert_eq!(
+            got.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+            vec!["VIC", "bags"]
+        );
+        assert_eq!(got.preferences.sizes, vec!["38"]);
+        assert_eq!(got.identities.len(), 2);
+        assert_eq!(got.consents, c.consents);
+        assert_eq!(r.assignments(b.id, id).await.expect("q").len(), 1);
+
+        // Lookups through the blind indexes.
+        let phone = Phone::parse("p", "+86 139 1234 5678").expect("phone");
+        assert_eq!(
+            r.clients_by_phone(b.id, &phone).await.expect("q"),
+            vec![id],
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            r.client_by_identity(
+                b.id,
+                &Identity::parse(IdentityKind::Wecom, "wmABC").expect("id")
+            )
+            .await
+            .expect("q"),
+            Some(id)
+        );
+
+        // Updates re-encrypt and re-index; clearing a field works.
+        let patch = ClientPatch {
+            last_name: Some(Some("Martin".into())),
+            phone: Some(None),
+            tier: Some(Some("Platinum".into())),
+            consents: vec![
+                Consent::parse("wecom", "marketing", false, "client_request", 20).expect("consent"),
+            ],
+            ..ClientPatch::default()
+        };
+        r.update_client(b.id, id, &patch, Some(sa.id))
+            .await
+            .expect("update");
+        let got = r.client(b.id, id).await.expect("q").expect("found");
+        assert_eq!(got.pii.last_name.as_deref(), Some("Martin"));
+        assert_eq!(got.pii.phone, None);
+        assert_eq!(got.tier.as_deref(), Some("Platinum"));
+        assert!(
+            !got.consents[0].granted,
+            "{}: the latest consent is in force",
+            db.name
+        );
+        assert!(
+            r.clients_by_phone(b.id, &phone)
+                .await
+                .expect("q")
+                .is_empty()
+        );
+        let q = |text: &str| ClientQuery {
+            q: Some(text.into()),
+            ..ClientQuery::new(Scope::Brand)
+        };
+        assert_eq!(
+            r.list_clients(b.id, &q("martin"))
+                .await
+                .expect("q")
+                .items
+                .len(),
+            1,
+            "{}",
+            db.name
+        );
+        assert!(
+            r.list_clients(b.id, &q("dubois"))
+                .await
+                .expect("q")
+                .items
+                .is_empty(),
+            "{}: old name terms are gone",
+            db.name
+        );
+
+        // Notes, purchases and the timeline.
+        r.add_note(b.id, id, Some(sa.id), "Prefers appointments after 6pm")
+            .await
+            .expect("note");
+        let notes = r.notes(b.id, id).await.expect("q");
+        assert_eq!(notes[0].text, "Prefers appointments after 6pm");
+        assert_eq!(notes[0].author_name.as_deref(), Some("sa"));
+        r.add_purchase(
+            b.id,
+            id,
+            &NewPurchase {
+                at: 1_000,
+                amount_minor: 520_000,
+                currency: "CNY".into(),
+                store_id: Some(sh.id),
+                associate_id: Some(sa.id),
+                items: vec!["Lune bag".into()],
+            },
+        )
+        .await
+        .expect("purchase");
+        let got = r.client(b.id, id).await.expect("q").expect("found");
+        assert_eq!(
+            (
+                got.lifetime_spend_minor,
+                got.first_purchase_at,
+                got.last_purchase_at
+            ),
+            (520_000, Some(1_000), Some(1_000))
+        );
+        let kinds: Vec<String> = r
+            .timeline(b.id, id, 50)
+            .await
+            .expect("q")
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        for k in ["created", "assigned", "consent", "note", "purchase"] {
+            assert!(
+                kinds.contains(&k.to_owned()),
+                "{}: timeline has {k}: {kinds:?}",
+                db.name
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn client_books_filter_search_and_paginate() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "maison").await;
+        let sh = store(r, b.id, "SH01").await;
+        let bj = store(r, b.id, "BJ01").await;
+        let a = user(r, b.id, "a@maison.example", Role::Associate, Some(sh.id)).await;
+        let z = user(r, b.id, "z@maison.example", Role::Associate, Some(bj.id)).await;
+        for i in 0..30 {
+            let mut c = client(
+                &format!("Anna{i}"),
+                if i % 2 == 0 { "Wang" } else { "Smith" },
+                &format!("C{i}"),
+            );
+            c.associate_id = Some(if i < 20 { a.id } else { z.id });
+            if i % 3 == 0 {
+                c.tags = vec![Tag::parse("t", "VIC").expect("tag")];
+                c.tier = Some("Platinum".into());
+            }
+            r.create_client(b.id, &c, None).await.expect("create");
+        }
+        let count = |scope| async move { r.count_clients(b.id, scope).await.expect("count") };
+        assert_eq!(count(Scope::Brand).await, 30);
+        assert_eq!(count(Scope::Associate(a.id)).await, 20);
+        assert_eq!(count(Scope::Store(bj.id)).await, 10);
+        assert_eq!(count(Scope::Nothing).await, 0);
+
+        // Keyset pagination walks every client of the scope exactly once.
+        let mut seen = Vec::new();
+        let mut query = ClientQuery {
+            limit: 7,
+            ..ClientQuery::new(Scope::Associate(a.id))
+        };
+        loop {
+            let page = r.list_clients(b.id, &query).await.expect("page");
+            seen.extend(page.items.iter().map(|c| c.id));
+            match page.next_cursor {
+                Some(c) => query.after = Some(ClientId(c.parse().expect("cursor"))),
+                None => break,
+            }
+        }
+        let mut dedup = seen.clone();
+        dedup.dedup();
+        assert_eq!((seen.len(), dedup.len()), (20, 20), "{}", db.name);
+
+        let find = |f: fn(&mut ClientQuery)| async move {
+            let mut q = ClientQuery {
+                limit: 100,
+                ..ClientQuery::new(Scope::Brand)
+            };
+            f(&mut q);
+            r.list_clients(b.id, &q).await.expect("list").items
+        };
+        assert_eq!(
+            find(|q| q.tag = Some(Tag::parse("t", "VIC").expect("tag")))
+                .await
+                .len(),
+            10,
+            "{}",
+            db.name
+        );
+        assert!(
+            find(|q| q.tag = Some(Tag::parse("t", "VIC").expect("tag")))
+                .await
+                .iter()
+                .all(|c| c.tags.iter().any(|t| t.as_str() == "VIC"))
+        );
+        assert_eq!(find(|q| q.tier = Some("Platinum".into())).await.len(), 10);
+        assert_eq!(
+            find(|q| q.q = Some("wang".into())).await.len(),
+            15,
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            find(|q| q.q = Some("anna12 wa".into())).await.len(),
+            1,
+            "{}: all words must match",
+            db.name
+        );
+        assert_eq!(
+            find(|q| q.q = Some("C7".into())).await.len(),
+            1,
+            "{}: CRM id",
+            db.name
+        );
+        assert!(find(|q| q.q = Some("nobody".into())).await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn brands_never_see_each_other() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let a = brand(r, "alpha").await;
+        let b = brand(r, "beta").await;
+        let id = r
+            .create_client(a.id, &client("Ada", "Lovelace", "X1"), None)
+            .await
+            .expect("create");
+        assert!(
+            r.client(b.id, id).await.expect("q").is_none(),
+            "{}",
+            db.name
+        );
+        assert!(matches!(
+            r.add_note(b.id, id, None, "x").await,
+            Err(RepoError::NotFound(_))
+        ));
+        assert!(matches!(
+            r.edit_tags(b.id, id, &[], &[]).await,
+            Err(RepoError::NotFound(_))
+        ));
+        assert!(
+            r.list_clients(b.id, &ClientQuery::new(Scope::Brand))
+                .await
+                .expect("q")
+                .items
+                .is_empty()
+        );
+        assert!(
+            r.list_clients(
+                b.id,
+                &ClientQuery {
+                    q: Some("ada".into()),
+                    ..ClientQuery::new(Scope::Brand)
+                }
+            )
+            .await
+            .expect("q")
+            .items
+            .is_empty()
+        );
+        // The same CRM id may exist in two brands.
+        r.create_client(b.id, &client("Ada", "Other", "X1"), None)
+            .await
+            .expect("same CRM id elsewhere");
+        // But not twice in one.
+        assert!(
+            matches!(
+                r.create_client(a.id, &client("Eve", "Twin", "X1"), None)
+                    .await,
+                Err(RepoError::Conflict(_))
+            ),
+            "{}",
+            db.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn reassignment_keeps_history_and_refuses_departed_associates() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "maison").await;
+        let sh = store(r, b.id, "SH01").await;
+        let bj = store(r, b.id, "BJ01").await;
+        let old = user(r, b.id, "old@maison.example", Role::Associate, Some(sh.id)).await;
+        let new = user(r, b.id, "new@maison.example", Role::Associate, Some(bj.id)).await;
+        let mut c = client("Mei", "Chen", "M1");
+        c.associate_id = Some(old.id);
+        let id = r.create_client(b.id, &c, None).await.expect("create");
+        r.add_note(b.id, id, Some(old.id), "history stays")
+            .await
+            .expect("note");
+        r.mark_departed(b.id, old.id, 7).await.expect("depart");
+        assert!(
+            matches!(
+                r.assign(b.id, id, old.id, None, "x").await,
+                Err(RepoError::Invalid(_))
+            ),
+            "{}",
+            db.name
+        );
+        r.assign(b.id, id, new.id, None, "departure")
+            .await
+            .expect("assign");
+        let got = r.client(b.id, id).await.expect("q").expect("found");
+        assert_eq!(
+            (got.associate_id, got.store_id),
+            (Some(new.id), Some(bj.id)),
+            "{}",
+            db.name
+        );
+        let hist = r.assignments(b.id, id).await.expect("q");
+        assert_eq!(
+            hist.iter().map(|a| a.associate_id).collect::<Vec<_>>(),
+            vec![new.id, old.id]
+        );
+        assert_eq!(r.notes(b.id, id).await.expect("q").len(), 1);
+        let users = r.list_users(b.id, None).await.expect("q");
+        let count_of = |u: UserId| users.iter().find(|(x, _)| x.id == u).map(|(_, n)| *n);
+        assert_eq!((count_of(old.id), count_of(new.id)), (Some(0), Some(1)));
+    }
+}
+
+#[tokio::test]
+async fn import_is_idempotent_on_crm_id_and_atomic() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "maison").await;
+        let rows: Vec<NewClient> = (0..50)
+            .map(|i| client(&format!("N{i}"), "Imported", &format!("CRM-{i}")))
+            .collect();
+        let first = r.import_clients(b.id, &rows, None).await.expect("import");
+        assert_eq!(
+            first,
+            ImportCounts {
+                created: 50,
+                updated: 0
+            },
+            "{}",
+            db.name
+        );
+        let again = r
+            .import_clients(b.id, &rows, None)
+            .await
+            .expect("re-import");
+        assert_eq!(
+            again,
+            ImportCounts {
+                created: 0,
+                updated: 50
+            },
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            r.count_clients(b.id, Scope::Brand).await.expect("count"),
+            50
+        );
+
+        // A row that breaks a rule rolls the whole import back.
+        let other = r
+            .create_client(
+                b.id,
+                &{
+                    let mut c = client("Owner", "Of-wecom", "CRM-X");
+                    c.identities
+                        .push(Identity::parse(IdentityKind::Wecom, "wm-taken").expect("id"));
+                    c
+                },
+                None,
+            )
+            .await
+            .expect("create");
+        let mut bad = vec![client("New", "One", "CRM-NEW")];
+        bad.push({
+            let mut c = client("Thief", "X", "CRM-Y");
+            c.identities
+                .push(Identity::parse(IdentityKind::Wecom, "wm-taken").expect("id"));
+            c
+        });
+        assert!(
+            matches!(
+                r.import_clients(b.id, &bad, None).await,
+                Err(RepoError::Conflict(_))
+            ),
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            r.count_clients(b.id, Scope::Brand).await.expect("count"),
+            51,
+            "{}: nothing of a failed import stays",
+            db.name
+        );
+        assert!(r.client(b.id, other).await.expect("q").is_some());
+    }
+}
+
+#[tokio::test]
+async fn personal_data_never_reaches_the_database_file_in_clear() {
+    let db = sqlite().await;
+    let r = &*db.repo;
+    let b = brand(r, "maison").await;
+    let mut c = client("Canary", "Bird", "CRM-CANARY");
+    c.pii.phone = Some(Phone::parse("phone", CANARY_PHONE).expect("phone"));
+    c.pii.email = Some(Email::parse("email", "canary.bird@example.com").expect("email"));
+    let id = r.create_client(b.id, &c, None).await.expect("create");
+    r.add_note(b.id, id, None, "canary note text")
+        .await
+        .expect("note");
+    drop(db.repo);
+    let dir = db.sqlite_dir.expect("sqlite dir");
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(&dir).expect("dir") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        scanned += bytes.len();
+        for needle in [
+            CANARY_PHONE,
+            "8613912345678",
+            "canary.bird@example.com",
+            "Canary",
+            "canary note text",
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} found in clear"
+            );
+        }
+    }
+    assert!(scanned > 0);
+}
+
+#[tokio::test]
+async fn schemas_stay_in_step() {
+    let Some(pg) = postgres().await else { return };
+    let lite = sqlite().await;
+    let sqlite_url = format!(
+        "sqlite://{}",
+        lite.sqlite_dir
+            .as_ref()
+            .expect("dir")
+            .join("salon.db")
+            .display()
+    );
+    let mut sconn = sqlx::SqliteConnection::connect(&sqlite_url)
+        .await
+        .expect("sqlite");
+    let tables: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .fetch_all(&mut sconn)
+        .await
+        .expect("tables");
+    let mut lite_cols = Vec::new();
+    for t in &tables {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT name, type, \"notnull\" FROM pragma_table_info('{t}') ORDER BY name"
+        )))
+        .fetch_all(&mut sconn)
+        .await
+        .expect("columns");
+        for (name, ty, notnull) in rows {
+            let ty = match ty.to_ascii_uppercase().as_str() {
+                "INTEGER" | "BIGINT" => "int",
+                "BLOB" => "bytes",
+                "TEXT" => "text",
+                other => panic!("unexpected SQLite type {other}"),
+            };
+            // SQLite's INTEGER PRIMARY KEY is NOT NULL in effect though not declared so.
+            let notnull = notnull != 0 || name == "id" || name == "version";
+            lite_cols.push(format!("{t}.{name}:{ty}:{notnull}"));
+        }
+    }
+    let admin = std::env::var("SALON_TEST_POSTGRES_URL").expect("url");
+    let (base, _) = admin.rsplit_once('/').expect("db name");
+    let name = pg._pg.as_ref().map(|g| g.name.clone()).expect("pg db");
+    let mut pconn = sqlx::PgConnection::connect(&format!("{base}/{name}"))
+        .await
+        .expect("pg");
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text FROM information_schema.columns \
+         WHERE table_schema = 'public' ORDER BY table_name, column_name",
+    )
+    .fetch_all(&mut pconn)
+    .await
+    .expect("pg columns");
+    let mut pg_cols: Vec<String> = rows
+        .into_iter()
+        .map(|(t, c, ty, nullable)| {
+            let ty = match ty.as_str() {
+                "bigint" | "integer" => "int",
+                "bytea" => "bytes",
+                "text" => "text",
+                other => panic!("unexpected PostgreSQL type {other}"),
+            };
+            format!("{t}.{c}:{ty}:{}", nullable == "NO")
+        })
+        .collect();
+    lite_cols.sort();
+    pg_cols.sort();
+    assert_eq!(
+        lite_cols, pg_cols,
+        "the SQLite and PostgreSQL schemas differ"
+    );
+}
