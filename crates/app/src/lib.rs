@@ -1,1 +1,68 @@
+//! Salon's use cases. Every call takes the [`Actor`] making it: the brand it is scoped to and
+//! the role it is checked against. The web layer and the CLI call nothing else.
 
+pub mod auth;
+pub mod clients;
+pub mod error;
+pub mod import;
+pub mod org;
+
+use std::sync::Arc;
+
+use domain::ports::Repo;
+use domain::{Action, Brand, Role, Scope, StoreId, User, UserId};
+
+pub use error::AppError;
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// The application: the storage port, and the rules around it.
+#[derive(Clone)]
+pub struct Salon {
+    pub repo: Arc<dyn Repo>,
+    pub throttle: Arc<auth::LoginThrottle>,
+}
+
+impl Salon {
+    pub fn new(repo: Arc<dyn Repo>) -> Self {
+        Self { repo, throttle: Arc::new(auth::LoginThrottle::default()) }
+    }
+}
+
+/// Who is asking: a signed-in person or a bearer token, always within one brand.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub brand: Brand,
+    pub role: Role,
+    pub user: Option<User>,
+    pub store: Option<StoreId>,
+}
+
+impl Actor {
+    pub fn user_id(&self) -> Option<UserId> {
+        self.user.as_ref().map(|u| u.id)
+    }
+
+    /// Which clients this actor may see, from its role alone.
+    pub fn scope(&self) -> Scope {
+        match self.role {
+            Role::Hq | Role::Compliance => Scope::Brand,
+            Role::StoreManager => self.store.map_or(Scope::Nothing, Scope::Store),
+            Role::Associate => self.user_id().map_or(Scope::Nothing, Scope::Associate),
+            Role::Admin => Scope::Nothing,
+        }
+    }
+
+    /// Refuses an action the role may not perform at all.
+    pub fn require(&self, action: Action) -> AppResult<()> {
+        if action.allowed(self.role) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!("the {} role may not do this", self.role)))
+        }
+    }
+
+    pub fn can(&self, action: Action) -> bool {
+        action.allowed(self.role)
+    }
+}
