@@ -347,7 +347,7 @@ impl Salon {
         actor.require(Action::AddNote)?;
         self.client(actor, id).await?;
         let body = text("text", body, 4_000)?;
-        let note = self.repo.add_note(actor.brand.id, id, actor.user_id(), &body).await?;
+        let note = self.repo.add_note(actor.brand.id, id, actor.user_id(), &body, now_millis()).await?;
         self.repo
             .notes(actor.brand.id, id)
             .await?

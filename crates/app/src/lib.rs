@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod clients;
+pub mod demo;
 pub mod error;
 pub mod import;
 pub mod org;

@@ -84,6 +84,7 @@ pub trait Repo: Send + Sync + 'static {
         client: ClientId,
         author: Option<UserId>,
         text: &str,
+        at: Millis,
     ) -> RepoResult<NoteId>;
     async fn notes(&self, brand: BrandId, client: ClientId) -> RepoResult<Vec<Note>>;
     async fn edit_tags(
@@ -103,12 +104,8 @@ pub trait Repo: Send + Sync + 'static {
         reason: &str,
     ) -> RepoResult<()>;
     async fn assignments(&self, brand: BrandId, client: ClientId) -> RepoResult<Vec<Assignment>>;
-    async fn add_purchase(
-        &self,
-        brand: BrandId,
-        client: ClientId,
-        purchase: &NewPurchase,
-    ) -> RepoResult<()>;
+    /// Records purchases (with their effect on lifetime spend and the timeline) in one transaction.
+    async fn add_purchases(&self, brand: BrandId, purchases: &[(ClientId, NewPurchase)]) -> RepoResult<()>;
     async fn timeline(
         &self,
         brand: BrandId,

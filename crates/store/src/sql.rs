@@ -953,8 +953,7 @@ macro_rules! impl_repo {
                 Ok(id.map(ClientId))
             }
 
-            async fn add_note(&self, brand: BrandId, client: ClientId, author: Option<UserId>, text: &str) -> RepoResult<NoteId> {
-                let now = now_millis();
+            async fn add_note(&self, brand: BrandId, client: ClientId, author: Option<UserId>, text: &str, now: Millis) -> RepoResult<NoteId> {
                 let mut tx = self.pool.begin().await.map_err(db)?;
                 Self::client_exists(&mut tx, brand, client).await?;
                 let id: i64 = sqlx::query_scalar(
@@ -1053,49 +1052,52 @@ macro_rules! impl_repo {
                     .collect()
             }
 
-            async fn add_purchase(&self, brand: BrandId, client: ClientId, p: &NewPurchase) -> RepoResult<()> {
+            async fn add_purchases(&self, brand: BrandId, purchases: &[(ClientId, NewPurchase)]) -> RepoResult<()> {
                 let mut tx = self.pool.begin().await.map_err(db)?;
-                Self::client_exists(&mut tx, brand, client).await?;
-                sqlx::query(
-                    "INSERT INTO purchases (brand_id, client_id, at, amount_minor, currency, store_id, associate_id, items) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(brand.0)
-                .bind(client.0)
-                .bind(p.at)
-                .bind(p.amount_minor)
-                .bind(p.currency.clone())
-                .bind(p.store_id.map(|s| s.0))
-                .bind(p.associate_id.map(|u| u.0))
-                .bind(serde_json::to_string(&p.items).map_err(corrupt)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                sqlx::query(
-                    "UPDATE clients SET lifetime_spend_minor = lifetime_spend_minor + $1, currency = COALESCE(currency, $2), \
-                     first_purchase_at = CASE WHEN first_purchase_at IS NULL OR first_purchase_at > $3 THEN $3 ELSE first_purchase_at END, \
-                     last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < $3 THEN $3 ELSE last_purchase_at END \
-                     WHERE brand_id = $4 AND id = $5",
-                )
-                .bind(p.amount_minor)
-                .bind(p.currency.clone())
-                .bind(p.at)
-                .bind(brand.0)
-                .bind(client.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                Self::insert_interaction(
-                    &mut tx,
-                    brand,
-                    client,
-                    p.at,
-                    "purchase",
-                    Some("store"),
-                    serde_json::json!({"amount_minor": p.amount_minor, "currency": p.currency, "items": p.items,
-                        "store_id": p.store_id.map(|s| s.0), "associate_id": p.associate_id.map(|u| u.0)}),
-                )
-                .await?;
+                for (client, p) in purchases {
+                    let client = *client;
+                    Self::client_exists(&mut tx, brand, client).await?;
+                    sqlx::query(
+                        "INSERT INTO purchases (brand_id, client_id, at, amount_minor, currency, store_id, associate_id, items) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(brand.0)
+                    .bind(client.0)
+                    .bind(p.at)
+                    .bind(p.amount_minor)
+                    .bind(p.currency.clone())
+                    .bind(p.store_id.map(|s| s.0))
+                    .bind(p.associate_id.map(|u| u.0))
+                    .bind(serde_json::to_string(&p.items).map_err(corrupt)?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    sqlx::query(
+                        "UPDATE clients SET lifetime_spend_minor = lifetime_spend_minor + $1, currency = COALESCE(currency, $2), \
+                         first_purchase_at = CASE WHEN first_purchase_at IS NULL OR first_purchase_at > $3 THEN $3 ELSE first_purchase_at END, \
+                         last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < $3 THEN $3 ELSE last_purchase_at END \
+                         WHERE brand_id = $4 AND id = $5",
+                    )
+                    .bind(p.amount_minor)
+                    .bind(p.currency.clone())
+                    .bind(p.at)
+                    .bind(brand.0)
+                    .bind(client.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                    Self::insert_interaction(
+                        &mut tx,
+                        brand,
+                        client,
+                        p.at,
+                        "purchase",
+                        Some("store"),
+                        serde_json::json!({"amount_minor": p.amount_minor, "currency": p.currency, "items": p.items,
+                            "store_id": p.store_id.map(|s| s.0), "associate_id": p.associate_id.map(|u| u.0)}),
+                    )
+                    .await?;
+                }
                 tx.commit().await.map_err(db)
             }
 

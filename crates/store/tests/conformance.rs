@@ -476,23 +476,22 @@ async fn client_profile_round_trips() {
         );
 
         // Notes, purchases and the timeline.
-        r.add_note(b.id, id, Some(sa.id), "Prefers appointments after 6pm")
+        r.add_note(b.id, id, Some(sa.id), "Prefers appointments after 6pm", 1)
             .await
             .expect("note");
         let notes = r.notes(b.id, id).await.expect("q");
         assert_eq!(notes[0].text, "Prefers appointments after 6pm");
         assert_eq!(notes[0].author_name.as_deref(), Some("sa"));
-        r.add_purchase(
+        r.add_purchases(
             b.id,
-            id,
-            &NewPurchase {
+            &[(id, NewPurchase {
                 at: 1_000,
                 amount_minor: 520_000,
                 currency: "CNY".into(),
                 store_id: Some(sh.id),
                 associate_id: Some(sa.id),
                 items: vec!["Lune bag".into()],
-            },
+            })],
         )
         .await
         .expect("purchase");
@@ -629,7 +628,7 @@ async fn brands_never_see_each_other() {
             db.name
         );
         assert!(matches!(
-            r.add_note(b.id, id, None, "x").await,
+            r.add_note(b.id, id, None, "x", 1).await,
             Err(RepoError::NotFound(_))
         ));
         assert!(matches!(
@@ -685,7 +684,7 @@ async fn reassignment_keeps_history_and_refuses_departed_associates() {
         let mut c = client("Mei", "Chen", "M1");
         c.associate_id = Some(old.id);
         let id = r.create_client(b.id, &c, None).await.expect("create");
-        r.add_note(b.id, id, Some(old.id), "history stays")
+        r.add_note(b.id, id, Some(old.id), "history stays", 1)
             .await
             .expect("note");
         r.mark_departed(b.id, old.id, 7).await.expect("depart");
@@ -803,7 +802,7 @@ async fn personal_data_never_reaches_the_database_file_in_clear() {
     c.pii.phone = Some(Phone::parse("phone", CANARY_PHONE).expect("phone"));
     c.pii.email = Some(Email::parse("email", "canary.bird@example.com").expect("email"));
     let id = r.create_client(b.id, &c, None).await.expect("create");
-    r.add_note(b.id, id, None, "canary note text")
+    r.add_note(b.id, id, None, "canary note text", 1)
         .await
         .expect("note");
     drop(db.repo);

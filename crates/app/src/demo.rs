@@ -1,0 +1,162 @@
+//! Seeds the demo brand into an empty store, so that a newcomer sees a living product at once.
+
+use std::collections::HashMap;
+
+use domain::*;
+use sim::demo as fake;
+
+use crate::{AppError, AppResult, Salon};
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// What the seeding did.
+pub struct Seeded {
+    pub brand: Brand,
+    pub clients: usize,
+}
+
+impl Salon {
+    /// Creates the demo brand with `clients` clients, unless a brand `demo` already exists.
+    pub async fn seed_demo(&self, seed: u64, clients: usize) -> AppResult<Option<Seeded>> {
+        let repo = &self.repo;
+        if repo.brand_by_slug(fake::DEMO_SLUG).await?.is_some() {
+            return Ok(None);
+        }
+        let brand = repo
+            .create_brand(&NewBrand {
+                slug: Slug::parse("slug", fake::DEMO_SLUG)?,
+                name: fake::DEMO_NAME.to_owned(),
+                time_zone: TimeZoneName::shanghai(),
+                currencies: vec![Currency::parse("currency", "CNY")?, Currency::parse("currency", "EUR")?],
+                locales: vec![Locale::parse("locale", "zh-CN")?, Locale::parse("locale", "en")?, Locale::parse("locale", "fr")?],
+                tiers: fake::TIERS.iter().map(|t| t.to_string()).collect(),
+            })
+            .await?;
+        let b = brand.id;
+        let mut stores = HashMap::new();
+        for s in &fake::STORES {
+            let store = repo
+                .create_store(
+                    b,
+                    &NewStore {
+                        code: StoreCode::parse("code", s.code)?,
+                        name: s.name.to_owned(),
+                        city: s.city.to_owned(),
+                        country: s.country.to_owned(),
+                        time_zone: TimeZoneName::parse("time_zone", s.time_zone)?,
+                    },
+                )
+                .await?;
+            stores.insert(s.code, store.id);
+        }
+        // One hash for the one demo password keeps start-up fast.
+        let hash = crate::auth::hash_password(fake::DEMO_PASSWORD)?;
+        let mut staff = HashMap::new();
+        let mut departed = Vec::new();
+        for s in fake::staff() {
+            let user = repo
+                .create_user(
+                    b,
+                    &NewUser {
+                        email: Email::parse("email", &s.email)?,
+                        display_name: s.name.to_owned(),
+                        role: s.role,
+                        store_id: s.store.and_then(|c| stores.get(c).copied()),
+                        password_hash: Some(hash.clone()),
+                    },
+                )
+                .await?;
+            if s.departed {
+                departed.push(user.id);
+            }
+            staff.insert(s.email.clone(), user.id);
+        }
+        let now = now_millis();
+        let demo = fake::clients(seed, clients);
+        let mut rows = Vec::with_capacity(demo.len());
+        for c in &demo {
+            let consents = if c.marketing_consent {
+                vec![Consent::parse("wecom", "marketing", true, "in_store_form", now - 400 * DAY_MS)?]
+            } else {
+                vec![]
+            };
+            let mut identities = vec![Identity::parse(IdentityKind::Crm, &c.crm_id)?];
+            if let Some(w) = &c.wecom_id {
+                identities.push(Identity::parse(IdentityKind::Wecom, w)?);
+            }
+            rows.push(NewClient {
+                pii: Pii {
+                    first_name: Some(c.first_name.clone()),
+                    last_name: Some(c.last_name.clone()),
+                    chinese_name: c.chinese_name.clone(),
+                    phone: Some(Phone::parse("phone", &c.phone)?),
+                    email: c.email.as_deref().map(|e| Email::parse("email", e)).transpose()?,
+                    birthday: Some(date("birthday", &c.birthday)?),
+                },
+                language: Some(c.language.to_owned()),
+                city: Some(c.city.to_owned()),
+                tier: Some(c.tier.to_owned()),
+                store_id: stores.get(c.store).copied(),
+                associate_id: staff.get(&c.associate_email).copied(),
+                tags: c.tags.iter().map(|t| Tag::parse("tag", t)).collect::<Result<_, _>>()?,
+                preferences: Preferences {
+                    sizes: c.sizes.iter().map(|s| s.to_string()).collect(),
+                    categories: c.categories.iter().map(|s| s.to_string()).collect(),
+                    colours: c.colours.iter().map(|s| s.to_string()).collect(),
+                    materials: c.materials.iter().map(|s| s.to_string()).collect(),
+                },
+                identities,
+                consents,
+                ..NewClient::default()
+            });
+        }
+        repo.import_clients(b, &rows, None).await?;
+        let mut ids = Vec::with_capacity(demo.len());
+        let mut purchases = Vec::new();
+        for c in &demo {
+            let id = repo
+                .client_by_identity(b, &Identity::parse(IdentityKind::Crm, &c.crm_id)?)
+                .await?
+                .ok_or(AppError::Internal("seeded client missing".into()))?;
+            ids.push(id);
+            for p in &c.purchases {
+                purchases.push((
+                    id,
+                    NewPurchase {
+                        at: now - p.days_ago * DAY_MS,
+                        amount_minor: p.amount_minor,
+                        currency: p.currency.to_owned(),
+                        store_id: stores.get(c.store).copied(),
+                        associate_id: staff.get(&c.associate_email).copied(),
+                        items: p.items.iter().map(|s| s.to_string()).collect(),
+                    },
+                ));
+            }
+        }
+        purchases.sort_by_key(|(_, p)| p.at);
+        repo.add_purchases(b, &purchases).await?;
+        for (c, id) in demo.iter().zip(&ids) {
+            for n in &c.notes {
+                repo.add_note(b, *id, staff.get(&n.author_email).copied(), &n.text, now - n.days_ago * DAY_MS).await?;
+            }
+        }
+        // The departed associate's clients go to a colleague: the history shows the transfer.
+        for gone in departed {
+            let to = staff.get(&format!("zhao.lei@{}", fake::DEMO_EMAIL_DOMAIN)).copied();
+            repo.mark_departed(b, gone, now - 30 * DAY_MS).await?;
+            if let Some(to) = to {
+                loop {
+                    let page = repo.list_clients(b, &ClientQuery { limit: 200, ..ClientQuery::new(Scope::Associate(gone)) }).await?;
+                    if page.items.is_empty() {
+                        break;
+                    }
+                    for c in page.items {
+                        repo.assign(b, c.id, to, None, "associate departed").await?;
+                    }
+                }
+            }
+        }
+        tracing::info!(clients = demo.len(), "seeded the demo brand");
+        Ok(Some(Seeded { brand, clients: demo.len() }))
+    }
+}
