@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -24,7 +24,10 @@ const WINDOW: Duration = Duration::from_secs(15 * 60);
 
 pub fn hash_password(password: &str) -> AppResult<String> {
     if password.chars().count() < 8 {
-        return Err(AppError::invalid("password", "must be at least 8 characters"));
+        return Err(AppError::invalid(
+            "password",
+            "must be at least 8 characters",
+        ));
     }
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::default()
@@ -34,7 +37,11 @@ pub fn hash_password(password: &str) -> AppResult<String> {
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// A new random secret, URL-safe, with a prefix that says what it is.
@@ -58,12 +65,17 @@ pub struct LoginThrottle {
 impl LoginThrottle {
     /// Refuses when any of the keys has failed too often lately.
     pub fn check(&self, keys: &[String]) -> AppResult<()> {
-        let map = self.failures.lock().map_err(|_| AppError::Internal("throttle poisoned".into()))?;
+        let map = self
+            .failures
+            .lock()
+            .map_err(|_| AppError::Internal("throttle poisoned".into()))?;
         for k in keys {
             if let Some((n, since)) = map.get(k) {
                 let elapsed = since.elapsed();
                 if *n >= MAX_FAILURES && elapsed < WINDOW {
-                    return Err(AppError::RateLimited((WINDOW - elapsed).as_secs().div_ceil(60)));
+                    return Err(AppError::RateLimited(
+                        (WINDOW - elapsed).as_secs().div_ceil(60),
+                    ));
                 }
             }
         }
@@ -103,14 +115,34 @@ pub struct NewSession {
 impl Salon {
     /// The actor behind an API bearer token.
     pub async fn actor_for_token(&self, token: &str) -> AppResult<Actor> {
-        let t = self.repo.api_token(&secret_hash(token)).await?.ok_or(AppError::Unauthenticated)?;
-        let brand = self.repo.brand(t.brand_id).await?.ok_or(AppError::Unauthenticated)?;
+        let t = self
+            .repo
+            .api_token(&secret_hash(token))
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let brand = self
+            .repo
+            .brand(t.brand_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         let user = match t.user_id {
-            Some(u) => Some(self.repo.user(brand.id, u).await?.ok_or(AppError::Unauthenticated)?),
+            Some(u) => Some(
+                self.repo
+                    .user(brand.id, u)
+                    .await?
+                    .ok_or(AppError::Unauthenticated)?,
+            ),
             None => None,
         };
-        let store = t.store_id.or_else(|| user.as_ref().and_then(|u| u.store_id));
-        Ok(Actor { brand, role: t.role, user, store })
+        let store = t
+            .store_id
+            .or_else(|| user.as_ref().and_then(|u| u.store_id));
+        Ok(Actor {
+            brand,
+            role: t.role,
+            user,
+            store,
+        })
     }
 
     /// Creates an API token and returns it; it is shown once and stored only as a hash.
@@ -122,29 +154,62 @@ impl Salon {
         store_code: Option<&str>,
         label: &str,
     ) -> AppResult<String> {
-        let brand = self.repo.brand_by_slug(brand_slug).await?.ok_or(AppError::NotFound("brand"))?;
+        let brand = self
+            .repo
+            .brand_by_slug(brand_slug)
+            .await?
+            .ok_or(AppError::NotFound("brand"))?;
         let user = match user_email {
-            Some(e) => Some(self.repo.user_by_email(brand.id, e).await?.ok_or(AppError::NotFound("user"))?),
+            Some(e) => Some(
+                self.repo
+                    .user_by_email(brand.id, e)
+                    .await?
+                    .ok_or(AppError::NotFound("user"))?,
+            ),
             None => None,
         };
         let store: Option<StoreId> = match store_code {
-            Some(c) => Some(self.repo.store_by_code(brand.id, c).await?.ok_or(AppError::NotFound("store"))?.id),
+            Some(c) => Some(
+                self.repo
+                    .store_by_code(brand.id, c)
+                    .await?
+                    .ok_or(AppError::NotFound("store"))?
+                    .id,
+            ),
             None => user.as_ref().and_then(|u| u.store_id),
         };
         if role == Role::Associate && user.is_none() {
-            return Err(AppError::invalid("user", "an associate token needs --user EMAIL (whose client book it reads)"));
+            return Err(AppError::invalid(
+                "user",
+                "an associate token needs --user EMAIL (whose client book it reads)",
+            ));
         }
         if role == Role::StoreManager && store.is_none() {
-            return Err(AppError::invalid("store", "a store manager token needs --store CODE or a user with a store"));
+            return Err(AppError::invalid(
+                "store",
+                "a store manager token needs --store CODE or a user with a store",
+            ));
         }
         let token = new_secret("salon_");
-        let t = ApiToken { brand_id: brand.id, role, user_id: user.map(|u| u.id), store_id: store, label: label.to_owned() };
+        let t = ApiToken {
+            brand_id: brand.id,
+            role,
+            user_id: user.map(|u| u.id),
+            store_id: store,
+            label: label.to_owned(),
+        };
         self.repo.create_api_token(&secret_hash(&token), &t).await?;
         Ok(token)
     }
 
     /// Signs a person in. Failures say nothing about which part was wrong.
-    pub async fn login(&self, brand_slug: &str, email: &str, password: &str, address: &str) -> AppResult<NewSession> {
+    pub async fn login(
+        &self,
+        brand_slug: &str,
+        email: &str,
+        password: &str,
+        address: &str,
+    ) -> AppResult<NewSession> {
         let account_key = format!("acct:{}:{}", brand_slug.trim(), email.trim().to_lowercase());
         let keys = [account_key.clone(), format!("addr:{address}")];
         self.throttle.check(&keys)?;
@@ -159,7 +224,10 @@ impl Salon {
         let ok = match &found {
             Some((_, user)) => {
                 user.status == domain::UserStatus::Active
-                    && user.password_hash.as_deref().is_some_and(|h| verify_password(password, h))
+                    && user
+                        .password_hash
+                        .as_deref()
+                        .is_some_and(|h| verify_password(password, h))
             }
             None => {
                 // Spend the same time as a real check so that timing does not reveal accounts.
@@ -180,21 +248,52 @@ impl Salon {
             csrf_token: csrf_token.clone(),
             expires_at: now_millis() + SESSION_TTL_MS,
         };
-        self.repo.create_session(&secret_hash(&cookie), &session).await?;
+        self.repo
+            .create_session(&secret_hash(&cookie), &session)
+            .await?;
         let store = user.store_id;
-        Ok(NewSession { cookie, csrf_token, actor: Actor { brand, role: user.role, store, user: Some(user) } })
+        Ok(NewSession {
+            cookie,
+            csrf_token,
+            actor: Actor {
+                brand,
+                role: user.role,
+                store,
+                user: Some(user),
+            },
+        })
     }
 
     /// The actor and CSRF token behind a session cookie.
     pub async fn actor_for_session(&self, cookie: &str) -> AppResult<(Actor, String)> {
-        let s = self.repo.session(&secret_hash(cookie), now_millis()).await?.ok_or(AppError::Unauthenticated)?;
-        let brand = self.repo.brand(s.brand_id).await?.ok_or(AppError::Unauthenticated)?;
-        let user = self.repo.user(brand.id, s.user_id).await?.ok_or(AppError::Unauthenticated)?;
+        let s = self
+            .repo
+            .session(&secret_hash(cookie), now_millis())
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let brand = self
+            .repo
+            .brand(s.brand_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let user = self
+            .repo
+            .user(brand.id, s.user_id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         if user.status != domain::UserStatus::Active {
             return Err(AppError::Unauthenticated);
         }
         let store = user.store_id;
-        Ok((Actor { brand, role: user.role, store, user: Some(user) }, s.csrf_token))
+        Ok((
+            Actor {
+                brand,
+                role: user.role,
+                store,
+                user: Some(user),
+            },
+            s.csrf_token,
+        ))
     }
 
     pub async fn logout(&self, cookie: &str) -> AppResult<()> {
@@ -204,14 +303,22 @@ impl Salon {
     /// Sets a staff member's password (the CLI's `salon user password`).
     pub async fn set_password(&self, actor: &Actor, email: &str, password: &str) -> AppResult<()> {
         actor.require(Action::ManageAssociates)?;
-        let user = self.repo.user_by_email(actor.brand.id, email).await?.ok_or(AppError::NotFound("user"))?;
+        let user = self
+            .repo
+            .user_by_email(actor.brand.id, email)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
         let hash = hash_password(password)?;
-        Ok(self.repo.set_password_hash(actor.brand.id, user.id, &hash).await?)
+        Ok(self
+            .repo
+            .set_password_hash(actor.brand.id, user.id, &hash)
+            .await?)
     }
 }
 
 /// An argon2id hash of a random password, checked against when the account does not exist.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$3m9JNXnU2Y5rjq9iWPBKYrXz7b9q6hJ7Vn8nq2+Yd5g";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$3m9JNXnU2Y5rjq9iWPBKYrXz7b9q6hJ7Vn8nq2+Yd5g";
 
 #[cfg(test)]
 mod tests {
@@ -245,6 +352,9 @@ mod tests {
         }
         assert!(matches!(t.check(&keys), Err(AppError::RateLimited(_))));
         // Another account from another address is not affected.
-        assert!(t.check(&["acct:demo:y".to_owned(), "addr:5.6.7.8".to_owned()]).is_ok());
+        assert!(
+            t.check(&["acct:demo:y".to_owned(), "addr:5.6.7.8".to_owned()])
+                .is_ok()
+        );
     }
 }

@@ -27,8 +27,15 @@ impl Salon {
                 slug: Slug::parse("slug", fake::DEMO_SLUG)?,
                 name: fake::DEMO_NAME.to_owned(),
                 time_zone: TimeZoneName::shanghai(),
-                currencies: vec![Currency::parse("currency", "CNY")?, Currency::parse("currency", "EUR")?],
-                locales: vec![Locale::parse("locale", "zh-CN")?, Locale::parse("locale", "en")?, Locale::parse("locale", "fr")?],
+                currencies: vec![
+                    Currency::parse("currency", "CNY")?,
+                    Currency::parse("currency", "EUR")?,
+                ],
+                locales: vec![
+                    Locale::parse("locale", "zh-CN")?,
+                    Locale::parse("locale", "en")?,
+                    Locale::parse("locale", "fr")?,
+                ],
                 tiers: fake::TIERS.iter().map(|t| t.to_string()).collect(),
             })
             .await?;
@@ -76,7 +83,13 @@ impl Salon {
         let mut rows = Vec::with_capacity(demo.len());
         for c in &demo {
             let consents = if c.marketing_consent {
-                vec![Consent::parse("wecom", "marketing", true, "in_store_form", now - 400 * DAY_MS)?]
+                vec![Consent::parse(
+                    "wecom",
+                    "marketing",
+                    true,
+                    "in_store_form",
+                    now - 400 * DAY_MS,
+                )?]
             } else {
                 vec![]
             };
@@ -90,7 +103,11 @@ impl Salon {
                     last_name: Some(c.last_name.clone()),
                     chinese_name: c.chinese_name.clone(),
                     phone: Some(Phone::parse("phone", &c.phone)?),
-                    email: c.email.as_deref().map(|e| Email::parse("email", e)).transpose()?,
+                    email: c
+                        .email
+                        .as_deref()
+                        .map(|e| Email::parse("email", e))
+                        .transpose()?,
                     birthday: Some(date("birthday", &c.birthday)?),
                 },
                 language: Some(c.language.to_owned()),
@@ -98,7 +115,11 @@ impl Salon {
                 tier: Some(c.tier.to_owned()),
                 store_id: stores.get(c.store).copied(),
                 associate_id: staff.get(&c.associate_email).copied(),
-                tags: c.tags.iter().map(|t| Tag::parse("tag", t)).collect::<Result<_, _>>()?,
+                tags: c
+                    .tags
+                    .iter()
+                    .map(|t| Tag::parse("tag", t))
+                    .collect::<Result<_, _>>()?,
                 preferences: Preferences {
                     sizes: c.sizes.iter().map(|s| s.to_string()).collect(),
                     categories: c.categories.iter().map(|s| s.to_string()).collect(),
@@ -137,16 +158,33 @@ impl Salon {
         repo.add_purchases(b, &purchases).await?;
         for (c, id) in demo.iter().zip(&ids) {
             for n in &c.notes {
-                repo.add_note(b, *id, staff.get(&n.author_email).copied(), &n.text, now - n.days_ago * DAY_MS).await?;
+                repo.add_note(
+                    b,
+                    *id,
+                    staff.get(&n.author_email).copied(),
+                    &n.text,
+                    now - n.days_ago * DAY_MS,
+                )
+                .await?;
             }
         }
         // The departed associate's clients go to a colleague: the history shows the transfer.
         for gone in departed {
-            let to = staff.get(&format!("zhao.lei@{}", fake::DEMO_EMAIL_DOMAIN)).copied();
+            let to = staff
+                .get(&format!("zhao.lei@{}", fake::DEMO_EMAIL_DOMAIN))
+                .copied();
             repo.mark_departed(b, gone, now - 30 * DAY_MS).await?;
             if let Some(to) = to {
                 loop {
-                    let page = repo.list_clients(b, &ClientQuery { limit: 200, ..ClientQuery::new(Scope::Associate(gone)) }).await?;
+                    let page = repo
+                        .list_clients(
+                            b,
+                            &ClientQuery {
+                                limit: 200,
+                                ..ClientQuery::new(Scope::Associate(gone))
+                            },
+                        )
+                        .await?;
                     if page.items.is_empty() {
                         break;
                     }
@@ -157,6 +195,9 @@ impl Salon {
             }
         }
         tracing::info!(clients = demo.len(), "seeded the demo brand");
-        Ok(Some(Seeded { brand, clients: demo.len() }))
+        Ok(Some(Seeded {
+            brand,
+            clients: demo.len(),
+        }))
     }
 }

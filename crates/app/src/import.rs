@@ -62,7 +62,11 @@ pub struct ImportReport {
 }
 
 fn list(s: &str) -> Vec<String> {
-    s.split([';', '|']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
+    s.split([';', '|'])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn day_start(field: &str, s: &str, tz: &str) -> Result<Millis, FieldError> {
@@ -79,24 +83,43 @@ struct Lookups {
 
 impl Salon {
     /// Imports clients from CSV bytes for the actor's brand.
-    pub async fn import_clients_csv(&self, actor: &Actor, csv_bytes: &[u8], skip_bad: bool) -> AppResult<ImportReport> {
+    pub async fn import_clients_csv(
+        &self,
+        actor: &Actor,
+        csv_bytes: &[u8],
+        skip_bad: bool,
+    ) -> AppResult<ImportReport> {
         actor.require(Action::ImportClients)?;
         let brand = &actor.brand;
         let lookups = Lookups {
-            stores: self.repo.list_stores(brand.id).await?.into_iter().map(|s| (s.code.to_string(), s.id)).collect(),
+            stores: self
+                .repo
+                .list_stores(brand.id)
+                .await?
+                .into_iter()
+                .map(|s| (s.code.to_string(), s.id))
+                .collect(),
             associates: self
                 .repo
                 .list_users(brand.id, None)
                 .await?
                 .into_iter()
-                .map(|(u, _)| (u.email.to_string(), (u.id, u.store_id, u.status == UserStatus::Active)))
+                .map(|(u, _)| {
+                    (
+                        u.email.to_string(),
+                        (u.id, u.store_id, u.status == UserStatus::Active),
+                    )
+                })
                 .collect(),
         };
         let (rows, mut report) = parse_csv(csv_bytes, brand, &lookups)?;
         if !report.errors.is_empty() && !skip_bad {
             return Ok(report);
         }
-        let counts = self.repo.import_clients(brand.id, &rows, actor.user_id()).await?;
+        let counts = self
+            .repo
+            .import_clients(brand.id, &rows, actor.user_id())
+            .await?;
         report.created = counts.created;
         report.updated = counts.updated;
         report.imported = true;
@@ -105,8 +128,15 @@ impl Salon {
     }
 }
 
-fn parse_csv(bytes: &[u8], brand: &Brand, lookups: &Lookups) -> AppResult<(Vec<NewClient>, ImportReport)> {
-    let mut reader = csv::ReaderBuilder::new().flexible(false).trim(csv::Trim::All).from_reader(bytes);
+fn parse_csv(
+    bytes: &[u8],
+    brand: &Brand,
+    lookups: &Lookups,
+) -> AppResult<(Vec<NewClient>, ImportReport)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
     let headers = reader
         .headers()
         .map_err(|e| AppError::invalid("file", format!("line 1: the header cannot be read: {e}")))?
@@ -116,16 +146,36 @@ fn parse_csv(bytes: &[u8], brand: &Brand, lookups: &Lookups) -> AppResult<(Vec<N
     for (i, h) in headers.iter().enumerate() {
         let h = h.trim_start_matches('\u{feff}').to_ascii_lowercase();
         if !COLUMNS.contains(&h.as_str()) {
-            report.errors.push(RowError { line: 1, field: h.clone(), message: format!("unknown column; the columns are {}", COLUMNS.join(", ")) });
+            report.errors.push(RowError {
+                line: 1,
+                field: h.clone(),
+                message: format!("unknown column; the columns are {}", COLUMNS.join(", ")),
+            });
         } else if index.insert(h.clone(), i).is_some() {
-            report.errors.push(RowError { line: 1, field: h, message: "column given twice".into() });
+            report.errors.push(RowError {
+                line: 1,
+                field: h,
+                message: "column given twice".into(),
+            });
         }
     }
     if !index.contains_key("crm_id") {
-        report.errors.push(RowError { line: 1, field: "crm_id".into(), message: "the crm_id column is required".into() });
+        report.errors.push(RowError {
+            line: 1,
+            field: "crm_id".into(),
+            message: "the crm_id column is required".into(),
+        });
     }
     if !report.errors.is_empty() {
-        return Err(AppError::Invalid(report.errors.iter().map(|e| FieldError::new(format!("line {}: {}", e.line, e.field), e.message.clone())).collect()));
+        return Err(AppError::Invalid(
+            report
+                .errors
+                .iter()
+                .map(|e| {
+                    FieldError::new(format!("line {}: {}", e.line, e.field), e.message.clone())
+                })
+                .collect(),
+        ));
     }
     let mut rows = Vec::new();
     let mut seen_crm = HashSet::new();
@@ -135,12 +185,22 @@ fn parse_csv(bytes: &[u8], brand: &Brand, lookups: &Lookups) -> AppResult<(Vec<N
             Ok(r) => r,
             Err(e) => {
                 let line = e.position().map_or(report.rows + 1, |p| p.line());
-                report.errors.push(RowError { line, field: "row".into(), message: format!("cannot be read: {e}") });
+                report.errors.push(RowError {
+                    line,
+                    field: "row".into(),
+                    message: format!("cannot be read: {e}"),
+                });
                 continue;
             }
         };
         let line = record.position().map_or(report.rows + 1, |p| p.line());
-        let get = |col: &str| index.get(col).and_then(|i| record.get(*i)).map(str::trim).filter(|s| !s.is_empty());
+        let get = |col: &str| {
+            index
+                .get(col)
+                .and_then(|i| record.get(*i))
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
         let mut e = Errors::default();
         let mut c = NewClient::default();
         let crm = get("crm_id").and_then(|v| e.take(Identity::parse(IdentityKind::Crm, v)));
@@ -149,50 +209,82 @@ fn parse_csv(bytes: &[u8], brand: &Brand, lookups: &Lookups) -> AppResult<(Vec<N
         }
         if let Some(id) = &crm {
             if !seen_crm.insert(id.value.clone()) {
-                e.take(Err::<(), _>(FieldError::new("crm_id", "appears on an earlier line of this file")));
+                e.take(Err::<(), _>(FieldError::new(
+                    "crm_id",
+                    "appears on an earlier line of this file",
+                )));
             }
             c.identities.push(id.clone());
         }
-        for (col, kind) in [("wecom", IdentityKind::Wecom), ("whatsapp", IdentityKind::Whatsapp), ("wechat_oa", IdentityKind::WechatOa)] {
+        for (col, kind) in [
+            ("wecom", IdentityKind::Wecom),
+            ("whatsapp", IdentityKind::Whatsapp),
+            ("wechat_oa", IdentityKind::WechatOa),
+        ] {
             if let Some(v) = get(col) {
-                c.identities.extend(e.take(Identity::parse(kind, v).map_err(|f| FieldError::new(col, f.message))));
+                c.identities.extend(
+                    e.take(Identity::parse(kind, v).map_err(|f| FieldError::new(col, f.message))),
+                );
             }
         }
         c.pii.first_name = get("first_name").and_then(|v| e.take(text("first_name", v, 100)));
         c.pii.last_name = get("last_name").and_then(|v| e.take(text("last_name", v, 100)));
         c.pii.chinese_name = get("chinese_name").and_then(|v| e.take(text("chinese_name", v, 100)));
         if c.pii.first_name.is_none() && c.pii.last_name.is_none() && c.pii.chinese_name.is_none() {
-            e.take(Err::<(), _>(FieldError::new("first_name", "a client needs a first, last or Chinese name")));
+            e.take(Err::<(), _>(FieldError::new(
+                "first_name",
+                "a client needs a first, last or Chinese name",
+            )));
         }
         c.pii.phone = get("phone").and_then(|v| e.take(Phone::parse("phone", v)));
         c.pii.email = get("email").and_then(|v| e.take(Email::parse("email", v)));
         c.pii.birthday = get("birthday").and_then(|v| e.take(date("birthday", v)));
-        c.language = get("language").and_then(|v| e.take(Locale::parse("language", v))).map(|l| l.to_string());
+        c.language = get("language")
+            .and_then(|v| e.take(Locale::parse("language", v)))
+            .map(|l| l.to_string());
         c.city = get("city").and_then(|v| e.take(text("city", v, 100)));
         c.tier = get("tier").and_then(|v| e.take(tier("tier", v, &brand.tiers)));
         if let Some(code) = get("store") {
             match lookups.stores.get(&code.to_ascii_uppercase()) {
                 Some(id) => c.store_id = Some(*id),
-                None => e.0.push(FieldError::new("store", format!("no store has the code {code:?}"))),
+                None => e.0.push(FieldError::new(
+                    "store",
+                    format!("no store has the code {code:?}"),
+                )),
             }
         }
         if let Some(email) = get("associate") {
             match lookups.associates.get(&email.to_lowercase()) {
-                Some((_, _, false)) => e.0.push(FieldError::new("associate", format!("{email} has departed"))),
+                Some((_, _, false)) => e.0.push(FieldError::new(
+                    "associate",
+                    format!("{email} has departed"),
+                )),
                 Some((id, store, true)) => {
                     c.associate_id = Some(*id);
                     c.store_id = c.store_id.or(*store);
                 }
-                None => e.0.push(FieldError::new("associate", format!("no associate has the e-mail {email:?}"))),
+                None => e.0.push(FieldError::new(
+                    "associate",
+                    format!("no associate has the e-mail {email:?}"),
+                )),
             }
         }
-        c.tags = get("tags").map(list).unwrap_or_default().iter().filter_map(|t| e.take(Tag::parse("tags", t))).collect();
+        c.tags = get("tags")
+            .map(list)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| e.take(Tag::parse("tags", t)))
+            .collect();
         if let Some(v) = get("lifetime_spend") {
             c.lifetime_spend_minor = e.take(money_minor("lifetime_spend", v)).unwrap_or_default();
         }
-        c.currency = get("currency").and_then(|v| e.take(Currency::parse("currency", v))).map(|c| c.to_string());
-        c.first_purchase_at = get("first_purchase").and_then(|v| e.take(day_start("first_purchase", v, brand.time_zone.as_str())));
-        c.last_purchase_at = get("last_purchase").and_then(|v| e.take(day_start("last_purchase", v, brand.time_zone.as_str())));
+        c.currency = get("currency")
+            .and_then(|v| e.take(Currency::parse("currency", v)))
+            .map(|c| c.to_string());
+        c.first_purchase_at = get("first_purchase")
+            .and_then(|v| e.take(day_start("first_purchase", v, brand.time_zone.as_str())));
+        c.last_purchase_at = get("last_purchase")
+            .and_then(|v| e.take(day_start("last_purchase", v, brand.time_zone.as_str())));
         c.preferences = Preferences {
             sizes: get("sizes").map(list).unwrap_or_default(),
             categories: get("categories").map(list).unwrap_or_default(),
@@ -201,12 +293,21 @@ fn parse_csv(bytes: &[u8], brand: &Brand, lookups: &Lookups) -> AppResult<(Vec<N
         };
         let now = now_millis();
         for channel in get("marketing_consent").map(list).unwrap_or_default() {
-            c.consents.extend(e.take(Consent::parse(&channel, "marketing", true, "crm_import", now).map_err(|f| FieldError::new("marketing_consent", f.message))));
+            c.consents.extend(
+                e.take(
+                    Consent::parse(&channel, "marketing", true, "crm_import", now)
+                        .map_err(|f| FieldError::new("marketing_consent", f.message)),
+                ),
+            );
         }
         if e.0.is_empty() {
             rows.push(c);
         } else {
-            report.errors.extend(e.0.into_iter().map(|f| RowError { line, field: f.field, message: f.message }));
+            report.errors.extend(e.0.into_iter().map(|f| RowError {
+                line,
+                field: f.field,
+                message: f.message,
+            }));
         }
     }
     Ok((rows, report))
@@ -232,7 +333,14 @@ mod tests {
     fn lookups() -> Lookups {
         Lookups {
             stores: [("SH01".to_owned(), StoreId(3))].into(),
-            associates: [("li@demo.example".to_owned(), (UserId(9), Some(StoreId(3)), true)), ("gone@demo.example".to_owned(), (UserId(8), None, false))].into(),
+            associates: [
+                (
+                    "li@demo.example".to_owned(),
+                    (UserId(9), Some(StoreId(3)), true),
+                ),
+                ("gone@demo.example".to_owned(), (UserId(8), None, false)),
+            ]
+            .into(),
         }
     }
 
@@ -243,9 +351,15 @@ mod tests {
         let (rows, report) = parse_csv(csv.as_bytes(), &brand(), &lookups()).expect("parse");
         assert!(report.errors.is_empty(), "{:?}", report.errors);
         let c = &rows[0];
-        assert_eq!(c.pii.phone.as_ref().map(|p| p.as_str()), Some("+8613800138000"));
+        assert_eq!(
+            c.pii.phone.as_ref().map(|p| p.as_str()),
+            Some("+8613800138000")
+        );
         assert_eq!(c.tier.as_deref(), Some("Gold"));
-        assert_eq!((c.associate_id, c.store_id), (Some(UserId(9)), Some(StoreId(3))));
+        assert_eq!(
+            (c.associate_id, c.store_id),
+            (Some(UserId(9)), Some(StoreId(3)))
+        );
         assert_eq!(c.tags.len(), 2);
         assert_eq!(c.lifetime_spend_minor, 1_299_950);
         assert_eq!(c.consents.len(), 2);
@@ -262,8 +376,18 @@ mod tests {
         let (rows, report) = parse_csv(csv.as_bytes(), &brand(), &lookups()).expect("parse");
         assert_eq!(rows.len(), 1);
         assert_eq!(report.rows, 4);
-        let at = |line: u64| report.errors.iter().filter(|e| e.line == line).map(|e| e.field.as_str()).collect::<Vec<_>>();
-        assert_eq!(at(3), vec!["phone", "email", "birthday", "tier", "associate"]);
+        let at = |line: u64| {
+            report
+                .errors
+                .iter()
+                .filter(|e| e.line == line)
+                .map(|e| e.field.as_str())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            at(3),
+            vec!["phone", "email", "birthday", "tier", "associate"]
+        );
         assert_eq!(at(4), vec!["crm_id"]);
         assert_eq!(at(5), vec!["crm_id"]);
     }
@@ -271,7 +395,10 @@ mod tests {
     #[test]
     fn unknown_columns_are_refused_up_front() {
         let err = parse_csv(b"crm_id,favourite_colour\nC1,red\n", &brand(), &lookups()).err();
-        assert!(matches!(err, Some(AppError::Invalid(ref f)) if f[0].field.contains("favourite_colour")), "{err:?}");
+        assert!(
+            matches!(err, Some(AppError::Invalid(ref f)) if f[0].field.contains("favourite_colour")),
+            "{err:?}"
+        );
         assert!(parse_csv(b"first_name\nAnn\n", &brand(), &lookups()).is_err());
     }
 }

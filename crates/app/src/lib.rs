@@ -26,7 +26,10 @@ pub struct Salon {
 
 impl Salon {
     pub fn new(repo: Arc<dyn Repo>) -> Self {
-        Self { repo, throttle: Arc::new(auth::LoginThrottle::default()) }
+        Self {
+            repo,
+            throttle: Arc::new(auth::LoginThrottle::default()),
+        }
     }
 }
 
@@ -59,7 +62,10 @@ impl Actor {
         if action.allowed(self.role) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(format!("the {} role may not do this", self.role)))
+            Err(AppError::Forbidden(format!(
+                "the {} role may not do this",
+                self.role
+            )))
         }
     }
 

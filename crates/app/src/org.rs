@@ -31,7 +31,10 @@ fn country(field: &str, s: &str) -> Result<String, FieldError> {
     if s.len() == 2 && s.chars().all(|c| c.is_ascii_uppercase()) {
         Ok(s)
     } else {
-        Err(FieldError::new(field, "must be a two-letter ISO 3166 country code such as CN or FR"))
+        Err(FieldError::new(
+            field,
+            "must be a two-letter ISO 3166 country code such as CN or FR",
+        ))
     }
 }
 
@@ -53,30 +56,60 @@ impl Salon {
 
     pub async fn store_by_code(&self, actor: &Actor, code: &str) -> AppResult<Store> {
         actor.require(Action::ReadStores)?;
-        self.repo.store_by_code(actor.brand.id, code).await?.ok_or(AppError::NotFound("store"))
+        self.repo
+            .store_by_code(actor.brand.id, code)
+            .await?
+            .ok_or(AppError::NotFound("store"))
     }
 
     pub async fn create_store(&self, actor: &Actor, input: &StoreInput) -> AppResult<Store> {
         actor.require(Action::ManageStores)?;
         let mut e = Errors::default();
-        let code = required(&mut e, "code", &input.code).and_then(|c| e.take(StoreCode::parse("code", c)));
+        let code =
+            required(&mut e, "code", &input.code).and_then(|c| e.take(StoreCode::parse("code", c)));
         let name = required(&mut e, "name", &input.name).and_then(|n| e.take(text("name", n, 100)));
         let city = required(&mut e, "city", &input.city).and_then(|n| e.take(text("city", n, 100)));
-        let ctry = required(&mut e, "country", &input.country).and_then(|n| e.take(country("country", n)));
+        let ctry =
+            required(&mut e, "country", &input.country).and_then(|n| e.take(country("country", n)));
         let tz = match input.time_zone.as_deref() {
             Some(t) if !t.trim().is_empty() => e.take(TimeZoneName::parse("time_zone", t)),
             _ => Some(actor.brand.time_zone.clone()),
         };
         e.finish()?;
-        let (Some(code), Some(name), Some(city), Some(country), Some(time_zone)) = (code, name, city, ctry, tz) else {
-            return Err(AppError::Internal("validated store input incomplete".into()));
+        let (Some(code), Some(name), Some(city), Some(country), Some(time_zone)) =
+            (code, name, city, ctry, tz)
+        else {
+            return Err(AppError::Internal(
+                "validated store input incomplete".into(),
+            ));
         };
-        Ok(self.repo.create_store(actor.brand.id, &NewStore { code, name, city, country, time_zone }).await?)
+        Ok(self
+            .repo
+            .create_store(
+                actor.brand.id,
+                &NewStore {
+                    code,
+                    name,
+                    city,
+                    country,
+                    time_zone,
+                },
+            )
+            .await?)
     }
 
-    pub async fn update_store(&self, actor: &Actor, code: &str, input: &StoreInput) -> AppResult<Store> {
+    pub async fn update_store(
+        &self,
+        actor: &Actor,
+        code: &str,
+        input: &StoreInput,
+    ) -> AppResult<Store> {
         actor.require(Action::ManageStores)?;
-        let store = self.repo.store_by_code(actor.brand.id, code).await?.ok_or(AppError::NotFound("store"))?;
+        let store = self
+            .repo
+            .store_by_code(actor.brand.id, code)
+            .await?
+            .ok_or(AppError::NotFound("store"))?;
         let mut e = Errors::default();
         fn opt(v: &Option<String>) -> Option<&str> {
             v.as_deref().map(str::trim).filter(|s| !s.is_empty())
@@ -85,17 +118,27 @@ impl Salon {
             name: opt(&input.name).and_then(|n| e.take(text("name", n, 100))),
             city: opt(&input.city).and_then(|n| e.take(text("city", n, 100))),
             country: opt(&input.country).and_then(|n| e.take(country("country", n))),
-            time_zone: opt(&input.time_zone).and_then(|n| e.take(TimeZoneName::parse("time_zone", n))),
+            time_zone: opt(&input.time_zone)
+                .and_then(|n| e.take(TimeZoneName::parse("time_zone", n))),
         };
         e.finish()?;
-        Ok(self.repo.update_store(actor.brand.id, store.id, &patch).await?)
+        Ok(self
+            .repo
+            .update_store(actor.brand.id, store.id, &patch)
+            .await?)
     }
 
     /// Staff with their client counts. Associates and managers see their own store's.
-    pub async fn list_associates(&self, actor: &Actor, store: Option<&str>) -> AppResult<Vec<(User, i64)>> {
+    pub async fn list_associates(
+        &self,
+        actor: &Actor,
+        store: Option<&str>,
+    ) -> AppResult<Vec<(User, i64)>> {
         actor.require(Action::ReadAssociates)?;
         let filter = match actor.role {
-            Role::Associate | Role::StoreManager => Some(actor.store.ok_or(AppError::NotFound("store"))?),
+            Role::Associate | Role::StoreManager => {
+                Some(actor.store.ok_or(AppError::NotFound("store"))?)
+            }
             _ => match store.filter(|s| !s.is_empty()) {
                 Some(code) => Some(self.store_by_code(actor, code).await?.id),
                 None => None,
@@ -107,15 +150,30 @@ impl Salon {
     /// A staff member the actor may see; others are "not found".
     pub async fn associate(&self, actor: &Actor, id: UserId) -> AppResult<User> {
         actor.require(Action::ReadAssociates)?;
-        let user = self.repo.user(actor.brand.id, id).await?.ok_or(AppError::NotFound("associate"))?;
+        let user = self
+            .repo
+            .user(actor.brand.id, id)
+            .await?
+            .ok_or(AppError::NotFound("associate"))?;
         let visible = match actor.role {
-            Role::Associate | Role::StoreManager => user.store_id.is_some() && user.store_id == actor.store,
+            Role::Associate | Role::StoreManager => {
+                user.store_id.is_some() && user.store_id == actor.store
+            }
             _ => true,
         };
-        if visible { Ok(user) } else { Err(AppError::NotFound("associate")) }
+        if visible {
+            Ok(user)
+        } else {
+            Err(AppError::NotFound("associate"))
+        }
     }
 
-    async fn store_field(&self, actor: &Actor, e: &mut Errors, v: &Option<String>) -> Option<Option<StoreId>> {
+    async fn store_field(
+        &self,
+        actor: &Actor,
+        e: &mut Errors,
+        v: &Option<String>,
+    ) -> Option<Option<StoreId>> {
         let code = v.as_deref()?.trim();
         if code.is_empty() {
             return Some(None);
@@ -123,7 +181,10 @@ impl Salon {
         match self.repo.store_by_code(actor.brand.id, code).await {
             Ok(Some(s)) => Some(Some(s.id)),
             Ok(None) => {
-                e.0.push(FieldError::new("store", format!("no store has the code {code:?}")));
+                e.0.push(FieldError::new(
+                    "store",
+                    format!("no store has the code {code:?}"),
+                ));
                 None
             }
             Err(err) => {
@@ -136,18 +197,36 @@ impl Salon {
     pub async fn create_associate(&self, actor: &Actor, input: &AssociateInput) -> AppResult<User> {
         actor.require(Action::ManageAssociates)?;
         let mut e = Errors::default();
-        let email = required(&mut e, "email", &input.email).and_then(|v| e.take(Email::parse("email", v)));
-        let name = required(&mut e, "display_name", &input.display_name).and_then(|v| e.take(text("display_name", v, 100)));
-        let role = match input.role.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        let email =
+            required(&mut e, "email", &input.email).and_then(|v| e.take(Email::parse("email", v)));
+        let name = required(&mut e, "display_name", &input.display_name)
+            .and_then(|v| e.take(text("display_name", v, 100)));
+        let role = match input
+            .role
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
             Some(r) => e.take(r.parse::<Role>()),
             None => Some(Role::Associate),
         };
-        let store = self.store_field(actor, &mut e, &input.store).await.flatten();
-        if matches!(role, Some(Role::Associate | Role::StoreManager)) && store.is_none() && e.0.is_empty() {
-            e.0.push(FieldError::new("store", "associates and store managers belong to a store"));
+        let store = self
+            .store_field(actor, &mut e, &input.store)
+            .await
+            .flatten();
+        if matches!(role, Some(Role::Associate | Role::StoreManager))
+            && store.is_none()
+            && e.0.is_empty()
+        {
+            e.0.push(FieldError::new(
+                "store",
+                "associates and store managers belong to a store",
+            ));
         }
         if role == Some(Role::Admin) && actor.role != Role::Admin {
-            return Err(AppError::Forbidden("only an admin may create another admin".into()));
+            return Err(AppError::Forbidden(
+                "only an admin may create another admin".into(),
+            ));
         }
         let password_hash = match input.password.as_deref().filter(|p| !p.is_empty()) {
             Some(p) => match crate::auth::hash_password(p) {
@@ -162,15 +241,31 @@ impl Salon {
         };
         e.finish()?;
         let (Some(email), Some(display_name), Some(role)) = (email, name, role) else {
-            return Err(AppError::Internal("validated associate input incomplete".into()));
+            return Err(AppError::Internal(
+                "validated associate input incomplete".into(),
+            ));
         };
         Ok(self
             .repo
-            .create_user(actor.brand.id, &NewUser { email, display_name, role, store_id: store, password_hash })
+            .create_user(
+                actor.brand.id,
+                &NewUser {
+                    email,
+                    display_name,
+                    role,
+                    store_id: store,
+                    password_hash,
+                },
+            )
             .await?)
     }
 
-    pub async fn update_associate(&self, actor: &Actor, id: UserId, input: &AssociateInput) -> AppResult<User> {
+    pub async fn update_associate(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        input: &AssociateInput,
+    ) -> AppResult<User> {
         actor.require(Action::ManageAssociates)?;
         self.associate(actor, id).await?;
         let mut e = Errors::default();
@@ -180,11 +275,17 @@ impl Salon {
                 .as_deref()
                 .filter(|s| !s.trim().is_empty())
                 .and_then(|v| e.take(text("display_name", v, 100))),
-            role: input.role.as_deref().filter(|s| !s.trim().is_empty()).and_then(|r| e.take(r.trim().parse::<Role>())),
+            role: input
+                .role
+                .as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .and_then(|r| e.take(r.trim().parse::<Role>())),
             store_id: self.store_field(actor, &mut e, &input.store).await,
         };
         if patch.role == Some(Role::Admin) && actor.role != Role::Admin {
-            return Err(AppError::Forbidden("only an admin may grant the admin role".into()));
+            return Err(AppError::Forbidden(
+                "only an admin may grant the admin role".into(),
+            ));
         }
         e.finish()?;
         Ok(self.repo.update_user(actor.brand.id, id, &patch).await?)
@@ -196,8 +297,14 @@ impl Salon {
         actor.require(Action::DepartAssociate)?;
         let user = self.associate(actor, id).await?;
         if actor.user_id() == Some(user.id) {
-            return Err(AppError::invalid("associate", "you cannot mark yourself as departed"));
+            return Err(AppError::invalid(
+                "associate",
+                "you cannot mark yourself as departed",
+            ));
         }
-        Ok(self.repo.mark_departed(actor.brand.id, id, now_millis()).await?)
+        Ok(self
+            .repo
+            .mark_departed(actor.brand.id, id, now_millis())
+            .await?)
     }
 }

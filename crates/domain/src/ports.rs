@@ -105,7 +105,11 @@ pub trait Repo: Send + Sync + 'static {
     ) -> RepoResult<()>;
     async fn assignments(&self, brand: BrandId, client: ClientId) -> RepoResult<Vec<Assignment>>;
     /// Records purchases (with their effect on lifetime spend and the timeline) in one transaction.
-    async fn add_purchases(&self, brand: BrandId, purchases: &[(ClientId, NewPurchase)]) -> RepoResult<()>;
+    async fn add_purchases(
+        &self,
+        brand: BrandId,
+        purchases: &[(ClientId, NewPurchase)],
+    ) -> RepoResult<()>;
     async fn timeline(
         &self,
         brand: BrandId,

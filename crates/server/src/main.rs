@@ -1,1 +1,412 @@
-fn main() {}
+//! `salon`: the server and its command line.
+
+mod bench;
+mod config;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use app::Salon;
+use config::StoreArgs;
+use domain::Role;
+
+#[derive(Parser)]
+#[command(
+    name = "salon",
+    version,
+    about = "Salon: clienteling and social selling for luxury brands"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (the default command).
+    Serve(ServeArgs),
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Import data into a brand.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Brands (tenants).
+    Brand {
+        #[command(subcommand)]
+        command: BrandCommand,
+    },
+    /// Staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Whole-system benchmarks (client book, profile, phone lookup, CSV import).
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Args, Default)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SALON_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Start without the demo brand.
+    #[arg(long, env = "SALON_NO_DEMO")]
+    no_demo: bool,
+    /// How many demo clients to generate on a fresh store.
+    #[arg(long, env = "SALON_DEMO_CLIENTS", hide = true)]
+    demo_clients: Option<usize>,
+    /// Trust X-Forwarded-For and X-Forwarded-Proto (behind a TLS-terminating proxy).
+    #[arg(long, env = "SALON_BEHIND_PROXY")]
+    behind_proxy: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an API bearer token; it is printed once, as the last line.
+    Create {
+        #[arg(long)]
+        brand: String,
+        #[arg(long)]
+        role: Role,
+        /// The staff member the token acts as (required for the associate role).
+        #[arg(long)]
+        user: Option<String>,
+        /// The store a store-manager token manages.
+        #[arg(long)]
+        store: Option<String>,
+        #[arg(long, default_value = "cli")]
+        label: String,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import clients from a CSV file (idempotent on crm_id).
+    Clients {
+        file: PathBuf,
+        #[arg(long)]
+        brand: String,
+        /// Import the good rows and report the bad ones.
+        #[arg(long)]
+        skip_bad: bool,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum BrandCommand {
+    /// Create a brand.
+    Create {
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "Asia/Shanghai")]
+        time_zone: String,
+        /// Loyalty tiers, lowest first, comma-separated.
+        #[arg(long, default_value = "Classic,Silver,Gold,Platinum")]
+        tiers: String,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+    /// List brands.
+    List {
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a staff member who can sign in to the web UI.
+    Create {
+        #[arg(long)]
+        brand: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        store: Option<String>,
+        /// The password (or set SALON_USER_PASSWORD).
+        #[arg(long, env = "SALON_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SALON_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_target(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(args).await,
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    brand,
+                    role,
+                    user,
+                    store,
+                    label,
+                    store_args,
+                },
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            let token = salon
+                .create_token(&brand, role, user.as_deref(), store.as_deref(), &label)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!(
+                "Created a {role} token for brand {brand}. It is shown once; keep it secret."
+            );
+            println!("{token}");
+            Ok(())
+        }
+        Command::Import {
+            command:
+                ImportCommand::Clients {
+                    file,
+                    brand,
+                    skip_bad,
+                    store_args,
+                },
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let actor = system_actor(&salon, &brand).await?;
+            let report = salon
+                .import_clients_csv(&actor, &bytes, skip_bad)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for e in &report.errors {
+                eprintln!("line {}: {}: {}", e.line, e.field, e.message);
+            }
+            if report.imported {
+                println!(
+                    "imported {} rows: {} created, {} updated, {} skipped",
+                    report.rows,
+                    report.created,
+                    report.updated,
+                    report.errors.len()
+                );
+                Ok(())
+            } else {
+                bail!(
+                    "{} problem(s); nothing was imported (use --skip-bad to import the good rows)",
+                    report.errors.len()
+                )
+            }
+        }
+        Command::Brand {
+            command:
+                BrandCommand::Create {
+                    slug,
+                    name,
+                    time_zone,
+                    tiers,
+                    store_args,
+                },
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            let brand = salon
+                .repo
+                .create_brand(&domain::NewBrand {
+                    slug: domain::Slug::parse("slug", &slug)?,
+                    name: domain::text("name", &name, 100)?,
+                    time_zone: domain::TimeZoneName::parse("time_zone", &time_zone)?,
+                    currencies: vec![domain::Currency::parse("currency", "CNY")?],
+                    locales: vec![
+                        domain::Locale::parse("locale", "zh-CN")?,
+                        domain::Locale::parse("locale", "en")?,
+                    ],
+                    tiers: tiers
+                        .split(',')
+                        .map(|t| t.trim().to_owned())
+                        .filter(|t| !t.is_empty())
+                        .collect(),
+                })
+                .await?;
+            println!("created brand {} ({})", brand.slug, brand.name);
+            Ok(())
+        }
+        Command::Brand {
+            command: BrandCommand::List { store_args },
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            for b in salon.repo.list_brands().await? {
+                println!("{}\t{}\t{}", b.slug, b.name, b.time_zone);
+            }
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    brand,
+                    email,
+                    name,
+                    role,
+                    store,
+                    password,
+                    store_args,
+                },
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            let actor = system_actor(&salon, &brand).await?;
+            let input = app::org::AssociateInput {
+                email: Some(email),
+                display_name: Some(name),
+                role: Some(role.as_str().to_owned()),
+                store,
+                password: Some(password),
+            };
+            let user = salon
+                .create_associate(&actor, &input)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created {} ({}) in brand {brand}", user.email, user.role);
+            Ok(())
+        }
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+/// The operator at the command line acts as the brand's admin.
+async fn system_actor(salon: &Salon, brand: &str) -> anyhow::Result<app::Actor> {
+    let brand = salon
+        .repo
+        .brand_by_slug(brand)
+        .await?
+        .with_context(|| format!("no brand has the slug {brand:?}"))?;
+    Ok(app::Actor {
+        brand,
+        role: Role::Admin,
+        user: None,
+        store: None,
+    })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = args.store.resolve()?;
+    let listen = args
+        .listen
+        .or(cfg.file.listen)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let no_demo = args.no_demo || cfg.file.no_demo.unwrap_or(false);
+    let behind_proxy = args.behind_proxy || cfg.file.behind_proxy.unwrap_or(false);
+    let salon = cfg.open().await?;
+    if !no_demo {
+        let n = args.demo_clients.unwrap_or(5_000);
+        let started = std::time::Instant::now();
+        if let Some(seeded) = salon
+            .seed_demo(2026, n)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?
+        {
+            tracing::info!(
+                clients = seeded.clients,
+                ms = started.elapsed().as_millis() as u64,
+                "demo brand ready"
+            );
+        }
+    }
+    let mut state = web::AppState::new(salon.clone());
+    state.behind_proxy = behind_proxy;
+    let app = web::router(state).layer(axum::middleware::from_fn(log_request));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    println!("Salon is listening on http://{addr}");
+    if salon
+        .repo
+        .brand_by_slug(sim::demo::DEMO_SLUG)
+        .await?
+        .is_some()
+    {
+        println!(
+            "Demo brand \"{}\" (brand: {}), password {} for every login:",
+            sim::demo::DEMO_NAME,
+            sim::demo::DEMO_SLUG,
+            sim::demo::DEMO_PASSWORD
+        );
+        for s in sim::demo::staff().iter().filter(|s| !s.departed) {
+            println!("  {:<14} {}", s.role.as_str(), s.email);
+        }
+    }
+    if !addr.ip().is_loopback() && !behind_proxy {
+        tracing::warn!(
+            "serving plain HTTP on a non-loopback address: put Salon behind a TLS proxy (--behind-proxy)"
+        );
+    }
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// One line per request: method, path (never the query, which may hold a phone number),
+/// status and time.
+async fn log_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    tracing::info!(%method, path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    res
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -24,9 +24,27 @@ pub struct DemoStore {
 }
 
 pub const STORES: [DemoStore; 3] = [
-    DemoStore { code: "SH01", name: "Shanghai Plaza 66", city: "Shanghai", country: "CN", time_zone: "Asia/Shanghai" },
-    DemoStore { code: "BJ01", name: "Beijing SKP", city: "Beijing", country: "CN", time_zone: "Asia/Shanghai" },
-    DemoStore { code: "PA01", name: "Paris Saint-Honoré", city: "Paris", country: "FR", time_zone: "Europe/Paris" },
+    DemoStore {
+        code: "SH01",
+        name: "Shanghai Plaza 66",
+        city: "Shanghai",
+        country: "CN",
+        time_zone: "Asia/Shanghai",
+    },
+    DemoStore {
+        code: "BJ01",
+        name: "Beijing SKP",
+        city: "Beijing",
+        country: "CN",
+        time_zone: "Asia/Shanghai",
+    },
+    DemoStore {
+        code: "PA01",
+        name: "Paris Saint-Honoré",
+        city: "Paris",
+        country: "FR",
+        time_zone: "Europe/Paris",
+    },
 ];
 
 pub struct DemoStaff {
@@ -51,19 +69,67 @@ pub fn staff() -> Vec<DemoStaff> {
     vec![
         s("admin", "Admin Lumière", Admin, None, false),
         s("hq", "Hélène Roussel (HQ)", Hq, None, false),
-        s("compliance", "Claire Fontaine (Compliance)", Compliance, None, false),
-        s("zhang.min", "张敏 Zhang Min", StoreManager, Some("SH01"), false),
+        s(
+            "compliance",
+            "Claire Fontaine (Compliance)",
+            Compliance,
+            None,
+            false,
+        ),
+        s(
+            "zhang.min",
+            "张敏 Zhang Min",
+            StoreManager,
+            Some("SH01"),
+            false,
+        ),
         s("li.na", "李娜 Li Na", Associate, Some("SH01"), false),
-        s("wang.fang", "王芳 Wang Fang", Associate, Some("SH01"), false),
+        s(
+            "wang.fang",
+            "王芳 Wang Fang",
+            Associate,
+            Some("SH01"),
+            false,
+        ),
         s("chen.jie", "陈杰 Chen Jie", Associate, Some("SH01"), false),
-        s("liu.yang", "刘洋 Liu Yang", StoreManager, Some("BJ01"), false),
+        s(
+            "liu.yang",
+            "刘洋 Liu Yang",
+            StoreManager,
+            Some("BJ01"),
+            false,
+        ),
         s("zhao.lei", "赵磊 Zhao Lei", Associate, Some("BJ01"), false),
         s("sun.li", "孙丽 Sun Li", Associate, Some("BJ01"), false),
-        s("zhou.qiang", "周强 Zhou Qiang", Associate, Some("BJ01"), true),
-        s("camille.martin", "Camille Martin", StoreManager, Some("PA01"), false),
-        s("louis.bernard", "Louis Bernard", Associate, Some("PA01"), false),
+        s(
+            "zhou.qiang",
+            "周强 Zhou Qiang",
+            Associate,
+            Some("BJ01"),
+            true,
+        ),
+        s(
+            "camille.martin",
+            "Camille Martin",
+            StoreManager,
+            Some("PA01"),
+            false,
+        ),
+        s(
+            "louis.bernard",
+            "Louis Bernard",
+            Associate,
+            Some("PA01"),
+            false,
+        ),
         s("chloe.petit", "Chloé Petit", Associate, Some("PA01"), false),
-        s("hugo.laurent", "Hugo Laurent", Associate, Some("PA01"), false),
+        s(
+            "hugo.laurent",
+            "Hugo Laurent",
+            Associate,
+            Some("PA01"),
+            false,
+        ),
     ]
 }
 
@@ -106,33 +172,113 @@ pub struct DemoClient {
 }
 
 const CN_SURNAMES: [(&str, &str); 20] = [
-    ("王", "Wang"), ("李", "Li"), ("张", "Zhang"), ("刘", "Liu"), ("陈", "Chen"), ("杨", "Yang"), ("黄", "Huang"),
-    ("赵", "Zhao"), ("吴", "Wu"), ("周", "Zhou"), ("徐", "Xu"), ("孙", "Sun"), ("马", "Ma"), ("朱", "Zhu"),
-    ("胡", "Hu"), ("郭", "Guo"), ("何", "He"), ("林", "Lin"), ("罗", "Luo"), ("高", "Gao"),
+    ("王", "Wang"),
+    ("李", "Li"),
+    ("张", "Zhang"),
+    ("刘", "Liu"),
+    ("陈", "Chen"),
+    ("杨", "Yang"),
+    ("黄", "Huang"),
+    ("赵", "Zhao"),
+    ("吴", "Wu"),
+    ("周", "Zhou"),
+    ("徐", "Xu"),
+    ("孙", "Sun"),
+    ("马", "Ma"),
+    ("朱", "Zhu"),
+    ("胡", "Hu"),
+    ("郭", "Guo"),
+    ("何", "He"),
+    ("林", "Lin"),
+    ("罗", "Luo"),
+    ("高", "Gao"),
 ];
 const CN_GIVEN: [(&str, &str); 24] = [
-    ("静", "Jing"), ("丽", "Li"), ("敏", "Min"), ("婷", "Ting"), ("雪", "Xue"), ("欣怡", "Xinyi"), ("梓涵", "Zihan"),
-    ("雨桐", "Yutong"), ("诗涵", "Shihan"), ("佳怡", "Jiayi"), ("晓燕", "Xiaoyan"), ("慧", "Hui"), ("洁", "Jie"),
-    ("颖", "Ying"), ("晨", "Chen"), ("浩然", "Haoran"), ("子轩", "Zixuan"), ("宇", "Yu"), ("俊杰", "Junjie"),
-    ("博文", "Bowen"), ("思远", "Siyuan"), ("嘉怡", "Jiayi"), ("美琳", "Meilin"), ("若曦", "Ruoxi"),
+    ("静", "Jing"),
+    ("丽", "Li"),
+    ("敏", "Min"),
+    ("婷", "Ting"),
+    ("雪", "Xue"),
+    ("欣怡", "Xinyi"),
+    ("梓涵", "Zihan"),
+    ("雨桐", "Yutong"),
+    ("诗涵", "Shihan"),
+    ("佳怡", "Jiayi"),
+    ("晓燕", "Xiaoyan"),
+    ("慧", "Hui"),
+    ("洁", "Jie"),
+    ("颖", "Ying"),
+    ("晨", "Chen"),
+    ("浩然", "Haoran"),
+    ("子轩", "Zixuan"),
+    ("宇", "Yu"),
+    ("俊杰", "Junjie"),
+    ("博文", "Bowen"),
+    ("思远", "Siyuan"),
+    ("嘉怡", "Jiayi"),
+    ("美琳", "Meilin"),
+    ("若曦", "Ruoxi"),
 ];
 const FR_FIRST: [&str; 20] = [
-    "Camille", "Léa", "Manon", "Chloé", "Inès", "Sarah", "Juliette", "Louise", "Hélène", "Margaux",
-    "Charlotte", "Emma", "Alice", "Clara", "Lucas", "Hugo", "Arthur", "Victor", "Olivia", "Sofia",
+    "Camille",
+    "Léa",
+    "Manon",
+    "Chloé",
+    "Inès",
+    "Sarah",
+    "Juliette",
+    "Louise",
+    "Hélène",
+    "Margaux",
+    "Charlotte",
+    "Emma",
+    "Alice",
+    "Clara",
+    "Lucas",
+    "Hugo",
+    "Arthur",
+    "Victor",
+    "Olivia",
+    "Sofia",
 ];
 const FR_LAST: [&str; 20] = [
-    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
-    "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier",
+    "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy",
+    "Moreau", "Simon", "Laurent", "Lefebvre", "Michel", "Garcia", "David", "Bertrand", "Roux",
+    "Vincent", "Fournier",
 ];
 const ITEMS: [(&str, i64); 12] = [
-    ("Lune handbag", 32_000), ("Étoile tote", 24_500), ("Aurore silk scarf", 4_200), ("Comète card holder", 3_600),
-    ("Soleil ankle boots", 9_800), ("Nuit cashmere coat", 41_000), ("Lumière eau de parfum", 1_650),
-    ("Céleste fine-jewellery ring", 56_000), ("Orbite watch", 88_000), ("Prisme sunglasses", 3_900),
-    ("Zénith leather belt", 5_200), ("Nébuleuse evening dress", 47_500),
+    ("Lune handbag", 32_000),
+    ("Étoile tote", 24_500),
+    ("Aurore silk scarf", 4_200),
+    ("Comète card holder", 3_600),
+    ("Soleil ankle boots", 9_800),
+    ("Nuit cashmere coat", 41_000),
+    ("Lumière eau de parfum", 1_650),
+    ("Céleste fine-jewellery ring", 56_000),
+    ("Orbite watch", 88_000),
+    ("Prisme sunglasses", 3_900),
+    ("Zénith leather belt", 5_200),
+    ("Nébuleuse evening dress", 47_500),
 ];
-const TAGS: [&str; 8] = ["VIC", "bags", "jewellery", "watches", "ready-to-wear", "event-guest", "new-client", "gifting"];
+const TAGS: [&str; 8] = [
+    "VIC",
+    "bags",
+    "jewellery",
+    "watches",
+    "ready-to-wear",
+    "event-guest",
+    "new-client",
+    "gifting",
+];
 const SIZES: [&str; 7] = ["34", "36", "38", "40", "S", "M", "L"];
-const CATEGORIES: [&str; 6] = ["handbags", "shoes", "ready-to-wear", "jewellery", "watches", "fragrance"];
+const CATEGORIES: [&str; 6] = [
+    "handbags",
+    "shoes",
+    "ready-to-wear",
+    "jewellery",
+    "watches",
+    "fragrance",
+];
 const COLOURS: [&str; 6] = ["black", "ivory", "camel", "burgundy", "navy", "blush"];
 const MATERIALS: [&str; 5] = ["calfskin", "silk", "cashmere", "gold", "crocodile"];
 const NOTES: [&str; 10] = [
@@ -153,32 +299,70 @@ pub fn clients(seed: u64, count: usize) -> Vec<DemoClient> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let staff = staff();
     let serving = |store: &str| -> Vec<&DemoStaff> {
-        staff.iter().filter(|s| s.store == Some(store) && s.role == Role::Associate).collect()
+        staff
+            .iter()
+            .filter(|s| s.store == Some(store) && s.role == Role::Associate)
+            .collect()
     };
     let mut out = Vec::with_capacity(count);
     for i in 0..count {
         // Shanghai 45 %, Beijing 35 %, Paris 20 %.
         let roll: f64 = rng.r#gen();
-        let store = if roll < 0.45 { &STORES[0] } else if roll < 0.80 { &STORES[1] } else { &STORES[2] };
+        let store = if roll < 0.45 {
+            &STORES[0]
+        } else if roll < 0.80 {
+            &STORES[1]
+        } else {
+            &STORES[2]
+        };
         let chinese = store.country == "CN" || rng.gen_bool(0.3);
         let (first_name, last_name, chinese_name) = if chinese {
             let (zs, ps) = CN_SURNAMES[rng.gen_range(0..CN_SURNAMES.len())];
             let (zg, pg) = CN_GIVEN[rng.gen_range(0..CN_GIVEN.len())];
             (pg.to_owned(), ps.to_owned(), Some(format!("{zs}{zg}")))
         } else {
-            (FR_FIRST[rng.gen_range(0..FR_FIRST.len())].to_owned(), FR_LAST[rng.gen_range(0..FR_LAST.len())].to_owned(), None)
+            (
+                FR_FIRST[rng.gen_range(0..FR_FIRST.len())].to_owned(),
+                FR_LAST[rng.gen_range(0..FR_LAST.len())].to_owned(),
+                None,
+            )
         };
         let phone = if chinese {
-            format!("+86{}{:09}", [135, 136, 138, 139, 186, 188][rng.gen_range(0..6)], rng.gen_range(0..1_000_000_000u64) % 100_000_000)
+            format!(
+                "+86{}{:09}",
+                [135, 136, 138, 139, 186, 188][rng.gen_range(0..6)],
+                rng.gen_range(0..1_000_000_000u64) % 100_000_000
+            )
         } else {
             format!("+336{:08}", rng.gen_range(0..100_000_000u64))
         };
         let email = rng.gen_bool(0.7).then(|| {
-            format!("{}.{}{}@example.com", ascii(&first_name), ascii(&last_name), i).to_lowercase()
+            format!(
+                "{}.{}{}@example.com",
+                ascii(&first_name),
+                ascii(&last_name),
+                i
+            )
+            .to_lowercase()
         });
-        let birthday = format!("{}-{:02}-{:02}", rng.gen_range(1955..2004), rng.gen_range(1..=12), rng.gen_range(1..=28));
+        let birthday = format!(
+            "{}-{:02}-{:02}",
+            rng.gen_range(1955..2004),
+            rng.gen_range(1..=12),
+            rng.gen_range(1..=28)
+        );
         let tier_roll: f64 = rng.r#gen();
-        let tier_index = if tier_roll < 0.40 { 0 } else if tier_roll < 0.70 { 1 } else if tier_roll < 0.88 { 2 } else if tier_roll < 0.97 { 3 } else { 4 };
+        let tier_index = if tier_roll < 0.40 {
+            0
+        } else if tier_roll < 0.70 {
+            1
+        } else if tier_roll < 0.88 {
+            2
+        } else if tier_roll < 0.97 {
+            3
+        } else {
+            4
+        };
         let sas = serving(store.code);
         let associate = sas[rng.gen_range(0..sas.len())];
         // The departed Beijing associate's clients were moved; keep some assigned to him in
@@ -199,10 +383,21 @@ pub fn clients(seed: u64, count: usize) -> Vec<DemoClient> {
         let purchases = (0..n_purchases)
             .map(|_| {
                 let n_items = rng.gen_range(1..=3);
-                let picks: Vec<(&str, i64)> = (0..n_items).map(|_| ITEMS[rng.gen_range(0..ITEMS.len())]).collect();
+                let picks: Vec<(&str, i64)> = (0..n_items)
+                    .map(|_| ITEMS[rng.gen_range(0..ITEMS.len())])
+                    .collect();
                 let cny: i64 = picks.iter().map(|(_, p)| p).sum();
-                let amount = if currency == "EUR" { cny * 100 / 8 } else { cny * 100 };
-                DemoPurchase { days_ago: rng.gen_range(1..1_095), amount_minor: amount, currency, items: picks.iter().map(|(n, _)| *n).collect() }
+                let amount = if currency == "EUR" {
+                    cny * 100 / 8
+                } else {
+                    cny * 100
+                };
+                DemoPurchase {
+                    days_ago: rng.gen_range(1..1_095),
+                    amount_minor: amount,
+                    currency,
+                    items: picks.iter().map(|(n, _)| *n).collect(),
+                }
             })
             .collect();
         let mut tags: Vec<&str> = pick(&mut rng, &TAGS, 0..=3);
@@ -218,7 +413,8 @@ pub fn clients(seed: u64, count: usize) -> Vec<DemoClient> {
             .collect();
         out.push(DemoClient {
             crm_id: format!("ML{:07}", 100_000 + i),
-            wecom_id: (store.country == "CN" && rng.gen_bool(0.8)).then(|| format!("wm{:016x}", rng.r#gen::<u64>())),
+            wecom_id: (store.country == "CN" && rng.gen_bool(0.8))
+                .then(|| format!("wm{:016x}", rng.r#gen::<u64>())),
             first_name,
             last_name,
             chinese_name,
@@ -268,8 +464,17 @@ mod tests {
     fn same_seed_same_brand() {
         let a = clients(7, 200);
         let b = clients(7, 200);
-        assert_eq!(a.iter().map(|c| &c.phone).collect::<Vec<_>>(), b.iter().map(|c| &c.phone).collect::<Vec<_>>());
-        assert_ne!(clients(8, 5).iter().map(|c| c.phone.clone()).collect::<Vec<_>>(), a[..5].iter().map(|c| c.phone.clone()).collect::<Vec<_>>());
+        assert_eq!(
+            a.iter().map(|c| &c.phone).collect::<Vec<_>>(),
+            b.iter().map(|c| &c.phone).collect::<Vec<_>>()
+        );
+        assert_ne!(
+            clients(8, 5)
+                .iter()
+                .map(|c| c.phone.clone())
+                .collect::<Vec<_>>(),
+            a[..5].iter().map(|c| c.phone.clone()).collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -280,16 +485,26 @@ mod tests {
             assert!(s.iter().any(|x| x.role == r), "{r}");
         }
         for st in &STORES {
-            assert!(s.iter().any(|x| x.store == Some(st.code) && x.role == Role::StoreManager));
+            assert!(
+                s.iter()
+                    .any(|x| x.store == Some(st.code) && x.role == Role::StoreManager)
+            );
         }
     }
 
     #[test]
     fn clients_are_valid_and_varied() {
         let cs = clients(1, 1_000);
-        assert!(cs.iter().any(|c| c.chinese_name.is_some()) && cs.iter().any(|c| c.chinese_name.is_none()));
+        assert!(
+            cs.iter().any(|c| c.chinese_name.is_some())
+                && cs.iter().any(|c| c.chinese_name.is_none())
+        );
         for c in &cs {
-            assert!(domain::Phone::parse("phone", &c.phone).is_ok(), "{}", c.phone);
+            assert!(
+                domain::Phone::parse("phone", &c.phone).is_ok(),
+                "{}",
+                c.phone
+            );
             if let Some(e) = &c.email {
                 assert!(domain::Email::parse("email", e).is_ok(), "{e}");
             }

@@ -484,14 +484,17 @@ async fn client_profile_round_trips() {
         assert_eq!(notes[0].author_name.as_deref(), Some("sa"));
         r.add_purchases(
             b.id,
-            &[(id, NewPurchase {
-                at: 1_000,
-                amount_minor: 520_000,
-                currency: "CNY".into(),
-                store_id: Some(sh.id),
-                associate_id: Some(sa.id),
-                items: vec!["Lune bag".into()],
-            })],
+            &[(
+                id,
+                NewPurchase {
+                    at: 1_000,
+                    amount_minor: 520_000,
+                    currency: "CNY".into(),
+                    store_id: Some(sh.id),
+                    associate_id: Some(sa.id),
+                    items: vec!["Lune bag".into()],
+                },
+            )],
         )
         .await
         .expect("purchase");

@@ -1,1 +1,72 @@
+//! Salon's HTTP layer: the JSON API under `/api/v1` (with its OpenAPI document), the web UI,
+//! and the health probes. Handlers translate HTTP to use-case calls and back; no SQL, no
+//! business rule lives here.
 
+pub mod api;
+mod error;
+mod security;
+pub mod ui;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+
+pub use app::Salon;
+pub use error::{ApiError, PageError};
+
+/// How cookies are marked `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CookieSecurity {
+    /// Secure (with the `__Host-` prefix) over TLS as seen through `X-Forwarded-Proto`, and
+    /// on loopback addresses, which browsers treat as secure; plain elsewhere.
+    #[default]
+    Auto,
+    Always,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub salon: Salon,
+    pub cookies: CookieSecurity,
+    /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` (behind a reverse proxy).
+    pub behind_proxy: bool,
+    pub started: Arc<std::time::Instant>,
+}
+
+impl AppState {
+    pub fn new(salon: Salon) -> Self {
+        Self {
+            salon,
+            cookies: CookieSecurity::Auto,
+            behind_proxy: false,
+            started: Arc::new(std::time::Instant::now()),
+        }
+    }
+}
+
+/// The whole application: API, UI, probes, security headers, body limits.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .nest("/api/v1", api::router(state.clone()))
+        .merge(ui::router(state.clone()))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            64 * 1024 * 1024,
+        ))
+        .layer(axum::middleware::from_fn(security::headers))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.salon.repo.ready().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Where the store is and how to open it: flags, then `SALON_*` environment variables, then
+//! an optional TOML file, then defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+
+use app::Salon;
+
+/// The options every command that touches the store takes.
+#[derive(Args, Default, Clone)]
+pub struct StoreArgs {
+    /// Data directory: the SQLite database and the master key file live here.
+    #[arg(long, env = "SALON_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://FILE or postgres://USER:PASS@HOST/DB (default: SQLite in the data directory).
+    #[arg(long, env = "SALON_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Optional TOML configuration file.
+    #[arg(long, env = "SALON_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The TOML file's keys; every one optional.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub no_demo: Option<bool>,
+    pub behind_proxy: Option<bool>,
+}
+
+pub struct Resolved {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub file: FileConfig,
+}
+
+impl StoreArgs {
+    pub fn resolve(&self) -> anyhow::Result<Resolved> {
+        let file: FileConfig = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str(&text).with_context(|| {
+                    format!("{} is not a valid Salon configuration", path.display())
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or(file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = match self.database_url.clone().or(file.database_url.clone()) {
+            Some(u) => u,
+            None => format!("sqlite://{}", data_dir.join("salon.db").display()),
+        };
+        Ok(Resolved {
+            data_dir,
+            database_url,
+            file,
+        })
+    }
+}
+
+impl Resolved {
+    pub async fn open(&self) -> anyhow::Result<Salon> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
+        let keys = store::Keyring::new(&master_key(&self.data_dir)?)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let connected = store::connect(&self.database_url, keys)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        tracing::debug!(backend = ?connected.backend, "store open");
+        Ok(Salon::new(connected.repo))
+    }
+}
+
+/// The master key: `SALON_MASTER_KEY` (64 hex characters), else the key file in the data
+/// directory, created on first start with mode 0600.
+fn master_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(hex_key) = std::env::var("SALON_MASTER_KEY") {
+        let key = hex::decode(hex_key.trim())
+            .context("SALON_MASTER_KEY must be 64 hexadecimal characters")?;
+        if key.len() != 32 {
+            bail!("SALON_MASTER_KEY must be 64 hexadecimal characters (32 bytes)");
+        }
+        return Ok(key);
+    }
+    let path = data_dir.join("master.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let key =
+            hex::decode(text.trim()).with_context(|| format!("{} is damaged", path.display()))?;
+        if key.len() != 32 {
+            bail!("{} is damaged: expected 32 bytes", path.display());
+        }
+        return Ok(key);
+    }
+    use rand::RngCore;
+    let mut key = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    write_private(&path, hex::encode(key).as_bytes())?;
+    tracing::info!(path = %path.display(), "created a new master key: back it up, the data cannot be read without it");
+    Ok(key.to_vec())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! API handlers: decode, call the use case, encode. Nothing else.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use app::AppError;
+use app::clients::{AssignInput, ClientInput, ListParams, TagsInput};
+use app::org::{AssociateInput, StoreInput};
+use domain::{ClientId, UserId};
+
+use super::Caller;
+use crate::{ApiError, AppState};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// JSON bodies whose errors name what is wrong in our error format.
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
+    b.map(|Json(v)| v)
+        .map_err(|e| ApiError(AppError::invalid("body", e.body_text())))
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    q.map(|Query(v)| v)
+        .map_err(|e| ApiError(AppError::invalid("query", e.body_text())))
+}
+
+/// Ids in paths that are not numbers are simply not found.
+fn client_id(raw: &str) -> ApiResult<ClientId> {
+    raw.parse()
+        .map(ClientId)
+        .map_err(|_| ApiError(AppError::NotFound("client")))
+}
+
+fn user_id(raw: &str) -> ApiResult<UserId> {
+    raw.parse()
+        .map(UserId)
+        .map_err(|_| ApiError(AppError::NotFound("associate")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> ApiResult<Json<Value>> {
+    serde_json::to_value(v)
+        .map(Json)
+        .map_err(|e| ApiError(AppError::Internal(e.to_string())))
+}
+
+pub async fn get_brand(Caller(a): Caller) -> ApiResult<Json<Value>> {
+    to_json(&a.brand)
+}
+
+pub async fn get_me(Caller(a): Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({
+        "brand": a.brand.slug,
+        "role": a.role,
+        "user": a.user,
+        "store_id": a.store,
+    })))
+}
+
+pub async fn list_clients(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<ListParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let page = s.salon.list_clients(&a, &query(q)?).await?;
+    to_json(&page)
+}
+
+pub async fn create_client(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<ClientInput>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let c = s.salon.create_client(&a, &body(b)?).await?;
+    Ok((StatusCode::CREATED, to_json(&c)?))
+}
+
+#[derive(Deserialize)]
+pub struct ImportParams {
+    #[serde(default)]
+    skip_bad: bool,
+}
+
+pub async fn import_clients(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<ImportParams>, QueryRejection>,
+    csv: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let params = query(q)?;
+    if csv.is_empty() {
+        return Err(ApiError(AppError::invalid(
+            "body",
+            "send the CSV file as the request body (Content-Type: text/csv)",
+        )));
+    }
+    let report = s
+        .salon
+        .import_clients_csv(&a, &csv, params.skip_bad)
+        .await?;
+    let status = if report.imported {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut v =
+        serde_json::to_value(&report).map_err(|e| ApiError(AppError::Internal(e.to_string())))?;
+    if !report.imported {
+        v["error"] = json!("invalid_rows");
+        v["message"] = json!(format!(
+            "{} problem(s) in the file; nothing was imported (pass skip_bad=true to import the good rows)",
+            report.errors.len()
+        ));
+    }
+    Ok((status, Json(v)))
+}
+
+pub async fn get_client(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    to_json(&s.salon.client_profile(&a, client_id(&id)?).await?)
+}
+
+pub async fn update_client(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<ClientInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = client_id(&id)?;
+    to_json(&s.salon.update_client(&a, id, &body(b)?).await?)
+}
+
+#[derive(Deserialize)]
+pub struct NoteInput {
+    text: String,
+}
+
+pub async fn add_note(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<NoteInput>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let id = client_id(&id)?;
+    let note = s.salon.add_note(&a, id, &body(b)?.text).await?;
+    Ok((StatusCode::CREATED, to_json(&note)?))
+}
+
+pub async fn edit_tags(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<TagsInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = client_id(&id)?;
+    let tags = s.salon.edit_tags(&a, id, &body(b)?).await?;
+    Ok(Json(json!({"tags": tags})))
+}
+
+pub async fn assign_client(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<AssignInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = client_id(&id)?;
+    to_json(&s.salon.assign_client(&a, id, &body(b)?).await?)
+}
+
+pub async fn list_stores(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"items": s.salon.list_stores(&a).await?})))
+}
+
+pub async fn create_store(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<StoreInput>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let store = s.salon.create_store(&a, &body(b)?).await?;
+    Ok((StatusCode::CREATED, to_json(&store)?))
+}
+
+pub async fn update_store(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(code): Path<String>,
+    b: Result<Json<StoreInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    to_json(&s.salon.update_store(&a, &code, &body(b)?).await?)
+}
+
+#[derive(Deserialize)]
+pub struct AssociateFilter {
+    store: Option<String>,
+}
+
+pub async fn list_associates(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<AssociateFilter>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let f = query(q)?;
+    let items: Vec<Value> = s
+        .salon
+        .list_associates(&a, f.store.as_deref())
+        .await?
+        .into_iter()
+        .map(|(u, n)| {
+            let mut v = serde_json::to_value(&u).unwrap_or_default();
+            v["clients"] = json!(n);
+            v
+        })
+        .collect();
+    Ok(Json(json!({"items": items})))
+}
+
+pub async fn create_associate(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<AssociateInput>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let u = s.salon.create_associate(&a, &body(b)?).await?;
+    Ok((StatusCode::CREATED, to_json(&u)?))
+}
+
+pub async fn update_associate(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<AssociateInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = user_id(&id)?;
+    to_json(&s.salon.update_associate(&a, id, &body(b)?).await?)
+}
+
+pub async fn depart_associate(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    to_json(&s.salon.depart_associate(&a, user_id(&id)?).await?)
+}
+
+#[derive(Deserialize, Default)]
+pub struct TransferInput {
+    /// The colleague who takes every client; without it, they are spread over the store.
+    to: Option<i64>,
+    reason: Option<String>,
+}
+
+pub async fn transfer_clients(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<TransferInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let from = user_id(&id)?;
+    let input = body(b)?;
+    let reason = input.reason.unwrap_or_else(|| "transfer".into());
+    let moved = s
+        .salon
+        .transfer_book(&a, from, input.to.map(UserId), &reason)
+        .await?;
+    Ok(Json(json!({"moved": moved})))
+}

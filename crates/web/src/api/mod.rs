@@ -1,0 +1,272 @@
+//! The JSON API under `/api/v1`. Every route is declared once in [`routes`], with the action
+//! it performs; the router, the role check and the OpenAPI document are all built from that
+//! table, so a route cannot exist without a policy.
+
+mod handlers;
+mod openapi;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, patch, post};
+
+use app::{Actor, AppError};
+use domain::Action;
+
+use crate::{ApiError, AppState};
+
+/// One API route: where it is, what it does, and the handler.
+pub struct ApiRoute {
+    pub method: Method,
+    /// The path under `/api/v1`, with `{param}` placeholders.
+    pub path: &'static str,
+    pub operation: &'static str,
+    pub summary: &'static str,
+    pub action: Action,
+    pub handler: MethodRouter<AppState>,
+}
+
+macro_rules! route {
+    ($m:ident, $method:ident, $path:literal, $op:literal, $action:ident, $handler:path, $summary:literal) => {
+        ApiRoute {
+            method: Method::$method,
+            path: $path,
+            operation: $op,
+            summary: $summary,
+            action: Action::$action,
+            handler: $m($handler),
+        }
+    };
+}
+
+/// Every route of the API.
+pub fn routes() -> Vec<ApiRoute> {
+    use handlers::*;
+    vec![
+        route!(
+            get,
+            GET,
+            "/brand",
+            "getBrand",
+            ReadBrand,
+            get_brand,
+            "The brand the token belongs to"
+        ),
+        route!(
+            get,
+            GET,
+            "/me",
+            "getMe",
+            ReadBrand,
+            get_me,
+            "Who the token is: role, user, store"
+        ),
+        route!(
+            get,
+            GET,
+            "/clients",
+            "listClients",
+            ReadClients,
+            list_clients,
+            "The client book in the caller's scope, with filters and cursor pagination"
+        ),
+        route!(
+            post,
+            POST,
+            "/clients",
+            "createClient",
+            CreateClient,
+            create_client,
+            "Create a client"
+        ),
+        route!(
+            post,
+            POST,
+            "/clients/import",
+            "importClients",
+            ImportClients,
+            import_clients,
+            "Import clients from CSV (text/csv body)"
+        ),
+        route!(
+            get,
+            GET,
+            "/clients/{id}",
+            "getClient",
+            ReadClients,
+            get_client,
+            "The client profile: details, preferences, notes, tags, identities, consents, assignments, timeline"
+        ),
+        route!(
+            patch,
+            PATCH,
+            "/clients/{id}",
+            "updateClient",
+            UpdateClient,
+            update_client,
+            "Change a client; null clears a field"
+        ),
+        route!(
+            post,
+            POST,
+            "/clients/{id}/notes",
+            "addNote",
+            AddNote,
+            add_note,
+            "Add a note to a client"
+        ),
+        route!(
+            post,
+            POST,
+            "/clients/{id}/tags",
+            "editTags",
+            EditTags,
+            edit_tags,
+            "Add and remove tags"
+        ),
+        route!(
+            post,
+            POST,
+            "/clients/{id}/assign",
+            "assignClient",
+            AssignClient,
+            assign_client,
+            "Assign the client to another associate, keeping the history"
+        ),
+        route!(
+            get,
+            GET,
+            "/stores",
+            "listStores",
+            ReadStores,
+            list_stores,
+            "The brand's stores"
+        ),
+        route!(
+            post,
+            POST,
+            "/stores",
+            "createStore",
+            ManageStores,
+            create_store,
+            "Create a store"
+        ),
+        route!(
+            patch,
+            PATCH,
+            "/stores/{code}",
+            "updateStore",
+            ManageStores,
+            update_store,
+            "Change a store"
+        ),
+        route!(
+            get,
+            GET,
+            "/associates",
+            "listAssociates",
+            ReadAssociates,
+            list_associates,
+            "Staff with their client counts (associates and managers: their store's)"
+        ),
+        route!(
+            post,
+            POST,
+            "/associates",
+            "createAssociate",
+            ManageAssociates,
+            create_associate,
+            "Create a staff member"
+        ),
+        route!(
+            patch,
+            PATCH,
+            "/associates/{id}",
+            "updateAssociate",
+            ManageAssociates,
+            update_associate,
+            "Change a staff member's name, role or store"
+        ),
+        route!(
+            post,
+            POST,
+            "/associates/{id}/depart",
+            "departAssociate",
+            DepartAssociate,
+            depart_associate,
+            "Mark a staff member as departed; their sessions and tokens end"
+        ),
+        route!(
+            post,
+            POST,
+            "/associates/{id}/transfer",
+            "transferClients",
+            AssignClient,
+            transfer_clients,
+            "Move all of an associate's clients to one colleague or spread them over the store"
+        ),
+    ]
+}
+
+/// The API router: each route behind the bearer-token check and its action's role check.
+pub fn router(state: AppState) -> Router<AppState> {
+    let mut router = Router::new().route("/openapi.json", get(openapi::document));
+    for r in routes() {
+        let action = r.action;
+        let guarded = r.handler.route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            move |s: State<AppState>, req: Request, next: Next| authorize(s, action, req, next),
+        ));
+        router = router.route(r.path, guarded);
+    }
+    router.fallback(|| async { ApiError(AppError::NotFound("route")) })
+}
+
+/// Authenticates the bearer token, checks the role may perform `action`, and hands the
+/// [`Actor`] to the handler.
+async fn authorize(
+    State(state): State<AppState>,
+    action: Action,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return ApiError(AppError::Unauthenticated).into_response();
+    };
+    let actor = match state.salon.actor_for_token(token).await {
+        Ok(a) => a,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    if let Err(e) = actor.require(action) {
+        return ApiError(e).into_response();
+    }
+    req.extensions_mut().insert(actor);
+    next.run(req).await
+}
+
+/// The actor the guard put on the request.
+pub(crate) struct Caller(pub Actor);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Actor>()
+            .cloned()
+            .map(Caller)
+            .ok_or(ApiError(AppError::Unauthenticated))
+    }
+}

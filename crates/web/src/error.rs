@@ -1,0 +1,69 @@
+//! One error type per face: JSON for the API, a page for people.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use app::AppError;
+
+fn status(e: &AppError) -> StatusCode {
+    match e {
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Conflict(_) => StatusCode::CONFLICT,
+        AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// `{"error": "<stable_code>", "message": "<human text>"}`, plus `fields` for invalid input.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        if let AppError::Internal(detail) = &e {
+            tracing::error!(detail, "internal error");
+        }
+        let mut body = json!({"error": e.code(), "message": e.to_string()});
+        if let AppError::Invalid(fields) = &e {
+            body["fields"] = fields
+                .iter()
+                .map(|f| json!({"field": f.field, "message": f.message}))
+                .collect();
+        }
+        (status(&e), Json(body)).into_response()
+    }
+}
+
+/// An error shown to a person as a page.
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+impl From<AppError> for PageError {
+    fn from(e: AppError) -> Self {
+        PageError(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        if let AppError::Internal(detail) = &e {
+            tracing::error!(detail, "internal error");
+        }
+        let code = status(&e);
+        let html = crate::ui::error_page(code, &e.to_string());
+        (code, html).into_response()
+    }
+}

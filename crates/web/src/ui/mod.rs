@@ -1,0 +1,270 @@
+//! The web UI: server-rendered pages (askama), plain HTML forms with CSRF tokens, a session
+//! cookie, English and Simplified Chinese. Mobile-first: associates use it on their phones.
+
+mod format;
+pub mod i18n;
+mod pages;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use subtle_compare::ct_eq;
+
+use app::Actor;
+use domain::{Action, Role};
+
+use crate::{AppState, CookieSecurity};
+pub use i18n::{Lang, Tr};
+
+pub const SESSION_COOKIE_SECURE: &str = "__Host-salon_session";
+pub const SESSION_COOKIE_PLAIN: &str = "salon_session";
+pub const LOGIN_CSRF_COOKIE: &str = "salon_login_csrf";
+pub const LANG_COOKIE: &str = "salon_lang";
+
+pub fn router(_state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/clients") }))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/lang/{lang}", get(pages::set_lang))
+        .route(
+            "/clients",
+            get(pages::client_book).post(pages::create_client),
+        )
+        .route("/clients/new", get(pages::new_client_form))
+        .route("/clients/{id}", get(pages::client_page))
+        .route(
+            "/clients/{id}/edit",
+            get(pages::edit_client_form).post(pages::edit_client),
+        )
+        .route("/clients/{id}/notes", post(pages::add_note))
+        .route("/clients/{id}/tags", post(pages::edit_tags))
+        .route("/clients/{id}/assign", post(pages::assign))
+        .route("/team", get(pages::team))
+        .route("/team/{id}/depart", post(pages::depart))
+        .route("/team/{id}/transfer", post(pages::transfer))
+        .route(
+            "/admin/stores",
+            get(pages::stores).post(pages::create_store),
+        )
+        .route("/admin/staff", get(pages::staff).post(pages::create_staff))
+        .route("/admin/import", get(pages::import_form).post(pages::import))
+        .route(
+            "/static/app.css",
+            get(|| async {
+                static_file(
+                    "text/css; charset=utf-8",
+                    include_str!("../../static/app.css"),
+                )
+            }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async {
+                static_file(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../static/app.js"),
+                )
+            }),
+        )
+}
+
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Constant-time comparison of secrets.
+mod subtle_compare {
+    pub fn ct_eq(a: &str, b: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        // Compare digests: equal length, and no early exit on the first differing byte.
+        let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+        x.iter()
+            .zip(y.iter())
+            .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+            == 0
+    }
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// Whether cookies set on this request should be `Secure` (and so may carry `__Host-`).
+pub fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
+    if state.cookies == CookieSecurity::Always {
+        return true;
+    }
+    if state.behind_proxy
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            == Some("https")
+    {
+        return true;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let name = if host.starts_with('[') {
+        host.split(']').next().map(|h| &h[1..]).unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    name == "localhost" || name.starts_with("127.") || name == "::1"
+}
+
+pub fn set_cookie(secure: bool, name: &str, value: &str, max_age_s: i64) -> HeaderValue {
+    let (prefix, flag) = if secure {
+        ("__Host-", "; Secure")
+    } else {
+        ("", "")
+    };
+    let name = name.strip_prefix("__Host-").unwrap_or(name);
+    let v = format!(
+        "{prefix}{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{flag}"
+    );
+    HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+pub fn language(headers: &HeaderMap) -> Lang {
+    if let Some(l) = cookie(headers, LANG_COOKIE).and_then(|v| Lang::parse(&v)) {
+        return l;
+    }
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if accept.trim_start().starts_with("zh") {
+        Lang::Zh
+    } else {
+        Lang::En
+    }
+}
+
+/// The signed-in person behind a page request.
+pub struct Viewer {
+    pub actor: Actor,
+    pub csrf: String,
+    pub lang: Lang,
+}
+
+impl Viewer {
+    pub fn t(&self) -> &'static Tr {
+        self.lang.tr()
+    }
+
+    /// Refuses a form whose CSRF token is not this session's.
+    pub fn check_csrf(&self, token: &str) -> Result<(), Response> {
+        if ct_eq(&self.csrf, token) {
+            Ok(())
+        } else {
+            Err((StatusCode::FORBIDDEN, error_page(StatusCode::FORBIDDEN, "The form has expired or did not come from Salon. Reload the page and try again.")).into_response())
+        }
+    }
+
+    pub fn can(&self, a: Action) -> bool {
+        self.actor.can(a)
+    }
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let lang = language(&parts.headers);
+        let cookie_value = cookie(&parts.headers, SESSION_COOKIE_SECURE)
+            .or_else(|| cookie(&parts.headers, SESSION_COOKIE_PLAIN));
+        let to_login = || {
+            let next = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let next: String = form_urlencoded_component(next);
+            Redirect::to(&format!("/login?next={next}")).into_response()
+        };
+        let Some(value) = cookie_value else {
+            return Err(to_login());
+        };
+        match state.salon.actor_for_session(&value).await {
+            Ok((actor, csrf)) => Ok(Viewer { actor, csrf, lang }),
+            Err(app::AppError::Unauthenticated) => Err(to_login()),
+            Err(e) => Err(crate::PageError(e).into_response()),
+        }
+    }
+}
+
+/// Percent-encodes a URL component (only what is needed for a local path).
+pub fn form_urlencoded_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The client address, for sign-in throttling.
+pub fn client_address(
+    state: &AppState,
+    req_headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> String {
+    if state.behind_proxy {
+        if let Some(f) = req_headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            if let Some(first) = f.split(',').next() {
+                return first.trim().to_owned();
+            }
+        }
+    }
+    peer.map(|p| p.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub fn role_label(t: &Tr, r: Role) -> &'static str {
+    match r {
+        Role::Associate => t.role_associate,
+        Role::StoreManager => t.role_store_manager,
+        Role::Hq => t.role_hq,
+        Role::Compliance => t.role_compliance,
+        Role::Admin => t.role_admin,
+    }
+}
+
+pub fn error_page(code: StatusCode, message: &str) -> Html<String> {
+    pages::render_error(code, message)
+}
+
+/// The peer address axum records when serving with connect info.
+pub fn peer(req: &Request) -> Option<std::net::SocketAddr> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0)
+}

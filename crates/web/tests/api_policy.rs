@@ -1,0 +1,339 @@
+//! Every API route × every role × a foreign brand's token, against a policy table written out
+//! here by hand. A route added to the API without a line in this table fails the test, and so
+//! does a route whose enforcement differs from the table.
+
+mod support;
+
+use axum::http::StatusCode;
+use domain::Role;
+use support::{DOMAIN, TestApp, spawn};
+
+/// operation → roles allowed (A associate, M store manager, H HQ, C compliance, D admin).
+const POLICY: &[(&str, &str)] = &[
+    ("getBrand", "AMHCD"),
+    ("getMe", "AMHCD"),
+    ("listClients", "AMHC"),
+    ("createClient", "AMH"),
+    ("importClients", "HD"),
+    ("getClient", "AMHC"),
+    ("updateClient", "AMH"),
+    ("addNote", "AMH"),
+    ("editTags", "AMH"),
+    ("assignClient", "MH"),
+    ("listStores", "AMHCD"),
+    ("createStore", "HD"),
+    ("updateStore", "HD"),
+    ("listAssociates", "AMHCD"),
+    ("createAssociate", "HD"),
+    ("updateAssociate", "HD"),
+    ("departAssociate", "MHD"),
+    ("transferClients", "MH"),
+];
+
+fn letter(r: Role) -> char {
+    match r {
+        Role::Associate => 'A',
+        Role::StoreManager => 'M',
+        Role::Hq => 'H',
+        Role::Compliance => 'C',
+        Role::Admin => 'D',
+    }
+}
+
+async fn token_for(app: &TestApp, role: Role) -> String {
+    match role {
+        Role::Associate => app.token(role, Some("li.na")).await,
+        Role::StoreManager => app.token(role, Some("zhang.min")).await,
+        _ => app.token(role, None).await,
+    }
+}
+
+/// A request that succeeds for an allowed role: (method, path, body).
+async fn request(
+    app: &TestApp,
+    op: &str,
+    method: &str,
+    path: &str,
+) -> (String, String, Option<(&'static str, String)>) {
+    let client = app.client_of("li.na").await;
+    let wang = app.user("wang.fang").await;
+    let chen = app.user("chen.jie").await;
+    let path = path
+        .replace(
+            "{id}",
+            &if path.starts_with("/clients") {
+                client.0
+            } else {
+                wang.id.0
+            }
+            .to_string(),
+        )
+        .replace("{code}", "SH01");
+    let json = |s: String| Some(("application/json", s));
+    let body = match op {
+        "createClient" => json(r#"{"first_name":"Policy","last_name":"Test"}"#.into()),
+        "importClients" => Some(("text/csv", "crm_id,first_name\nPOLICY-1,Policy\n".to_owned())),
+        "updateClient" => json(r#"{"city":"Hangzhou"}"#.into()),
+        "addNote" => json(r#"{"text":"policy note"}"#.into()),
+        "editTags" => json(r#"{"add":["policy"]}"#.into()),
+        "assignClient" => json(format!(r#"{{"associate":"chen.jie@{DOMAIN}"}}"#)),
+        "createStore" => json(r#"{"code":"PT01","name":"Policy","city":"Hangzhou","country":"CN"}"#.into()),
+        "updateStore" => json(r#"{"name":"Renamed"}"#.into()),
+        "createAssociate" => json(r#"{"email":"new@policy.example","display_name":"New","role":"associate","store":"SH01"}"#.into()),
+        "updateAssociate" => json(r#"{"display_name":"Renamed"}"#.into()),
+        "transferClients" => json(format!(r#"{{"to":{}}}"#, chen.id.0)),
+        _ => None,
+    };
+    (method.to_owned(), format!("/api/v1{path}"), body)
+}
+
+#[tokio::test]
+async fn every_route_every_role_and_a_foreign_brand() {
+    let routes = web::api::routes();
+    for r in &routes {
+        assert!(
+            POLICY.iter().any(|(op, _)| *op == r.operation),
+            "route {} {} ({}) has no line in the policy table",
+            r.method,
+            r.path,
+            r.operation
+        );
+    }
+    assert_eq!(
+        routes.len(),
+        POLICY.len(),
+        "the policy table names a route that does not exist"
+    );
+
+    for r in &routes {
+        let allowed = POLICY
+            .iter()
+            .find(|(op, _)| *op == r.operation)
+            .map(|(_, roles)| *roles)
+            .unwrap_or_default();
+        for role in Role::ALL {
+            // A fresh brand for each call: an allowed call must succeed, whatever ran before.
+            let app = spawn(40).await;
+            let token = token_for(&app, role).await;
+            let (method, path, body) = request(&app, r.operation, r.method.as_str(), r.path).await;
+            let (status, text) = app.call(&method, &path, Some(&token), body).await;
+            if allowed.contains(letter(role)) {
+                assert!(
+                    status.is_success(),
+                    "{} as {role}: expected success, got {status}: {text}",
+                    r.operation
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{} as {role}: expected 403, got {text}",
+                    r.operation
+                );
+                assert!(text.contains(r#""error":"forbidden""#), "{text}");
+            }
+        }
+
+        // No token: 401. A foreign brand's HQ and admin tokens: our rows are "not found",
+        // and nothing of ours comes back.
+        let app = spawn(40).await;
+        let (method, path, body) = request(&app, r.operation, r.method.as_str(), r.path).await;
+        let (status, _) = app.call(&method, &path, None, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{} without a token",
+            r.operation
+        );
+        let (status, _) = app
+            .call(&method, &path, Some("salon_not-a-token"), body.clone())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{} with a bad token",
+            r.operation
+        );
+
+        app.salon
+            .repo
+            .create_brand(&domain::NewBrand {
+                slug: domain::Slug::parse("s", "rival").expect("slug"),
+                name: "Rival".into(),
+                time_zone: domain::TimeZoneName::shanghai(),
+                currencies: vec![],
+                locales: vec![],
+                tiers: vec!["Gold".into()],
+            })
+            .await
+            .expect("rival");
+        for role in [Role::Hq, Role::Admin] {
+            let foreign = app
+                .salon
+                .create_token("rival", role, None, None, "rival")
+                .await
+                .expect("token");
+            let (status, text) = app.call(&method, &path, Some(&foreign), body.clone()).await;
+            if r.path.contains('{') {
+                if r.action.allowed(role) {
+                    assert_eq!(
+                        status,
+                        StatusCode::NOT_FOUND,
+                        "{} with a foreign {role} token: {text}",
+                        r.operation
+                    );
+                    assert!(text.contains("_not_found"), "{text}");
+                } else {
+                    assert_eq!(
+                        status,
+                        StatusCode::FORBIDDEN,
+                        "{} with a foreign {role} token",
+                        r.operation
+                    );
+                }
+            } else {
+                assert!(!status.is_server_error(), "{}: {text}", r.operation);
+                for ours in ["Lumière", "Plaza 66", DOMAIN] {
+                    assert!(
+                        !text.contains(ours),
+                        "{} with a foreign token leaked {ours}: {text}",
+                        r.operation
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn associates_see_only_their_own_clients_and_managers_their_store() {
+    let app = spawn(120).await;
+    let li = app.token(Role::Associate, Some("li.na")).await;
+    let wang_client = app.client_of("wang.fang").await;
+    let (status, text) = app
+        .call(
+            "GET",
+            &format!("/api/v1/clients/{}", wang_client.0),
+            Some(&li),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
+    assert!(text.contains(r#""error":"client_not_found""#));
+
+    let li_id = app.user("li.na").await.id;
+    let (status, text) = app
+        .call("GET", "/api/v1/clients?limit=200", Some(&li), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let items = v["items"].as_array().expect("items");
+    assert!(!items.is_empty());
+    assert!(
+        items.iter().all(|c| c["associate_id"] == li_id.0),
+        "an associate sees only their book"
+    );
+
+    let manager = app.token(Role::StoreManager, Some("liu.yang")).await; // Beijing
+    let (status, _) = app
+        .call(
+            "GET",
+            &format!("/api/v1/clients/{}", wang_client.0),
+            Some(&manager),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a Beijing manager cannot open a Shanghai client"
+    );
+}
+
+#[tokio::test]
+async fn api_contract_pagination_errors_and_openapi() {
+    let app = spawn(120).await;
+    let hq = app.token(Role::Hq, None).await;
+    let mut seen = std::collections::HashSet::new();
+    let mut path = "/api/v1/clients?limit=50".to_owned();
+    loop {
+        let (status, text) = app.call("GET", &path, Some(&hq), None).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        for c in v["items"].as_array().expect("items") {
+            assert!(
+                seen.insert(c["id"].as_i64().expect("id")),
+                "a client listed twice"
+            );
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/clients?limit=50&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 120);
+
+    let (status, text) = app
+        .call("GET", "/api/v1/clients?limit=999", Some(&hq), None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains(r#""field":"limit""#), "{text}");
+    let (status, text) = app
+        .call(
+            "POST",
+            "/api/v1/clients",
+            Some(&hq),
+            Some(("application/json", "{not json".into())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains(r#""error":"invalid_input""#));
+    let (status, text) = app
+        .call("GET", "/api/v1/clients/abc", Some(&hq), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
+
+    // Import: a bad row stops everything unless skip_bad; re-import is idempotent.
+    let csv = "crm_id,first_name,phone\nN1,Ann,+8613800000001\nN2,Bob,12345\n";
+    let (status, text) = app
+        .call(
+            "POST",
+            "/api/v1/clients/import",
+            Some(&hq),
+            Some(("text/csv", csv.into())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(
+        text.contains(r#""line":3"#) && text.contains(r#""field":"phone""#),
+        "{text}"
+    );
+    let (status, text) = app
+        .call(
+            "POST",
+            "/api/v1/clients/import?skip_bad=true",
+            Some(&hq),
+            Some(("text/csv", csv.into())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(text.contains(r#""created":1"#), "{text}");
+    let (_, text) = app
+        .call(
+            "POST",
+            "/api/v1/clients/import?skip_bad=true",
+            Some(&hq),
+            Some(("text/csv", csv.into())),
+        )
+        .await;
+    assert!(
+        text.contains(r#""created":0"#) && text.contains(r#""updated":1"#),
+        "{text}"
+    );
+
+    let (status, text) = app.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/clients/{id}"]["get"]["operationId"] == "getClient");
+}
