@@ -56,7 +56,10 @@ fn client(i: usize, sa: UserId) -> anyhow::Result<NewClient> {
         },
         tier: Some("Gold".into()),
         associate_id: Some(sa),
-        tags: vec![Tag::parse("tag", if i % 3 == 0 { "VIC" } else { "bags" })?],
+        tags: vec![Tag::parse(
+            "tag",
+            if i.is_multiple_of(3) { "VIC" } else { "bags" },
+        )?],
         identities: vec![Identity::parse(IdentityKind::Crm, &format!("B{i}"))?],
         ..NewClient::default()
     })

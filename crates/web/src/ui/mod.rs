@@ -176,11 +176,14 @@ impl Viewer {
     }
 
     /// Refuses a form whose CSRF token is not this session's.
-    pub fn check_csrf(&self, token: &str) -> Result<(), Response> {
+    pub fn check_csrf(&self, token: &str) -> Result<(), crate::PageError> {
         if ct_eq(&self.csrf, token) {
             Ok(())
         } else {
-            Err((StatusCode::FORBIDDEN, error_page(StatusCode::FORBIDDEN, "The form has expired or did not come from Salon. Reload the page and try again.")).into_response())
+            Err(crate::PageError(app::AppError::Forbidden(
+                "the form has expired or did not come from Salon; reload the page and try again"
+                    .into(),
+            )))
         }
     }
 
@@ -234,15 +237,13 @@ pub fn client_address(
     req_headers: &HeaderMap,
     peer: Option<std::net::SocketAddr>,
 ) -> String {
-    if state.behind_proxy {
-        if let Some(f) = req_headers
+    if state.behind_proxy
+        && let Some(f) = req_headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-        {
-            if let Some(first) = f.split(',').next() {
-                return first.trim().to_owned();
-            }
-        }
+        && let Some(first) = f.split(',').next()
+    {
+        return first.trim().to_owned();
     }
     peer.map(|p| p.ip().to_string())
         .unwrap_or_else(|| "unknown".into())

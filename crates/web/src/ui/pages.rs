@@ -337,9 +337,7 @@ pub async fn logout(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    if let Err(r) = v.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
+    v.check_csrf(&f.csrf)?;
     for name in [super::SESSION_COOKIE_SECURE, super::SESSION_COOKIE_PLAIN] {
         if let Some(c) = super::cookie(&headers, name) {
             state.salon.logout(&c).await?;
@@ -838,9 +836,7 @@ pub async fn add_note(
     Path(id): Path<String>,
     Form(f): Form<NoteForm>,
 ) -> PageResult {
-    if let Err(r) = v.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
+    v.check_csrf(&f.csrf)?;
     let id = parse_client_id(&id)?;
     state.salon.add_note(&v.actor, id, &f.text).await?;
     Ok(to(&format!("/clients/{}?ok=note#notes", id.0)))
@@ -859,9 +855,7 @@ pub async fn edit_tags(
     Path(id): Path<String>,
     Form(f): Form<TagForm>,
 ) -> PageResult {
-    if let Err(r) = v.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
+    v.check_csrf(&f.csrf)?;
     let id = parse_client_id(&id)?;
     let input = TagsInput {
         add: f.add.into_iter().collect(),
@@ -884,9 +878,7 @@ pub async fn assign(
     Path(id): Path<String>,
     Form(f): Form<AssignForm>,
 ) -> PageResult {
-    if let Err(r) = v.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
+    v.check_csrf(&f.csrf)?;
     let id = parse_client_id(&id)?;
     let c = state
         .salon
@@ -1127,9 +1119,7 @@ pub async fn create_client(
     v: Viewer,
     Form(f): Form<ClientForm>,
 ) -> PageResult {
-    if let Err(r) = v.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
+    v.check_csrf(&f.csrf)?;
     match state.salon.create_client(&v.actor, &f.input(true)).await {
         Ok(c) => Ok(to(&format!("/clients/{}?ok=saved", c.id.0))),
         Err(e) => {
@@ -1183,9 +1173,7 @@ pub async fn edit_client(
     Path(id): Path<String>,
     Form(f): Form<ClientForm>,
 ) -> PageResult {
-    if let Err(r) = v.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
+    v.check_csrf(&f.csrf)?;
     let id = parse_client_id(&id)?;
     let mut input = f.input(false);
     if v.actor.role != Role::Hq {
@@ -1275,9 +1263,7 @@ pub async fn depart(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> PageResult {
-    if let Err(r) = v.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
+    v.check_csrf(&f.csrf)?;
     state.salon.depart_associate(&v.actor, UserId(id)).await?;
     Ok(to("/team"))
 }
@@ -1294,9 +1280,7 @@ pub async fn transfer(
     Path(id): Path<i64>,
     Form(f): Form<TransferForm>,
 ) -> PageResult {
-    if let Err(r) = v.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
+    v.check_csrf(&f.csrf)?;
     let to_user =
         f.to.as_deref()
             .filter(|s| !s.is_empty())
@@ -1383,9 +1367,7 @@ pub async fn create_store(
     v: Viewer,
     Form(f): Form<StoreForm>,
 ) -> PageResult {
-    if let Err(r) = v.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
+    v.check_csrf(&f.csrf)?;
     match state.salon.create_store(&v.actor, &f.input).await {
         Ok(_) => Ok(to("/admin/stores")),
         Err(e) => stores_page(&state, &v, field_errors(e)?).await,
@@ -1445,9 +1427,7 @@ pub async fn create_staff(
     v: Viewer,
     Form(f): Form<StaffForm>,
 ) -> PageResult {
-    if let Err(r) = v.check_csrf(&f.csrf) {
-        return Ok(r);
-    }
+    v.check_csrf(&f.csrf)?;
     match state.salon.create_associate(&v.actor, &f.input).await {
         Ok(_) => Ok(to("/admin/staff")),
         Err(e) => staff_page(&state, &v, field_errors(e)?).await,
@@ -1503,9 +1483,7 @@ pub async fn import(State(state): State<AppState>, v: Viewer, mut form: Multipar
             _ => {}
         }
     }
-    if let Err(r) = v.check_csrf(&csrf) {
-        return Ok(r);
-    }
+    v.check_csrf(&csrf)?;
     let report = match state
         .salon
         .import_clients_csv(&v.actor, &file, skip_bad)
