@@ -1355,17 +1355,18 @@ pub async fn stores(State(state): State<AppState>, v: Viewer) -> PageResult {
     stores_page(&state, &v, vec![]).await
 }
 
+/// A form: its CSRF token and the use case's own input.
 #[derive(Deserialize)]
-pub struct StoreForm {
+pub struct WithCsrf<T> {
     csrf: String,
     #[serde(flatten)]
-    input: StoreInput,
+    input: T,
 }
 
 pub async fn create_store(
     State(state): State<AppState>,
     v: Viewer,
-    Form(f): Form<StoreForm>,
+    Form(f): Form<WithCsrf<StoreInput>>,
 ) -> PageResult {
     v.check_csrf(&f.csrf)?;
     match state.salon.create_store(&v.actor, &f.input).await {
@@ -1415,17 +1416,10 @@ pub async fn staff(State(state): State<AppState>, v: Viewer) -> PageResult {
     staff_page(&state, &v, vec![]).await
 }
 
-#[derive(Deserialize)]
-pub struct StaffForm {
-    csrf: String,
-    #[serde(flatten)]
-    input: AssociateInput,
-}
-
 pub async fn create_staff(
     State(state): State<AppState>,
     v: Viewer,
-    Form(f): Form<StaffForm>,
+    Form(f): Form<WithCsrf<AssociateInput>>,
 ) -> PageResult {
     v.check_csrf(&f.csrf)?;
     match state.salon.create_associate(&v.actor, &f.input).await {
