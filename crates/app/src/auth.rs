@@ -120,9 +120,7 @@ impl Salon {
             .api_token(&secret_hash(token))
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        let brand = self
-            .repo
-            .brand(t.brand_id)
+        let brand = self.brand(t.brand_id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
         let user = match t.user_id {
@@ -271,9 +269,7 @@ impl Salon {
             .session(&secret_hash(cookie), now_millis())
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        let brand = self
-            .repo
-            .brand(s.brand_id)
+        let brand = self.brand(s.brand_id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
         let user = self

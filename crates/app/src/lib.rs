@@ -22,14 +22,25 @@ pub type AppResult<T> = Result<T, AppError>;
 pub struct Salon {
     pub repo: Arc<dyn Repo>,
     pub throttle: Arc<auth::LoginThrottle>,
+    /// Brands are read on every request and never change once created: kept in memory.
+    brands: Arc<std::sync::RwLock<std::collections::HashMap<domain::BrandId, Brand>>>,
 }
 
 impl Salon {
     pub fn new(repo: Arc<dyn Repo>) -> Self {
-        Self {
-            repo,
-            throttle: Arc::new(auth::LoginThrottle::default()),
+        Self { repo, throttle: Arc::new(auth::LoginThrottle::default()), brands: Arc::default() }
+    }
+
+    /// A brand by id, from memory after the first read.
+    pub async fn brand(&self, id: domain::BrandId) -> AppResult<Option<Brand>> {
+        if let Some(b) = self.brands.read().ok().and_then(|m| m.get(&id).cloned()) {
+            return Ok(Some(b));
         }
+        let brand = self.repo.brand(id).await?;
+        if let (Some(b), Ok(mut m)) = (&brand, self.brands.write()) {
+            m.insert(id, b.clone());
+        }
+        Ok(brand)
     }
 }
 

@@ -295,9 +295,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         )
         .await?
     };
+    let single = {
+        let (base, hq) = (base.clone(), hq.clone());
+        scenario("exact phone lookup, one connection", 1, args.requests / 4, move |_, r| {
+            (format!("{base}/clients?q=%2B86139{:08}", r.gen_range(0..args.clients)), hq.clone())
+        })
+        .await?
+    };
     println!(
-        "\nsummary (p99, ms): book {:.2} · profile {:.2} · phone lookup {:.2}",
-        book, profile, lookup
+        "\nsummary (p99, ms): book {book:.2} · profile {profile:.2} · phone lookup {lookup:.2} (32 connections), {single:.2} (one connection)"
     );
     Ok(())
 }
