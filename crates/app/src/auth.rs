@@ -120,7 +120,8 @@ impl Salon {
             .api_token(&secret_hash(token))
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        let brand = self.brand(t.brand_id)
+        let brand = self
+            .brand(t.brand_id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
         let user = match t.user_id {
@@ -269,7 +270,8 @@ impl Salon {
             .session(&secret_hash(cookie), now_millis())
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        let brand = self.brand(s.brand_id)
+        let brand = self
+            .brand(s.brand_id)
             .await?
             .ok_or(AppError::Unauthenticated)?;
         let user = self

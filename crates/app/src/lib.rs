@@ -28,7 +28,11 @@ pub struct Salon {
 
 impl Salon {
     pub fn new(repo: Arc<dyn Repo>) -> Self {
-        Self { repo, throttle: Arc::new(auth::LoginThrottle::default()), brands: Arc::default() }
+        Self {
+            repo,
+            throttle: Arc::new(auth::LoginThrottle::default()),
+            brands: Arc::default(),
+        }
     }
 
     /// A brand by id, from memory after the first read.

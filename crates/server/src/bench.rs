@@ -297,9 +297,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let single = {
         let (base, hq) = (base.clone(), hq.clone());
-        scenario("exact phone lookup, one connection", 1, args.requests / 4, move |_, r| {
-            (format!("{base}/clients?q=%2B86139{:08}", r.gen_range(0..args.clients)), hq.clone())
-        })
+        scenario(
+            "exact phone lookup, one connection",
+            1,
+            args.requests / 4,
+            move |_, r| {
+                (
+                    format!(
+                        "{base}/clients?q=%2B86139{:08}",
+                        r.gen_range(0..args.clients)
+                    ),
+                    hq.clone(),
+                )
+            },
+        )
         .await?
     };
     println!(

@@ -12,7 +12,12 @@ use crate::{MIGRATIONS, conflict, corrupt, db};
 use domain::ports::{Repo, RepoResult};
 use domain::*;
 
-impl_repo!(PgRepo, sqlx::Postgres, PgPool);
+impl_repo!(
+    PgRepo,
+    sqlx::Postgres,
+    PgPool,
+    "(SELECT string_agg(t.tag, chr(31)) FROM client_tags t WHERE t.client_id = c.id)"
+);
 
 /// Any number; the same in every Salon process, so that they migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x5a_10_4e;

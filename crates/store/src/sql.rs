@@ -7,7 +7,8 @@
 pub(crate) const BATCH: usize = 4_000;
 
 macro_rules! impl_repo {
-    ($Repo:ident, $Db:ty, $Pool:ty) => {
+    // `$tags_of_c`: the dialect's expression for client `c`'s tags joined by U+001F.
+    ($Repo:ident, $Db:ty, $Pool:ty, $tags_of_c:literal) => {
         /// The storage port on this backend. Cheap to clone.
         #[derive(Clone)]
         pub struct $Repo {
@@ -839,10 +840,13 @@ macro_rules! impl_repo {
             }
 
             async fn list_clients(&self, brand: BrandId, query: &ClientQuery) -> RepoResult<Page<ClientSummary>> {
-                let mut q = Qb::new(
+                // One statement for the page, tags included: every round trip counts here.
+                let mut q = Qb::new(concat!(
                     "SELECT c.id, c.pii, c.tier, c.city, c.store_id, c.associate_id, c.lifetime_spend_minor, \
-                     c.currency, c.last_purchase_at FROM clients c WHERE c.brand_id = ",
-                );
+                     c.currency, c.last_purchase_at, ",
+                    $tags_of_c,
+                    " AS tags FROM clients c WHERE c.brand_id = "
+                ));
                 q.push_bind(brand.0);
                 push_scope(&mut q, query.scope);
                 if let Some(t) = &query.tier {
@@ -901,23 +905,19 @@ macro_rules! impl_repo {
                         lifetime_spend_minor: row.try_get("lifetime_spend_minor").map_err(db)?,
                         currency: row.try_get("currency").map_err(db)?,
                         last_purchase_at: row.try_get("last_purchase_at").map_err(db)?,
-                        tags: Vec::new(),
+                        tags: {
+                            let joined: Option<String> = row.try_get("tags").map_err(db)?;
+                            let mut tags = joined
+                                .as_deref()
+                                .unwrap_or_default()
+                                .split('\u{1f}')
+                                .filter(|t| !t.is_empty())
+                                .map(|t| Tag::parse("tag", t))
+                                .collect::<Result<Vec<_>, _>>()?;
+                            tags.sort();
+                            tags
+                        },
                     });
-                }
-                if !items.is_empty() {
-                    let mut t = Qb::new("SELECT client_id, tag FROM client_tags WHERE client_id IN (");
-                    let mut sep = t.separated(", ");
-                    for it in &items {
-                        sep.push_bind(it.id.0);
-                    }
-                    t.push(") ORDER BY tag");
-                    for row in t.build().fetch_all(&self.pool).await.map_err(db)? {
-                        let id = ClientId(row.try_get("client_id").map_err(db)?);
-                        let tag = Tag::parse("tag", &row.try_get::<String, _>("tag").map_err(db)?)?;
-                        if let Some(it) = items.iter_mut().find(|i| i.id == id) {
-                            it.tags.push(tag);
-                        }
-                    }
                 }
                 let next_cursor = if more { items.last().map(|c| c.id.0.to_string()) } else { None };
                 Ok(Page { items, next_cursor })

@@ -16,7 +16,12 @@ use crate::{MIGRATIONS, conflict, corrupt, db};
 use domain::ports::{Repo, RepoResult};
 use domain::*;
 
-impl_repo!(SqliteRepo, sqlx::Sqlite, SqlitePool);
+impl_repo!(
+    SqliteRepo,
+    sqlx::Sqlite,
+    SqlitePool,
+    "(SELECT group_concat(t.tag, char(31)) FROM client_tags t WHERE t.client_id = c.id)"
+);
 
 impl SqliteRepo {
     pub async fn connect(url: &str, keys: crate::Keyring) -> RepoResult<Self> {
@@ -29,7 +34,7 @@ impl SqliteRepo {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-65536");
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(4)
             .connect_with(options)
             .await
             .map_err(db)?;

@@ -16,35 +16,65 @@ struct Res {
 }
 
 async fn send(app: &TestApp, method: &str, path: &str, cookie: &str, form: Option<String>) -> Res {
-    let mut req = Request::builder().method(method).uri(path).header(header::HOST, "localhost:8080");
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "localhost:8080");
     if !cookie.is_empty() {
         req = req.header(header::COOKIE, cookie);
     }
     let req = match form {
-        Some(f) => req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(f)),
+        Some(f) => req
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(f)),
         None => req.body(Body::empty()),
     }
     .expect("request");
     let res = app.router.clone().oneshot(req).await.expect("response");
     let status = res.status();
-    let cookies = res.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
-    let location = res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes()).into_owned();
-    Res { status, cookies, location, body }
+    let cookies = res
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect();
+    let location = res
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes())
+        .into_owned();
+    Res {
+        status,
+        cookies,
+        location,
+        body,
+    }
 }
 
 fn cookie_pair(set_cookies: &[String], name: &str) -> Option<String> {
-    set_cookies.iter().filter_map(|c| c.split(';').next()).find(|kv| kv.starts_with(&format!("{name}="))).map(str::to_owned)
+    set_cookies
+        .iter()
+        .filter_map(|c| c.split(';').next())
+        .find(|kv| kv.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
 }
 
 fn hidden(body: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    body.split(&marker).nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_owned()
+    body.split(&marker)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 async fn sign_in(app: &TestApp, email: &str, password: &str) -> Res {
     let page = send(app, "GET", "/login", "", None).await;
-    let csrf_cookie = cookie_pair(&page.cookies, "__Host-salon_login_csrf").expect("login CSRF cookie");
+    let csrf_cookie =
+        cookie_pair(&page.cookies, "__Host-salon_login_csrf").expect("login CSRF cookie");
     let csrf = hidden(&page.body, "csrf");
     let form = format!("csrf={csrf}&brand=demo&email={email}&password={password}&next=%2Fclients");
     send(app, "POST", "/login", &csrf_cookie, Some(form)).await
@@ -56,7 +86,11 @@ async fn sign_in_csrf_and_sign_out() {
     // Pages need a session.
     let r = send(&app, "GET", "/clients", "", None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert!(r.location.as_deref().is_some_and(|l| l.starts_with("/login?next=")));
+    assert!(
+        r.location
+            .as_deref()
+            .is_some_and(|l| l.starts_with("/login?next="))
+    );
 
     // Wrong password: refused without saying which part was wrong.
     let r = sign_in(&app, &format!("li.na%40{DOMAIN}"), "wrong-password").await;
@@ -64,13 +98,26 @@ async fn sign_in_csrf_and_sign_out() {
     assert!(r.body.contains("Wrong brand, e-mail or password"));
 
     // A sign-in form without its CSRF cookie is refused.
-    let r = send(&app, "POST", "/login", "", Some(format!("csrf=x&brand=demo&email=li.na%40{DOMAIN}&password=lumiere-demo"))).await;
+    let r = send(
+        &app,
+        "POST",
+        "/login",
+        "",
+        Some(format!(
+            "csrf=x&brand=demo&email=li.na%40{DOMAIN}&password=lumiere-demo"
+        )),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
     // The right password: a __Host- session cookie, HttpOnly, Secure on localhost.
     let r = sign_in(&app, &format!("li.na%40{DOMAIN}"), "lumiere-demo").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let set = r.cookies.iter().find(|c| c.starts_with("__Host-salon_session=")).expect("session cookie");
+    let set = r
+        .cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-salon_session="))
+        .expect("session cookie");
     for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
         assert!(set.contains(attr), "{set} lacks {attr}");
     }
@@ -82,19 +129,54 @@ async fn sign_in_csrf_and_sign_out() {
 
     // A form without the session's CSRF token changes nothing.
     let client = app.client_of("li.na").await;
-    let r = send(&app, "POST", &format!("/clients/{}/notes", client.0), &session, Some("csrf=forged&text=forged+note".into())).await;
+    let r = send(
+        &app,
+        "POST",
+        &format!("/clients/{}/notes", client.0),
+        &session,
+        Some("csrf=forged&text=forged+note".into()),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = send(&app, "POST", &format!("/clients/{}/notes", client.0), &session, Some(format!("csrf={csrf}&text=real+note"))).await;
+    let r = send(
+        &app,
+        "POST",
+        &format!("/clients/{}/notes", client.0),
+        &session,
+        Some(format!("csrf={csrf}&text=real+note")),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let page = send(&app, "GET", &format!("/clients/{}", client.0), &session, None).await;
+    let page = send(
+        &app,
+        "GET",
+        &format!("/clients/{}", client.0),
+        &session,
+        None,
+    )
+    .await;
     assert!(page.body.contains("real note") && !page.body.contains("forged note"));
 
     // Chinese.
-    let zh = send(&app, "GET", "/clients", &format!("{session}; salon_lang=zh"), None).await;
+    let zh = send(
+        &app,
+        "GET",
+        "/clients",
+        &format!("{session}; salon_lang=zh"),
+        None,
+    )
+    .await;
     assert!(zh.body.contains("我的客户"), "the book in Chinese");
 
     // Sign-out ends the session on the server: the old cookie no longer works.
-    let r = send(&app, "POST", "/logout", &session, Some(format!("csrf={csrf}"))).await;
+    let r = send(
+        &app,
+        "POST",
+        "/logout",
+        &session,
+        Some(format!("csrf={csrf}")),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let r = send(&app, "GET", "/clients", &session, None).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "the session is gone");
@@ -108,15 +190,28 @@ async fn sign_in_is_throttled() {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     }
     let r = sign_in(&app, &format!("hq%40{DOMAIN}"), "lumiere-demo").await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits after five failures");
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits after five failures"
+    );
 }
 
 #[tokio::test]
 async fn every_page_carries_security_headers() {
     let app = spawn(5).await;
-    let req = Request::builder().uri("/login").body(Body::empty()).expect("req");
+    let req = Request::builder()
+        .uri("/login")
+        .body(Body::empty())
+        .expect("req");
     let res = app.router.clone().oneshot(req).await.expect("res");
     let h = res.headers();
-    assert!(h.get(header::CONTENT_SECURITY_POLICY).is_some_and(|v| v.to_str().unwrap_or_default().contains("script-src 'self'")));
-    assert_eq!(h.get(header::X_FRAME_OPTIONS).map(|v| v.as_bytes()), Some(&b"DENY"[..]));
+    assert!(
+        h.get(header::CONTENT_SECURITY_POLICY)
+            .is_some_and(|v| v.to_str().unwrap_or_default().contains("script-src 'self'"))
+    );
+    assert_eq!(
+        h.get(header::X_FRAME_OPTIONS).map(|v| v.as_bytes()),
+        Some(&b"DENY"[..])
+    );
 }
