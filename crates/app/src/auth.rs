@@ -104,6 +104,41 @@ impl LoginThrottle {
     }
 }
 
+/// How long an API token's actor is reused without reading the database again. Departures
+/// and role changes made through this process clear the cache at once; other processes see
+/// them within this time.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+pub struct TokenCache {
+    map: Mutex<HashMap<Vec<u8>, (Instant, Actor)>>,
+}
+
+impl TokenCache {
+    fn get(&self, hash: &[u8]) -> Option<Actor> {
+        let map = self.map.lock().ok()?;
+        map.get(hash)
+            .filter(|(at, _)| at.elapsed() < TOKEN_CACHE_TTL)
+            .map(|(_, a)| a.clone())
+    }
+
+    fn put(&self, hash: Vec<u8>, actor: &Actor) {
+        if let Ok(mut map) = self.map.lock() {
+            if map.len() >= 10_000 {
+                map.retain(|_, (at, _)| at.elapsed() < TOKEN_CACHE_TTL);
+            }
+            map.insert(hash, (Instant::now(), actor.clone()));
+        }
+    }
+
+    /// Forgets every cached actor (after a change to staff).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.clear();
+        }
+    }
+}
+
 /// A new session, as handed to the browser.
 pub struct NewSession {
     /// The cookie value. Only its hash is stored.
@@ -115,9 +150,13 @@ pub struct NewSession {
 impl Salon {
     /// The actor behind an API bearer token.
     pub async fn actor_for_token(&self, token: &str) -> AppResult<Actor> {
+        let hash = secret_hash(token);
+        if let Some(actor) = self.tokens.get(&hash) {
+            return Ok(actor);
+        }
         let t = self
             .repo
-            .api_token(&secret_hash(token))
+            .api_token(&hash)
             .await?
             .ok_or(AppError::Unauthenticated)?;
         let brand = self
@@ -133,15 +172,23 @@ impl Salon {
             ),
             None => None,
         };
+        if user
+            .as_ref()
+            .is_some_and(|u| u.status != domain::UserStatus::Active)
+        {
+            return Err(AppError::Unauthenticated);
+        }
         let store = t
             .store_id
             .or_else(|| user.as_ref().and_then(|u| u.store_id));
-        Ok(Actor {
+        let actor = Actor {
             brand,
             role: t.role,
             user,
             store,
-        })
+        };
+        self.tokens.put(hash, &actor);
+        Ok(actor)
     }
 
     /// Creates an API token and returns it; it is shown once and stored only as a hash.

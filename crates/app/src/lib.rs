@@ -24,6 +24,8 @@ pub struct Salon {
     pub throttle: Arc<auth::LoginThrottle>,
     /// Brands are read on every request and never change once created: kept in memory.
     brands: Arc<std::sync::RwLock<std::collections::HashMap<domain::BrandId, Brand>>>,
+    /// Actors behind recently seen API tokens (see [`auth::TOKEN_CACHE_TTL`]).
+    tokens: Arc<auth::TokenCache>,
 }
 
 impl Salon {
@@ -32,6 +34,7 @@ impl Salon {
             repo,
             throttle: Arc::new(auth::LoginThrottle::default()),
             brands: Arc::default(),
+            tokens: Arc::default(),
         }
     }
 

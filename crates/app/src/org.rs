@@ -288,7 +288,9 @@ impl Salon {
             ));
         }
         e.finish()?;
-        Ok(self.repo.update_user(actor.brand.id, id, &patch).await?)
+        let user = self.repo.update_user(actor.brand.id, id, &patch).await?;
+        self.tokens.clear();
+        Ok(user)
     }
 
     /// Marks a staff member as departed: their sessions and tokens end, their clients stay
@@ -302,9 +304,11 @@ impl Salon {
                 "you cannot mark yourself as departed",
             ));
         }
-        Ok(self
+        let user = self
             .repo
             .mark_departed(actor.brand.id, id, now_millis())
-            .await?)
+            .await?;
+        self.tokens.clear();
+        Ok(user)
     }
 }

@@ -337,3 +337,29 @@ async fn api_contract_pagination_errors_and_openapi() {
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/clients/{id}"]["get"]["operationId"] == "getClient");
 }
+
+#[tokio::test]
+async fn a_departed_associates_token_stops_at_once() {
+    let app = spawn(20).await;
+    let li = app.token(Role::Associate, Some("li.na")).await;
+    assert_eq!(
+        app.call("GET", "/api/v1/clients", Some(&li), None).await.0,
+        StatusCode::OK
+    );
+    let hq = app.token(Role::Hq, None).await;
+    let id = app.user("li.na").await.id;
+    let (status, text) = app
+        .call(
+            "POST",
+            &format!("/api/v1/associates/{}/depart", id.0),
+            Some(&hq),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(
+        app.call("GET", "/api/v1/clients", Some(&li), None).await.0,
+        StatusCode::UNAUTHORIZED,
+        "no cached access survives a departure"
+    );
+}
