@@ -325,14 +325,14 @@ macro_rules! impl_repo {
                 found.map(|_| ()).ok_or(RepoError::NotFound("client"))
             }
 
-            async fn current_consents(tx: &mut Tx<'_>, brand: BrandId, id: ClientId) -> RepoResult<Vec<Consent>> {
+            async fn current_consents(conn: &mut <$Db as sqlx::Database>::Connection, brand: BrandId, id: ClientId) -> RepoResult<Vec<Consent>> {
                 let rows = sqlx::query(
                     "SELECT channel, purpose, granted, source, at FROM client_consents \
                      WHERE brand_id = $1 AND client_id = $2 ORDER BY at, id",
                 )
                 .bind(brand.0)
                 .bind(id.0)
-                .fetch_all(&mut **tx)
+                .fetch_all(&mut *conn)
                 .await
                 .map_err(db)?;
                 let mut current: Vec<Consent> = Vec::new();
@@ -407,7 +407,7 @@ macro_rules! impl_repo {
                     .await
                     .map_err(db)?;
                 // Only consents that change what is in force are recorded again.
-                let current = Self::current_consents(tx, brand, id).await?;
+                let current = Self::current_consents(&mut **tx, brand, id).await?;
                 let consents: Vec<Consent> = patch
                     .consents
                     .iter()
@@ -785,7 +785,8 @@ macro_rules! impl_repo {
             }
 
             async fn client(&self, brand: BrandId, id: ClientId) -> RepoResult<Option<Client>> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                // Plain reads on one connection: no transaction round trips on the hottest page.
+                let mut tx = self.pool.acquire().await.map_err(db)?;
                 let Some(row) = sqlx::query("SELECT * FROM clients WHERE brand_id = $1 AND id = $2")
                     .bind(brand.0)
                     .bind(id.0)
@@ -817,7 +818,7 @@ macro_rules! impl_repo {
                     })
                     .collect::<RepoResult<_>>()?;
                 let consents = Self::current_consents(&mut tx, brand, id).await?;
-                tx.commit().await.map_err(db)?;
+                drop(tx);
                 Ok(Some(Client {
                     id,
                     pii: self.open_pii(brand, &row.try_get::<Vec<u8>, _>("pii").map_err(db)?)?,
