@@ -277,42 +277,29 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         )
         .await?
     };
-    let lookup = {
-        let (base, hq) = (base.clone(), hq.clone());
-        scenario(
-            "exact phone lookup",
-            args.concurrency,
-            args.requests,
-            move |_, r| {
-                (
-                    format!(
-                        "{base}/clients?q=%2B86139{:08}",
-                        r.gen_range(0..args.clients)
-                    ),
-                    hq.clone(),
-                )
-            },
-        )
-        .await?
+    // A random existing phone number, looked up by HQ.
+    let phone_lookup = |base: String, hq: String, clients: usize| {
+        move |_: usize, r: &mut rand::rngs::StdRng| {
+            (
+                format!("{base}/clients?q=%2B86139{:08}", r.gen_range(0..clients)),
+                hq.clone(),
+            )
+        }
     };
-    let single = {
-        let (base, hq) = (base.clone(), hq.clone());
-        scenario(
-            "exact phone lookup, one connection",
-            1,
-            args.requests / 4,
-            move |_, r| {
-                (
-                    format!(
-                        "{base}/clients?q=%2B86139{:08}",
-                        r.gen_range(0..args.clients)
-                    ),
-                    hq.clone(),
-                )
-            },
-        )
-        .await?
-    };
+    let lookup = scenario(
+        "exact phone lookup",
+        args.concurrency,
+        args.requests,
+        phone_lookup(base.clone(), hq.clone(), args.clients),
+    )
+    .await?;
+    let single = scenario(
+        "exact phone lookup, one connection",
+        1,
+        args.requests / 4,
+        phone_lookup(base.clone(), hq.clone(), args.clients),
+    )
+    .await?;
     println!(
         "\nsummary (p99, ms): book {book:.2} · profile {profile:.2} · phone lookup {lookup:.2} (32 connections), {single:.2} (one connection)"
     );
