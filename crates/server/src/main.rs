@@ -50,6 +50,26 @@ enum Command {
     },
     /// Whole-system benchmarks (client book, profile, phone lookup, CSV import).
     Bench(bench::BenchArgs),
+    /// The Luxury Index report over an events file (spec/events.md), as JSON.
+    Index {
+        /// A JSON Lines events file (.jsonl or .jsonl.gz).
+        #[arg(long)]
+        events: PathBuf,
+        /// First day of the period (YYYY-MM-DD), inclusive.
+        #[arg(long)]
+        from: String,
+        /// Day after the period (YYYY-MM-DD), exclusive.
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "Asia/Shanghai")]
+        tz: String,
+        /// Only json for now.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Leave out bad lines (each is reported) instead of refusing the file.
+        #[arg(long)]
+        skip_bad: bool,
+    },
 }
 
 #[derive(Args, Default)]
@@ -297,6 +317,33 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::Index {
+            events,
+            from,
+            to,
+            tz,
+            format,
+            skip_bad,
+        } => {
+            if format != "json" {
+                bail!("--format {format} is not available yet; use --format json");
+            }
+            let file = std::fs::File::open(&events)
+                .with_context(|| format!("cannot read {}", events.display()))?;
+            let read = events::read_jsonl(file, skip_bad)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", events.display()))?;
+            for e in &read.skipped {
+                eprintln!("skipped {e}");
+            }
+            let date =
+                |field: &str, s: &str| domain::date(field, s).map_err(|e| anyhow::anyhow!("--{e}"));
+            let period = index::Period::new(date("from", &from)?, date("to", &to)?, &tz)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&index::report(&read.events, &period)?)?
+            );
+            Ok(())
+        }
     }
 }
 

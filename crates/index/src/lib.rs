@@ -1,0 +1,726 @@
+//! The Luxury Index report of `spec/luxury-index.md`, computed exactly over a brand's
+//! interaction events for a period `[from, to)` read in the brand's time zone. This is the
+//! batch engine: one pass to index the events, then each chapter from those indexes.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use events::{Event, Kind, MenuCategory, Source};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use serde_json::{Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("{0:?} is not a known IANA time zone")]
+    TimeZone(String),
+    #[error("the period must end after it starts")]
+    EmptyPeriod,
+    #[error("the period's dates do not exist in the time zone: {0}")]
+    Date(String),
+}
+
+/// The period `[from, to)`: two dates in a time zone.
+pub struct Period {
+    pub from: Date,
+    pub to: Date,
+    pub tz_name: String,
+    tz: TimeZone,
+    start: Timestamp,
+    end: Timestamp,
+}
+
+impl Period {
+    pub fn new(from: Date, to: Date, tz_name: &str) -> Result<Self, IndexError> {
+        let tz = TimeZone::get(tz_name).map_err(|_| IndexError::TimeZone(tz_name.to_owned()))?;
+        if to <= from {
+            return Err(IndexError::EmptyPeriod);
+        }
+        let start = start_of(from, &tz)?;
+        let end = start_of(to, &tz)?;
+        Ok(Self {
+            from,
+            to,
+            tz_name: tz_name.to_owned(),
+            tz,
+            start,
+            end,
+        })
+    }
+
+    fn contains(&self, ts: Timestamp) -> bool {
+        self.start <= ts && ts < self.end
+    }
+
+    /// The calendar months lying wholly inside the period: (label, first instant, first
+    /// instant of the next month).
+    fn months(&self) -> Result<Vec<(String, Timestamp, Timestamp)>, IndexError> {
+        let mut out = Vec::new();
+        let mut first = self.from.first_of_month();
+        if first < self.from {
+            first = first
+                .checked_add(1.month())
+                .map_err(|e| IndexError::Date(e.to_string()))?;
+        }
+        loop {
+            let next = first
+                .checked_add(1.month())
+                .map_err(|e| IndexError::Date(e.to_string()))?;
+            if next > self.to {
+                break;
+            }
+            out.push((
+                format!("{:04}-{:02}", first.year(), first.month()),
+                start_of(first, &self.tz)?,
+                start_of(next, &self.tz)?,
+            ));
+            first = next;
+        }
+        Ok(out)
+    }
+}
+
+fn start_of(d: Date, tz: &TimeZone) -> Result<Timestamp, IndexError> {
+    d.to_zoned(tz.clone())
+        .map(|z| z.timestamp())
+        .map_err(|e| IndexError::Date(e.to_string()))
+}
+
+fn ratio(n: f64, d: f64) -> Value {
+    if d == 0.0 { Value::Null } else { json!(n / d) }
+}
+
+/// The plain mean of the non-null values; null when there is none.
+fn mean(values: impl IntoIterator<Item = Value>) -> Value {
+    let v: Vec<f64> = values.into_iter().filter_map(|x| x.as_f64()).collect();
+    if v.is_empty() {
+        Value::Null
+    } else {
+        json!(v.iter().sum::<f64>() / v.len() as f64)
+    }
+}
+
+/// PERCENTILE_CONT: linear interpolation between the closest ranks of sorted values.
+fn percentile_cont(sorted: &[f64], p: f64) -> Value {
+    if sorted.is_empty() {
+        return Value::Null;
+    }
+    let pos = p * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    json!(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
+}
+
+/// Follow state over time: each person's follow/unfollow events in time order.
+struct Follows<'a> {
+    /// (ts, person, Some(source) for follow / None for unfollow), sorted by ts (stable).
+    changes: Vec<(Timestamp, &'a str, Option<Source>)>,
+}
+
+impl<'a> Follows<'a> {
+    fn new(events: &'a [Event]) -> Self {
+        let mut changes: Vec<_> = events
+            .iter()
+            .filter_map(|e| match (&e.kind, e.follower.as_deref()) {
+                (Kind::Follow { source }, Some(p)) => Some((e.ts, p, Some(*source))),
+                (Kind::Unfollow, Some(p)) => Some((e.ts, p, None)),
+                _ => None,
+            })
+            .collect();
+        changes.sort_by_key(|c| c.0);
+        Self { changes }
+    }
+
+    /// The people following at `t` (latest change with ts < t is a follow), with the time
+    /// and source of that latest follow.
+    fn at(&self, t: Timestamp) -> HashMap<&'a str, (Timestamp, Source)> {
+        let mut state: HashMap<&str, Option<(Timestamp, Source)>> = HashMap::new();
+        for (ts, p, change) in self.changes.iter().take_while(|c| c.0 < t) {
+            state.insert(p, change.map(|s| (*ts, s)));
+        }
+        state
+            .into_iter()
+            .filter_map(|(p, s)| s.map(|s| (p, s)))
+            .collect()
+    }
+}
+
+struct PushInfo {
+    ts: Timestamp,
+    articles: u8,
+    segmented: bool,
+    recipients: u64,
+}
+
+/// Computes the whole report as the spec's JSON object.
+pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
+    let follows = Follows::new(events);
+    let start_set = follows.at(period.start);
+    let end_set = follows.at(period.end);
+    let (followers_start, followers_end) = (start_set.len() as f64, end_set.len() as f64);
+    let months = period.months()?;
+
+    // Pushes in the period, by id (a push id seen twice keeps its first event).
+    let mut pushes: BTreeMap<&str, PushInfo> = BTreeMap::new();
+    for e in events {
+        if let Kind::Push {
+            push,
+            articles,
+            segmented,
+            recipients,
+        } = &e.kind
+            && period.contains(e.ts)
+        {
+            pushes.entry(push.as_str()).or_insert(PushInfo {
+                ts: e.ts,
+                articles: *articles,
+                segmented: *segmented,
+                recipients: *recipients,
+            });
+        }
+    }
+
+    // ——— Acquisition ———
+    let mut new_follows = 0u64;
+    let mut unfollows = 0u64;
+    let mut by_source: HashMap<Source, u64> = HashMap::new();
+    let mut unfollow_times = Vec::new();
+    for e in events {
+        match &e.kind {
+            Kind::Follow { source } if period.contains(e.ts) => {
+                new_follows += 1;
+                *by_source.entry(*source).or_default() += 1;
+            }
+            Kind::Unfollow => {
+                if period.contains(e.ts) {
+                    unfollows += 1;
+                }
+                unfollow_times.push(e.ts);
+            }
+            _ => {}
+        }
+    }
+    unfollow_times.sort();
+    let sources: serde_json::Map<String, Value> = Source::ALL
+        .iter()
+        .map(|s| {
+            let n = by_source.get(s).copied().unwrap_or(0) as f64;
+            (
+                s.as_str().to_owned(),
+                json!({"follows": n as u64, "share": ratio(n, new_follows as f64), "growth_contribution": ratio(n, followers_start)}),
+            )
+        })
+        .collect();
+    let day = jiff::SignedDuration::from_hours(24);
+    let unfollow_rate_after_push = mean(pushes.values().map(|p| {
+        let until = p.ts.checked_add(day).unwrap_or(p.ts);
+        let lo = unfollow_times.partition_point(|t| *t < p.ts);
+        let hi = unfollow_times.partition_point(|t| *t < until);
+        ratio((hi - lo) as f64, follows.at(p.ts).len() as f64)
+    }));
+
+    // ——— Engagement ———
+    let actions: Vec<&Event> = events.iter().filter(|e| e.kind.is_action()).collect();
+    let mut monthly = Vec::new();
+    for (label, first, next) in &months {
+        let set = follows.at(*next);
+        let mut counts: HashMap<&str, u32> = HashMap::new();
+        for e in actions.iter().filter(|e| *first <= e.ts && e.ts < *next) {
+            if let Some(p) = e.follower.as_deref()
+                && set.contains_key(p)
+            {
+                *counts.entry(p).or_default() += 1;
+            }
+        }
+        let active = counts.values().filter(|n| **n > 4).count() as f64;
+        monthly.push(json!({"month": label, "followers_end": set.len(), "active": active as u64, "active_rate": ratio(active, set.len() as f64)}));
+    }
+    let monthly_active_rate = mean(monthly.iter().map(|m| m["active_rate"].clone()));
+    let acted_in_period: HashSet<&str> = actions
+        .iter()
+        .filter(|e| period.contains(e.ts))
+        .filter_map(|e| e.follower.as_deref())
+        .collect();
+    let inactive = end_set
+        .keys()
+        .filter(|p| !acted_in_period.contains(*p))
+        .count() as f64;
+    let mut lifetime_counts: HashMap<&str, u32> = HashMap::new();
+    for e in &actions {
+        if let Some(p) = e.follower.as_deref()
+            && let Some((since, _)) = end_set.get(p)
+            && e.ts >= *since
+            && e.ts < period.end
+        {
+            *lifetime_counts.entry(p).or_default() += 1;
+        }
+    }
+    let lifetime_active = |source: Option<Source>| {
+        let members: Vec<&&str> = end_set
+            .iter()
+            .filter(|(_, (_, s))| source.is_none_or(|x| x == *s))
+            .map(|(p, _)| p)
+            .collect();
+        let active = members
+            .iter()
+            .filter(|p| lifetime_counts.get(**p).is_some_and(|n| *n > 4))
+            .count();
+        ratio(active as f64, members.len() as f64)
+    };
+    let by_source_rate: serde_json::Map<String, Value> = Source::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), lifetime_active(Some(*s))))
+        .collect();
+
+    let mut engaged: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut openers: HashMap<(&str, u8), HashSet<&str>> = HashMap::new();
+    let mut any_openers: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut screens: Vec<f64> = Vec::new();
+    for e in events {
+        match (&e.kind, e.follower.as_deref()) {
+            (Kind::PostInteraction { push, .. }, Some(p)) if pushes.contains_key(push.as_str()) => {
+                engaged.entry(push.as_str()).or_default().insert(p);
+            }
+            (
+                Kind::ArticleOpen {
+                    push,
+                    article,
+                    screens: s,
+                },
+                Some(p),
+            ) if pushes.contains_key(push.as_str()) => {
+                openers
+                    .entry((push.as_str(), *article))
+                    .or_default()
+                    .insert(p);
+                any_openers.entry(push.as_str()).or_default().insert(p);
+                screens.push(*s);
+            }
+            _ => {}
+        }
+    }
+    let engagement_of = |id: &str, p: &PushInfo| {
+        ratio(
+            engaged.get(id).map_or(0, HashSet::len) as f64,
+            p.recipients as f64,
+        )
+    };
+    let push_engagement_rate = mean(pushes.iter().map(|(id, p)| engagement_of(id, p)));
+    let segmented_rate = mean(
+        pushes
+            .iter()
+            .filter(|(_, p)| p.segmented)
+            .map(|(id, p)| engagement_of(id, p)),
+    );
+    let unsegmented_rate = mean(
+        pushes
+            .iter()
+            .filter(|(_, p)| !p.segmented)
+            .map(|(id, p)| engagement_of(id, p)),
+    );
+
+    let four = ["menu_click", "message", "post_interaction", "qr_scan"];
+    let mut kind_counts: HashMap<&str, u64> = HashMap::new();
+    let mut menu: HashMap<MenuCategory, u64> = HashMap::new();
+    for e in events.iter().filter(|e| period.contains(e.ts)) {
+        let name = e.kind.name();
+        if four.contains(&name) {
+            *kind_counts.entry(name).or_default() += 1;
+        }
+        if let Kind::MenuClick { category } = e.kind {
+            *menu.entry(category).or_default() += 1;
+        }
+    }
+    let four_total: u64 = kind_counts.values().sum();
+    let menu_total: u64 = menu.values().sum();
+    let action_shares: serde_json::Map<String, Value> = four
+        .iter()
+        .map(|k| {
+            (
+                k.to_string(),
+                ratio(
+                    kind_counts.get(k).copied().unwrap_or(0) as f64,
+                    four_total as f64,
+                ),
+            )
+        })
+        .collect();
+    let menu_shares: serde_json::Map<String, Value> = MenuCategory::ALL
+        .iter()
+        .map(|c| {
+            (
+                c.as_str().to_owned(),
+                ratio(menu.get(c).copied().unwrap_or(0) as f64, menu_total as f64),
+            )
+        })
+        .collect();
+
+    // ——— Content ———
+    let n_pushes = pushes.len() as f64;
+    let pushes_per_month: Vec<Value> = months
+        .iter()
+        .map(|(label, first, next)| json!({"month": label, "pushes": pushes.values().filter(|p| *first <= p.ts && p.ts < *next).count()}))
+        .collect();
+    let articles_per_push: serde_json::Map<String, Value> = (1..=8u8)
+        .map(|a| {
+            (
+                a.to_string(),
+                ratio(
+                    pushes.values().filter(|p| p.articles == a).count() as f64,
+                    n_pushes,
+                ),
+            )
+        })
+        .collect();
+    let mut heat = [[0u64; 24]; 7];
+    for p in pushes.values() {
+        let z = p.ts.to_zoned(period.tz.clone());
+        heat[z.weekday().to_sunday_zero_offset() as usize][z.hour() as usize] += 1;
+    }
+    let push_heatmap: Vec<Vec<f64>> = heat
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|n| {
+                    if n_pushes == 0.0 {
+                        0.0
+                    } else {
+                        *n as f64 / n_pushes
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let open_rate_of = |id: &str, a: u8, p: &PushInfo| {
+        ratio(
+            openers.get(&(id, a)).map_or(0, HashSet::len) as f64,
+            p.recipients as f64,
+        )
+    };
+    let open_rate = mean(
+        pushes
+            .iter()
+            .flat_map(|(id, p)| (1..=p.articles).map(move |a| open_rate_of(id, a, p))),
+    );
+    let single = mean(
+        pushes
+            .iter()
+            .filter(|(_, p)| p.articles == 1)
+            .map(|(id, p)| open_rate_of(id, 1, p)),
+    );
+    let multi_top = mean(
+        pushes
+            .iter()
+            .filter(|(_, p)| p.articles >= 2)
+            .map(|(id, p)| open_rate_of(id, 1, p)),
+    );
+    let multi_cumulative = mean(
+        pushes
+            .iter()
+            .filter(|(_, p)| p.articles >= 2)
+            .map(|(id, p)| {
+                ratio(
+                    any_openers.get(id).map_or(0, HashSet::len) as f64,
+                    p.recipients as f64,
+                )
+            }),
+    );
+    screens.sort_by(f64::total_cmp);
+    let reader_retention: Vec<Value> = (1..=10)
+        .map(|k| {
+            ratio(
+                screens.iter().filter(|s| **s >= k as f64).count() as f64,
+                screens.len() as f64,
+            )
+        })
+        .collect();
+
+    // ——— Livestream ———
+    let mut viewers: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
+    for e in events {
+        if let (Kind::LiveView { live }, Some(p)) = (&e.kind, e.follower.as_deref())
+            && period.contains(e.ts)
+        {
+            viewers.entry(live.as_str()).or_default().insert(p);
+        }
+    }
+    let mut buyers: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut revenue: HashMap<&str, f64> = HashMap::new();
+    for e in events {
+        if let Kind::Purchase {
+            live: Some(live),
+            amount,
+            ..
+        } = &e.kind
+        {
+            *revenue.entry(live.as_str()).or_default() += amount;
+            if let Some(p) = e.follower.as_deref() {
+                buyers.entry(live.as_str()).or_default().insert(p);
+            }
+        }
+    }
+    let livestream: Vec<Value> = viewers
+        .iter()
+        .map(|(live, v)| {
+            let b = buyers.get(live).map_or(0, |b| v.iter().filter(|p| b.contains(*p)).count());
+            json!({"live": live, "viewers": v.len(), "buyers": b, "conversion": ratio(b as f64, v.len() as f64),
+                   "revenue": revenue.get(live).copied().unwrap_or(0.0)})
+        })
+        .collect();
+
+    Ok(json!({
+        "period": {"from": period.from.to_string(), "to": period.to.to_string(), "tz": period.tz_name},
+        "acquisition": {
+            "followers_start": followers_start as u64,
+            "followers_end": followers_end as u64,
+            "growth_rate": ratio(followers_end - followers_start, followers_start),
+            "new_follows": new_follows,
+            "unfollows": unfollows,
+            "sources": sources,
+            "unfollow_rate_after_push": unfollow_rate_after_push,
+        },
+        "engagement": {
+            "monthly": monthly,
+            "monthly_active_rate": monthly_active_rate,
+            "inactive_rate": ratio(inactive, followers_end),
+            "lifetime_active_rate": lifetime_active(None),
+            "lifetime_active_rate_by_source": by_source_rate,
+            "push_engagement_rate": push_engagement_rate,
+            "segmented_engagement_rate": segmented_rate,
+            "unsegmented_engagement_rate": unsegmented_rate,
+            "action_shares": action_shares,
+            "menu_category_shares": menu_shares,
+        },
+        "content": {
+            "pushes": pushes.len(),
+            "pushes_per_month": pushes_per_month,
+            "articles_per_push": articles_per_push,
+            "push_heatmap": push_heatmap,
+            "open_rate": open_rate,
+            "single_article_open_rate": single,
+            "multi_top_article_open_rate": multi_top,
+            "multi_cumulative_open_rate": multi_cumulative,
+            "reader_retention": reader_retention,
+            "screens_to_lose_20pct": percentile_cont(&screens, 0.2),
+            "screens_to_lose_50pct": percentile_cont(&screens, 0.5),
+        },
+        "livestream": livestream,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small brand worked out by hand (Asia/Shanghai, period 2020-01-01 to 2020-03-01).
+    /// A, B follow before the period; C, D during it; B unfollows an hour after push p1 and
+    /// follows again on 1 February. p1 (Wed 20:00, 2 articles, unsegmented, 4 recipients),
+    /// p2 (Mon 12:00, 1 article, segmented, 4 recipients). A's p2 open is after the period.
+    const EVENTS: &str = r#"
+{"ts":"2019-12-20T10:00:00+08:00","kind":"follow","follower":"A","source":"search"}
+{"ts":"2019-12-25T10:00:00+08:00","kind":"follow","follower":"B","source":"qr_code"}
+{"ts":"2020-01-05T10:00:00+08:00","kind":"follow","follower":"C","source":"qr_code"}
+{"ts":"2020-01-10T10:00:00+08:00","kind":"follow","follower":"D","source":"media"}
+{"ts":"2020-01-15T20:00:00+08:00","kind":"push","push":"p1","articles":2,"segmented":false,"recipients":4}
+{"ts":"2020-01-15T20:30:00+08:00","kind":"article_open","follower":"A","push":"p1","article":1,"screens":3}
+{"ts":"2020-01-15T20:35:00+08:00","kind":"post_interaction","follower":"A","push":"p1","article":1,"action":"share"}
+{"ts":"2020-01-15T20:40:00+08:00","kind":"article_open","follower":"C","push":"p1","article":1,"screens":1}
+{"ts":"2020-01-15T20:45:00+08:00","kind":"article_open","follower":"C","push":"p1","article":2,"screens":5}
+{"ts":"2020-01-15T20:50:00+08:00","kind":"post_interaction","follower":"C","push":"p1","article":1,"action":"like"}
+{"ts":"2020-01-15T13:00:00Z","kind":"unfollow","follower":"B"}
+{"ts":"2020-01-20T10:00:00+08:00","kind":"menu_click","follower":"A","category":"ecommerce"}
+{"ts":"2020-01-21T10:00:00+08:00","kind":"menu_click","follower":"A","category":"information"}
+{"ts":"2020-01-22T10:00:00+08:00","kind":"message","follower":"A"}
+{"ts":"2020-01-23T10:00:00+08:00","kind":"message","follower":"A"}
+{"ts":"2020-02-01T10:00:00+08:00","kind":"follow","follower":"B","source":"word_of_mouth"}
+{"ts":"2020-02-03T10:00:00+08:00","kind":"menu_click","follower":"D","category":"crm"}
+{"ts":"2020-02-05T10:00:00+08:00","kind":"qr_scan","follower":"C"}
+{"ts":"2020-02-10T12:00:00+08:00","kind":"push","push":"p2","articles":1,"segmented":true,"recipients":4}
+{"ts":"2020-02-10T13:00:00+08:00","kind":"post_interaction","follower":"A","push":"p2","article":1,"action":"like"}
+{"ts":"2020-02-14T19:00:00+08:00","kind":"live_view","follower":"A","live":"live-1"}
+{"ts":"2020-02-14T19:05:00+08:00","kind":"live_view","follower":"C","live":"live-1"}
+{"ts":"2020-02-14T19:40:00+08:00","kind":"purchase","follower":"A","live":"live-1","amount":100,"currency":"CNY"}
+{"ts":"2020-02-20T19:00:00+08:00","kind":"purchase","follower":"X","live":"live-1","amount":50,"currency":"CNY"}
+{"ts":"2020-02-20T20:00:00+08:00","kind":"live_view","follower":"D","live":"live-2"}
+{"ts":"2020-02-21T20:00:00+08:00","kind":"purchase","follower":"D","amount":70,"currency":"CNY"}
+{"ts":"2020-03-05T10:00:00+08:00","kind":"article_open","follower":"A","push":"p2","article":1,"screens":0.5}
+"#;
+
+    fn run() -> Value {
+        let events = events::read_jsonl(EVENTS.trim().as_bytes(), false)
+            .expect("valid events")
+            .events;
+        let period = Period::new(
+            Date::constant(2020, 1, 1),
+            Date::constant(2020, 3, 1),
+            "Asia/Shanghai",
+        )
+        .expect("period");
+        report(&events, &period).expect("report")
+    }
+
+    fn close(v: &Value, expected: f64, what: &str) {
+        let got = v
+            .as_f64()
+            .unwrap_or_else(|| panic!("{what} is {v}, expected {expected}"));
+        assert!(
+            (got - expected).abs() < 1e-12,
+            "{what}: got {got}, expected {expected}"
+        );
+    }
+
+    #[test]
+    fn acquisition_by_hand() {
+        let r = run();
+        let a = &r["acquisition"];
+        assert_eq!(
+            (a["followers_start"].as_u64(), a["followers_end"].as_u64()),
+            (Some(2), Some(4))
+        );
+        close(&a["growth_rate"], 1.0, "growth_rate");
+        assert_eq!(
+            (a["new_follows"].as_u64(), a["unfollows"].as_u64()),
+            (Some(3), Some(1))
+        );
+        assert_eq!(a["sources"]["search"]["follows"], 0);
+        close(&a["sources"]["qr_code"]["share"], 1.0 / 3.0, "qr share");
+        close(
+            &a["sources"]["media"]["growth_contribution"],
+            0.5,
+            "media contribution",
+        );
+        close(
+            &a["sources"]["word_of_mouth"]["share"],
+            1.0 / 3.0,
+            "wom share",
+        );
+        // p1: one unfollow within 24 h of 4 followers; p2: none of 4.
+        close(&a["unfollow_rate_after_push"], 0.125, "unfollow after push");
+    }
+
+    #[test]
+    fn engagement_by_hand() {
+        let r = run();
+        let e = &r["engagement"];
+        let m = e["monthly"].as_array().expect("months");
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            (
+                m[0]["month"].as_str(),
+                m[0]["followers_end"].as_u64(),
+                m[0]["active"].as_u64()
+            ),
+            (Some("2020-01"), Some(3), Some(1))
+        );
+        assert_eq!(
+            (
+                m[1]["month"].as_str(),
+                m[1]["followers_end"].as_u64(),
+                m[1]["active"].as_u64()
+            ),
+            (Some("2020-02"), Some(4), Some(0))
+        );
+        close(&e["monthly_active_rate"], 1.0 / 6.0, "monthly active");
+        close(&e["inactive_rate"], 0.25, "inactive (B)");
+        close(&e["lifetime_active_rate"], 0.5, "lifetime active (A, C)");
+        let by = &e["lifetime_active_rate_by_source"];
+        close(&by["search"], 1.0, "search");
+        close(&by["qr_code"], 1.0, "qr_code");
+        close(&by["media"], 0.0, "media");
+        close(&by["word_of_mouth"], 0.0, "word_of_mouth (B re-followed)");
+        assert!(by["other"].is_null());
+        close(&e["push_engagement_rate"], 0.375, "push engagement");
+        close(&e["segmented_engagement_rate"], 0.25, "segmented");
+        close(&e["unsegmented_engagement_rate"], 0.5, "unsegmented");
+        close(&e["action_shares"]["menu_click"], 3.0 / 9.0, "menu share");
+        close(&e["action_shares"]["message"], 2.0 / 9.0, "message share");
+        close(
+            &e["action_shares"]["post_interaction"],
+            3.0 / 9.0,
+            "post share",
+        );
+        close(&e["action_shares"]["qr_scan"], 1.0 / 9.0, "qr share");
+        for c in ["ecommerce", "information", "crm"] {
+            close(&e["menu_category_shares"][c], 1.0 / 3.0, c);
+        }
+    }
+
+    #[test]
+    fn content_by_hand() {
+        let r = run();
+        let c = &r["content"];
+        assert_eq!(c["pushes"], 2);
+        assert_eq!(
+            c["pushes_per_month"],
+            json!([{"month": "2020-01", "pushes": 1}, {"month": "2020-02", "pushes": 1}])
+        );
+        close(&c["articles_per_push"]["1"], 0.5, "1 article");
+        close(&c["articles_per_push"]["2"], 0.5, "2 articles");
+        close(&c["articles_per_push"]["8"], 0.0, "8 articles");
+        // Wednesday 20:00 and Monday 12:00, Sunday first.
+        close(&c["push_heatmap"][3][20], 0.5, "Wed 20h");
+        close(&c["push_heatmap"][1][12], 0.5, "Mon 12h");
+        close(&c["push_heatmap"][0][0], 0.0, "Sun 0h");
+        close(&c["open_rate"], 1.0 / 3.0, "open rate");
+        close(&c["single_article_open_rate"], 0.25, "single");
+        close(&c["multi_top_article_open_rate"], 0.5, "multi top");
+        close(&c["multi_cumulative_open_rate"], 0.5, "multi cumulative");
+        let expected = [0.75, 0.5, 0.5, 0.25, 0.25, 0.0, 0.0, 0.0, 0.0, 0.0];
+        for (k, x) in expected.iter().enumerate() {
+            close(
+                &c["reader_retention"][k],
+                *x,
+                &format!("retention k={}", k + 1),
+            );
+        }
+        close(&c["screens_to_lose_20pct"], 0.8, "20% (PERCENTILE_CONT)");
+        close(&c["screens_to_lose_50pct"], 2.0, "50%");
+    }
+
+    #[test]
+    fn livestream_by_hand() {
+        let r = run();
+        assert_eq!(
+            r["livestream"],
+            json!([
+                {"live": "live-1", "viewers": 2, "buyers": 1, "conversion": 0.5, "revenue": 150.0},
+                {"live": "live-2", "viewers": 1, "buyers": 0, "conversion": 0.0, "revenue": 0.0}
+            ])
+        );
+        assert_eq!(
+            r["period"],
+            json!({"from": "2020-01-01", "to": "2020-03-01", "tz": "Asia/Shanghai"})
+        );
+    }
+
+    #[test]
+    fn an_empty_period_gives_nulls_not_errors() {
+        let period = Period::new(
+            Date::constant(2021, 1, 1),
+            Date::constant(2021, 2, 1),
+            "Asia/Shanghai",
+        )
+        .expect("period");
+        let r = report(&[], &period).expect("report");
+        assert!(r["acquisition"]["growth_rate"].is_null());
+        assert!(r["content"]["open_rate"].is_null());
+        assert!(r["content"]["screens_to_lose_50pct"].is_null());
+        assert_eq!(r["content"]["push_heatmap"][6][23], 0.0);
+        assert_eq!(r["engagement"]["monthly"].as_array().map(Vec::len), Some(1));
+        assert!(
+            Period::new(
+                Date::constant(2021, 1, 1),
+                Date::constant(2021, 1, 1),
+                "Asia/Shanghai"
+            )
+            .is_err()
+        );
+        assert!(
+            Period::new(
+                Date::constant(2021, 1, 1),
+                Date::constant(2021, 2, 1),
+                "Mars/Base"
+            )
+            .is_err()
+        );
+    }
+}
