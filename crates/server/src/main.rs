@@ -50,6 +50,11 @@ enum Command {
     },
     /// Whole-system benchmarks (client book, profile, phone lookup, CSV import).
     Bench(bench::BenchArgs),
+    /// Synthetic data.
+    Generate {
+        #[command(subcommand)]
+        command: GenerateCommand,
+    },
     /// The Luxury Index report over an events file (spec/events.md), as JSON.
     Index {
         /// A JSON Lines events file (.jsonl or .jsonl.gz).
@@ -146,6 +151,24 @@ enum BrandCommand {
     List {
         #[command(flatten)]
         store_args: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum GenerateCommand {
+    /// A synthetic WeChat community's events, as JSON Lines (gzip when FILE ends in .gz).
+    Events {
+        #[arg(long, default_value_t = 10_000)]
+        people: usize,
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First day (YYYY-MM-DD, Asia/Shanghai).
+        #[arg(long, default_value = "2025-01-01")]
+        start: String,
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -317,6 +340,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => bench::run(args).await,
+        Command::Generate {
+            command:
+                GenerateCommand::Events {
+                    people,
+                    days,
+                    seed,
+                    start,
+                    out,
+                },
+        } => {
+            let start = domain::date("start", &start).map_err(|e| anyhow::anyhow!("--{e}"))?;
+            let events = sim::events::generate(&sim::events::Params {
+                people,
+                days,
+                seed,
+                start,
+            });
+            let file = std::io::BufWriter::new(
+                std::fs::File::create(&out)
+                    .with_context(|| format!("cannot create {}", out.display()))?,
+            );
+            if out.extension().is_some_and(|e| e == "gz") {
+                let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+                events::write_jsonl(&mut gz, &events)?;
+                gz.finish()?;
+            } else {
+                events::write_jsonl(file, &events)?;
+            }
+            println!(
+                "wrote {} events for {people} people over {days} days to {}",
+                events.len(),
+                out.display()
+            );
+            Ok(())
+        }
         Command::Index {
             events,
             from,

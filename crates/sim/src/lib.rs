@@ -2,3 +2,4 @@
 //! the tests and the benchmarks. (The provider simulators join this crate with the channels.)
 
 pub mod demo;
+pub mod events;
