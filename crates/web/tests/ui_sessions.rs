@@ -215,3 +215,40 @@ async fn every_page_carries_security_headers() {
         Some(&b"DENY"[..])
     );
 }
+
+#[tokio::test]
+async fn a_form_with_errors_comes_back_with_422_and_names_the_field() {
+    let app = spawn(5).await;
+    let r = sign_in(&app, &format!("hq%40{DOMAIN}"), "lumiere-demo").await;
+    let session = cookie_pair(&r.cookies, "__Host-salon_session").expect("session");
+    let page = send(&app, "GET", "/admin/stores", &session, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = hidden(&page.body, "csrf");
+    let bad = send(
+        &app,
+        "POST",
+        "/admin/stores",
+        &session,
+        Some(format!("csrf={csrf}&code=a+b&name=X&city=Y&country=CN")),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body.contains("code: must be 2 to 16 characters"),
+        "{}",
+        bad.body
+    );
+    let good = send(
+        &app,
+        "POST",
+        "/admin/stores",
+        &session,
+        Some(format!(
+            "csrf={csrf}&code=HZ01&name=Hangzhou&city=Hangzhou&country=CN"
+        )),
+    )
+    .await;
+    assert_eq!(good.status, StatusCode::SEE_OTHER);
+    let list = send(&app, "GET", "/admin/stores", &session, None).await;
+    assert!(list.body.contains("HZ01"));
+}

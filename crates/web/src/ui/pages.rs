@@ -26,6 +26,15 @@ fn render<T: Template>(t: &T) -> PageResult {
         .map_err(|e| PageError(AppError::Internal(e.to_string())))
 }
 
+/// Renders a form page; one redisplayed with errors answers 422.
+fn render_form<T: Template>(t: &T, has_errors: bool) -> PageResult {
+    let mut res = render(t)?;
+    if has_errors {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
+}
+
 pub fn render_error(code: StatusCode, message: &str) -> Html<String> {
     let t = ErrorPage {
         code: code.as_u16(),
@@ -1090,11 +1099,7 @@ async fn client_form_page(
         associates,
         f,
     };
-    let mut res = render(&page)?;
-    if !page.errors.is_empty() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    render_form(&page, !page.errors.is_empty())
 }
 
 fn field_errors(e: AppError) -> Result<Vec<String>, PageError> {
@@ -1339,16 +1344,14 @@ async fn stores_page(state: &AppState, v: &Viewer, errors: Vec<String>) -> PageR
             time_zone: s.time_zone.to_string(),
         })
         .collect();
-    let mut res = render(&StoresPage {
+    let has_errors = !errors.is_empty();
+    let page = StoresPage {
         c: chrome(v, "/admin/stores", "/admin/stores", None),
         stores,
         can_manage: v.can(Action::ManageStores),
-        errors: errors.clone(),
-    })?;
-    if !errors.is_empty() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+        errors,
+    };
+    render_form(&page, has_errors)
 }
 
 pub async fn stores(State(state): State<AppState>, v: Viewer) -> PageResult {
@@ -1402,14 +1405,10 @@ async fn staff_page(state: &AppState, v: &Viewer, errors: Vec<String>) -> PageRe
             .iter()
             .map(|s| opt(s.code.to_string(), s.name.clone(), false))
             .collect(),
-        errors: errors.clone(),
         c: chrome(v, "/admin/staff", "/admin/staff", None),
+        errors,
     };
-    let mut res = render(&page)?;
-    if !errors.is_empty() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    render_form(&page, !page.errors.is_empty())
 }
 
 pub async fn staff(State(state): State<AppState>, v: Viewer) -> PageResult {
