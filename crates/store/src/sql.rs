@@ -786,11 +786,11 @@ macro_rules! impl_repo {
 
             async fn client(&self, brand: BrandId, id: ClientId) -> RepoResult<Option<Client>> {
                 // Plain reads on one connection: no transaction round trips on the hottest page.
-                let mut tx = self.pool.acquire().await.map_err(db)?;
+                let mut conn = self.pool.acquire().await.map_err(db)?;
                 let Some(row) = sqlx::query("SELECT * FROM clients WHERE brand_id = $1 AND id = $2")
                     .bind(brand.0)
                     .bind(id.0)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await
                     .map_err(db)?
                 else {
@@ -798,7 +798,7 @@ macro_rules! impl_repo {
                 };
                 let tags = sqlx::query_scalar::<_, String>("SELECT tag FROM client_tags WHERE client_id = $1 ORDER BY tag")
                     .bind(id.0)
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut *conn)
                     .await
                     .map_err(db)?
                     .iter()
@@ -806,7 +806,7 @@ macro_rules! impl_repo {
                     .collect::<Result<_, _>>()?;
                 let identities = sqlx::query("SELECT kind, value FROM client_identities WHERE client_id = $1 ORDER BY kind")
                     .bind(id.0)
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut *conn)
                     .await
                     .map_err(db)?
                     .iter()
@@ -817,8 +817,8 @@ macro_rules! impl_repo {
                         })
                     })
                     .collect::<RepoResult<_>>()?;
-                let consents = Self::current_consents(&mut tx, brand, id).await?;
-                drop(tx);
+                let consents = Self::current_consents(&mut conn, brand, id).await?;
+                drop(conn);
                 Ok(Some(Client {
                     id,
                     pii: self.open_pii(brand, &row.try_get::<Vec<u8>, _>("pii").map_err(db)?)?,
