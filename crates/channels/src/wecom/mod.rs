@@ -1,0 +1,8 @@
+//! WeCom (WeChat Work) and the WeChat Official Account, which share the callback scheme.
+
+pub mod api;
+pub mod callback;
+pub mod crypto;
+pub mod xml;
+
+pub use crypto::{CryptoError, MsgCrypt};
