@@ -2,6 +2,7 @@
 //! and SQL. Values are parsed once at the edge into newtypes that cannot hold an invalid value
 //! ("parse, don't validate"); the storage ports ([`ports::Repo`]) are implemented by `store`.
 
+pub mod channel;
 pub mod client;
 pub mod error;
 pub mod ids;
@@ -11,6 +12,7 @@ pub mod role;
 pub mod search;
 pub mod values;
 
+pub use channel::*;
 pub use client::*;
 pub use error::{FieldError, RepoError};
 pub use ids::*;

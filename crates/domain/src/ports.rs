@@ -7,7 +7,7 @@ use crate::*;
 pub type RepoResult<T> = Result<T, RepoError>;
 
 #[async_trait]
-pub trait Repo: Send + Sync + 'static {
+pub trait Repo: ChannelStore + Send + Sync + 'static {
     /// Whether the database answers and every migration is applied.
     async fn ready(&self) -> RepoResult<()>;
 
@@ -123,4 +123,79 @@ pub trait Repo: Send + Sync + 'static {
         rows: &[NewClient],
         by: Option<UserId>,
     ) -> RepoResult<ImportCounts>;
+}
+
+/// The channels' part of the port: provider settings, the durable callback inbox, channel QR
+/// codes, staff's provider ids, messages and channel interactions.
+#[async_trait]
+pub trait ChannelStore: Send + Sync + 'static {
+    async fn put_channel_settings(
+        &self,
+        brand: BrandId,
+        settings: &ChannelSettings,
+    ) -> RepoResult<()>;
+    async fn channel_settings(
+        &self,
+        brand: BrandId,
+        channel: ChannelKind,
+    ) -> RepoResult<Option<ChannelSettings>>;
+
+    /// Stores callbacks in one transaction; a callback whose `dedup_key` is already held for
+    /// its brand and channel is not stored again (its receipt says `fresh: false`).
+    async fn inbox_put(&self, items: &[InboxItem]) -> RepoResult<Vec<InboxReceipt>>;
+    /// Unprocessed callbacks, oldest first, that have failed fewer than `max_attempts` times.
+    async fn inbox_pending(&self, limit: u32, max_attempts: i32) -> RepoResult<Vec<InboxEntry>>;
+    async fn inbox_done(&self, id: i64, outcome: &str, at: Millis) -> RepoResult<()>;
+    async fn inbox_failed(&self, id: i64, error: &str) -> RepoResult<()>;
+    async fn inbox_counts(&self, brand: BrandId, max_attempts: i32) -> RepoResult<InboxCounts>;
+
+    async fn create_contact_way(
+        &self,
+        brand: BrandId,
+        way: &NewContactWay,
+    ) -> RepoResult<ContactWay>;
+    async fn set_contact_way_code(
+        &self,
+        brand: BrandId,
+        id: i64,
+        config_id: &str,
+        qr_code: &str,
+    ) -> RepoResult<()>;
+    async fn contact_ways(&self, brand: BrandId) -> RepoResult<Vec<ContactWay>>;
+    async fn contact_way_by_state(
+        &self,
+        brand: BrandId,
+        state: &str,
+    ) -> RepoResult<Option<ContactWay>>;
+
+    /// Links a staff member to their id on a provider (`wecom`: the WeCom `userid`).
+    async fn link_staff(
+        &self,
+        brand: BrandId,
+        user: UserId,
+        kind: &str,
+        value: &str,
+    ) -> RepoResult<()>;
+    async fn staff_by_provider_id(
+        &self,
+        brand: BrandId,
+        kind: &str,
+        value: &str,
+    ) -> RepoResult<Option<UserId>>;
+    async fn staff_provider_ids(
+        &self,
+        brand: BrandId,
+        kind: &str,
+    ) -> RepoResult<Vec<(UserId, String)>>;
+
+    /// Stores a message once per provider id: `None` when it was already stored.
+    async fn add_message(&self, brand: BrandId, message: &NewMessage) -> RepoResult<Option<i64>>;
+    async fn messages(
+        &self,
+        brand: BrandId,
+        client: ClientId,
+        limit: u32,
+    ) -> RepoResult<Vec<Message>>;
+    /// Records a timeline entry once per reference: false when it was already recorded.
+    async fn add_interaction(&self, brand: BrandId, entry: &NewInteraction) -> RepoResult<bool>;
 }

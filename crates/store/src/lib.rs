@@ -3,6 +3,7 @@
 //! the same conformance suite (`tests/conformance.rs`). Personal data is encrypted before it
 //! reaches either (see [`pii`]).
 
+mod channel_sql;
 pub mod pii;
 mod postgres;
 mod sql;
@@ -18,12 +19,20 @@ pub use postgres::PgRepo;
 pub use sqlite::SqliteRepo;
 
 /// The migrations, in order: (version, name, SQLite text, PostgreSQL text).
-pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "foundation",
-    include_str!("../migrations/sqlite/0001_foundation.sql"),
-    include_str!("../migrations/postgres/0001_foundation.sql"),
-)];
+pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/sqlite/0001_foundation.sql"),
+        include_str!("../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "channels",
+        include_str!("../migrations/sqlite/0002_channels.sql"),
+        include_str!("../migrations/postgres/0002_channels.sql"),
+    ),
+];
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

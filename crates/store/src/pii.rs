@@ -47,6 +47,9 @@ pub enum Purpose {
     Phone,
     Email,
     NameTerm,
+    ChannelSecrets,
+    InboxBody,
+    MessageBody,
 }
 
 impl Purpose {
@@ -57,6 +60,9 @@ impl Purpose {
             Purpose::Phone => b"phone",
             Purpose::Email => b"email",
             Purpose::NameTerm => b"name-term",
+            Purpose::ChannelSecrets => b"channel-secrets",
+            Purpose::InboxBody => b"inbox-body",
+            Purpose::MessageBody => b"message-body",
         }
     }
 }

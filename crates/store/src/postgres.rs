@@ -6,10 +6,11 @@ use async_trait::async_trait;
 use sqlx::Row as _;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use crate::channel_sql::impl_channel_store;
 use crate::pii::Purpose;
 use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
-use domain::ports::{Repo, RepoResult};
+use domain::ports::{ChannelStore, Repo, RepoResult};
 use domain::*;
 
 impl_repo!(
@@ -18,6 +19,8 @@ impl_repo!(
     PgPool,
     "(SELECT string_agg(t.tag, chr(31)) FROM client_tags t WHERE t.client_id = c.id)"
 );
+
+impl_channel_store!(PgRepo);
 
 /// Any number; the same in every Salon process, so that they migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x5a_10_4e;

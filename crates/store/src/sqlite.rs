@@ -10,10 +10,11 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::channel_sql::impl_channel_store;
 use crate::pii::Purpose;
 use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
-use domain::ports::{Repo, RepoResult};
+use domain::ports::{ChannelStore, Repo, RepoResult};
 use domain::*;
 
 impl_repo!(
@@ -22,6 +23,8 @@ impl_repo!(
     SqlitePool,
     "(SELECT group_concat(t.tag, char(31)) FROM client_tags t WHERE t.client_id = c.id)"
 );
+
+impl_channel_store!(SqliteRepo);
 
 impl SqliteRepo {
     pub async fn connect(url: &str, keys: crate::Keyring) -> RepoResult<Self> {

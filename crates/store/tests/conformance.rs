@@ -808,6 +808,15 @@ async fn personal_data_never_reaches_the_database_file_in_clear() {
     r.add_note(b.id, id, None, "canary note text", 1)
         .await
         .expect("note");
+    r.put_channel_settings(b.id, &settings("canary-app-secret-value"))
+        .await
+        .expect("settings");
+    r.inbox_put(&[inbox_item(b.id, "k1", "<xml>canary inbox body</xml>")])
+        .await
+        .expect("inbox");
+    r.add_message(b.id, &message(id, "m1", "canary message body"))
+        .await
+        .expect("message");
     drop(db.repo);
     let dir = db.sqlite_dir.expect("sqlite dir");
     let mut scanned = 0;
@@ -820,6 +829,9 @@ async fn personal_data_never_reaches_the_database_file_in_clear() {
             "canary.bird@example.com",
             "Canary",
             "canary note text",
+            "canary-app-secret-value",
+            "canary inbox body",
+            "canary message body",
         ] {
             assert!(
                 !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
@@ -900,4 +912,279 @@ async fn schemas_stay_in_step() {
         lite_cols, pg_cols,
         "the SQLite and PostgreSQL schemas differ"
     );
+}
+
+fn settings(secret: &str) -> ChannelSettings {
+    ChannelSettings {
+        channel: ChannelKind::Wecom,
+        app_id: "ww1436e0e65a779aee".into(),
+        agent_id: Some("1000002".into()),
+        api_base: "http://127.0.0.1:1".into(),
+        secret: secret.into(),
+        token: "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo".into(),
+        aes_key: "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt".into(),
+        menu: [("NEW".to_owned(), "new_arrivals".to_owned())].into(),
+        updated_at: 5,
+    }
+}
+
+fn inbox_item(b: BrandId, key: &str, body: &str) -> InboxItem {
+    InboxItem {
+        brand: b,
+        channel: ChannelKind::Wecom,
+        dedup_key: key.into(),
+        received_at: 10,
+        body: body.into(),
+    }
+}
+
+fn message(c: ClientId, provider_id: &str, body: &str) -> NewMessage {
+    NewMessage {
+        client_id: c,
+        channel: ChannelKind::Wecom,
+        direction: Direction::In,
+        associate_id: None,
+        provider_id: Some(provider_id.into()),
+        msg_type: "text".into(),
+        body: body.into(),
+        at: 20,
+    }
+}
+
+#[tokio::test]
+async fn channel_settings_round_trip_sealed_per_brand() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let a = brand(r, "alpha").await;
+        let b = brand(r, "beta").await;
+        assert!(
+            r.channel_settings(a.id, ChannelKind::Wecom)
+                .await
+                .expect("read")
+                .is_none(),
+            "{}",
+            db.name
+        );
+        r.put_channel_settings(a.id, &settings("s1"))
+            .await
+            .expect("put");
+        let mut changed = settings("s2");
+        changed.agent_id = None;
+        r.put_channel_settings(a.id, &changed)
+            .await
+            .expect("replace");
+        assert_eq!(
+            r.channel_settings(a.id, ChannelKind::Wecom)
+                .await
+                .expect("read"),
+            Some(changed),
+            "{}",
+            db.name
+        );
+        assert!(
+            r.channel_settings(b.id, ChannelKind::Wecom)
+                .await
+                .expect("read")
+                .is_none()
+        );
+        assert!(
+            r.channel_settings(a.id, ChannelKind::WechatOa)
+                .await
+                .expect("read")
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_inbox_keeps_each_callback_once_until_processed() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let a = brand(r, "alpha").await;
+        let b = brand(r, "beta").await;
+        let first = r
+            .inbox_put(&[
+                inbox_item(a.id, "k1", "one"),
+                inbox_item(a.id, "k2", "two"),
+                inbox_item(a.id, "k1", "one again"),
+            ])
+            .await
+            .expect("put");
+        assert!(first[0].fresh && first[1].fresh, "{}", db.name);
+        assert_eq!(
+            first[2],
+            InboxReceipt {
+                id: first[0].id,
+                fresh: false
+            },
+            "{}",
+            db.name
+        );
+        // The same key for another brand is another callback.
+        let other = r
+            .inbox_put(&[inbox_item(b.id, "k1", "b")])
+            .await
+            .expect("put");
+        assert!(other[0].fresh);
+        let retried = r
+            .inbox_put(&[inbox_item(a.id, "k1", "one")])
+            .await
+            .expect("retry");
+        assert_eq!(
+            retried[0],
+            InboxReceipt {
+                id: first[0].id,
+                fresh: false
+            }
+        );
+        let pending = r.inbox_pending(10, 3).await.expect("pending");
+        assert_eq!(pending.len(), 3, "{}", db.name);
+        assert_eq!(pending[0].item.body, "one");
+        r.inbox_done(first[0].id, "ok", 11).await.expect("done");
+        for _ in 0..3 {
+            r.inbox_failed(first[1].id, "boom").await.expect("failed");
+        }
+        let pending = r.inbox_pending(10, 3).await.expect("pending");
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].item.brand, b.id);
+        assert_eq!(
+            r.inbox_counts(a.id, 3).await.expect("counts"),
+            InboxCounts {
+                received: 2,
+                processed: 1,
+                pending: 0,
+                failed: 1
+            },
+            "{}",
+            db.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn contact_ways_staff_ids_messages_and_interactions() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let a = brand(r, "alpha").await;
+        let s = store(r, a.id, "SH01").await;
+        let u = user(r, a.id, "li@a.example", Role::Associate, Some(s.id)).await;
+        let way = r
+            .create_contact_way(
+                a.id,
+                &NewContactWay {
+                    state: "store:SH01:li".into(),
+                    label: "Li at SH01".into(),
+                    kind: ContactWayKind::Associate,
+                    store_id: Some(s.id),
+                    user_id: Some(u.id),
+                    tags: vec![Tag::parse("t", "walk-in").expect("tag")],
+                    welcome_text: "Welcome".into(),
+                },
+            )
+            .await
+            .expect("way");
+        assert!(
+            matches!(
+                r.create_contact_way(
+                    a.id,
+                    &NewContactWay {
+                        label: "dup".into(),
+                        ..NewContactWay {
+                            state: way.state.clone(),
+                            label: String::new(),
+                            kind: ContactWayKind::Store,
+                            store_id: None,
+                            user_id: None,
+                            tags: vec![],
+                            welcome_text: String::new()
+                        }
+                    }
+                )
+                .await,
+                Err(RepoError::Conflict(_))
+            ),
+            "{}",
+            db.name
+        );
+        r.set_contact_way_code(a.id, way.id, "cfg1", "http://qr/1")
+            .await
+            .expect("code");
+        let found = r
+            .contact_way_by_state(a.id, "store:SH01:li")
+            .await
+            .expect("by state")
+            .expect("found");
+        assert_eq!(found.qr_code.as_deref(), Some("http://qr/1"));
+        assert_eq!(found.tags, way.tags);
+        assert_eq!(r.contact_ways(a.id).await.expect("list").len(), 1);
+
+        r.link_staff(a.id, u.id, "wecom", "LiNa")
+            .await
+            .expect("link");
+        r.link_staff(a.id, u.id, "wecom", "LiNa2")
+            .await
+            .expect("relink");
+        assert_eq!(
+            r.staff_by_provider_id(a.id, "wecom", "LiNa")
+                .await
+                .expect("find"),
+            None
+        );
+        assert_eq!(
+            r.staff_by_provider_id(a.id, "wecom", "LiNa2")
+                .await
+                .expect("find"),
+            Some(u.id)
+        );
+        assert_eq!(
+            r.staff_provider_ids(a.id, "wecom").await.expect("all"),
+            vec![(u.id, "LiNa2".to_owned())]
+        );
+
+        let c = r
+            .create_client(a.id, &client("Mei", "Wang", "CRM-1"), None)
+            .await
+            .expect("client");
+        assert!(
+            r.add_message(a.id, &message(c, "m1", "你好"))
+                .await
+                .expect("msg")
+                .is_some(),
+            "{}",
+            db.name
+        );
+        assert!(
+            r.add_message(a.id, &message(c, "m1", "你好"))
+                .await
+                .expect("msg")
+                .is_none(),
+            "{}",
+            db.name
+        );
+        let msgs = r.messages(a.id, c, 10).await.expect("messages");
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].body, "你好");
+        let follow = NewInteraction {
+            client_id: c,
+            at: 30,
+            kind: "follow".into(),
+            channel: Some("wechat_oa".into()),
+            detail: serde_json::json!({"source": "qr_code"}),
+            reference: Some("inbox:1".into()),
+        };
+        assert!(r.add_interaction(a.id, &follow).await.expect("add"));
+        assert!(
+            !r.add_interaction(a.id, &follow).await.expect("again"),
+            "{}",
+            db.name
+        );
+        let timeline = r.timeline(a.id, c, 50).await.expect("timeline");
+        assert_eq!(timeline.iter().filter(|e| e.kind == "follow").count(), 1);
+        assert_eq!(
+            timeline.iter().filter(|e| e.kind == "message").count(),
+            1,
+            "{}",
+            db.name
+        );
+    }
 }

@@ -261,7 +261,11 @@ impl WecomApi {
                         )
                     ) && attempt < self.policy.attempts =>
                 {
-                    tracing::info!(api, errcode = e.errcode(), "WeCom token refused; refreshing");
+                    tracing::info!(
+                        api,
+                        errcode = e.errcode(),
+                        "WeCom token refused; refreshing"
+                    );
                     self.drop_token(&token).await;
                 }
                 Err(e) if attempt < self.policy.attempts && retryable(&e, idempotent) => {
@@ -275,7 +279,10 @@ impl WecomApi {
 
     // --- Customer contact (客户联系) --------------------------------------------------------
 
-    pub async fn get_external_contact(&self, external_userid: &str) -> Result<ExternalContactDetail, ApiError> {
+    pub async fn get_external_contact(
+        &self,
+        external_userid: &str,
+    ) -> Result<ExternalContactDetail, ApiError> {
         self.call(
             "externalcontact/get",
             None,
@@ -350,12 +357,21 @@ impl WecomApi {
             tag_group: Vec<TagGroup>,
         }
         let a: A = self
-            .call("externalcontact/get_corp_tag_list", Some(json!({})), &[], true)
+            .call(
+                "externalcontact/get_corp_tag_list",
+                Some(json!({})),
+                &[],
+                true,
+            )
             .await?;
         Ok(a.tag_group)
     }
 
-    pub async fn add_corp_tag(&self, group_name: &str, tags: &[&str]) -> Result<TagGroup, ApiError> {
+    pub async fn add_corp_tag(
+        &self,
+        group_name: &str,
+        tags: &[&str],
+    ) -> Result<TagGroup, ApiError> {
         #[derive(Deserialize)]
         struct A {
             tag_group: TagGroup,
@@ -421,7 +437,11 @@ impl WecomApi {
         .await
     }
 
-    pub async fn add_moment_task(&self, senders: &[String], text: &str) -> Result<String, ApiError> {
+    pub async fn add_moment_task(
+        &self,
+        senders: &[String],
+        text: &str,
+    ) -> Result<String, ApiError> {
         #[derive(Deserialize)]
         struct A {
             jobid: String,
@@ -454,8 +474,13 @@ impl WecomApi {
         takeover: &str,
         external_userids: &[String],
     ) -> Result<Vec<TransferOutcome>, ApiError> {
-        self.transfer("externalcontact/transfer_customer", handover, takeover, external_userids)
-            .await
+        self.transfer(
+            "externalcontact/transfer_customer",
+            handover,
+            takeover,
+            external_userids,
+        )
+        .await
     }
 
     /// Moves a departed associate's clients (离职继承).
@@ -505,14 +530,20 @@ impl WecomApi {
     ) -> Result<TransferResults, ApiError> {
         self.call(
             "externalcontact/transfer_result",
-            Some(json!({"handover_userid": handover, "takeover_userid": takeover, "cursor": cursor})),
+            Some(
+                json!({"handover_userid": handover, "takeover_userid": takeover, "cursor": cursor}),
+            ),
             &[],
             true,
         )
         .await
     }
 
-    pub async fn groupchat_list(&self, cursor: &str, limit: u32) -> Result<GroupChatPage, ApiError> {
+    pub async fn groupchat_list(
+        &self,
+        cursor: &str,
+        limit: u32,
+    ) -> Result<GroupChatPage, ApiError> {
         self.call(
             "externalcontact/groupchat/list",
             Some(json!({"status_filter": 0, "cursor": cursor, "limit": limit.clamp(1, 1000)})),
@@ -563,7 +594,10 @@ impl WecomApi {
 fn retryable(e: &ApiError, idempotent: bool) -> bool {
     match e {
         ApiError::Api { errcode, .. } => {
-            matches!(*errcode, errcode::SYSTEM_BUSY | errcode::API_FREQ_OUT_OF_LIMIT)
+            matches!(
+                *errcode,
+                errcode::SYSTEM_BUSY | errcode::API_FREQ_OUT_OF_LIMIT
+            )
         }
         ApiError::Transport { .. } => idempotent,
         ApiError::Decode { .. } => false,
@@ -584,7 +618,10 @@ async fn read<T: DeserializeOwned>(
     if status.is_server_error() {
         return Err(transport(format!("HTTP {status}")));
     }
-    let bytes = response.bytes().await.map_err(|e| transport(describe(&e)))?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| transport(describe(&e)))?;
     let decode = |detail: String| ApiError::Decode {
         api: api.to_owned(),
         detail,

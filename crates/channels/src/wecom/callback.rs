@@ -210,14 +210,11 @@ impl Callback {
             },
             ("event", Some(e), _) if e.eq_ignore_ascii_case("subscribe") => Event::Subscribed {
                 open_id: from_user_name.clone(),
-                scene: take("EventKey")
-                    .and_then(|k| k.strip_prefix("qrscene_").map(str::to_owned)),
+                scene: take("EventKey").and_then(|k| k.strip_prefix("qrscene_").map(str::to_owned)),
             },
-            ("event", Some(e), _) if e.eq_ignore_ascii_case("unsubscribe") => {
-                Event::Unsubscribed {
-                    open_id: from_user_name.clone(),
-                }
-            }
+            ("event", Some(e), _) if e.eq_ignore_ascii_case("unsubscribe") => Event::Unsubscribed {
+                open_id: from_user_name.clone(),
+            },
             ("event", Some(e), _) if e.eq_ignore_ascii_case("scan") => Event::Scanned {
                 open_id: from_user_name.clone(),
                 scene: take("EventKey").unwrap_or_default(),
@@ -326,7 +323,9 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(c.dedup_key, "msg:1234567890123456");
-        assert!(matches!(c.event, Event::Message { ref content, .. } if content.as_deref() == Some("你好")));
+        assert!(
+            matches!(c.event, Event::Message { ref content, .. } if content.as_deref() == Some("你好"))
+        );
     }
 
     #[test]

@@ -198,7 +198,8 @@ impl MsgCrypt {
         let len_bytes: [u8; 4] = body[16..20]
             .try_into()
             .map_err(|_| CryptoError::BadPlaintext)?;
-        let len = usize::try_from(u32::from_be_bytes(len_bytes)).map_err(|_| CryptoError::BadPlaintext)?;
+        let len = usize::try_from(u32::from_be_bytes(len_bytes))
+            .map_err(|_| CryptoError::BadPlaintext)?;
         let rest = &body[20..];
         if len > rest.len() {
             return Err(CryptoError::BadPlaintext);
@@ -311,8 +312,10 @@ mod tests {
         let cb = crate::wecom::callback::Callback::parse(&text).expect("a text message");
         assert_eq!(cb.from_user_name, "ChenJiaShun");
         assert_eq!(cb.dedup_key, "msg:1456453720");
-        assert!(matches!(cb.event, crate::wecom::callback::Event::Message { ref content, .. }
-            if content.as_deref() == Some("你好")));
+        assert!(
+            matches!(cb.event, crate::wecom::callback::Event::Message { ref content, .. }
+            if content.as_deref() == Some("你好"))
+        );
     }
 
     #[test]
@@ -346,7 +349,10 @@ mod tests {
             crate::samples::WECOM_VERIFY_NONCE,
             crate::samples::WECOM_VERIFY_ECHOSTR,
         );
-        assert_eq!(c.verify_url(s, "1476416374", n, e), Err(CryptoError::BadSignature));
+        assert_eq!(
+            c.verify_url(s, "1476416374", n, e),
+            Err(CryptoError::BadSignature)
+        );
         assert_eq!(c.verify_url(s, t, "1", e), Err(CryptoError::BadSignature));
         assert_eq!(
             c.verify_url(&s.replace('0', "1"), t, n, e),
@@ -354,7 +360,10 @@ mod tests {
         );
         // The right signature over someone else's corp id.
         let other = MsgCrypt::new(WECOM_TOKEN, WECOM_AES_KEY, "wwSomeoneElse").expect("key");
-        assert_eq!(other.verify_url(s, t, n, e), Err(CryptoError::WrongReceiveId));
+        assert_eq!(
+            other.verify_url(s, t, n, e),
+            Err(CryptoError::WrongReceiveId)
+        );
     }
 
     #[test]
@@ -388,10 +397,16 @@ mod tests {
     #[test]
     fn replies_open_with_their_own_signature() {
         let c = wecom();
-        let xml = c.reply_xml("<xml><Content>你好</Content></xml>", "1476422779", "1597212914");
+        let xml = c.reply_xml(
+            "<xml><Content>你好</Content></xml>",
+            "1476422779",
+            "1597212914",
+        );
         let env = crate::wecom::xml::Envelope::parse_xml(&xml).expect("envelope");
         let sig = crate::wecom::xml::flat(&xml).expect("xml")["MsgSignature"].clone();
-        let plain = c.open(&sig, "1476422779", "1597212914", &env.encrypt).expect("opens");
+        let plain = c
+            .open(&sig, "1476422779", "1597212914", &env.encrypt)
+            .expect("opens");
         assert_eq!(plain, "<xml><Content>你好</Content></xml>".as_bytes());
         let json: serde_json::Value =
             serde_json::from_str(&c.reply_json("{}", "1", "2")).expect("json");

@@ -96,7 +96,10 @@ pub fn flat(body: &str) -> Result<BTreeMap<String, String>, XmlError> {
                 if !path.is_empty() {
                     let key = key_of(&path[1..], &name);
                     // A leaf: keep its text. A parent's own text is whitespace between children.
-                    if !fields.keys().any(|k: &String| k.starts_with(&format!("{key}."))) {
+                    if !fields
+                        .keys()
+                        .any(|k: &String| k.starts_with(&format!("{key}.")))
+                    {
                         fields.insert(key, std::mem::take(&mut text).trim().to_owned());
                     }
                     if fields.len() > MAX_FIELDS {
@@ -204,7 +207,10 @@ mod tests {
         );
         assert_eq!(flat(&"x".repeat(MAX_BODY + 1)), Err(XmlError::TooLarge));
         assert_eq!(flat("<root><A>1</A></root>"), Err(XmlError::NotXmlRoot));
-        assert!(matches!(flat("<xml><A>1</B></xml>"), Err(XmlError::Malformed(_))));
+        assert!(matches!(
+            flat("<xml><A>1</B></xml>"),
+            Err(XmlError::Malformed(_))
+        ));
         assert!(flat("<xml><a><b><c><d>1</d></c></b></a></xml>").is_err());
         assert_eq!(flat("<xml><A>1</A>"), Err(XmlError::NotXmlRoot));
     }
@@ -212,7 +218,10 @@ mod tests {
     #[test]
     fn envelopes_in_both_shapes() {
         let x = Envelope::parse(crate::samples::WECOM_POST_BODY).expect("xml");
-        assert_eq!(x.to_user_name.as_deref(), Some(crate::samples::WECOM_CORP_ID));
+        assert_eq!(
+            x.to_user_name.as_deref(),
+            Some(crate::samples::WECOM_CORP_ID)
+        );
         assert_eq!(x.agent_id.as_deref(), Some("1000002"));
         let j = Envelope::parse(r#"{"tousername":"ww1","agentid":1000002,"encrypt":"abc"}"#)
             .expect("json");
