@@ -15,6 +15,9 @@ pub enum AppError {
     Conflict(String),
     #[error("too many attempts; try again in {0} minutes")]
     RateLimited(u64),
+    /// A provider (WeCom, the Official Account) could not be reached or refused the call.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -28,6 +31,7 @@ impl AppError {
             AppError::Invalid(_) => "invalid_input".into(),
             AppError::Conflict(_) => "conflict".into(),
             AppError::RateLimited(_) => "rate_limited".into(),
+            AppError::Unavailable(_) => "channel_unavailable".into(),
             AppError::Internal(_) => "internal".into(),
         }
     }
@@ -59,6 +63,10 @@ impl From<RepoError> for AppError {
 pub struct Errors(pub Vec<FieldError>);
 
 impl Errors {
+    pub fn push(&mut self, e: FieldError) {
+        self.0.push(e);
+    }
+
     pub fn take<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
         match r {
             Ok(v) => Some(v),

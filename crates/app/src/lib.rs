@@ -2,11 +2,13 @@
 //! the role it is checked against. The web layer and the CLI call nothing else.
 
 pub mod auth;
+pub mod channels;
 pub mod clients;
 pub mod demo;
 pub mod error;
 pub mod import;
 pub mod org;
+pub mod sandbox;
 
 use std::sync::Arc;
 
@@ -26,6 +28,8 @@ pub struct Salon {
     brands: Arc<std::sync::RwLock<std::collections::HashMap<domain::BrandId, Brand>>>,
     /// Actors behind recently seen API tokens (see [`auth::TOKEN_CACHE_TTL`]).
     tokens: Arc<auth::TokenCache>,
+    /// Channel caches, the callback inbox writer and the processor's wake-up.
+    pub channels: Arc<channels::Channels>,
 }
 
 impl Salon {
@@ -35,6 +39,7 @@ impl Salon {
             throttle: Arc::new(auth::LoginThrottle::default()),
             brands: Arc::default(),
             tokens: Arc::default(),
+            channels: Arc::default(),
         }
     }
 

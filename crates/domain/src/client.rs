@@ -68,6 +68,8 @@ pub enum IdentityKind {
     Wecom,
     /// WeChat Official Account follower: `openid`.
     WechatOa,
+    /// The person's WeChat `unionid`, shared by the brand's WeCom and OA apps.
+    WechatUnion,
     /// WhatsApp Business: `wa_id`.
     Whatsapp,
     /// The brand's CRM customer number.
@@ -75,9 +77,10 @@ pub enum IdentityKind {
 }
 
 impl IdentityKind {
-    pub const ALL: [IdentityKind; 4] = [
+    pub const ALL: [IdentityKind; 5] = [
         IdentityKind::Wecom,
         IdentityKind::WechatOa,
+        IdentityKind::WechatUnion,
         IdentityKind::Whatsapp,
         IdentityKind::Crm,
     ];
@@ -85,6 +88,7 @@ impl IdentityKind {
         match self {
             IdentityKind::Wecom => "wecom",
             IdentityKind::WechatOa => "wechat_oa",
+            IdentityKind::WechatUnion => "wechat_unionid",
             IdentityKind::Whatsapp => "whatsapp",
             IdentityKind::Crm => "crm",
         }

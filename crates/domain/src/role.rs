@@ -90,6 +90,12 @@ pub enum Action {
     ReadAssociates,
     ManageAssociates,
     DepartAssociate,
+    /// See the brand's channel settings (secrets masked) and inbox health.
+    ReadChannels,
+    /// Change channel settings and secrets; run a staff sync.
+    ManageChannels,
+    /// Create channel QR codes for stores, associates and campaigns.
+    ManageContactWays,
 }
 
 impl Action {
@@ -108,6 +114,8 @@ impl Action {
             DepartAssociate => matches!(role, StoreManager | Hq | Admin),
             ImportClients => matches!(role, Hq | Admin),
             ManageStores | ManageAssociates => matches!(role, Hq | Admin),
+            ReadChannels | ManageChannels => matches!(role, Hq | Admin),
+            ManageContactWays => matches!(role, StoreManager | Hq | Admin),
         }
     }
 }

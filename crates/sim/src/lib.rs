@@ -1,5 +1,6 @@
 //! Synthetic data for Salon: the deterministic demo brand "Maison Lumière" used by the demo,
-//! the tests and the benchmarks. (The provider simulators join this crate with the channels.)
+//! the tests and the benchmarks. And [`tencent`]: the WeCom + Official Account provider simulator (the sandbox channel).
 
 pub mod demo;
 pub mod events;
+pub mod tencent;

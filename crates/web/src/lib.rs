@@ -3,6 +3,7 @@
 //! business rule lives here.
 
 pub mod api;
+mod callbacks;
 mod error;
 mod security;
 pub mod ui;
@@ -34,6 +35,8 @@ pub struct AppState {
     /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` (behind a reverse proxy).
     pub behind_proxy: bool,
     pub started: Arc<std::time::Instant>,
+    /// The sandbox provider (the WeCom + OA simulator) mounted at `/sandbox`, when running.
+    pub sandbox: Option<Router>,
 }
 
 impl AppState {
@@ -43,22 +46,27 @@ impl AppState {
             cookies: CookieSecurity::Auto,
             behind_proxy: false,
             started: Arc::new(std::time::Instant::now()),
+            sandbox: None,
         }
     }
 }
 
 /// The whole application: API, UI, probes, security headers, body limits.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .nest("/api/v1", api::router(state.clone()))
-        .merge(ui::router(state.clone()))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            64 * 1024 * 1024,
-        ))
-        .layer(axum::middleware::from_fn(security::headers))
-        .with_state(state)
+        .merge(callbacks::router())
+        .merge(ui::router(state.clone()));
+    if let Some(sandbox) = state.sandbox.clone() {
+        app = app.nest_service("/sandbox", sandbox);
+    }
+    app.layer(tower_http::limit::RequestBodyLimitLayer::new(
+        64 * 1024 * 1024,
+    ))
+    .layer(axum::middleware::from_fn(security::headers))
+    .with_state(state)
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod callback;
 pub mod crypto;
+pub mod oa;
 pub mod xml;
 
 pub use crypto::{CryptoError, MsgCrypt};

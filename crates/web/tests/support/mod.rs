@@ -18,6 +18,22 @@ pub struct TestApp {
     pub salon: Salon,
     pub router: Router,
     pub brand: Brand,
+    /// Where the app listens (the simulator pushes its callbacks there).
+    pub url: String,
+    /// The WeCom + OA provider simulator the demo brand is connected to.
+    pub sim: sim::tencent::Simulator,
+    pub sim_url: String,
+}
+
+async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
 }
 
 pub async fn spawn(clients: usize) -> TestApp {
@@ -44,11 +60,36 @@ pub async fn spawn(clients: usize) -> TestApp {
         .await
         .expect("q")
         .expect("demo brand");
+    if let Ok(mut p) = salon.channels.api_policy.write() {
+        p.backoff = std::time::Duration::from_millis(5);
+    }
     let router = web::router(web::AppState::new(salon.clone()));
+    let url = serve(router.clone()).await;
+    // The simulator, on its own port, connected to the demo brand.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let sim_url = format!("http://{}", listener.local_addr().expect("addr"));
+    let sim = sim::tencent::Simulator::new(sim::tencent::SimConfig::sandbox(&sim_url))
+        .expect("simulator");
+    let sim_router = sim.router();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, sim_router).await;
+    });
+    sim.set_targets(
+        &format!("{url}/channels/wecom/demo/callback"),
+        &format!("{url}/channels/wechat-oa/demo/callback"),
+    );
+    app::sandbox::wire(&salon, &sim, "demo", &sim_url)
+        .await
+        .expect("sandbox wiring");
     TestApp {
         salon,
         router,
         brand,
+        url,
+        sim,
+        sim_url,
     }
 }
 

@@ -1,0 +1,125 @@
+//! The sandbox channel: the brand's WeCom app and Official Account connected to the local
+//! provider simulator (`sim::tencent`), so that a newcomer sees clients arrive and talk
+//! without any Tencent account. The same wiring serves the demo and the end-to-end tests.
+
+use domain::*;
+use sim::tencent::Simulator;
+
+use crate::channels::{ChannelInput, ContactWayInput};
+use crate::{Actor, AppResult, Salon};
+
+/// The sandbox OA menu: keys to the categories of the event spec.
+pub const MENU: [(&str, &str); 3] = [
+    ("NEW_ARRIVALS", "ecommerce"),
+    ("BOUTIQUES", "information"),
+    ("MY_ACCOUNT", "crm"),
+];
+
+/// Connects the brand to the simulator reached at `api_base`: the simulator learns the
+/// brand's staff, the brand's settings point at the simulator, staff are linked by a staff
+/// sync, and every associate has a channel QR code (restored into the simulator when the
+/// brand already has them from an earlier run).
+pub async fn wire(
+    salon: &Salon,
+    sim: &Simulator,
+    brand_slug: &str,
+    api_base: &str,
+) -> AppResult<()> {
+    let brand = salon.brand_by_slug(brand_slug).await?;
+    let staff = salon.repo.list_users(brand.id, None).await?;
+    for (u, _) in &staff {
+        if u.status == UserStatus::Active && matches!(u.role, Role::Associate | Role::StoreManager)
+        {
+            let userid = u.email.as_str().split('@').next().unwrap_or_default();
+            sim.add_staff(userid, &u.display_name, Some(u.email.as_str()));
+        }
+    }
+    let c = sim.config();
+    salon
+        .set_channel_settings(
+            brand.id,
+            ChannelKind::Wecom,
+            &ChannelInput {
+                app_id: Some(c.corp_id.clone()),
+                agent_id: Some(c.agent_id.clone()),
+                secret: Some(c.corp_secret.clone()),
+                token: Some(c.token.clone()),
+                aes_key: Some(c.aes_key.clone()),
+                api_base: Some(api_base.to_owned()),
+                menu: None,
+            },
+        )
+        .await?;
+    salon
+        .set_channel_settings(
+            brand.id,
+            ChannelKind::WechatOa,
+            &ChannelInput {
+                app_id: Some(c.oa_app_id.clone()),
+                agent_id: None,
+                secret: Some(c.oa_secret.clone()),
+                token: Some(c.oa_token.clone()),
+                aes_key: Some(c.oa_aes_key.clone()),
+                api_base: Some(api_base.to_owned()),
+                menu: Some(
+                    MENU.iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                ),
+            },
+        )
+        .await?;
+    salon.sync_staff_of(brand.id).await?;
+    let ways = salon.repo.contact_ways(brand.id).await?;
+    let linked = salon
+        .repo
+        .staff_provider_ids(brand.id, crate::channels::WECOM_STAFF)
+        .await?;
+    if ways.iter().any(|w| w.config_id.is_some()) {
+        for w in &ways {
+            let users: Vec<String> = linked
+                .iter()
+                .filter(|(u, _)| Some(*u) == w.user_id)
+                .map(|(_, v)| v.clone())
+                .collect();
+            if let (Some(cfg), false) = (&w.config_id, users.is_empty()) {
+                sim.restore_way(cfg, &w.state, &users);
+            }
+        }
+        return Ok(());
+    }
+    let hq = Actor {
+        brand: brand.clone(),
+        role: Role::Hq,
+        user: None,
+        store: None,
+    };
+    let stores = salon.repo.list_stores(brand.id).await?;
+    for (u, _) in &staff {
+        if u.status != UserStatus::Active || u.role != Role::Associate {
+            continue;
+        }
+        let store = stores.iter().find(|s| Some(s.id) == u.store_id);
+        salon
+            .create_contact_way(
+                &hq,
+                &ContactWayInput {
+                    kind: Some("associate".into()),
+                    label: Some(u.display_name.clone()),
+                    associate: Some(u.id.0),
+                    tags: vec!["qr-onboarding".into()],
+                    welcome_text: Some(format!(
+                        "您好，我是{}的{}。Welcome to {} — write to me here any time.",
+                        store
+                            .map(|s| s.name.as_str())
+                            .unwrap_or(brand.name.as_str()),
+                        u.display_name,
+                        brand.name
+                    )),
+                    ..ContactWayInput::default()
+                },
+            )
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,1124 @@
+//! A faithful local WeCom + Official Account provider: the APIs Salon calls, with their
+//! documented limits and error codes, and the people on the other side: clients who scan a
+//! store's QR code, add an associate, chat, follow the OA and click its menu, each pushed to
+//! Salon as a correctly encrypted and signed callback.
+//!
+//! Limits and errors it enforces (Tencent's codes): access tokens expire (42001) and unknown
+//! ones are refused (40014); each API has a per-minute rate (45009 beyond it); a welcome code is
+//! valid for 20 s and usable once (41051); a client can be transferred at most twice in 90 days
+//! (40097); a client receives at most one group message per day (later ones report status 3).
+//! Faults can be injected: latency, 5xx answers, "system busy" (-1), and connections dropped
+//! after the request was handled. Everything it accepted is logged for tests to compare.
+//!
+//! It serves under any prefix (the demo mounts it at `/sandbox` inside Salon's own server;
+//! tests bind it to its own port).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use channels::wecom::MsgCrypt;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// How long tokens live, in seconds (Tencent: 7200).
+pub const TOKEN_TTL_SECS: i64 = 7200;
+pub const WELCOME_CODE_TTL_SECS: i64 = 20;
+pub const TRANSFERS_PER_90_DAYS: usize = 2;
+
+/// The simulated corp and Official Account.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub corp_id: String,
+    pub corp_secret: String,
+    pub agent_id: String,
+    pub token: String,
+    pub aes_key: String,
+    pub oa_app_id: String,
+    pub oa_secret: String,
+    pub oa_token: String,
+    pub oa_aes_key: String,
+    /// Calls per minute per API before 45009.
+    pub per_api_per_minute: usize,
+    /// Where the sim's own pages live, as clients' browsers reach them (`…/sandbox`).
+    pub public_base: String,
+}
+
+impl SimConfig {
+    /// The sandbox's fixed, made-up credentials.
+    pub fn sandbox(public_base: &str) -> Self {
+        Self {
+            corp_id: "wwsandbox0lumiere".into(),
+            corp_secret: "sandbox-corp-secret-0123456789abcdef".into(),
+            agent_id: "1000002".into(),
+            token: "SandboxToken2026".into(),
+            aes_key: "c2FuZGJveC1zYWxvbi1hZXMta2V5LTMyLWJ5dGVzISE".into(),
+            oa_app_id: "wxsandbox0lumiere".into(),
+            oa_secret: "sandbox-oa-secret-0123456789abcdef".into(),
+            oa_token: "SandboxOaToken26".into(),
+            oa_aes_key: "b2Etc2FuZGJveC1zYWxvbi1hZXMta2V5LTMyYnl0ZSE".into(),
+            per_api_per_minute: 10_000,
+            public_base: public_base.trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+/// Faults to inject into API answers; each a probability in [0, 1] or a delay.
+#[derive(Debug, Clone, Default)]
+pub struct Faults {
+    pub latency: Duration,
+    pub server_error: f64,
+    pub system_busy: f64,
+    /// Handle the request, then drop the connection before the answer is complete.
+    pub drop_after_handling: f64,
+}
+
+/// One thing the provider accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// Simulated seconds since the epoch.
+    pub at: i64,
+    pub api: String,
+    pub detail: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimStaff {
+    pub userid: String,
+    pub name: String,
+    pub email: Option<String>,
+    /// 1 active, 5 left.
+    pub status: i64,
+}
+
+#[derive(Debug, Clone)]
+struct Contact {
+    name: String,
+    unionid: String,
+    mobile: Option<String>,
+    /// (userid, createtime, state)
+    follows: Vec<(String, i64, Option<String>)>,
+}
+
+#[derive(Debug, Clone)]
+struct Way {
+    state: String,
+    users: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct WelcomeCode {
+    issued: i64,
+    used: bool,
+    external_userid: String,
+}
+
+/// (external_userid, status, send_time) of one group message.
+type Delivery = (String, i64, i64);
+/// (group id, group name, [(tag id, tag name)]).
+type TagGroup = (String, String, Vec<(String, String)>);
+
+#[derive(Default)]
+struct Sim {
+    clock_offset: i64,
+    tokens: HashMap<String, i64>,
+    oa_tokens: HashMap<String, i64>,
+    staff: BTreeMap<String, SimStaff>,
+    contacts: BTreeMap<String, Contact>,
+    ways: BTreeMap<String, Way>,
+    welcome_codes: HashMap<String, WelcomeCode>,
+    welcomes: Vec<(String, String)>,
+    transfers: HashMap<String, Vec<i64>>,
+    /// msgid → (sender, [(external_userid, status, send_time)]).
+    group_msgs: BTreeMap<String, (String, Vec<Delivery>)>,
+    /// Group messages received per (client, day).
+    daily: HashMap<(String, i64), u32>,
+    moment_jobs: HashMap<String, Vec<String>>,
+    tags: Vec<TagGroup>,
+    marks: HashMap<String, Vec<String>>,
+    windows: HashMap<String, VecDeque<std::time::Instant>>,
+    log: Vec<LogEntry>,
+    faults: Faults,
+    followers: BTreeMap<String, bool>,
+    seq: u64,
+    rng: Option<rand_chacha::ChaCha8Rng>,
+}
+
+impl Sim {
+    fn now(&self) -> i64 {
+        jiff::Timestamp::now().as_second() + self.clock_offset
+    }
+
+    fn next_id(&mut self, prefix: &str) -> String {
+        self.seq += 1;
+        let r: u32 = self.rng().r#gen();
+        format!("{prefix}{:06}{r:08x}", self.seq)
+    }
+
+    fn rng(&mut self) -> &mut rand_chacha::ChaCha8Rng {
+        self.rng
+            .get_or_insert_with(|| rand_chacha::ChaCha8Rng::seed_from_u64(7))
+    }
+
+    fn record(&mut self, api: &str, detail: Value) {
+        let at = self.now();
+        self.log.push(LogEntry {
+            at,
+            api: api.to_owned(),
+            detail,
+        });
+    }
+}
+
+/// The simulator. Cheap to clone; all clones share one provider.
+#[derive(Clone)]
+pub struct Simulator {
+    config: Arc<SimConfig>,
+    state: Arc<Mutex<Sim>>,
+    wecom: MsgCrypt,
+    oa: MsgCrypt,
+    http: reqwest::Client,
+    /// Salon's callback URLs, set once Salon listens.
+    targets: Arc<Mutex<(Option<String>, Option<String>)>>,
+}
+
+type Shared = Simulator;
+
+fn err(errcode: i64, errmsg: &str) -> Response {
+    axum::Json(json!({"errcode": errcode, "errmsg": errmsg})).into_response()
+}
+
+fn ok(mut v: Value) -> Response {
+    v["errcode"] = json!(0);
+    v["errmsg"] = json!("ok");
+    axum::Json(v).into_response()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("the simulator's keys are invalid: {0}")]
+    Keys(String),
+    #[error("no such {0} in the simulator")]
+    Unknown(&'static str),
+    #[error("Salon's callback URL is not set")]
+    NoTarget,
+    #[error("Salon did not accept the callback: {0}")]
+    Rejected(String),
+}
+
+impl Simulator {
+    pub fn new(config: SimConfig) -> Result<Self, SimError> {
+        let wecom = MsgCrypt::new(&config.token, &config.aes_key, &config.corp_id)
+            .map_err(|e| SimError::Keys(e.to_string()))?;
+        let oa = MsgCrypt::new(&config.oa_token, &config.oa_aes_key, &config.oa_app_id)
+            .map_err(|e| SimError::Keys(e.to_string()))?;
+        Ok(Self {
+            config: Arc::new(config),
+            state: Arc::default(),
+            wecom,
+            oa,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+            targets: Arc::default(),
+        })
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sim> {
+        // A panic while holding the lock only happens in a failing test; keep serving.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where to push callbacks: Salon's WeCom and OA callback URLs.
+    pub fn set_targets(&self, wecom: &str, oa: &str) {
+        if let Ok(mut t) = self.targets.lock() {
+            *t = (Some(wecom.to_owned()), Some(oa.to_owned()));
+        }
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        self.lock().faults = faults;
+    }
+
+    /// Moves the simulated clock (tokens and welcome codes expire with it).
+    pub fn advance(&self, secs: i64) {
+        self.lock().clock_offset += secs;
+    }
+
+    pub fn log(&self) -> Vec<LogEntry> {
+        self.lock().log.clone()
+    }
+
+    /// The API calls accepted for one API name (such as `externalcontact/send_welcome_msg`).
+    pub fn accepted(&self, api: &str) -> Vec<LogEntry> {
+        self.lock()
+            .log
+            .iter()
+            .filter(|e| e.api == api)
+            .cloned()
+            .collect()
+    }
+
+    /// Welcome messages delivered: (external_userid, text).
+    pub fn welcomes(&self) -> Vec<(String, String)> {
+        self.lock().welcomes.clone()
+    }
+
+    pub fn add_staff(&self, userid: &str, name: &str, email: Option<&str>) {
+        self.lock().staff.insert(
+            userid.to_owned(),
+            SimStaff {
+                userid: userid.to_owned(),
+                name: name.to_owned(),
+                email: email.map(str::to_owned),
+                status: 1,
+            },
+        );
+    }
+
+    /// Registers a contact way Salon created with a previous run of the simulator.
+    pub fn restore_way(&self, config_id: &str, state: &str, users: &[String]) {
+        self.lock().ways.insert(
+            config_id.to_owned(),
+            Way {
+                state: state.to_owned(),
+                users: users.to_vec(),
+            },
+        );
+    }
+
+    pub fn way_ids(&self) -> Vec<String> {
+        self.lock().ways.keys().cloned().collect()
+    }
+
+    pub fn contact_ids(&self) -> Vec<String> {
+        self.lock().contacts.keys().cloned().collect()
+    }
+
+    // --- The people: each action pushes its callback -----------------------------------
+
+    /// A client scans a channel QR code and adds one of its associates. Returns the client's
+    /// external_userid once Salon has acknowledged the callback.
+    pub async fn client_scans(
+        &self,
+        config_id: &str,
+        name: &str,
+        mobile: Option<&str>,
+    ) -> Result<String, SimError> {
+        let (xml, external) = {
+            let mut s = self.lock();
+            let way = s
+                .ways
+                .get(config_id)
+                .cloned()
+                .ok_or(SimError::Unknown("contact way"))?;
+            let user = {
+                let i = s.rng().gen_range(0..way.users.len().max(1));
+                way.users
+                    .get(i)
+                    .cloned()
+                    .ok_or(SimError::Unknown("associate"))?
+            };
+            let external = s.next_id("wm");
+            let now = s.now();
+            let union = s.next_id("ou");
+            s.contacts.insert(
+                external.clone(),
+                Contact {
+                    name: name.to_owned(),
+                    unionid: union,
+                    mobile: mobile.map(str::to_owned),
+                    follows: vec![(user.clone(), now, Some(way.state.clone()))],
+                },
+            );
+            let code = s.next_id("WELCOME");
+            s.welcome_codes.insert(
+                code.clone(),
+                WelcomeCode {
+                    issued: now,
+                    used: false,
+                    external_userid: external.clone(),
+                },
+            );
+            let xml = format!(
+                "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>\
+                 <CreateTime>{now}</CreateTime><MsgType><![CDATA[event]]></MsgType>\
+                 <Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[add_external_contact]]></ChangeType>\
+                 <UserID><![CDATA[{user}]]></UserID><ExternalUserID><![CDATA[{external}]]></ExternalUserID>\
+                 <State><![CDATA[{state}]]></State><WelcomeCode><![CDATA[{code}]]></WelcomeCode></xml>",
+                corp = self.config.corp_id,
+                state = way.state,
+            );
+            (xml, external)
+        };
+        self.push_wecom(&xml, 1).await?;
+        Ok(external)
+    }
+
+    /// A client writes to their associate.
+    pub async fn client_says(&self, external_userid: &str, text: &str) -> Result<String, SimError> {
+        let xml = self.message_xml(external_userid, text)?;
+        self.push_wecom(&xml.0, 1).await?;
+        Ok(xml.1)
+    }
+
+    /// The callback XML of a client message, and its MsgId (for tests that push it by hand).
+    pub fn message_xml(
+        &self,
+        external_userid: &str,
+        text: &str,
+    ) -> Result<(String, String), SimError> {
+        let mut s = self.lock();
+        if !s.contacts.contains_key(external_userid) {
+            return Err(SimError::Unknown("external contact"));
+        }
+        let now = s.now();
+        s.seq += 1;
+        let msg_id = format!("{}{:06}", now, s.seq);
+        let xml = format!(
+            "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[{external_userid}]]></FromUserName>\
+             <CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content>\
+             <MsgId>{msg_id}</MsgId><AgentID>{agent}</AgentID></xml>",
+            corp = self.config.corp_id,
+            text = text.replace("]]>", "]]]]><![CDATA[>"),
+            agent = self.config.agent_id,
+        );
+        Ok((xml, msg_id))
+    }
+
+    /// Someone follows the Official Account, through a parametric QR code when `scene` is set.
+    pub async fn oa_follow(&self, openid: &str, scene: Option<&str>) -> Result<(), SimError> {
+        let now = {
+            let mut s = self.lock();
+            s.followers.insert(openid.to_owned(), true);
+            s.now()
+        };
+        let key = scene.map(|sc| format!("<EventKey><![CDATA[qrscene_{sc}]]></EventKey><Ticket><![CDATA[T{now}]]></Ticket>")).unwrap_or_default();
+        let xml = self.oa_event(openid, now, "subscribe", &key);
+        self.push_oa(&xml).await
+    }
+
+    pub async fn oa_unfollow(&self, openid: &str) -> Result<(), SimError> {
+        let now = {
+            let mut s = self.lock();
+            s.followers.insert(openid.to_owned(), false);
+            s.now()
+        };
+        let xml = self.oa_event(openid, now, "unsubscribe", "");
+        self.push_oa(&xml).await
+    }
+
+    pub async fn oa_click(&self, openid: &str, key: &str) -> Result<(), SimError> {
+        let now = self.lock().now();
+        let xml = self.oa_event(
+            openid,
+            now,
+            "CLICK",
+            &format!("<EventKey><![CDATA[{key}]]></EventKey>"),
+        );
+        self.push_oa(&xml).await
+    }
+
+    pub async fn oa_says(&self, openid: &str, text: &str) -> Result<(), SimError> {
+        let (now, id) = {
+            let mut s = self.lock();
+            s.seq += 1;
+            (s.now(), s.seq)
+        };
+        let xml = format!(
+            "<xml><ToUserName><![CDATA[gh_sandbox]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>\
+             <CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content><MsgId>{now}{id:06}</MsgId></xml>"
+        );
+        self.push_oa(&xml).await
+    }
+
+    fn oa_event(&self, openid: &str, now: i64, event: &str, extra: &str) -> String {
+        format!(
+            "<xml><ToUserName><![CDATA[gh_sandbox]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>\
+             <CreateTime>{now}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event>{extra}</xml>"
+        )
+    }
+
+    /// A staff member leaves the corp: `change_contact` / `delete_user`.
+    pub async fn staff_leaves(&self, userid: &str) -> Result<(), SimError> {
+        let now = {
+            let mut s = self.lock();
+            let st = s
+                .staff
+                .get_mut(userid)
+                .ok_or(SimError::Unknown("staff member"))?;
+            st.status = 5;
+            s.now()
+        };
+        let xml = format!(
+            "<xml><ToUserName><![CDATA[{}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>{now}</CreateTime>\
+             <MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_contact]]></Event><ChangeType>delete_user</ChangeType>\
+             <UserID><![CDATA[{userid}]]></UserID></xml>",
+            self.config.corp_id
+        );
+        self.push_wecom(&xml, 1).await
+    }
+
+    /// Encrypts, signs and POSTs a WeCom callback `times` times (Tencent retries a callback
+    /// that is not answered within 5 s; tests push duplicates on purpose).
+    pub async fn push_wecom(&self, plain_xml: &str, times: usize) -> Result<(), SimError> {
+        let url = self
+            .targets
+            .lock()
+            .ok()
+            .and_then(|t| t.0.clone())
+            .ok_or(SimError::NoTarget)?;
+        for _ in 0..times {
+            self.push(&url, &self.wecom, plain_xml).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn push_oa(&self, plain_xml: &str) -> Result<(), SimError> {
+        let url = self
+            .targets
+            .lock()
+            .ok()
+            .and_then(|t| t.1.clone())
+            .ok_or(SimError::NoTarget)?;
+        self.push(&url, &self.oa, plain_xml).await
+    }
+
+    async fn push(&self, url: &str, crypt: &MsgCrypt, plain_xml: &str) -> Result<(), SimError> {
+        let timestamp = jiff::Timestamp::now().as_second().to_string();
+        let nonce = rand::thread_rng()
+            .gen_range(100_000_000u64..999_999_999)
+            .to_string();
+        let encrypted = crypt.encrypt(plain_xml.as_bytes());
+        let signature = crypt.sign(&timestamp, &nonce, &encrypted);
+        let body = format!(
+            "<xml><ToUserName><![CDATA[{}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt><AgentID><![CDATA[{}]]></AgentID></xml>",
+            crypt.receive_id(),
+            self.config.agent_id
+        );
+        // Tencent retries three times when the answer does not come within 5 s.
+        let mut last = String::new();
+        for _ in 0..3 {
+            let sent = self
+                .http
+                .post(url)
+                .query(&[
+                    ("msg_signature", &signature),
+                    ("timestamp", &timestamp),
+                    ("nonce", &nonce),
+                ])
+                .header(header::CONTENT_TYPE, "text/xml")
+                .timeout(Duration::from_secs(5))
+                .body(body.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) => last = format!("HTTP {}", r.status()),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(SimError::Rejected(last))
+    }
+
+    /// The provider's HTTP API, to mount at the API base Salon is configured with.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/cgi-bin/gettoken", get(gettoken))
+            .route("/cgi-bin/token", get(oa_token))
+            .route("/cgi-bin/user/list", get(user_list))
+            .route("/cgi-bin/externalcontact/get", get(contact_get))
+            .route("/cgi-bin/externalcontact/list", get(contact_list))
+            .route(
+                "/cgi-bin/externalcontact/get_moment_task_result",
+                get(moment_result),
+            )
+            .route("/cgi-bin/externalcontact/{*api}", post(contact_post))
+            .route("/qr/{config_id}", get(qr_image))
+            .route("/scan/{config_id}", get(scan_page).post(scan_now))
+            .with_state(self.clone())
+    }
+
+    /// Runs the API checks every call shares: faults, the token, the rate. `Err` is the answer.
+    async fn gate(&self, api: &str, token: Option<&str>) -> Result<Fault, Response> {
+        let faults = self.lock().faults.clone();
+        if !faults.latency.is_zero() {
+            tokio::time::sleep(faults.latency).await;
+        }
+        let mut s = self.lock();
+        let roll: f64 = s.rng().r#gen();
+        if roll < faults.server_error {
+            return Err((StatusCode::BAD_GATEWAY, "upstream unavailable").into_response());
+        }
+        let roll: f64 = s.rng().r#gen();
+        if roll < faults.system_busy {
+            return Err(err(-1, "system busy"));
+        }
+        let now = s.now();
+        match token.map(|t| s.tokens.get(t).copied()) {
+            None | Some(None) => return Err(err(40014, "invalid access_token")),
+            Some(Some(expiry)) if expiry <= now => return Err(err(42001, "access_token expired")),
+            _ => {}
+        }
+        let limit = self.config.per_api_per_minute;
+        let w = s.windows.entry(api.to_owned()).or_default();
+        let t = std::time::Instant::now();
+        while w
+            .front()
+            .is_some_and(|f| t.duration_since(*f) >= Duration::from_secs(60))
+        {
+            w.pop_front();
+        }
+        if w.len() >= limit {
+            return Err(err(45009, "api freq out of limit"));
+        }
+        w.push_back(t);
+        let roll: f64 = s.rng().r#gen();
+        Ok(Fault {
+            drop: roll < faults.drop_after_handling,
+        })
+    }
+}
+
+struct Fault {
+    drop: bool,
+}
+
+impl Fault {
+    /// The answer, or a connection cut before the answer's body is complete.
+    fn answer(self, r: Response) -> Response {
+        if self.drop {
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::new(Broken))
+                .unwrap_or(r)
+        } else {
+            r
+        }
+    }
+}
+
+/// A body that fails on first read: hyper aborts the connection mid-answer.
+struct Broken;
+
+impl http_body::Body for Broken {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "dropped",
+        ))))
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    corpid: Option<String>,
+    corpsecret: Option<String>,
+}
+
+async fn gettoken(State(sim): State<Shared>, Query(q): Query<TokenQuery>) -> Response {
+    if q.corpid.as_deref() != Some(&sim.config.corp_id) {
+        return err(40013, "invalid corpid");
+    }
+    if q.corpsecret.as_deref() != Some(&sim.config.corp_secret) {
+        return err(40001, "invalid credential");
+    }
+    let mut s = sim.lock();
+    let token = s.next_id("tok");
+    let expiry = s.now() + TOKEN_TTL_SECS;
+    s.tokens.insert(token.clone(), expiry);
+    ok(json!({"access_token": token, "expires_in": TOKEN_TTL_SECS}))
+}
+
+#[derive(Deserialize)]
+struct OaTokenQuery {
+    appid: Option<String>,
+    secret: Option<String>,
+}
+
+async fn oa_token(State(sim): State<Shared>, Query(q): Query<OaTokenQuery>) -> Response {
+    if q.appid.as_deref() != Some(&sim.config.oa_app_id)
+        || q.secret.as_deref() != Some(&sim.config.oa_secret)
+    {
+        return err(40125, "invalid appsecret");
+    }
+    let mut s = sim.lock();
+    let token = s.next_id("oatok");
+    let expiry = s.now() + TOKEN_TTL_SECS;
+    s.oa_tokens.insert(token.clone(), expiry);
+    ok(json!({"access_token": token, "expires_in": TOKEN_TTL_SECS}))
+}
+
+type Params = Query<HashMap<String, String>>;
+
+async fn user_list(State(sim): State<Shared>, Query(q): Params) -> Response {
+    let fault = match sim
+        .gate("user/list", q.get("access_token").map(String::as_str))
+        .await
+    {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let list: Vec<Value> = sim
+        .lock()
+        .staff
+        .values()
+        .map(|s| json!({"userid": s.userid, "name": s.name, "email": s.email, "status": s.status, "department": [1]}))
+        .collect();
+    fault.answer(ok(json!({"userlist": list})))
+}
+
+async fn contact_get(State(sim): State<Shared>, Query(q): Params) -> Response {
+    let fault = match sim
+        .gate(
+            "externalcontact/get",
+            q.get("access_token").map(String::as_str),
+        )
+        .await
+    {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let id = q.get("external_userid").cloned().unwrap_or_default();
+    let s = sim.lock();
+    let Some(c) = s.contacts.get(&id) else {
+        return err(84061, "not external contact");
+    };
+    let follow: Vec<Value> = c
+        .follows
+        .iter()
+        .map(|(u, t, st)| json!({"userid": u, "createtime": t, "state": st, "remark": "", "remark_mobiles": c.mobile.iter().collect::<Vec<_>>()}))
+        .collect();
+    fault.answer(ok(json!({
+        "external_contact": {"external_userid": id, "name": c.name, "type": 1, "gender": 0, "unionid": c.unionid},
+        "follow_user": follow,
+    })))
+}
+
+async fn contact_list(State(sim): State<Shared>, Query(q): Params) -> Response {
+    let fault = match sim
+        .gate(
+            "externalcontact/list",
+            q.get("access_token").map(String::as_str),
+        )
+        .await
+    {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let user = q.get("userid").cloned().unwrap_or_default();
+    let ids: Vec<String> = sim
+        .lock()
+        .contacts
+        .iter()
+        .filter(|(_, c)| c.follows.iter().any(|(u, _, _)| *u == user))
+        .map(|(id, _)| id.clone())
+        .collect();
+    fault.answer(ok(json!({"external_userid": ids})))
+}
+
+async fn moment_result(State(sim): State<Shared>, Query(q): Params) -> Response {
+    let fault = match sim
+        .gate(
+            "externalcontact/get_moment_task_result",
+            q.get("access_token").map(String::as_str),
+        )
+        .await
+    {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let job = q.get("jobid").cloned().unwrap_or_default();
+    let s = sim.lock();
+    match s.moment_jobs.get(&job) {
+        Some(_) => fault.answer(ok(json!({"status": 3, "type": "add_moment_task", "result": {"moment_id": format!("mom{job}")}}))),
+        None => err(41063, "invalid jobid"),
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn contact_post(
+    State(sim): State<Shared>,
+    Path(api): Path<String>,
+    Query(q): Params,
+    body: axum::body::Bytes,
+) -> Response {
+    let api_name = format!("externalcontact/{api}");
+    let fault = match sim
+        .gate(&api_name, q.get("access_token").map(String::as_str))
+        .await
+    {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Ok(b) = serde_json::from_slice::<Value>(&body) else {
+        return err(47001, "data format error");
+    };
+    let answer = handle_post(&sim, &api_name, &b);
+    fault.answer(answer)
+}
+
+fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
+    let mut s = sim.lock();
+    let now = s.now();
+    match api {
+        "externalcontact/add_contact_way" => {
+            let state = b["state"].as_str().unwrap_or("").to_owned();
+            if state.chars().count() > 30 {
+                return err(40058, "state exceeds 30 characters");
+            }
+            let users = strings(&b["user"]);
+            if users.is_empty() || users.iter().any(|u| !s.staff.contains_key(u)) {
+                return err(60111, "userid not found");
+            }
+            let config_id = s.next_id("cfg");
+            s.ways.insert(
+                config_id.clone(),
+                Way {
+                    state: state.clone(),
+                    users: users.clone(),
+                },
+            );
+            s.record(
+                api,
+                json!({"config_id": config_id, "state": state, "user": users}),
+            );
+            let qr = format!("{}/qr/{config_id}", sim.config.public_base);
+            ok(json!({"config_id": config_id, "qr_code": qr}))
+        }
+        "externalcontact/send_welcome_msg" => {
+            let code = b["welcome_code"].as_str().unwrap_or("").to_owned();
+            let text = b["text"]["content"].as_str().unwrap_or("").to_owned();
+            let Some(w) = s.welcome_codes.get_mut(&code) else {
+                return err(41051, "invalid welcome_code");
+            };
+            if w.used || now - w.issued > WELCOME_CODE_TTL_SECS {
+                return err(41051, "welcome_code expired or already used");
+            }
+            w.used = true;
+            let ext = w.external_userid.clone();
+            s.welcomes.push((ext.clone(), text.clone()));
+            s.record(api, json!({"external_userid": ext, "text": text}));
+            ok(json!({}))
+        }
+        "externalcontact/batch/get_by_user" => {
+            let users = strings(&b["userid_list"]);
+            let list: Vec<Value> = s
+                .contacts
+                .iter()
+                .flat_map(|(id, c)| {
+                    c.follows.iter().filter(|(u, _, _)| users.contains(u)).map(move |(u, t, st)| {
+                        json!({"external_contact": {"external_userid": id, "name": c.name, "type": 1, "unionid": c.unionid},
+                               "follow_info": {"userid": u, "createtime": t, "state": st}})
+                    })
+                })
+                .collect();
+            ok(json!({"external_contact_list": list, "next_cursor": ""}))
+        }
+        "externalcontact/get_corp_tag_list" => {
+            let groups: Vec<Value> = s
+                .tags
+                .iter()
+                .map(|(gid, gname, tags)| json!({"group_id": gid, "group_name": gname, "tag": tags.iter().map(|(id, n)| json!({"id": id, "name": n})).collect::<Vec<_>>()}))
+                .collect();
+            ok(json!({"tag_group": groups}))
+        }
+        "externalcontact/add_corp_tag" => {
+            let gname = b["group_name"].as_str().unwrap_or("").to_owned();
+            let gid = s.next_id("etg");
+            let mut tags = Vec::new();
+            for t in b["tag"].as_array().cloned().unwrap_or_default() {
+                let id = s.next_id("et");
+                tags.push((id, t["name"].as_str().unwrap_or("").to_owned()));
+            }
+            s.tags.push((gid.clone(), gname.clone(), tags.clone()));
+            s.record(api, json!({"group_name": gname}));
+            ok(
+                json!({"tag_group": {"group_id": gid, "group_name": gname, "tag": tags.iter().map(|(id, n)| json!({"id": id, "name": n})).collect::<Vec<_>>()}}),
+            )
+        }
+        "externalcontact/mark_tag" => {
+            let ext = b["external_userid"].as_str().unwrap_or("").to_owned();
+            if !s.contacts.contains_key(&ext) {
+                return err(84061, "not external contact");
+            }
+            let add = strings(&b["add_tag"]);
+            s.marks.entry(ext.clone()).or_default().extend(add.clone());
+            s.record(api, json!({"external_userid": ext, "add_tag": add}));
+            ok(json!({}))
+        }
+        "externalcontact/add_msg_template" => {
+            let sender = b["sender"].as_str().unwrap_or("").to_owned();
+            let targets = strings(&b["external_userid"]);
+            let day = now / 86_400;
+            let msgid = s.next_id("msg");
+            let mut list = Vec::new();
+            let mut fail = Vec::new();
+            for t in &targets {
+                if !s.contacts.contains_key(t) {
+                    fail.push(t.clone());
+                    continue;
+                }
+                // A client receives at most one group message a day: later ones report status 3.
+                let n = s.daily.entry((t.clone(), day)).or_default();
+                let status = if *n >= 1 { 3 } else { 1 };
+                *n += 1;
+                list.push((t.clone(), status, if status == 1 { now } else { 0 }));
+            }
+            let accepted: Vec<&String> = list
+                .iter()
+                .filter(|(_, st, _)| *st == 1)
+                .map(|(t, _, _)| t)
+                .collect();
+            let record = json!({"msgid": msgid, "sender": sender, "external_userid": accepted, "text": b["text"]["content"]});
+            s.group_msgs.insert(msgid.clone(), (sender.clone(), list));
+            s.record(api, record);
+            ok(json!({"msgid": msgid, "fail_list": fail}))
+        }
+        "externalcontact/get_groupmsg_send_result" => {
+            let msgid = b["msgid"].as_str().unwrap_or("");
+            let Some((sender, list)) = s.group_msgs.get(msgid) else {
+                return err(41063, "invalid msgid");
+            };
+            let send: Vec<Value> = list
+                .iter()
+                .map(|(e, st, t)| json!({"external_userid": e, "userid": sender, "status": st, "send_time": t}))
+                .collect();
+            ok(json!({"send_list": send, "next_cursor": ""}))
+        }
+        "externalcontact/add_moment_task" => {
+            let job = s.next_id("job");
+            let senders = strings(&b["visible_range"]["sender_list"]["user_list"]);
+            s.moment_jobs.insert(job.clone(), senders.clone());
+            s.record(
+                api,
+                json!({"jobid": job, "senders": senders, "text": b["text"]["content"]}),
+            );
+            ok(json!({"jobid": job}))
+        }
+        "externalcontact/transfer_customer" | "externalcontact/resigned/transfer_customer" => {
+            let handover = b["handover_userid"].as_str().unwrap_or("").to_owned();
+            let takeover = b["takeover_userid"].as_str().unwrap_or("").to_owned();
+            if !s.staff.contains_key(&takeover) {
+                return err(60111, "userid not found");
+            }
+            let mut out = Vec::new();
+            for ext in strings(&b["external_userid"]) {
+                let recent = s
+                    .transfers
+                    .get(&ext)
+                    .map_or(0, |v| v.iter().filter(|t| now - **t < 90 * 86_400).count());
+                let code = if !s.contacts.contains_key(&ext) {
+                    84061
+                } else if recent >= TRANSFERS_PER_90_DAYS {
+                    40097
+                } else {
+                    0
+                };
+                if code == 0 {
+                    s.transfers.entry(ext.clone()).or_default().push(now);
+                    if let Some(c) = s.contacts.get_mut(&ext) {
+                        for f in c.follows.iter_mut().filter(|f| f.0 == handover) {
+                            f.0 = takeover.clone();
+                        }
+                    }
+                    s.record(
+                        api,
+                        json!({"external_userid": ext, "handover": handover, "takeover": takeover}),
+                    );
+                }
+                out.push(json!({"external_userid": ext, "errcode": code}));
+            }
+            ok(json!({"customer": out}))
+        }
+        "externalcontact/transfer_result" => {
+            let takeover = b["takeover_userid"].as_str().unwrap_or("");
+            let list: Vec<Value> = s
+                .transfers
+                .iter()
+                .filter(|(e, _)| s.contacts.get(*e).is_some_and(|c| c.follows.iter().any(|f| f.0 == takeover)))
+                .map(|(e, t)| json!({"external_userid": e, "status": 1, "takeover_time": t.last().copied().unwrap_or(0)}))
+                .collect();
+            ok(json!({"customer": list, "next_cursor": ""}))
+        }
+        "externalcontact/groupchat/list" => ok(json!({"group_chat_list": [], "next_cursor": ""})),
+        "externalcontact/groupchat/get" => err(40050, "chatid not found"),
+        _ => err(60020, "api not supported by the simulator"),
+    }
+}
+
+/// The channel QR code as an image: a real QR code whose link, opened on a phone or in a
+/// browser, plays a client scanning it.
+async fn qr_image(State(sim): State<Shared>, Path(config_id): Path<String>) -> Response {
+    let config_id = config_id.trim_end_matches(".svg").to_owned();
+    if !sim.lock().ways.contains_key(&config_id) {
+        return (StatusCode::NOT_FOUND, "no such QR code").into_response();
+    }
+    let link = format!("{}/scan/{config_id}", sim.config.public_base);
+    match qrcode::QrCode::new(link.as_bytes()) {
+        Ok(code) => {
+            let svg = code
+                .render::<qrcode::render::svg::Color<'_>>()
+                .min_dimensions(180, 180)
+                .quiet_zone(true)
+                .build();
+            (
+                [
+                    (header::CONTENT_TYPE, "image/svg+xml"),
+                    (header::CACHE_CONTROL, "max-age=3600"),
+                ],
+                svg,
+            )
+                .into_response()
+        }
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "QR encoding failed").into_response(),
+    }
+}
+
+async fn scan_page(Path(config_id): Path<String>) -> Html<String> {
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><title>Sandbox: scan</title><body style=\"font-family:sans-serif;max-width:30em;margin:3em auto\">\
+         <h1>Sandbox WeChat</h1><p>This plays a client scanning the QR code <code>{config_id}</code> and adding the associate.</p>\
+         <form method=post><label>Client name <input name=name value=\"林小姐\"></label> <button>Add the associate</button></form></body>"
+    ))
+}
+
+#[derive(Deserialize)]
+struct ScanForm {
+    name: Option<String>,
+}
+
+async fn scan_now(
+    State(sim): State<Shared>,
+    Path(config_id): Path<String>,
+    axum::Form(form): axum::Form<ScanForm>,
+) -> Response {
+    let name = form.name.unwrap_or_default();
+    let name = if name.trim().is_empty() {
+        "Sandbox client".to_owned()
+    } else {
+        name.trim().chars().take(40).collect()
+    };
+    match sim.client_scans(&config_id, &name, None).await {
+        Ok(_) => Html(format!(
+            "<!doctype html><meta charset=utf-8><title>Added</title><body style=\"font-family:sans-serif;max-width:30em;margin:3em auto\">\
+             <h1>Added</h1><p>{} added the associate. The client now appears in their client book, with the welcome message.</p></body>",
+            html_escape(&name)
+        ))
+        .into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Phrases simulated clients write (the demo's live activity).
+const PHRASES: [&str; 8] = [
+    "您好，请问新款手袋还有货吗？",
+    "Could you hold the silk scarf in blue for me until Saturday?",
+    "周末想去店里看看，有空吗？",
+    "Thank you for the birthday wishes!",
+    "请问这款的尺寸有哪些？",
+    "Is the private preview still on next week?",
+    "收到了，非常喜欢，谢谢！",
+    "Can I book a fitting for Thursday afternoon?",
+];
+
+const NAMES: [&str; 8] = [
+    "林小姐",
+    "Chen Wei",
+    "王女士",
+    "Sophie Laurent",
+    "赵先生",
+    "Li Na",
+    "周小姐",
+    "Marco Rossi",
+];
+
+/// The sandbox's life: every `every`, one simulated person does something (adds an associate
+/// through a QR code, writes, follows the OA, uses its menu). Runs until the process ends.
+pub async fn run_activity(sim: Simulator, every: Duration, menu_keys: Vec<String>) {
+    let mut rng =
+        rand_chacha::ChaCha8Rng::seed_from_u64(jiff::Timestamp::now().as_second().unsigned_abs());
+    let mut followers: Vec<String> = Vec::new();
+    loop {
+        tokio::time::sleep(every).await;
+        let roll: u32 = rng.gen_range(0..10);
+        let result = match roll {
+            0..=2 => {
+                let ways = sim.way_ids();
+                if ways.is_empty() {
+                    continue;
+                }
+                let way = &ways[rng.gen_range(0..ways.len())];
+                let name = NAMES[rng.gen_range(0..NAMES.len())];
+                sim.client_scans(way, name, None).await.map(|_| ())
+            }
+            3..=6 => {
+                let contacts = sim.contact_ids();
+                if contacts.is_empty() {
+                    continue;
+                }
+                let c = &contacts[rng.gen_range(0..contacts.len())];
+                sim.client_says(c, PHRASES[rng.gen_range(0..PHRASES.len())])
+                    .await
+                    .map(|_| ())
+            }
+            7 => {
+                let openid = format!("oSandbox{:08x}", rng.r#gen::<u32>());
+                followers.push(openid.clone());
+                let ways = sim
+                    .lock()
+                    .ways
+                    .values()
+                    .map(|w| w.state.clone())
+                    .collect::<Vec<_>>();
+                let scene = (!ways.is_empty() && rng.gen_bool(0.6))
+                    .then(|| ways[rng.gen_range(0..ways.len())].clone());
+                sim.oa_follow(&openid, scene.as_deref()).await
+            }
+            _ => {
+                if followers.is_empty() || menu_keys.is_empty() {
+                    continue;
+                }
+                let f = &followers[rng.gen_range(0..followers.len())];
+                sim.oa_click(f, &menu_keys[rng.gen_range(0..menu_keys.len())])
+                    .await
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "sandbox activity");
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The provider callback endpoints: `GET|POST /channels/wecom/{brand}/callback` and
+//! `GET|POST /channels/wechat-oa/{brand}/callback`.
+//!
+//! GET is Tencent's URL verification: check the signature, decrypt `echostr`, answer its
+//! plaintext and nothing else (the OA's plain mode answers `echostr` as sent). POST verifies,
+//! decrypts and parses the callback, stores it durably in the inbox (a retried callback is
+//! recognised and not stored again), answers at once, and leaves the processing to the
+//! channel processor. A refused callback gets a clear status, a log line without content, and
+//! nothing is stored.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use channels::wecom::CryptoError;
+use channels::wecom::callback::{Callback, Event};
+use channels::wecom::xml::{Envelope, MAX_BODY};
+use domain::ChannelKind;
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/channels/{channel}/{brand}/callback",
+            get(verify_url).post(receive),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+fn refuse(status: StatusCode, brand: &str, channel: &str, why: &str) -> Response {
+    // The brand and the reason only: never the body, the signature or an id of a person.
+    tracing::warn!(
+        brand,
+        channel,
+        status = status.as_u16(),
+        reason = why,
+        "callback refused"
+    );
+    (status, format!("{why}\n")).into_response()
+}
+
+fn crypto_status(e: &CryptoError) -> StatusCode {
+    match e {
+        CryptoError::BadSignature => StatusCode::UNAUTHORIZED,
+        CryptoError::WrongReceiveId => StatusCode::FORBIDDEN,
+        CryptoError::BadAesKey => StatusCode::INTERNAL_SERVER_ERROR,
+        CryptoError::BadCiphertext | CryptoError::BadPlaintext => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+/// Query values as Tencent sends them. `echostr` and the signatures are base64 or hex, which
+/// never contain a space: a `+` that a form decoder turned into one is put back.
+fn param(q: &HashMap<String, String>, name: &str) -> Option<String> {
+    q.get(name).map(|v| v.replace(' ', "+"))
+}
+
+async fn endpoint(
+    state: &AppState,
+    channel: &str,
+    brand: &str,
+) -> Result<
+    (
+        domain::Brand,
+        ChannelKind,
+        std::sync::Arc<app::channels::Endpoint>,
+    ),
+    Response,
+> {
+    let Some(kind) = ChannelKind::parse(channel) else {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            brand,
+            channel,
+            "no such channel",
+        ));
+    };
+    let b = match state.salon.brand_by_slug(brand).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Err(refuse(
+                StatusCode::NOT_FOUND,
+                brand,
+                channel,
+                "no such brand",
+            ));
+        }
+    };
+    match state.salon.endpoint(&b, kind).await {
+        Ok(e) => Ok((b, kind, e)),
+        Err(app::AppError::NotFound(_)) => Err(refuse(
+            StatusCode::NOT_FOUND,
+            brand,
+            channel,
+            "this channel is not configured for the brand",
+        )),
+        Err(e) => {
+            tracing::error!(brand, channel, error = %e, "channel settings unreadable");
+            Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response())
+        }
+    }
+}
+
+async fn verify_url(
+    State(state): State<AppState>,
+    Path((channel, brand)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (_, _, ep) = match endpoint(&state, &channel, &brand).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let (Some(timestamp), Some(nonce), Some(echostr)) = (
+        param(&q, "timestamp"),
+        param(&q, "nonce"),
+        param(&q, "echostr"),
+    ) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &brand,
+            &channel,
+            "timestamp, nonce and echostr are required",
+        );
+    };
+    if let Some(sig) = param(&q, "msg_signature") {
+        match ep.crypt.verify_url(&sig, &timestamp, &nonce, &echostr) {
+            Ok(plain) => text(plain),
+            Err(e) => refuse(crypto_status(&e), &brand, &channel, &e.to_string()),
+        }
+    } else if let Some(sig) = param(&q, "signature") {
+        // The Official Account's plain verification: echo `echostr` itself.
+        match ep.crypt.verify_plain(&sig, &timestamp, &nonce) {
+            Ok(()) => text(q.get("echostr").cloned().unwrap_or_default()),
+            Err(e) => refuse(crypto_status(&e), &brand, &channel, &e.to_string()),
+        }
+    } else {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            &brand,
+            &channel,
+            "msg_signature (or signature) is required",
+        )
+    }
+}
+
+async fn receive(
+    State(state): State<AppState>,
+    Path((channel, brand)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let (b, kind, ep) = match endpoint(&state, &channel, &brand).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let Ok(body) = std::str::from_utf8(&body) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &brand,
+            &channel,
+            "the body is not UTF-8",
+        );
+    };
+    let (Some(timestamp), Some(nonce)) = (param(&q, "timestamp"), param(&q, "nonce")) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &brand,
+            &channel,
+            "timestamp and nonce are required",
+        );
+    };
+    let json = body.trim_start().starts_with('{');
+    let encrypted = q.contains_key("msg_signature");
+    let plain = if let Some(sig) = param(&q, "msg_signature") {
+        let envelope = match Envelope::parse(body) {
+            Ok(e) => e,
+            Err(e) => return refuse(StatusCode::BAD_REQUEST, &brand, &channel, &e.to_string()),
+        };
+        match ep.crypt.open(&sig, &timestamp, &nonce, &envelope.encrypt) {
+            Ok(p) => match String::from_utf8(p) {
+                Ok(s) => s,
+                Err(_) => {
+                    return refuse(
+                        StatusCode::BAD_REQUEST,
+                        &brand,
+                        &channel,
+                        "the message is not UTF-8",
+                    );
+                }
+            },
+            Err(e) => return refuse(crypto_status(&e), &brand, &channel, &e.to_string()),
+        }
+    } else if let (Some(sig), ChannelKind::WechatOa) = (param(&q, "signature"), kind) {
+        // The OA's plain mode: the body is the message itself.
+        if let Err(e) = ep.crypt.verify_plain(&sig, &timestamp, &nonce) {
+            return refuse(crypto_status(&e), &brand, &channel, &e.to_string());
+        }
+        body.to_owned()
+    } else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &brand,
+            &channel,
+            "msg_signature is required",
+        );
+    };
+    let callback = match Callback::parse(&plain) {
+        Ok(c) => c,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, &brand, &channel, &e.to_string()),
+    };
+    match state.salon.ingest(b.id, kind, &callback, plain).await {
+        Ok(receipt) => {
+            tracing::debug!(
+                brand,
+                channel,
+                inbox = receipt.id,
+                fresh = receipt.fresh,
+                "callback stored"
+            );
+            let reply = Reply {
+                timestamp: &timestamp,
+                nonce: &nonce,
+                json,
+                encrypted,
+            };
+            passive_reply(&b, kind, &callback, &ep, &reply, receipt.fresh)
+        }
+        Err(e) => {
+            tracing::error!(brand, channel, error = %e, "callback not stored");
+            // Not acknowledged: Tencent retries, and nothing is lost.
+            (StatusCode::SERVICE_UNAVAILABLE, "not stored; retry\n").into_response()
+        }
+    }
+}
+
+/// The answer to a stored callback: empty (Tencent's "no reply"), or for a new OA follower an
+/// encrypted passive reply thanking them, in the envelope the callback came in.
+struct Reply<'a> {
+    timestamp: &'a str,
+    nonce: &'a str,
+    json: bool,
+    encrypted: bool,
+}
+
+fn passive_reply(
+    brand: &domain::Brand,
+    kind: ChannelKind,
+    callback: &Callback,
+    ep: &app::channels::Endpoint,
+    how: &Reply<'_>,
+    fresh: bool,
+) -> Response {
+    let Event::Subscribed { open_id, .. } = &callback.event else {
+        return text(String::new());
+    };
+    if kind != ChannelKind::WechatOa || !fresh {
+        return text(String::new());
+    }
+    let now = jiff::Timestamp::now().as_second();
+    let reply = format!(
+        "<xml><ToUserName><![CDATA[{open_id}]]></ToUserName><FromUserName><![CDATA[{}]]></FromUserName>\
+         <CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{}]]></Content></xml>",
+        callback.to_user_name,
+        format!("Thank you for following {}.", brand.name).replace("]]>", ""),
+    );
+    if !how.encrypted {
+        ([(header::CONTENT_TYPE, "application/xml")], reply).into_response()
+    } else if how.json {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            ep.crypt.reply_json(&reply, how.timestamp, how.nonce),
+        )
+            .into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/xml")],
+            ep.crypt.reply_xml(&reply, how.timestamp, how.nonce),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,528 @@
+//! The WeChat channels end to end: Tencent's sample requests through the HTTP endpoints, refusals
+//! that store nothing, retries stored once, and the simulator driving onboarding (scan → client
+//! book, tagged and welcomed), OA follows and messages, with faults injected.
+
+mod support;
+
+use axum::http::StatusCode;
+use channels::samples::*;
+use domain::*;
+use sim::tencent::Faults;
+use support::{TestApp, spawn};
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+async fn with_tencent_samples(app: &TestApp) {
+    app.salon
+        .set_channel_settings(
+            app.brand.id,
+            ChannelKind::Wecom,
+            &app::channels::ChannelInput {
+                app_id: Some(WECOM_CORP_ID.into()),
+                agent_id: Some("1000002".into()),
+                secret: Some("sample-secret".into()),
+                token: Some(WECOM_TOKEN.into()),
+                aes_key: Some(WECOM_AES_KEY.into()),
+                api_base: Some(app.sim_url.clone()),
+                menu: None,
+            },
+        )
+        .await
+        .expect("wecom settings");
+    app.salon
+        .set_channel_settings(
+            app.brand.id,
+            ChannelKind::WechatOa,
+            &app::channels::ChannelInput {
+                app_id: Some(OA_APP_ID.into()),
+                secret: Some("sample-secret".into()),
+                token: Some(OA_TOKEN.into()),
+                aes_key: Some(OA_AES_KEY.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("oa settings");
+}
+
+async fn inbox(app: &TestApp) -> InboxCounts {
+    app.salon
+        .repo
+        .inbox_counts(app.brand.id, app::channels::MAX_ATTEMPTS)
+        .await
+        .expect("counts")
+}
+
+/// Processes the inbox until nothing is pending (failed callbacks are retried on each pass).
+async fn settle(app: &TestApp) {
+    for _ in 0..20 {
+        app.salon.process_inbox().await.expect("process");
+        if inbox(app).await.pending == 0 {
+            return;
+        }
+    }
+    panic!("the inbox did not settle: {:?}", inbox(app).await);
+}
+
+#[tokio::test]
+async fn tencent_sample_requests_pass_through_the_endpoints() {
+    let app = spawn(5).await;
+    with_tencent_samples(&app).await;
+    // URL verification: the plaintext of echostr, nothing added; percent-encoded or not.
+    let expected = channels::wecom::MsgCrypt::new(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID)
+        .expect("key")
+        .verify_url(
+            WECOM_VERIFY_SIG,
+            WECOM_VERIFY_TIMESTAMP,
+            WECOM_VERIFY_NONCE,
+            WECOM_VERIFY_ECHOSTR,
+        )
+        .expect("sample");
+    for echostr in [enc(WECOM_VERIFY_ECHOSTR), WECOM_VERIFY_ECHOSTR.to_owned()] {
+        let (status, body) = app
+            .call(
+                "GET",
+                &format!(
+                    "/channels/wecom/demo/callback?msg_signature={WECOM_VERIFY_SIG}&timestamp={WECOM_VERIFY_TIMESTAMP}&nonce={WECOM_VERIFY_NONCE}&echostr={echostr}"
+                ),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, expected);
+    }
+    // The sample message: acknowledged with an empty body, stored once even when replayed.
+    let before = inbox(&app).await;
+    for _ in 0..3 {
+        let (status, body) = app
+            .call(
+                "POST",
+                &format!("/channels/wecom/demo/callback?msg_signature={WECOM_POST_SIG}&timestamp={WECOM_POST_TIMESTAMP}&nonce={WECOM_POST_NONCE}"),
+                None,
+                Some(("text/xml", WECOM_POST_BODY.into())),
+            )
+            .await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+    }
+    assert_eq!(inbox(&app).await.received, before.received + 1);
+    // The OA's sample, through the OA endpoint.
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/channels/wechat-oa/demo/callback?msg_signature={OA_POST_SIG}&timestamp={OA_POST_TIMESTAMP}&nonce={OA_POST_NONCE}&encrypt_type=aes"),
+            None,
+            Some(("text/xml", OA_POST_BODY.into())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(inbox(&app).await.received, before.received + 2);
+    settle(&app).await;
+    assert_eq!(inbox(&app).await.failed, 0);
+}
+
+#[tokio::test]
+async fn refused_callbacks_store_nothing() {
+    let app = spawn(5).await;
+    with_tencent_samples(&app).await;
+    let post = |q: String, body: String| {
+        let app = &app;
+        async move {
+            app.call(
+                "POST",
+                &format!("/channels/wecom/demo/callback?{q}"),
+                None,
+                Some(("text/xml", body)),
+            )
+            .await
+            .0
+        }
+    };
+    let good_q = format!(
+        "msg_signature={WECOM_POST_SIG}&timestamp={WECOM_POST_TIMESTAMP}&nonce={WECOM_POST_NONCE}"
+    );
+    let before = inbox(&app).await;
+    // A wrong signature, a changed timestamp.
+    assert_eq!(
+        post(good_q.replace("0c39", "0c40"), WECOM_POST_BODY.into()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post(
+            good_q.replace(WECOM_POST_TIMESTAMP, "1476422780"),
+            WECOM_POST_BODY.into()
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Malformed: not XML, no Encrypt, a DTD, too large, no query.
+    assert_eq!(
+        post(good_q.clone(), "not xml".into()).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(
+            good_q.clone(),
+            "<xml><ToUserName>x</ToUserName></xml>".into()
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(
+            good_q.clone(),
+            "<!DOCTYPE xml [<!ENTITY a \"b\">]><xml><Encrypt>&a;</Encrypt></xml>".into()
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(good_q.clone(), "x".repeat(70_000)).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        post(String::new(), WECOM_POST_BODY.into()).await,
+        StatusCode::BAD_REQUEST
+    );
+    // A message for another corp, correctly signed with our token.
+    let other =
+        channels::wecom::MsgCrypt::new(WECOM_TOKEN, WECOM_AES_KEY, "wwSomeoneElse").expect("key");
+    let encrypted = other
+        .encrypt(b"<xml><CreateTime>1</CreateTime><MsgType>text</MsgType><MsgId>1</MsgId></xml>");
+    let sig = other.sign("1", "2", &encrypted);
+    assert_eq!(
+        post(
+            format!("msg_signature={sig}&timestamp=1&nonce=2"),
+            format!("<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    // A correctly encrypted body that is not a callback.
+    let ours =
+        channels::wecom::MsgCrypt::new(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID).expect("key");
+    let encrypted = ours.encrypt(b"<xml><MsgType>text</MsgType></xml>");
+    let sig = ours.sign("1", "2", &encrypted);
+    assert_eq!(
+        post(
+            format!("msg_signature={sig}&timestamp=1&nonce=2"),
+            format!("<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    // Unknown brand or channel.
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!("/channels/wecom/nobody/callback?{good_q}"),
+            None,
+            Some(("text/xml", WECOM_POST_BODY.into())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .call(
+            "GET",
+            &format!("/channels/line/demo/callback?{good_q}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(inbox(&app).await, before, "nothing was stored");
+}
+
+#[tokio::test]
+async fn a_client_scans_a_qr_code_follows_the_oa_and_writes() {
+    let app = spawn(5).await;
+    let li = app.user("li.na").await;
+    let way = app
+        .salon
+        .repo
+        .contact_ways(app.brand.id)
+        .await
+        .expect("ways")
+        .into_iter()
+        .find(|w| w.user_id == Some(li.id))
+        .expect("li.na has a QR code");
+    let config_id = way.config_id.clone().expect("registered with WeCom");
+    assert!(
+        way.qr_code
+            .as_deref()
+            .is_some_and(|q| q.contains(&config_id))
+    );
+
+    // The client scans and adds Li Na.
+    let external = app
+        .sim
+        .client_scans(&config_id, "林小姐", Some("13911112222"))
+        .await
+        .expect("scan");
+    settle(&app).await;
+    let identity = Identity::parse(IdentityKind::Wecom, &external).expect("id");
+    let client_id = app
+        .salon
+        .repo
+        .client_by_identity(app.brand.id, &identity)
+        .await
+        .expect("q")
+        .expect("the client exists");
+    let client = app
+        .salon
+        .repo
+        .client(app.brand.id, client_id)
+        .await
+        .expect("q")
+        .expect("client");
+    assert_eq!(client.associate_id, Some(li.id), "in Li Na's book");
+    assert_eq!(client.store_id, li.store_id);
+    assert_eq!(client.pii.chinese_name.as_deref(), Some("林小姐"));
+    assert_eq!(
+        client.pii.phone.as_ref().map(|p| p.as_str()),
+        Some("+8613911112222")
+    );
+    assert!(client.tags.iter().any(|t| t.as_str() == "qr-onboarding"));
+    assert!(
+        client
+            .consents
+            .iter()
+            .any(|c| c.channel == "wecom" && c.source == "qr_onboarding")
+    );
+    // Welcomed, once, with the code's message.
+    let welcomes = app.sim.welcomes();
+    assert_eq!(welcomes.iter().filter(|(e, _)| *e == external).count(), 1);
+    assert_eq!(welcomes[0].1, way.welcome_text);
+    // In Li Na's book through the API.
+    let token = app.token(Role::Associate, Some("li.na")).await;
+    let (status, body) = app
+        .call(
+            "GET",
+            "/api/v1/clients?q=%2B8613911112222",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(&format!("\"id\":{}", client_id.0)), "{body}");
+
+    // The client writes; the message is on the timeline, once, even when Tencent retries.
+    let (xml, _) = app
+        .sim
+        .message_xml(&external, "请问新款到了吗？")
+        .expect("xml");
+    app.sim
+        .push_wecom(&xml, 3)
+        .await
+        .expect("pushed three times");
+    settle(&app).await;
+    let messages = app
+        .salon
+        .repo
+        .messages(app.brand.id, client_id, 10)
+        .await
+        .expect("messages");
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| m.body == "请问新款到了吗？")
+            .count(),
+        1
+    );
+    assert_eq!(
+        messages
+            .iter()
+            .filter(|m| m.direction == Direction::Out)
+            .count(),
+        1,
+        "the welcome"
+    );
+    let timeline = app
+        .salon
+        .repo
+        .timeline(app.brand.id, client_id, 50)
+        .await
+        .expect("timeline");
+    assert_eq!(timeline.iter().filter(|e| e.kind == "message").count(), 2);
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|e| e.kind == "contact_added")
+            .count(),
+        1
+    );
+
+    // Someone follows the OA through the store's QR scene, then uses the menu.
+    app.sim
+        .oa_follow("oFollower1", Some(&way.state))
+        .await
+        .expect("follow");
+    app.sim
+        .oa_click("oFollower1", "NEW_ARRIVALS")
+        .await
+        .expect("click");
+    settle(&app).await;
+    let follower = app
+        .salon
+        .repo
+        .client_by_identity(
+            app.brand.id,
+            &Identity::parse(IdentityKind::WechatOa, "oFollower1").expect("id"),
+        )
+        .await
+        .expect("q")
+        .expect("the follower is a client");
+    let timeline = app
+        .salon
+        .repo
+        .timeline(app.brand.id, follower, 50)
+        .await
+        .expect("timeline");
+    let follow = timeline
+        .iter()
+        .find(|e| e.kind == "follow")
+        .expect("a follow event");
+    assert_eq!(follow.detail["source"], "qr_code");
+    assert_eq!(follow.channel.as_deref(), Some("wechat_oa"));
+    let click = timeline
+        .iter()
+        .find(|e| e.kind == "menu_click")
+        .expect("a menu click");
+    assert_eq!(click.detail["category"], "ecommerce");
+    let f = app
+        .salon
+        .repo
+        .client(app.brand.id, follower)
+        .await
+        .expect("q")
+        .expect("c");
+    assert_eq!(f.associate_id, Some(li.id), "placed by the QR scene");
+}
+
+#[tokio::test]
+async fn provider_faults_never_lose_or_repeat_anything() {
+    let app = spawn(5).await;
+    let ways: Vec<String> = app
+        .salon
+        .repo
+        .contact_ways(app.brand.id)
+        .await
+        .expect("ways")
+        .into_iter()
+        .filter_map(|w| w.config_id)
+        .collect();
+    // Slow, flaky and busy, and connections cut after the provider acted.
+    app.sim.set_faults(Faults {
+        latency: std::time::Duration::from_millis(5),
+        server_error: 0.2,
+        system_busy: 0.2,
+        drop_after_handling: 0.2,
+    });
+    let mut externals = Vec::new();
+    for i in 0..12 {
+        let e = app
+            .sim
+            .client_scans(&ways[i % ways.len()], &format!("Client {i}"), None)
+            .await
+            .expect("scan");
+        externals.push(e);
+    }
+    // The access token expires in the middle.
+    app.sim.advance(sim::tencent::TOKEN_TTL_SECS + 1);
+    for _ in 0..30 {
+        app.salon.process_inbox().await.expect("process");
+        if inbox(&app).await.pending == 0 {
+            break;
+        }
+    }
+    app.sim.set_faults(Faults::default());
+    let counts = inbox(&app).await;
+    assert_eq!(counts.pending, 0, "{counts:?}");
+    let mut created = 0;
+    for e in &externals {
+        let id = Identity::parse(IdentityKind::Wecom, e).expect("id");
+        if app
+            .salon
+            .repo
+            .client_by_identity(app.brand.id, &id)
+            .await
+            .expect("q")
+            .is_some()
+        {
+            created += 1;
+        }
+    }
+    // A callback whose every attempt failed stays visible as failed; none is half-done.
+    assert_eq!(
+        created as i64 + counts.failed,
+        externals.len() as i64,
+        "{counts:?}"
+    );
+    assert!(
+        created >= 8,
+        "most clients made it through the faults: {created}"
+    );
+    // No client was welcomed twice, whatever was retried.
+    let mut welcomed: Vec<String> = app.sim.welcomes().into_iter().map(|(e, _)| e).collect();
+    let n = welcomed.len();
+    welcomed.sort();
+    welcomed.dedup();
+    assert_eq!(welcomed.len(), n, "a welcome went out twice");
+    // The token was refreshed after it expired.
+    assert!(app.sim.log().iter().all(|e| !e.api.is_empty()));
+}
+
+#[tokio::test]
+async fn a_welcome_code_lives_twenty_seconds() {
+    let app = spawn(5).await;
+    let way = app
+        .salon
+        .repo
+        .contact_ways(app.brand.id)
+        .await
+        .expect("ways")
+        .into_iter()
+        .find_map(|w| w.config_id)
+        .expect("a code");
+    app.sim
+        .client_scans(&way, "Late", None)
+        .await
+        .expect("scan");
+    app.sim.advance(sim::tencent::WELCOME_CODE_TTL_SECS + 1);
+    settle(&app).await;
+    assert!(
+        app.sim.welcomes().is_empty(),
+        "an expired code greets nobody"
+    );
+    assert_eq!(inbox(&app).await.failed, 0, "the client is still onboarded");
+}
+
+#[tokio::test]
+async fn staff_leaving_wecom_departs_the_associate() {
+    let app = spawn(5).await;
+    let li = app.user("li.na").await;
+    app.sim.staff_leaves("li.na").await.expect("leaves");
+    settle(&app).await;
+    let li = app
+        .salon
+        .repo
+        .user(app.brand.id, li.id)
+        .await
+        .expect("q")
+        .expect("user");
+    assert_eq!(li.status, UserStatus::Departed);
+    // A staff sync agrees, and reports nobody new.
+    let report = app.salon.sync_staff_of(app.brand.id).await.expect("sync");
+    assert_eq!(report.created, 0);
+    assert_eq!(report.departed, 0, "already departed");
+}
