@@ -28,7 +28,11 @@ pub struct Endpoint {
     pub settings: ChannelSettings,
 }
 
-type CachedEndpoint = Option<Arc<Endpoint>>;
+/// `None` remembers that the brand has not configured the channel. Entries are re-read after
+/// [`SETTINGS_TTL`], so that a change made by `salon channel` in another process takes effect
+/// within seconds.
+type CachedEndpoint = (std::time::Instant, Option<Arc<Endpoint>>);
+const SETTINGS_TTL: Duration = Duration::from_secs(5);
 type Pending = (InboxItem, oneshot::Sender<AppResult<InboxReceipt>>);
 
 /// The channels' shared state: caches, the group-commit writer, the processor's wake-up.
@@ -36,7 +40,6 @@ type Pending = (InboxItem, oneshot::Sender<AppResult<InboxReceipt>>);
 pub struct Channels {
     writer: OnceLock<mpsc::Sender<Pending>>,
     wake: Arc<Notify>,
-    /// `None` remembers that a brand has not configured the channel.
     endpoints: RwLock<HashMap<(BrandId, ChannelKind), CachedEndpoint>>,
     apis: Mutex<HashMap<BrandId, Arc<WecomApi>>>,
     slugs: RwLock<HashMap<String, Brand>>,
@@ -310,12 +313,13 @@ impl Salon {
     /// The callback endpoint of a brand's channel, or `channel not found` when the brand has
     /// not configured it.
     pub async fn endpoint(&self, brand: &Brand, kind: ChannelKind) -> AppResult<Arc<Endpoint>> {
-        if let Some(cached) = self
+        if let Some((at, cached)) = self
             .channels()
             .endpoints
             .read()
             .ok()
             .and_then(|m| m.get(&(brand.id, kind)).cloned())
+            && at.elapsed() < SETTINGS_TTL
         {
             return cached.ok_or(AppError::NotFound("channel"));
         }
@@ -329,7 +333,10 @@ impl Salon {
             None => None,
         };
         if let Ok(mut m) = self.channels().endpoints.write() {
-            m.insert((brand.id, kind), endpoint.clone());
+            m.insert(
+                (brand.id, kind),
+                (std::time::Instant::now(), endpoint.clone()),
+            );
         }
         endpoint.ok_or(AppError::NotFound("channel"))
     }
@@ -394,7 +401,10 @@ impl Salon {
     pub async fn channel_view(&self, actor: &Actor, kind: ChannelKind) -> AppResult<ChannelView> {
         actor.require(Action::ReadChannels)?;
         let s = self.repo.channel_settings(actor.brand.id, kind).await?;
-        let inbox = self.repo.inbox_counts(actor.brand.id, MAX_ATTEMPTS).await?;
+        let inbox = self
+            .repo
+            .inbox_counts(actor.brand.id, kind, MAX_ATTEMPTS)
+            .await?;
         Ok(ChannelView {
             channel: kind,
             configured: s.is_some(),

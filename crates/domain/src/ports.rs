@@ -147,7 +147,12 @@ pub trait ChannelStore: Send + Sync + 'static {
     async fn inbox_pending(&self, limit: u32, max_attempts: i32) -> RepoResult<Vec<InboxEntry>>;
     async fn inbox_done(&self, id: i64, outcome: &str, at: Millis) -> RepoResult<()>;
     async fn inbox_failed(&self, id: i64, error: &str) -> RepoResult<()>;
-    async fn inbox_counts(&self, brand: BrandId, max_attempts: i32) -> RepoResult<InboxCounts>;
+    async fn inbox_counts(
+        &self,
+        brand: BrandId,
+        channel: ChannelKind,
+        max_attempts: i32,
+    ) -> RepoResult<InboxCounts>;
 
     async fn create_contact_way(
         &self,

@@ -48,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// A brand's WeChat channels: WeCom and the Official Account.
+    Channel {
+        #[command(subcommand)]
+        command: ChannelCommand,
+    },
     /// Whole-system benchmarks (client book, profile, phone lookup, CSV import).
     Bench(bench::BenchArgs),
     /// Synthetic data.
@@ -149,6 +154,72 @@ enum BrandCommand {
     },
     /// List brands.
     List {
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChannelCommand {
+    /// Configure the brand's WeCom (WeChat Work) app. Takes effect within seconds in a running
+    /// server, and at the latest on its next start.
+    Wecom {
+        #[arg(long)]
+        brand: String,
+        /// The corp id (企业ID): the callbacks' receive id.
+        #[arg(long)]
+        corp_id: String,
+        #[arg(long)]
+        agent_id: Option<String>,
+        /// The app's Secret (or SALON_WECOM_SECRET).
+        #[arg(long, env = "SALON_WECOM_SECRET", hide_env_values = true)]
+        secret: String,
+        /// The callback Token (or SALON_WECOM_TOKEN).
+        #[arg(long, env = "SALON_WECOM_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The callback EncodingAESKey, 43 characters (or SALON_WECOM_AES_KEY).
+        #[arg(long, env = "SALON_WECOM_AES_KEY", hide_env_values = true)]
+        aes_key: String,
+        /// The API root (Tencent's by default).
+        #[arg(long)]
+        api_base: Option<String>,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+    /// Configure the brand's WeChat Official Account.
+    WechatOa {
+        #[arg(long)]
+        brand: String,
+        /// The account's AppID: the callbacks' receive id.
+        #[arg(long)]
+        app_id: String,
+        /// The AppSecret (or SALON_OA_SECRET).
+        #[arg(long, env = "SALON_OA_SECRET", hide_env_values = true)]
+        secret: String,
+        #[arg(long, env = "SALON_OA_TOKEN", hide_env_values = true)]
+        token: String,
+        #[arg(long, env = "SALON_OA_AES_KEY", hide_env_values = true)]
+        aes_key: String,
+        #[arg(long)]
+        api_base: Option<String>,
+        /// Menu keys to categories: KEY=ecommerce,KEY2=information,KEY3=crm.
+        #[arg(long)]
+        menu: Option<String>,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+    /// Show a brand's channel settings (secrets masked) and callback inbox.
+    Show {
+        #[arg(long)]
+        brand: String,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+    /// Test the connection to a provider: `wecom` or `wechat-oa`.
+    Test {
+        channel: String,
+        #[arg(long)]
+        brand: String,
         #[command(flatten)]
         store_args: StoreArgs,
     },
@@ -339,6 +410,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created {} ({}) in brand {brand}", user.email, user.role);
             Ok(())
         }
+        Command::Channel { command } => channel(command).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Generate {
             command:
@@ -405,6 +477,138 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+async fn channel(command: ChannelCommand) -> anyhow::Result<()> {
+    use app::channels::ChannelInput;
+    use domain::ChannelKind;
+    let (brand, store_args, kind, input) = match command {
+        ChannelCommand::Wecom {
+            brand,
+            corp_id,
+            agent_id,
+            secret,
+            token,
+            aes_key,
+            api_base,
+            store_args,
+        } => (
+            brand,
+            store_args,
+            Some(ChannelKind::Wecom),
+            ChannelInput {
+                app_id: Some(corp_id),
+                agent_id,
+                secret: Some(secret),
+                token: Some(token),
+                aes_key: Some(aes_key),
+                api_base,
+                menu: None,
+            },
+        ),
+        ChannelCommand::WechatOa {
+            brand,
+            app_id,
+            secret,
+            token,
+            aes_key,
+            api_base,
+            menu,
+            store_args,
+        } => {
+            let menu = match menu {
+                Some(m) => Some(
+                    m.split(',')
+                        .filter(|p| !p.trim().is_empty())
+                        .map(|p| {
+                            p.split_once('=')
+                                .map(|(k, c)| (k.trim().to_owned(), c.trim().to_owned()))
+                                .with_context(|| format!("--menu: {p:?} is not KEY=category"))
+                        })
+                        .collect::<anyhow::Result<_>>()?,
+                ),
+                None => None,
+            };
+            (
+                brand,
+                store_args,
+                Some(ChannelKind::WechatOa),
+                ChannelInput {
+                    app_id: Some(app_id),
+                    agent_id: None,
+                    secret: Some(secret),
+                    token: Some(token),
+                    aes_key: Some(aes_key),
+                    api_base,
+                    menu,
+                },
+            )
+        }
+        ChannelCommand::Show { brand, store_args } => {
+            (brand, store_args, None, ChannelInput::default())
+        }
+        ChannelCommand::Test {
+            channel,
+            brand,
+            store_args,
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            let actor = system_actor(&salon, &brand).await?;
+            let kind = ChannelKind::parse(&channel)
+                .with_context(|| format!("{channel:?} is not a channel: wecom or wechat-oa"))?;
+            let message = salon
+                .test_channel(&actor, kind)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{message}");
+            return Ok(());
+        }
+    };
+    let salon = store_args.resolve()?.open().await?;
+    // `--brand demo` on a fresh data directory: the demo brand the server would create.
+    if brand == sim::demo::DEMO_SLUG && salon.repo.brand_by_slug(&brand).await?.is_none() {
+        eprintln!("The demo brand does not exist yet: creating it first.");
+        salon
+            .seed_demo(2026, DEMO_CLIENTS)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?;
+    }
+    let actor = system_actor(&salon, &brand).await?;
+    if let Some(kind) = kind {
+        salon
+            .configure_channel(&actor, kind, &input)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!("configured {kind} for brand {brand}");
+    }
+    for kind in ChannelKind::ALL {
+        let v = salon
+            .channel_view(&actor, kind)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if !v.configured {
+            println!("{kind}: not configured (callback {})", v.callback_path);
+            continue;
+        }
+        println!(
+            "{kind}: id {} agent {} api {} secret {} token {} aes_key {}\n  callback {}\n  inbox: {} received, {} processed, {} pending, {} failed",
+            v.app_id.unwrap_or_default(),
+            v.agent_id.unwrap_or_else(|| "-".into()),
+            v.api_base.unwrap_or_default(),
+            v.secret.unwrap_or_default(),
+            v.token.unwrap_or_default(),
+            v.aes_key.unwrap_or_default(),
+            v.callback_path,
+            v.inbox.received,
+            v.inbox.processed,
+            v.inbox.pending,
+            v.inbox.failed,
+        );
+    }
+    Ok(())
+}
+
+/// How many clients the demo brand starts with.
+const DEMO_CLIENTS: usize = 5_000;
+
 /// The operator at the command line acts as the brand's admin.
 async fn system_actor(salon: &Salon, brand: &str) -> anyhow::Result<app::Actor> {
     let brand = salon
@@ -430,7 +634,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let behind_proxy = args.behind_proxy || cfg.file.behind_proxy.unwrap_or(false);
     let salon = cfg.open().await?;
     if !no_demo {
-        let n = args.demo_clients.unwrap_or(5_000);
+        let n = args.demo_clients.unwrap_or(DEMO_CLIENTS);
         let started = std::time::Instant::now();
         if let Some(seeded) = salon
             .seed_demo(2026, n)
@@ -446,12 +650,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut state = web::AppState::new(salon.clone());
     state.behind_proxy = behind_proxy;
+    // The sandbox channel: the WeCom + OA simulator, in-process, under /sandbox.
+    let sandbox = if no_demo {
+        None
+    } else {
+        let sim = sim::tencent::Simulator::new(sim::tencent::SimConfig::sandbox("/sandbox"))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        state.sandbox = Some(sim.router());
+        Some(sim)
+    };
     let app = web::router(state).layer(axum::middleware::from_fn(log_request));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     println!("Salon is listening on http://{addr}");
+    salon.start_channel_processor();
+    if let Some(sim) = sandbox {
+        tokio::spawn(start_sandbox(salon.clone(), sim, addr));
+    }
     if salon
         .repo
         .brand_by_slug(sim::demo::DEMO_SLUG)
@@ -481,6 +698,75 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Connects the demo brand to the in-process simulator (unless the brand has real WeCom
+/// settings of its own) and lets simulated clients arrive and talk.
+async fn start_sandbox(salon: Salon, sim: sim::tencent::Simulator, addr: SocketAddr) {
+    let slug = sim::demo::DEMO_SLUG;
+    let Ok(brand) = salon.brand_by_slug(slug).await else {
+        return;
+    };
+    match salon
+        .repo
+        .channel_settings(brand.id, domain::ChannelKind::Wecom)
+        .await
+    {
+        Ok(Some(s)) if s.app_id != sim.config().corp_id => {
+            tracing::info!("the demo brand has its own WeCom settings: the sandbox stays off");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "sandbox not started");
+            return;
+        }
+        _ => {}
+    }
+    let host = if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    };
+    sim.set_targets(
+        &format!("http://{host}/channels/wecom/{slug}/callback"),
+        &format!("http://{host}/channels/wechat-oa/{slug}/callback"),
+    );
+    if let Err(e) = app::sandbox::wire(&salon, &sim, slug, &format!("http://{host}/sandbox")).await
+    {
+        tracing::warn!(error = %e, "sandbox not connected");
+        return;
+    }
+    tracing::info!("sandbox channel connected: simulated WeChat clients will arrive and write");
+    // A first few clients at once, so that a newcomer sees the channel at work right away.
+    if sim.contact_ids().is_empty() {
+        let ways = sim.way_ids();
+        for (i, (name, line)) in [
+            ("林小姐", "您好，想预约周六下午看新款手袋。"),
+            (
+                "Sophie Laurent",
+                "Is the silk scarf in blue still available?",
+            ),
+            ("王女士", "谢谢您的生日祝福！"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let Some(way) = ways.get(i * 3 % ways.len().max(1)) else {
+                break;
+            };
+            match sim.client_scans(way, name, None).await {
+                Ok(external) => {
+                    let _ = sim.client_says(&external, line).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "sandbox"),
+            }
+        }
+    }
+    let menu = app::sandbox::MENU
+        .iter()
+        .map(|(k, _)| (*k).to_owned())
+        .collect();
+    sim::tencent::run_activity(sim, std::time::Duration::from_secs(8), menu).await;
 }
 
 /// One line per request: method, path (never the query, which may hold a phone number),

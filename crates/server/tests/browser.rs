@@ -356,3 +356,163 @@ async fn an_associate_cannot_open_another_associates_client() {
     );
     b.clone().close().await.expect("close");
 }
+
+/// Waits until `check` holds for the page's text at `path`, reloading.
+async fn eventually(env: &Env, path: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let b = &env.browser;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        b.goto(&env.url(path)).await.expect("goto");
+        let text = b
+            .find(Locator::Css("main"))
+            .await
+            .expect("main")
+            .text()
+            .await
+            .expect("text");
+        if check(&text) {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "{what}: {text}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_scans_an_associates_qr_code_in_the_sandbox_and_is_welcomed() {
+    let Some(env) = start().await else { return };
+    let b = &env.browser;
+    // HQ sees the sandbox channel connected, its secrets masked.
+    env.login("hq").await;
+    let channels = eventually(&env, "/admin/channels", "the sandbox connects", |t| {
+        t.contains("wwsandbox0lumiere")
+    })
+    .await;
+    assert!(
+        !channels.contains("sandbox-corp-secret"),
+        "a secret shown whole"
+    );
+    assert!(channels.contains("/channels/wecom/demo/callback"));
+    shot(b, "channels").await;
+
+    // Li Na's QR code, and a client playing the scan.
+    b.goto(&env.url("/qr-codes")).await.expect("qr codes");
+    let scan = b
+        .find(Locator::XPath(
+            "//figure[contains(., 'Li Na')]//a[contains(@href, '/sandbox/scan/')]",
+        ))
+        .await
+        .expect("Li Na's code with a sandbox scan link");
+    let img = b
+        .find(Locator::XPath("//figure[contains(., 'Li Na')]//img"))
+        .await
+        .expect("the QR image");
+    let loaded: bool = serde_json::from_value(
+        b.execute(
+            "return arguments[0].complete && arguments[0].naturalWidth > 0",
+            vec![serde_json::to_value(&img).expect("element")],
+        )
+        .await
+        .expect("script"),
+    )
+    .unwrap_or(false);
+    assert!(loaded, "the QR image loads");
+    shot(b, "qr_codes").await;
+    scan.click().await.expect("open the scan page");
+    let name = b
+        .wait()
+        .for_element(Locator::Css("input[name=name]"))
+        .await
+        .expect("name");
+    name.clear().await.expect("clear");
+    name.send_keys("Browser Onboarding").await.expect("type");
+    b.find(Locator::Css("button"))
+        .await
+        .expect("add")
+        .click()
+        .await
+        .expect("click");
+    b.wait()
+        .for_element(Locator::XPath("//h1[. = 'Added']"))
+        .await
+        .expect("added");
+
+    // The client arrives in Li Na's book, welcomed.
+    b.delete_all_cookies().await.expect("sign out");
+    env.login("li.na").await;
+    eventually(
+        &env,
+        "/clients?q=Onboarding",
+        "the client arrives in Li Na's book",
+        |t| t.contains("Browser Onboarding"),
+    )
+    .await;
+    b.find(Locator::Css(".client-card"))
+        .await
+        .expect("card")
+        .click()
+        .await
+        .expect("open");
+    let conversation = b
+        .wait()
+        .for_element(Locator::Id("conversation"))
+        .await
+        .expect("conversation")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        conversation.contains("Welcome to Maison Lumière"),
+        "{conversation}"
+    );
+    let tags = b
+        .find(Locator::Id("tags"))
+        .await
+        .expect("tags")
+        .text()
+        .await
+        .expect("text");
+    assert!(tags.contains("qr-onboarding"), "{tags}");
+    shot(b, "onboarded_client").await;
+
+    // The store's public onboarding page: advisors with codes, and a sign-up with consent.
+    b.delete_all_cookies().await.expect("sign out");
+    b.goto(&env.url("/join/demo/SH01"))
+        .await
+        .expect("join page");
+    let advisors = b
+        .find(Locator::Id("advisors"))
+        .await
+        .expect("advisors")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        advisors.contains("Li Na") && advisors.contains("clients"),
+        "{advisors}"
+    );
+    b.find(Locator::Css("input[name=name]"))
+        .await
+        .expect("name")
+        .send_keys("Walk In")
+        .await
+        .expect("type");
+    b.find(Locator::Css("input[name=consent]"))
+        .await
+        .expect("consent")
+        .click()
+        .await
+        .expect("tick");
+    b.find(Locator::Css("form button"))
+        .await
+        .expect("send")
+        .click()
+        .await
+        .expect("click");
+    b.wait()
+        .for_element(Locator::Id("thanks"))
+        .await
+        .expect("thanks");
+    shot(b, "join").await;
+    b.clone().close().await.expect("close");
+}

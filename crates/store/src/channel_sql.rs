@@ -181,15 +181,16 @@ macro_rules! impl_channel_store {
                 Ok(())
             }
 
-            async fn inbox_counts(&self, brand: BrandId, max_attempts: i32) -> RepoResult<InboxCounts> {
+            async fn inbox_counts(&self, brand: BrandId, channel: ChannelKind, max_attempts: i32) -> RepoResult<InboxCounts> {
                 let r = sqlx::query(
                     "SELECT COUNT(*) AS received, \
                      COALESCE(SUM(CASE WHEN processed_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS processed, \
                      COALESCE(SUM(CASE WHEN processed_at IS NULL AND attempts < $2 THEN 1 ELSE 0 END), 0) AS pending \
-                     FROM channel_inbox WHERE brand_id = $1",
+                     FROM channel_inbox WHERE brand_id = $1 AND channel = $3",
                 )
                 .bind(brand.0)
                 .bind(i64::from(max_attempts))
+                .bind(channel.as_str())
                 .fetch_one(&self.pool)
                 .await
                 .map_err(db)?;

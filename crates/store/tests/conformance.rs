@@ -1048,7 +1048,9 @@ async fn the_inbox_keeps_each_callback_once_until_processed() {
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].item.brand, b.id);
         assert_eq!(
-            r.inbox_counts(a.id, 3).await.expect("counts"),
+            r.inbox_counts(a.id, ChannelKind::Wecom, 3)
+                .await
+                .expect("counts"),
             InboxCounts {
                 received: 2,
                 processed: 1,

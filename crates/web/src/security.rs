@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 
-pub const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+pub const CSP: &str = "default-src 'self'; img-src 'self' data: https://*.qpic.cn; style-src 'self'; script-src 'self'; \
                        object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 pub async fn headers(req: Request, next: Next) -> Response {

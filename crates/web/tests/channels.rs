@@ -55,12 +55,22 @@ async fn with_tencent_samples(app: &TestApp) {
         .expect("oa settings");
 }
 
+/// Both channels' inboxes together.
 async fn inbox(app: &TestApp) -> InboxCounts {
-    app.salon
-        .repo
-        .inbox_counts(app.brand.id, app::channels::MAX_ATTEMPTS)
-        .await
-        .expect("counts")
+    let mut all = InboxCounts::default();
+    for kind in ChannelKind::ALL {
+        let c = app
+            .salon
+            .repo
+            .inbox_counts(app.brand.id, kind, app::channels::MAX_ATTEMPTS)
+            .await
+            .expect("counts");
+        all.received += c.received;
+        all.processed += c.processed;
+        all.pending += c.pending;
+        all.failed += c.failed;
+    }
+    all
 }
 
 /// Processes the inbox until nothing is pending (failed callbacks are retried on each pass).

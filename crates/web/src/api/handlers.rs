@@ -270,3 +270,72 @@ pub async fn transfer_clients(
         .await?;
     Ok(Json(json!({"moved": moved})))
 }
+
+fn channel_kind(raw: &str) -> ApiResult<domain::ChannelKind> {
+    domain::ChannelKind::parse(raw).ok_or(ApiError(AppError::NotFound("channel")))
+}
+
+#[derive(Deserialize)]
+pub struct LimitParams {
+    limit: Option<u32>,
+}
+
+pub async fn list_messages(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    q: Result<Query<LimitParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let limit = query(q)?.limit.unwrap_or(100);
+    let messages = s.salon.client_messages(&a, client_id(&id)?, limit).await?;
+    Ok(Json(json!({ "items": messages })))
+}
+
+pub async fn get_channel(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(channel): Path<String>,
+) -> ApiResult<Json<Value>> {
+    to_json(&s.salon.channel_view(&a, channel_kind(&channel)?).await?)
+}
+
+pub async fn configure_channel(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(channel): Path<String>,
+    b: Result<Json<app::channels::ChannelInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let kind = channel_kind(&channel)?;
+    to_json(&s.salon.configure_channel(&a, kind, &body(b)?).await?)
+}
+
+pub async fn test_channel(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(channel): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let message = s.salon.test_channel(&a, channel_kind(&channel)?).await?;
+    Ok(Json(json!({ "ok": true, "message": message })))
+}
+
+pub async fn sync_staff(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
+    to_json(&s.salon.sync_staff(&a).await?)
+}
+
+pub async fn list_contact_ways(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({ "items": s.salon.list_contact_ways(&a).await? }),
+    ))
+}
+
+pub async fn create_contact_way(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<app::channels::ContactWayInput>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let way = s.salon.create_contact_way(&a, &body(b)?).await?;
+    Ok((StatusCode::CREATED, to_json(&way)?))
+}

@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, patch, post};
+use axum::routing::{MethodRouter, get, patch, post, put};
 
 use app::{Actor, AppError};
 use domain::Action;
@@ -206,6 +206,69 @@ pub fn routes() -> Vec<ApiRoute> {
             AssignClient,
             transfer_clients,
             "Move all of an associate's clients to one colleague or spread them over the store"
+        ),
+        route!(
+            get,
+            GET,
+            "/clients/{id}/messages",
+            "listMessages",
+            ReadClients,
+            list_messages,
+            "The client's messages on every channel, newest first (`limit`, at most 500)"
+        ),
+        route!(
+            get,
+            GET,
+            "/channels/{channel}",
+            "getChannel",
+            ReadChannels,
+            get_channel,
+            "A channel's settings (`wecom` or `wechat-oa`), secrets masked, and its callback inbox"
+        ),
+        route!(
+            put,
+            PUT,
+            "/channels/{channel}",
+            "configureChannel",
+            ManageChannels,
+            configure_channel,
+            "Set a channel's settings; empty secrets keep the stored ones"
+        ),
+        route!(
+            post,
+            POST,
+            "/channels/{channel}/test",
+            "testChannel",
+            ManageChannels,
+            test_channel,
+            "Test the connection: fetch an access token (and, for WeCom, the staff list)"
+        ),
+        route!(
+            post,
+            POST,
+            "/channels/wecom/staff-sync",
+            "syncStaff",
+            ManageChannels,
+            sync_staff,
+            "Sync associates from WeCom's staff list; those who left are departed"
+        ),
+        route!(
+            get,
+            GET,
+            "/contact-ways",
+            "listContactWays",
+            ReadStores,
+            list_contact_ways,
+            "Channel QR codes in the caller's scope"
+        ),
+        route!(
+            post,
+            POST,
+            "/contact-ways",
+            "createContactWay",
+            ManageContactWays,
+            create_contact_way,
+            "Create a channel QR code for a store, an associate or a campaign (WeCom add_contact_way)"
         ),
     ]
 }

@@ -1,6 +1,7 @@
 //! The web UI: server-rendered pages (askama), plain HTML forms with CSRF tokens, a session
 //! cookie, English and Simplified Chinese. Mobile-first: associates use it on their phones.
 
+mod channels;
 mod format;
 pub mod i18n;
 mod pages;
@@ -52,6 +53,18 @@ pub fn router(_state: AppState) -> Router<AppState> {
         )
         .route("/admin/staff", get(pages::staff).post(pages::create_staff))
         .route("/admin/import", get(pages::import_form).post(pages::import))
+        .route("/admin/channels", get(channels::channels))
+        .route("/admin/channels/wecom/sync", post(channels::sync_staff))
+        .route("/admin/channels/{kind}", post(channels::save_channel))
+        .route("/admin/channels/{kind}/test", post(channels::test_channel))
+        .route(
+            "/qr-codes",
+            get(channels::qr_codes).post(channels::create_qr_code),
+        )
+        .route(
+            "/join/{brand}/{store}",
+            get(channels::join).post(channels::join_submit),
+        )
         .route(
             "/static/app.css",
             get(|| async {

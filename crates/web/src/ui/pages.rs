@@ -18,16 +18,16 @@ use super::format::{date, datetime, money};
 use super::{Lang, Tr, Viewer, role_label};
 use crate::{AppState, PageError};
 
-type PageResult = Result<Response, PageError>;
+pub(crate) type PageResult = Result<Response, PageError>;
 
-fn render<T: Template>(t: &T) -> PageResult {
+pub(crate) fn render<T: Template>(t: &T) -> PageResult {
     t.render()
         .map(|h| Html(h).into_response())
         .map_err(|e| PageError(AppError::Internal(e.to_string())))
 }
 
 /// Renders a form page; one redisplayed with errors answers 422.
-fn render_form<T: Template>(t: &T, has_errors: bool) -> PageResult {
+pub(crate) fn render_form<T: Template>(t: &T, has_errors: bool) -> PageResult {
     let mut res = render(t)?;
     if has_errors {
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
@@ -51,25 +51,25 @@ struct ErrorPage {
 }
 
 pub struct Nav {
-    href: &'static str,
-    label: &'static str,
-    active: bool,
+    pub(crate) href: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) active: bool,
 }
 
 /// What every signed-in page shows around its content.
 pub struct Chrome {
-    t: &'static Tr,
-    lang: &'static str,
-    other_lang_code: &'static str,
-    other_lang_label: &'static str,
-    brand: String,
-    user: String,
-    role: &'static str,
-    csrf: String,
-    nav: Vec<Nav>,
-    flash: Option<&'static str>,
-    read_only: bool,
-    next: String,
+    pub(crate) t: &'static Tr,
+    pub(crate) lang: &'static str,
+    pub(crate) other_lang_code: &'static str,
+    pub(crate) other_lang_label: &'static str,
+    pub(crate) brand: String,
+    pub(crate) user: String,
+    pub(crate) role: &'static str,
+    pub(crate) csrf: String,
+    pub(crate) nav: Vec<Nav>,
+    pub(crate) flash: Option<&'static str>,
+    pub(crate) read_only: bool,
+    pub(crate) next: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -77,7 +77,7 @@ pub struct Flash {
     ok: Option<String>,
 }
 
-fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) -> Chrome {
+pub(crate) fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) -> Chrome {
     let t = v.t();
     let a = &v.actor;
     let clients_label = match a.role {
@@ -104,11 +104,18 @@ fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) -> Chrome {
     add("/admin/stores", t.stores, a.can(Action::ManageStores));
     add("/admin/staff", t.staff, a.can(Action::ManageAssociates));
     add("/admin/import", t.import, a.can(Action::ImportClients));
+    add("/qr-codes", t.qr_codes, a.can(Action::ManageContactWays));
+    add(
+        "/admin/channels",
+        t.channels_nav,
+        a.can(Action::ReadChannels),
+    );
     let flash = flash.and_then(|f| match f {
         "saved" => Some(t.saved),
         "note" => Some(t.note_added),
         "tags" => Some(t.tags_saved),
         "assigned" => Some(t.reassigned),
+        "tested" => Some(t.saved),
         _ => None,
     });
     let (other_lang_code, other_lang_label) = match v.lang {
@@ -135,17 +142,17 @@ fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) -> Chrome {
     }
 }
 
-fn to(path: &str) -> Response {
+pub(crate) fn to(path: &str) -> Response {
     Redirect::to(path).into_response()
 }
 
 pub struct Opt {
-    value: String,
-    label: String,
-    selected: bool,
+    pub(crate) value: String,
+    pub(crate) label: String,
+    pub(crate) selected: bool,
 }
 
-fn opt(value: impl Into<String>, label: impl Into<String>, selected: bool) -> Opt {
+pub(crate) fn opt(value: impl Into<String>, label: impl Into<String>, selected: bool) -> Opt {
     Opt {
         value: value.into(),
         label: label.into(),
@@ -603,11 +610,20 @@ pub struct ProfileView {
     timeline: Vec<EventView>,
 }
 
+pub struct MessageView {
+    at: String,
+    inbound: bool,
+    who: String,
+    channel: String,
+    body: String,
+}
+
 #[derive(Template)]
 #[template(path = "client.html")]
 struct ClientPage {
     c: Chrome,
     p: ProfileView,
+    messages: Vec<MessageView>,
     can_edit: bool,
     can_tag: bool,
     can_note: bool,
@@ -681,6 +697,48 @@ fn profile_view(p: &ClientProfile, t: &Tr, tz: &str, names: &dyn Fn(i64) -> Stri
                             t.withdrawn
                         }
                     ),
+                ),
+                "message" => (
+                    t.ev_message.to_owned(),
+                    format!(
+                        "{} · {}",
+                        e.channel.as_deref().unwrap_or_default(),
+                        if d["direction"] == "out" {
+                            t.to_client
+                        } else {
+                            t.from_client
+                        }
+                    ),
+                ),
+                "follow" => (
+                    t.ev_follow.to_owned(),
+                    d["source"].as_str().unwrap_or_default().to_owned(),
+                ),
+                "unfollow" => (t.ev_unfollow.to_owned(), String::new()),
+                "qr_scan" => (
+                    t.ev_qr_scan.to_owned(),
+                    d["scene"].as_str().unwrap_or_default().to_owned(),
+                ),
+                "menu_click" => (
+                    t.ev_menu_click.to_owned(),
+                    d["category"].as_str().unwrap_or_default().to_owned(),
+                ),
+                "contact_added" => (
+                    t.ev_contact_added.to_owned(),
+                    format!(
+                        "{} · {}",
+                        d["associate_id"].as_i64().map(names).unwrap_or_default(),
+                        d["source"].as_str().unwrap_or_default()
+                    ),
+                ),
+                "contact_removed" => (
+                    t.ev_contact_removed.to_owned(),
+                    d["by"].as_str().unwrap_or_default().to_owned(),
+                ),
+                "contact_edited" => (t.ev_contact_edited.to_owned(), String::new()),
+                "transfer_failed" => (
+                    t.ev_transfer_failed.to_owned(),
+                    d["reason"].as_str().unwrap_or_default().to_owned(),
                 ),
                 other => (other.to_owned(), String::new()),
             };
@@ -816,6 +874,24 @@ pub async fn client_page(
             )
         })
         .collect();
+    let tz = a.brand.time_zone.as_str();
+    let messages = s
+        .client_messages(a, id, 50)
+        .await?
+        .into_iter()
+        .rev()
+        .map(|m| MessageView {
+            at: datetime(m.at, tz),
+            inbound: m.direction == domain::Direction::In,
+            who: if m.direction == domain::Direction::In {
+                v.t().from_client.to_owned()
+            } else {
+                m.associate_id.map(|u| names(u.0)).unwrap_or_default()
+            },
+            channel: m.channel.as_str().to_owned(),
+            body: m.body,
+        })
+        .collect();
     let page = ClientPage {
         c: chrome(
             &v,
@@ -824,6 +900,7 @@ pub async fn client_page(
             f.ok.as_deref(),
         ),
         p,
+        messages,
         can_edit: v.can(Action::UpdateClient),
         can_tag: v.can(Action::EditTags),
         can_note: v.can(Action::AddNote),
@@ -1102,7 +1179,7 @@ async fn client_form_page(
     render_form(&page, !page.errors.is_empty())
 }
 
-fn field_errors(e: AppError) -> Result<Vec<String>, PageError> {
+pub(crate) fn field_errors(e: AppError) -> Result<Vec<String>, PageError> {
     match e {
         AppError::Invalid(f) => Ok(f.iter().map(|x| x.to_string()).collect()),
         AppError::Conflict(m) => Ok(vec![m]),
@@ -1361,9 +1438,9 @@ pub async fn stores(State(state): State<AppState>, v: Viewer) -> PageResult {
 /// A form: its CSRF token and the use case's own input.
 #[derive(Deserialize)]
 pub struct WithCsrf<T> {
-    csrf: String,
+    pub(crate) csrf: String,
     #[serde(flatten)]
-    input: T,
+    pub(crate) input: T,
 }
 
 pub async fn create_store(
