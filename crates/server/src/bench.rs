@@ -34,6 +34,15 @@ pub struct BenchArgs {
     /// Where to build the benchmark store (default: a new temporary directory).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Measure provider callback ingest instead (see `bench_callbacks`).
+    #[arg(long)]
+    callbacks: bool,
+    /// Callbacks per run (with --callbacks).
+    #[arg(long, default_value_t = 20_000)]
+    callback_count: usize,
+    /// The paced run's rate, callbacks per second (with --callbacks).
+    #[arg(long, default_value_t = 1_000.0)]
+    callback_rate: f64,
 }
 
 const ASSOCIATES: usize = 200;
@@ -74,16 +83,27 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         std::env::temp_dir().join(format!("salon-bench-{}", std::process::id()))
     });
     std::fs::create_dir_all(&dir)?;
-    println!(
-        "salon bench: {} clients, data in {}",
-        args.clients,
-        dir.display()
-    );
     let store_args = crate::config::StoreArgs {
         data_dir: Some(dir.clone()),
         ..Default::default()
     };
     let salon = store_args.resolve()?.open().await?;
+    if !args.callbacks {
+        println!(
+            "salon bench: {} clients, data in {}",
+            args.clients,
+            dir.display()
+        );
+    }
+    if args.callbacks {
+        return crate::bench_callbacks::run(
+            salon,
+            args.callback_count,
+            args.concurrency,
+            args.callback_rate,
+        )
+        .await;
+    }
     let repo = &salon.repo;
 
     let brand = match repo.brand_by_slug("bench").await? {

@@ -1,6 +1,7 @@
 //! `salon`: the server and its command line.
 
 mod bench;
+mod bench_callbacks;
 mod config;
 
 use std::net::SocketAddr;
