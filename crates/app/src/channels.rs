@@ -1571,6 +1571,112 @@ impl Salon {
     }
 }
 
+impl Salon {
+    /// After clients moved from one associate to others in the book, moves their WeCom
+    /// relationship too: `resigned/transfer_customer` when the associate has left,
+    /// `transfer_customer` otherwise (WeCom then tells the client). Best effort: the book is the
+    /// brand's record; each client's outcome is on their timeline (`wecom_transfer`, or
+    /// `transfer_failed` with WeCom's errcode, such as 40097 past two transfers in 90 days).
+    pub(crate) async fn follow_on_wecom(
+        &self,
+        brand: BrandId,
+        from: &User,
+        moves: &[(ClientId, UserId)],
+    ) {
+        if moves.is_empty() {
+            return;
+        }
+        if let Err(e) = self.try_follow_on_wecom(brand, from, moves).await {
+            tracing::warn!(error = %e, "WeCom transfer not done");
+        }
+    }
+
+    async fn try_follow_on_wecom(
+        &self,
+        brand: BrandId,
+        from: &User,
+        moves: &[(ClientId, UserId)],
+    ) -> AppResult<()> {
+        if self
+            .repo
+            .channel_settings(brand, ChannelKind::Wecom)
+            .await?
+            .is_none()
+        {
+            return Ok(());
+        }
+        let linked: HashMap<UserId, String> = self
+            .repo
+            .staff_provider_ids(brand, WECOM_STAFF)
+            .await?
+            .into_iter()
+            .collect();
+        let Some(handover) = linked.get(&from.id) else {
+            return Ok(());
+        };
+        // external_userid → client, grouped by the taker.
+        let mut by_taker: HashMap<UserId, Vec<(String, ClientId)>> = HashMap::new();
+        for (client, to) in moves {
+            let Some(c) = self.repo.client(brand, *client).await? else {
+                continue;
+            };
+            if let Some(ext) = c.identities.iter().find(|i| i.kind == IdentityKind::Wecom) {
+                by_taker
+                    .entry(*to)
+                    .or_default()
+                    .push((ext.value.clone(), *client));
+            }
+        }
+        let api = self.wecom_api(brand).await?;
+        let now = now_millis();
+        for (to, clients) in by_taker {
+            let Some(takeover) = linked.get(&to) else {
+                continue;
+            };
+            for chunk in clients.chunks(100) {
+                let ids: Vec<String> = chunk.iter().map(|(e, _)| e.clone()).collect();
+                let result = if from.status == UserStatus::Departed {
+                    api.transfer_resigned(handover, takeover, &ids).await
+                } else {
+                    api.transfer_customer(handover, takeover, &ids).await
+                };
+                let outcomes = result.map_err(|e| AppError::Unavailable(e.to_string()))?;
+                for o in outcomes {
+                    let Some((_, client)) = chunk.iter().find(|(e, _)| *e == o.external_userid)
+                    else {
+                        continue;
+                    };
+                    let (kind, detail) = if o.errcode == 0 {
+                        (
+                            "wecom_transfer",
+                            serde_json::json!({"from": from.id.0, "to": to.0}),
+                        )
+                    } else {
+                        (
+                            "transfer_failed",
+                            serde_json::json!({"from": from.id.0, "to": to.0, "reason": format!("errcode {}", o.errcode)}),
+                        )
+                    };
+                    self.repo
+                        .add_interaction(
+                            brand,
+                            &NewInteraction {
+                                client_id: *client,
+                                at: now,
+                                kind: kind.into(),
+                                channel: Some(ChannelKind::Wecom.as_str().into()),
+                                detail,
+                                reference: None,
+                            },
+                        )
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 pub fn default_welcome(brand_name: &str) -> String {
     format!("Welcome to {brand_name}. I am your client advisor; write to me here at any time.")
 }

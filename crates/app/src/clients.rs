@@ -535,6 +535,7 @@ impl Salon {
             ));
         }
         let mut moved = 0u64;
+        let mut moves = Vec::new();
         loop {
             let mut q = ClientQuery::new(Scope::Associate(from));
             q.limit = 200;
@@ -547,9 +548,13 @@ impl Salon {
                 self.repo
                     .assign(actor.brand.id, c.id, target.id, actor.user_id(), reason)
                     .await?;
+                moves.push((c.id, target.id));
                 moved += 1;
             }
         }
+        // The clients' WeChat relationship follows the book (WeCom's transfer APIs).
+        self.follow_on_wecom(actor.brand.id, &from_user, &moves)
+            .await;
         Ok(moved)
     }
 }

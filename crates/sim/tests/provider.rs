@@ -70,7 +70,9 @@ async fn every_call_salon_makes() {
         Some(40058)
     );
     // A client added through it (the callback push fails: nobody listens; the contact exists).
-    let _ = sim.client_scans(&way.config_id, "Mei", Some("13900000001")).await;
+    let _ = sim
+        .client_scans(&way.config_id, "Mei", Some("13900000001"))
+        .await;
     let external = sim.contact_ids().pop().expect("a contact");
     let detail = api.get_external_contact(&external).await.expect("get");
     assert_eq!(detail.external_contact.name, "Mei");
@@ -122,7 +124,10 @@ async fn every_call_salon_makes() {
         .await
         .expect("moment");
     assert_eq!(
-        api.get_moment_task_result(&job).await.expect("result").status,
+        api.get_moment_task_result(&job)
+            .await
+            .expect("result")
+            .status,
         3
     );
 
@@ -241,7 +246,10 @@ async fn rate_limits_and_busy_answers() {
             ok += 1;
         }
     }
-    assert!(ok >= 12, "backoff and retry get most calls through: {ok}/20");
+    assert!(
+        ok >= 12,
+        "backoff and retry get most calls through: {ok}/20"
+    );
 }
 
 #[tokio::test]
@@ -259,7 +267,9 @@ async fn a_send_whose_answer_is_lost_is_not_repeated() {
         .expect("way");
     let _ = sim.client_scans(&way.config_id, "Mei", None).await;
     let external = sim.contact_ids().pop().expect("contact");
-    api.user_list(1).await.expect("token fetched before the faults");
+    api.user_list(1)
+        .await
+        .expect("token fetched before the faults");
     sim.set_faults(Faults {
         drop_after_handling: 1.0,
         ..Faults::default()

@@ -536,3 +536,70 @@ async fn staff_leaving_wecom_departs_the_associate() {
     assert_eq!(report.created, 0);
     assert_eq!(report.departed, 0, "already departed");
 }
+
+#[tokio::test]
+async fn a_departed_associates_clients_follow_the_book_on_wecom() {
+    let app = spawn(5).await;
+    let li = app.user("li.na").await;
+    let wang = app.user("wang.fang").await;
+    let way = app
+        .salon
+        .repo
+        .contact_ways(app.brand.id)
+        .await
+        .expect("ways")
+        .into_iter()
+        .find(|w| w.user_id == Some(li.id))
+        .and_then(|w| w.config_id)
+        .expect("li.na's code");
+    let external = app.sim.client_scans(&way, "Mei", None).await.expect("scan");
+    settle(&app).await;
+    let client = app
+        .salon
+        .repo
+        .client_by_identity(
+            app.brand.id,
+            &Identity::parse(IdentityKind::Wecom, &external).expect("id"),
+        )
+        .await
+        .expect("q")
+        .expect("client");
+    // Li Na leaves WeCom; the manager moves her book to Wang Fang.
+    app.sim.staff_leaves("li.na").await.expect("leaves");
+    settle(&app).await;
+    let manager = app.token(Role::StoreManager, Some("zhang.min")).await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/associates/{}/transfer", li.id.0),
+            Some(&manager),
+            Some(("application/json", format!(r#"{{"to":{}}}"#, wang.id.0))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let c = app
+        .salon
+        .repo
+        .client(app.brand.id, client)
+        .await
+        .expect("q")
+        .expect("client");
+    assert_eq!(c.associate_id, Some(wang.id));
+    let transfers = app
+        .sim
+        .accepted("externalcontact/resigned/transfer_customer");
+    assert!(
+        transfers
+            .iter()
+            .any(|e| e.detail["external_userid"] == external.as_str()
+                && e.detail["takeover"] == "wang.fang"),
+        "{transfers:?}"
+    );
+    let timeline = app
+        .salon
+        .repo
+        .timeline(app.brand.id, client, 50)
+        .await
+        .expect("timeline");
+    assert!(timeline.iter().any(|e| e.kind == "wecom_transfer"));
+}

@@ -736,6 +736,10 @@ fn profile_view(p: &ClientProfile, t: &Tr, tz: &str, names: &dyn Fn(i64) -> Stri
                     d["by"].as_str().unwrap_or_default().to_owned(),
                 ),
                 "contact_edited" => (t.ev_contact_edited.to_owned(), String::new()),
+                "wecom_transfer" => (
+                    t.ev_wecom_transfer.to_owned(),
+                    d["to"].as_i64().map(names).unwrap_or_default(),
+                ),
                 "transfer_failed" => (
                     t.ev_transfer_failed.to_owned(),
                     d["reason"].as_str().unwrap_or_default().to_owned(),
