@@ -231,7 +231,7 @@ async fn receive(
                 json,
                 encrypted,
             };
-            passive_reply(&b, kind, &callback, &ep, &reply, receipt.fresh)
+            passive_reply(&b, kind, &callback, &ep, &reply)
         }
         Err(e) => {
             tracing::error!(brand, channel, error = %e, "callback not stored");
@@ -241,8 +241,9 @@ async fn receive(
     }
 }
 
-/// The answer to a stored callback: empty (Tencent's "no reply"), or for a new OA follower an
-/// encrypted passive reply thanking them, in the envelope the callback came in.
+/// The answer to a stored callback: empty (Tencent's "no reply"), or for a new OA follower a
+/// passive reply thanking them, encrypted in the envelope the callback came in (plain in the
+/// OA's plain mode).
 struct Reply<'a> {
     timestamp: &'a str,
     nonce: &'a str,
@@ -256,12 +257,13 @@ fn passive_reply(
     callback: &Callback,
     ep: &app::channels::Endpoint,
     how: &Reply<'_>,
-    fresh: bool,
 ) -> Response {
     let Event::Subscribed { open_id, .. } = &callback.event else {
         return text(String::new());
     };
-    if kind != ChannelKind::WechatOa || !fresh {
+    // A retry means Tencent did not get the first answer: it gets the reply again (Tencent
+    // delivers one reply per message; the follow itself is stored once).
+    if kind != ChannelKind::WechatOa {
         return text(String::new());
     }
     let now = jiff::Timestamp::now().as_second();

@@ -603,3 +603,71 @@ async fn a_departed_associates_clients_follow_the_book_on_wecom() {
         .expect("timeline");
     assert!(timeline.iter().any(|e| e.kind == "wecom_transfer"));
 }
+
+#[tokio::test]
+async fn the_json_envelope_and_the_encrypted_passive_reply() {
+    let app = spawn(5).await;
+    with_tencent_samples(&app).await;
+    // WeCom's JSON variant of the envelope.
+    let wecom =
+        channels::wecom::MsgCrypt::new(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID).expect("key");
+    let encrypted = wecom.encrypt(
+        b"<xml><ToUserName>ww1</ToUserName><FromUserName>wmSomeone</FromUserName><CreateTime>1700000000</CreateTime>\
+          <MsgType>text</MsgType><Content>hello</Content><MsgId>99887766</MsgId></xml>",
+    );
+    let sig = wecom.sign("1700000000", "42", &encrypted);
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/channels/wecom/demo/callback?msg_signature={sig}&timestamp=1700000000&nonce=42"),
+            None,
+            Some(("application/json", format!(r#"{{"tousername":"{WECOM_CORP_ID}","agentid":1000002,"encrypt":"{encrypted}"}}"#))),
+        )
+        .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, ""));
+
+    // A new OA follower is thanked by an encrypted passive reply that opens with our keys.
+    let oa = channels::wecom::MsgCrypt::new(OA_TOKEN, OA_AES_KEY, OA_APP_ID).expect("key");
+    let encrypted = oa.encrypt(
+        b"<xml><ToUserName>gh_1</ToUserName><FromUserName>oNewFollower</FromUserName><CreateTime>1700000001</CreateTime>\
+          <MsgType>event</MsgType><Event>subscribe</Event></xml>",
+    );
+    let sig = oa.sign("1700000001", "7", &encrypted);
+    let (status, reply) = app
+        .call(
+            "POST",
+            &format!("/channels/wechat-oa/demo/callback?msg_signature={sig}&timestamp=1700000001&nonce=7&encrypt_type=aes"),
+            None,
+            Some(("text/xml", format!("<xml><ToUserName>gh_1</ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let fields = channels::wecom::xml::flat(&reply).expect("an XML envelope");
+    let plain = oa
+        .open(
+            &fields["MsgSignature"],
+            &fields["TimeStamp"],
+            &fields["Nonce"],
+            &fields["Encrypt"],
+        )
+        .expect("the reply opens");
+    let text = String::from_utf8(plain).expect("utf-8");
+    assert!(
+        text.contains("<ToUserName><![CDATA[oNewFollower]]></ToUserName>"),
+        "{text}"
+    );
+    assert!(text.contains("Maison Lumière"), "{text}");
+    // The same follow retried (Tencent did not get our answer) is stored once, answered again.
+    let (_, again) = app
+        .call(
+            "POST",
+            &format!("/channels/wechat-oa/demo/callback?msg_signature={sig}&timestamp=1700000001&nonce=7&encrypt_type=aes"),
+            None,
+            Some(("text/xml", format!("<xml><ToUserName>gh_1</ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"))),
+        )
+        .await;
+    assert!(again.contains("<Encrypt>"), "{again}");
+    assert_eq!(inbox(&app).await.received, 2);
+    settle(&app).await;
+    assert_eq!(inbox(&app).await.failed, 0);
+}
