@@ -671,3 +671,78 @@ async fn the_json_envelope_and_the_encrypted_passive_reply() {
     settle(&app).await;
     assert_eq!(inbox(&app).await.failed, 0);
 }
+
+#[tokio::test]
+async fn a_known_client_adding_an_associate_is_merged_by_phone() {
+    let app = spawn(5).await;
+    let hq = app.token(Role::Hq, None).await;
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/clients",
+            Some(&hq),
+            Some((
+                "application/json",
+                r#"{"first_name":"Known","last_name":"Client","phone":"+8613955554444"}"#.into(),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let known = ClientId(v["id"].as_i64().expect("id"));
+    let li = app.user("li.na").await;
+    let way = app
+        .salon
+        .repo
+        .contact_ways(app.brand.id)
+        .await
+        .expect("ways")
+        .into_iter()
+        .find(|w| w.user_id == Some(li.id))
+        .and_then(|w| w.config_id)
+        .expect("code");
+    let before = app
+        .salon
+        .repo
+        .count_clients(app.brand.id, Scope::Brand)
+        .await
+        .expect("count");
+    let external = app
+        .sim
+        .client_scans(&way, "K. Client", Some("13955554444"))
+        .await
+        .expect("scan");
+    settle(&app).await;
+    assert_eq!(
+        app.salon
+            .repo
+            .count_clients(app.brand.id, Scope::Brand)
+            .await
+            .expect("count"),
+        before,
+        "no second client"
+    );
+    let c = app
+        .salon
+        .repo
+        .client(app.brand.id, known)
+        .await
+        .expect("q")
+        .expect("client");
+    assert!(
+        c.identities
+            .iter()
+            .any(|i| i.kind == IdentityKind::Wecom && i.value == external)
+    );
+    assert!(
+        c.identities
+            .iter()
+            .any(|i| i.kind == IdentityKind::WechatUnion)
+    );
+    assert_eq!(c.associate_id, Some(li.id));
+    assert_eq!(
+        c.pii.first_name.as_deref(),
+        Some("Known"),
+        "the brand's record keeps its name"
+    );
+}
