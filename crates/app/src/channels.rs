@@ -660,6 +660,8 @@ impl Salon {
                 };
                 let (client, created) = self.oa_client(brand, &open_id, way.as_ref(), at).await?;
                 let source = if scene.is_some() { "qr_code" } else { "other" };
+                let spec_source = if scene.is_some() { events::Source::QrCode } else { events::Source::Other };
+                self.record_event(brand, at, &open_id, events::Kind::Follow { source: spec_source }).await?;
                 self.repo
                     .add_interaction(
                         brand,
@@ -679,6 +681,7 @@ impl Salon {
                 ))
             }
             Event::Unsubscribed { open_id } => {
+                self.record_event(brand, at, &open_id, events::Kind::Unfollow).await?;
                 self.oa_interaction(
                     brand,
                     &open_id,
@@ -690,6 +693,7 @@ impl Salon {
                 .await
             }
             Event::Scanned { open_id, scene } => {
+                self.record_event(brand, at, &open_id, events::Kind::QrScan).await?;
                 self.oa_interaction(
                     brand,
                     &open_id,
@@ -702,6 +706,7 @@ impl Salon {
             }
             Event::MenuClicked { open_id, key } => {
                 let category = self.menu_category(brand, &key).await?;
+                self.record_event(brand, at, &open_id, events::Kind::MenuClick { category: spec_category(&category) }).await?;
                 self.oa_interaction(
                     brand,
                     &open_id,
@@ -714,6 +719,7 @@ impl Salon {
             }
             Event::MenuViewed { open_id, url } => {
                 let category = self.menu_category(brand, &url).await?;
+                self.record_event(brand, at, &open_id, events::Kind::MenuClick { category: spec_category(&category) }).await?;
                 self.oa_interaction(
                     brand,
                     &open_id,
@@ -742,6 +748,8 @@ impl Salon {
                     .client(brand, client)
                     .await?
                     .and_then(|c| c.associate_id);
+                self.record_event(brand, at, &from, events::Kind::Message)
+                    .await?;
                 let stored = self
                     .repo
                     .add_message(
@@ -1046,6 +1054,11 @@ impl Salon {
                     )
                     .await?;
             }
+        }
+        if way.is_some() {
+            // Scanning a brand QR code inside WeChat, in the spec's terms.
+            self.record_event(brand, at, external, events::Kind::QrScan)
+                .await?;
         }
         self.repo
             .add_interaction(
@@ -1674,6 +1687,14 @@ impl Salon {
             }
         }
         Ok(())
+    }
+}
+
+fn spec_category(c: &str) -> events::MenuCategory {
+    match c {
+        "ecommerce" => events::MenuCategory::Ecommerce,
+        "crm" => events::MenuCategory::Crm,
+        _ => events::MenuCategory::Information,
     }
 }
 

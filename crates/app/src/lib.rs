@@ -1,6 +1,7 @@
 //! Salon's use cases. Every call takes the [`Actor`] making it: the brand it is scoped to and
 //! the role it is checked against. The web layer and the CLI call nothing else.
 
+pub mod analytics;
 pub mod auth;
 pub mod channels;
 pub mod clients;

@@ -7,7 +7,7 @@ use crate::*;
 pub type RepoResult<T> = Result<T, RepoError>;
 
 #[async_trait]
-pub trait Repo: ChannelStore + Send + Sync + 'static {
+pub trait Repo: ChannelStore + EventStore + Send + Sync + 'static {
     /// Whether the database answers and every migration is applied.
     async fn ready(&self) -> RepoResult<()>;
 
@@ -203,4 +203,26 @@ pub trait ChannelStore: Send + Sync + 'static {
     ) -> RepoResult<Vec<Message>>;
     /// Records a timeline entry once per reference: false when it was already recorded.
     async fn add_interaction(&self, brand: BrandId, entry: &NewInteraction) -> RepoResult<bool>;
+}
+
+/// One event of the brand's stream, in the exchange format of `shared/spec/events.md`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// Milliseconds since the epoch.
+    pub ts: Millis,
+    pub kind: String,
+    pub follower: Option<String>,
+    /// The event as one canonical JSON line.
+    pub line: String,
+}
+
+/// The brand's event stream: imports, and what the channels record.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends events in one transaction; an event already held (same canonical line) is not
+    /// added again. Returns how many were new.
+    async fn put_events(&self, brand: BrandId, events: &[StoredEvent]) -> RepoResult<u64>;
+    /// The brand's events with `ts < before` (all when `None`), oldest first, as lines.
+    async fn event_lines(&self, brand: BrandId, before: Option<Millis>) -> RepoResult<Vec<String>>;
+    async fn count_events(&self, brand: BrandId) -> RepoResult<i64>;
 }

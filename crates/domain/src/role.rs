@@ -96,6 +96,10 @@ pub enum Action {
     ManageChannels,
     /// Create channel QR codes for stores, associates and campaigns.
     ManageContactWays,
+    /// Import and export the brand's event stream.
+    ImportEvents,
+    /// The Luxury Index report and dashboard (aggregates only).
+    ReadAnalytics,
 }
 
 impl Action {
@@ -116,6 +120,8 @@ impl Action {
             ManageStores | ManageAssociates => matches!(role, Hq | Admin),
             ReadChannels | ManageChannels => matches!(role, Hq | Admin),
             ManageContactWays => matches!(role, StoreManager | Hq | Admin),
+            ImportEvents => matches!(role, Hq | Admin),
+            ReadAnalytics => matches!(role, Hq | Compliance),
         }
     }
 }

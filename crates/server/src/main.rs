@@ -61,25 +61,54 @@ enum Command {
         #[command(subcommand)]
         command: GenerateCommand,
     },
-    /// The Luxury Index report over an events file (spec/events.md), as JSON.
+    /// Export data from a brand.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+    /// The Luxury Index report (spec/luxury-index.md) over an events file or a brand's stored
+    /// events.
     Index {
         /// A JSON Lines events file (.jsonl or .jsonl.gz).
+        #[arg(long, required_unless_present = "brand", conflicts_with = "brand")]
+        events: Option<PathBuf>,
+        /// A brand's stored events (imports and what the channels recorded).
         #[arg(long)]
-        events: PathBuf,
+        brand: Option<String>,
         /// First day of the period (YYYY-MM-DD), inclusive.
         #[arg(long)]
         from: String,
         /// Day after the period (YYYY-MM-DD), exclusive.
         #[arg(long)]
         to: String,
-        #[arg(long, default_value = "Asia/Shanghai")]
-        tz: String,
-        /// Only json for now.
+        /// The time zone of days and months (default: the brand's, or Asia/Shanghai).
+        #[arg(long)]
+        tz: Option<String>,
+        /// json (the spec's object), table (for a terminal) or html (a printable page).
         #[arg(long, default_value = "json")]
         format: String,
         /// Leave out bad lines (each is reported) instead of refusing the file.
         #[arg(long)]
         skip_bad: bool,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// A brand's events in the exchange format (JSON Lines; gzip when FILE ends in .gz).
+    Events {
+        #[arg(long)]
+        brand: String,
+        /// Only jsonl for now.
+        #[arg(long, default_value = "jsonl")]
+        format: String,
+        /// Where to write (standard output by default).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        store_args: StoreArgs,
     },
 }
 
@@ -124,6 +153,18 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum ImportCommand {
+    /// Import interaction events (spec/events.md JSON Lines, .gz too) into a brand; importing
+    /// the same events twice adds nothing.
+    Events {
+        file: PathBuf,
+        #[arg(long)]
+        brand: String,
+        /// Import the good lines and report the bad ones.
+        #[arg(long)]
+        skip_bad: bool,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
     /// Import clients from a CSV file (idempotent on crm_id).
     Clients {
         file: PathBuf,
@@ -448,31 +489,140 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Import {
+            command:
+                ImportCommand::Events {
+                    file,
+                    brand,
+                    skip_bad,
+                    store_args,
+                },
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            let actor = system_actor(&salon, &brand).await?;
+            let f = std::fs::File::open(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let report = salon
+                .import_events(&actor, std::io::BufReader::new(f), skip_bad)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            for s in &report.skipped {
+                eprintln!("skipped {s}");
+            }
+            println!(
+                "read {} events: {} new, {} already held, {} lines skipped",
+                report.read,
+                report.added,
+                report.read as u64 - report.added,
+                report.skipped.len()
+            );
+            Ok(())
+        }
+        Command::Export {
+            command:
+                ExportCommand::Events {
+                    brand,
+                    format,
+                    out,
+                    store_args,
+                },
+        } => {
+            if format != "jsonl" {
+                bail!("--format {format} is not available yet; use --format jsonl");
+            }
+            let salon = store_args.resolve()?.open().await?;
+            let actor = system_actor(&salon, &brand).await?;
+            let lines = salon
+                .export_events(&actor)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let write = |mut w: Box<dyn std::io::Write>| -> anyhow::Result<()> {
+                for l in &lines {
+                    w.write_all(l.as_bytes())?;
+                    w.write_all(b"\n")?;
+                }
+                w.flush()?;
+                Ok(())
+            };
+            match &out {
+                Some(path) => {
+                    let file = std::io::BufWriter::new(
+                        std::fs::File::create(path)
+                            .with_context(|| format!("cannot create {}", path.display()))?,
+                    );
+                    if path.extension().is_some_and(|e| e == "gz") {
+                        let mut gz =
+                            flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+                        for l in &lines {
+                            std::io::Write::write_all(&mut gz, l.as_bytes())?;
+                            std::io::Write::write_all(&mut gz, b"\n")?;
+                        }
+                        gz.finish()?;
+                    } else {
+                        write(Box::new(file))?;
+                    }
+                    eprintln!("wrote {} events to {}", lines.len(), path.display());
+                }
+                None => match write(Box::new(std::io::stdout().lock())) {
+                    // `salon export events … | head` is fine.
+                    Err(e)
+                        if e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                            io.kind() == std::io::ErrorKind::BrokenPipe
+                        }) => {}
+                    other => other?,
+                },
+            }
+            Ok(())
+        }
         Command::Index {
             events,
+            brand,
             from,
             to,
             tz,
             format,
             skip_bad,
+            store_args,
         } => {
-            if format != "json" {
-                bail!("--format {format} is not available yet; use --format json");
-            }
-            let file = std::fs::File::open(&events)
-                .with_context(|| format!("cannot read {}", events.display()))?;
-            let read = events::read_jsonl(file, skip_bad)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", events.display()))?;
-            for e in &read.skipped {
-                eprintln!("skipped {e}");
+            if !["json", "table", "html"].contains(&format.as_str()) {
+                bail!("--format {format}: use json, table or html");
             }
             let date =
                 |field: &str, s: &str| domain::date(field, s).map_err(|e| anyhow::anyhow!("--{e}"));
-            let period = index::Period::new(date("from", &from)?, date("to", &to)?, &tz)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&index::report(&read.events, &period)?)?
-            );
+            let (from, to) = (date("from", &from)?, date("to", &to)?);
+            let (report, title) = match (events, brand) {
+                (Some(events), _) => {
+                    let file = std::fs::File::open(&events)
+                        .with_context(|| format!("cannot read {}", events.display()))?;
+                    let read = events::read_jsonl(file, skip_bad)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", events.display()))?;
+                    for e in &read.skipped {
+                        eprintln!("skipped {e}");
+                    }
+                    let tz = tz.as_deref().unwrap_or("Asia/Shanghai");
+                    let period = index::Period::new(from, to, tz)?;
+                    (
+                        index::report(&read.events, &period)?,
+                        events.display().to_string(),
+                    )
+                }
+                (None, Some(brand)) => {
+                    let salon = store_args.resolve()?.open().await?;
+                    let mut actor = system_actor(&salon, &brand).await?;
+                    actor.role = Role::Hq;
+                    let report = salon
+                        .brand_report(&actor, from, to, tz.as_deref())
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    (report, actor.brand.name.clone())
+                }
+                (None, None) => bail!("give --events FILE or --brand SLUG"),
+            };
+            match format.as_str() {
+                "table" => print!("{}", web::report::table(&report)),
+                "html" => print!("{}", web::report::printable(&title, &report)),
+                _ => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
             Ok(())
         }
     }

@@ -4,6 +4,7 @@
 //! reaches either (see [`pii`]).
 
 mod channel_sql;
+mod event_sql;
 pub mod pii;
 mod postgres;
 mod sql;
@@ -31,6 +32,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "channels",
         include_str!("../migrations/sqlite/0002_channels.sql"),
         include_str!("../migrations/postgres/0002_channels.sql"),
+    ),
+    (
+        3,
+        "events",
+        include_str!("../migrations/sqlite/0003_events.sql"),
+        include_str!("../migrations/postgres/0003_events.sql"),
     ),
 ];
 

@@ -11,10 +11,11 @@ use sqlx::sqlite::{
 };
 
 use crate::channel_sql::impl_channel_store;
+use crate::event_sql::impl_event_store;
 use crate::pii::Purpose;
 use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
-use domain::ports::{ChannelStore, Repo, RepoResult};
+use domain::ports::{ChannelStore, EventStore, Repo, RepoResult, StoredEvent};
 use domain::*;
 
 impl_repo!(
@@ -25,6 +26,7 @@ impl_repo!(
 );
 
 impl_channel_store!(SqliteRepo);
+impl_event_store!(SqliteRepo);
 
 impl SqliteRepo {
     pub async fn connect(url: &str, keys: crate::Keyring) -> RepoResult<Self> {

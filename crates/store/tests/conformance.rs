@@ -1190,3 +1190,27 @@ async fn contact_ways_staff_ids_messages_and_interactions() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_event_stream_adds_each_event_once() {
+    use domain::ports::StoredEvent;
+    for db in backends().await {
+        let r = &*db.repo;
+        let a = brand(r, "alpha").await;
+        let b = brand(r, "beta").await;
+        let ev = |ts: i64, who: &str| StoredEvent {
+            ts,
+            kind: "follow".into(),
+            follower: Some(who.into()),
+            line: format!(r#"{{"ts":{ts},"kind":"follow","follower":"{who}","source":"qr_code"}}"#),
+        };
+        let batch = vec![ev(30, "o3"), ev(10, "o1"), ev(20, "o2")];
+        assert_eq!(r.put_events(a.id, &batch).await.expect("put"), 3, "{}", db.name);
+        assert_eq!(r.put_events(a.id, &batch).await.expect("again"), 0, "{}", db.name);
+        assert_eq!(r.put_events(b.id, &batch[..1]).await.expect("other brand"), 1);
+        assert_eq!(r.count_events(a.id).await.expect("count"), 3);
+        let lines = r.event_lines(a.id, Some(30)).await.expect("lines");
+        assert_eq!(lines, vec![batch[1].line.clone(), batch[2].line.clone()], "{}", db.name);
+        assert_eq!(r.event_lines(a.id, None).await.expect("all").len(), 3);
+    }
+}

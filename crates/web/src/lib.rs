@@ -4,6 +4,7 @@
 
 pub mod api;
 mod callbacks;
+pub mod report;
 mod error;
 mod security;
 pub mod ui;

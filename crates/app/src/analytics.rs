@@ -1,0 +1,119 @@
+//! The brand's event stream and its Luxury Index report: importing and exporting events in the
+//! exchange format (`shared/spec/events.md`), recording what the channels see, and computing the
+//! report (`shared/spec/luxury-index.md`) over the stored stream.
+
+use domain::ports::StoredEvent;
+use domain::*;
+use events::{Event, EventError, Kind};
+
+use crate::{Actor, AppError, AppResult, Salon};
+
+/// Events written per transaction on import.
+const IMPORT_BATCH: usize = 20_000;
+
+/// What an import did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EventImport {
+    /// Events read from the file.
+    pub read: usize,
+    /// Of those, new to the brand (the rest were already held).
+    pub added: u64,
+    /// Lines left out (with `skip_bad`), each naming its line and field.
+    pub skipped: Vec<String>,
+}
+
+pub fn stored(e: &Event) -> StoredEvent {
+    StoredEvent {
+        ts: e.ts.as_millisecond(),
+        kind: e.kind.name().to_owned(),
+        follower: e.follower.clone(),
+        // Canonical: UTC timestamp, keys in order; the same event always gives the same line.
+        line: events::to_json(e).to_string(),
+    }
+}
+
+impl Salon {
+    /// Imports a JSON Lines (or gzip) events file into the brand. Strict unless `skip_bad`;
+    /// importing the same events twice adds nothing.
+    pub async fn import_events(
+        &self,
+        actor: &Actor,
+        input: impl std::io::Read,
+        skip_bad: bool,
+    ) -> AppResult<EventImport> {
+        actor.require(Action::ImportEvents)?;
+        let read = events::read_jsonl(input, skip_bad).map_err(|e| match e {
+            events::ReadError::Invalid(errors) => AppError::Invalid(
+                errors
+                    .iter()
+                    .take(100)
+                    .map(|err| FieldError::new(format!("line {}: {}", err.line, err.field), err.message.clone()))
+                    .collect(),
+            ),
+            other => AppError::invalid("file", other.to_string()),
+        })?;
+        let mut added = 0;
+        for chunk in read.events.chunks(IMPORT_BATCH) {
+            let rows: Vec<StoredEvent> = chunk.iter().map(stored).collect();
+            added += self.repo.put_events(actor.brand.id, &rows).await?;
+        }
+        Ok(EventImport {
+            read: read.events.len(),
+            added,
+            skipped: read.skipped.iter().map(EventError::to_string).collect(),
+        })
+    }
+
+    /// The brand's events, oldest first, as JSON lines.
+    pub async fn export_events(&self, actor: &Actor) -> AppResult<Vec<String>> {
+        actor.require(Action::ImportEvents)?;
+        Ok(self.repo.event_lines(actor.brand.id, None).await?)
+    }
+
+    /// The Luxury Index report over the brand's stored events for `[from, to)` in the brand's
+    /// time zone (or `tz`).
+    pub async fn brand_report(
+        &self,
+        actor: &Actor,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+        tz: Option<&str>,
+    ) -> AppResult<serde_json::Value> {
+        actor.require(Action::ReadAnalytics)?;
+        let tz = tz.unwrap_or(actor.brand.time_zone.as_str());
+        let period = index::Period::new(from, to, tz)
+            .map_err(|e| AppError::invalid("period", e.to_string()))?;
+        // All of it: the report counts opens after the period for pushes inside it.
+        let events = self.brand_events(actor.brand.id, None).await?;
+        index::report(&events, &period).map_err(|e| AppError::invalid("period", e.to_string()))
+    }
+
+    /// The brand's events before `before`, parsed.
+    pub async fn brand_events(&self, brand: BrandId, before: Option<Millis>) -> AppResult<Vec<Event>> {
+        let lines = self.repo.event_lines(brand, before).await?;
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                events::parse_line(i as u64 + 1, l)
+                    .map_err(|e| AppError::Internal(format!("stored event unreadable: {e}")))
+            })
+            .collect()
+    }
+
+    /// Appends what a channel saw to the brand's stream (idempotent: a reprocessed callback
+    /// gives the same event).
+    pub(crate) async fn record_event(
+        &self,
+        brand: BrandId,
+        at: Millis,
+        follower: &str,
+        kind: Kind,
+    ) -> AppResult<()> {
+        let ts = jiff::Timestamp::from_millisecond(at)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let e = Event { ts, follower: Some(follower.to_owned()), kind };
+        self.repo.put_events(brand, &[stored(&e)]).await?;
+        Ok(())
+    }
+}
