@@ -47,7 +47,12 @@ impl Salon {
                 errors
                     .iter()
                     .take(100)
-                    .map(|err| FieldError::new(format!("line {}: {}", err.line, err.field), err.message.clone()))
+                    .map(|err| {
+                        FieldError::new(
+                            format!("line {}: {}", err.line, err.field),
+                            err.message.clone(),
+                        )
+                    })
                     .collect(),
             ),
             other => AppError::invalid("file", other.to_string()),
@@ -89,7 +94,11 @@ impl Salon {
     }
 
     /// The brand's events before `before`, parsed.
-    pub async fn brand_events(&self, brand: BrandId, before: Option<Millis>) -> AppResult<Vec<Event>> {
+    pub async fn brand_events(
+        &self,
+        brand: BrandId,
+        before: Option<Millis>,
+    ) -> AppResult<Vec<Event>> {
         let lines = self.repo.event_lines(brand, before).await?;
         lines
             .iter()
@@ -110,9 +119,13 @@ impl Salon {
         follower: &str,
         kind: Kind,
     ) -> AppResult<()> {
-        let ts = jiff::Timestamp::from_millisecond(at)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        let e = Event { ts, follower: Some(follower.to_owned()), kind };
+        let ts =
+            jiff::Timestamp::from_millisecond(at).map_err(|e| AppError::Internal(e.to_string()))?;
+        let e = Event {
+            ts,
+            follower: Some(follower.to_owned()),
+            kind,
+        };
         self.repo.put_events(brand, &[stored(&e)]).await?;
         Ok(())
     }

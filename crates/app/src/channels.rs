@@ -660,8 +660,20 @@ impl Salon {
                 };
                 let (client, created) = self.oa_client(brand, &open_id, way.as_ref(), at).await?;
                 let source = if scene.is_some() { "qr_code" } else { "other" };
-                let spec_source = if scene.is_some() { events::Source::QrCode } else { events::Source::Other };
-                self.record_event(brand, at, &open_id, events::Kind::Follow { source: spec_source }).await?;
+                let spec_source = if scene.is_some() {
+                    events::Source::QrCode
+                } else {
+                    events::Source::Other
+                };
+                self.record_event(
+                    brand,
+                    at,
+                    &open_id,
+                    events::Kind::Follow {
+                        source: spec_source,
+                    },
+                )
+                .await?;
                 self.repo
                     .add_interaction(
                         brand,
@@ -681,7 +693,8 @@ impl Salon {
                 ))
             }
             Event::Unsubscribed { open_id } => {
-                self.record_event(brand, at, &open_id, events::Kind::Unfollow).await?;
+                self.record_event(brand, at, &open_id, events::Kind::Unfollow)
+                    .await?;
                 self.oa_interaction(
                     brand,
                     &open_id,
@@ -693,7 +706,8 @@ impl Salon {
                 .await
             }
             Event::Scanned { open_id, scene } => {
-                self.record_event(brand, at, &open_id, events::Kind::QrScan).await?;
+                self.record_event(brand, at, &open_id, events::Kind::QrScan)
+                    .await?;
                 self.oa_interaction(
                     brand,
                     &open_id,
@@ -706,7 +720,15 @@ impl Salon {
             }
             Event::MenuClicked { open_id, key } => {
                 let category = self.menu_category(brand, &key).await?;
-                self.record_event(brand, at, &open_id, events::Kind::MenuClick { category: spec_category(&category) }).await?;
+                self.record_event(
+                    brand,
+                    at,
+                    &open_id,
+                    events::Kind::MenuClick {
+                        category: spec_category(&category),
+                    },
+                )
+                .await?;
                 self.oa_interaction(
                     brand,
                     &open_id,
@@ -719,7 +741,15 @@ impl Salon {
             }
             Event::MenuViewed { open_id, url } => {
                 let category = self.menu_category(brand, &url).await?;
-                self.record_event(brand, at, &open_id, events::Kind::MenuClick { category: spec_category(&category) }).await?;
+                self.record_event(
+                    brand,
+                    at,
+                    &open_id,
+                    events::Kind::MenuClick {
+                        category: spec_category(&category),
+                    },
+                )
+                .await?;
                 self.oa_interaction(
                     brand,
                     &open_id,

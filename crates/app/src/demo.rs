@@ -201,3 +201,36 @@ impl Salon {
         }))
     }
 }
+
+impl Salon {
+    /// Gives the demo brand a year of WeChat community history (`sim::events`), ending today,
+    /// so that its Luxury Index dashboard is full on first start. Does nothing when the brand
+    /// already has events. Returns how many were added.
+    pub async fn seed_demo_events(&self, people: usize) -> AppResult<Option<u64>> {
+        let Some(brand) = self.repo.brand_by_slug(sim::demo::DEMO_SLUG).await? else {
+            return Ok(None);
+        };
+        if self.repo.count_events(brand.id).await? > 0 {
+            return Ok(None);
+        }
+        let today = jiff::Timestamp::now()
+            .in_tz(brand.time_zone.as_str())
+            .map(|z| z.date())
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let start = today
+            .checked_sub(jiff::Span::new().days(365))
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let events = sim::events::generate(&sim::events::Params {
+            people,
+            days: 365,
+            seed: 2026,
+            start,
+        });
+        let mut added = 0;
+        for chunk in events.chunks(20_000) {
+            let rows: Vec<_> = chunk.iter().map(crate::analytics::stored).collect();
+            added += self.repo.put_events(brand.id, &rows).await?;
+        }
+        Ok(Some(added))
+    }
+}

@@ -566,9 +566,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => match write(Box::new(std::io::stdout().lock())) {
                     // `salon export events … | head` is fine.
                     Err(e)
-                        if e.downcast_ref::<std::io::Error>().is_some_and(|io| {
-                            io.kind() == std::io::ErrorKind::BrokenPipe
-                        }) => {}
+                        if e.downcast_ref::<std::io::Error>()
+                            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => {}
                     other => other?,
                 },
             }
@@ -759,6 +758,8 @@ async fn channel(command: ChannelCommand) -> anyhow::Result<()> {
 
 /// How many clients the demo brand starts with.
 const DEMO_CLIENTS: usize = 5_000;
+/// People in the demo brand's generated year of WeChat community history.
+const DEMO_FOLLOWERS: usize = 8_000;
 
 /// The operator at the command line acts as the brand's admin.
 async fn system_actor(salon: &Salon, brand: &str) -> anyhow::Result<app::Actor> {
@@ -796,6 +797,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 clients = seeded.clients,
                 ms = started.elapsed().as_millis() as u64,
                 "demo brand ready"
+            );
+        }
+        if let Some(n) = salon
+            .seed_demo_events(DEMO_FOLLOWERS)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the demo's events: {e}"))?
+        {
+            tracing::info!(
+                events = n,
+                "a year of the demo brand's WeChat community history"
             );
         }
     }

@@ -516,3 +516,53 @@ async fn a_client_scans_an_associates_qr_code_in_the_sandbox_and_is_welcomed() {
     shot(b, "join").await;
     b.clone().close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hq_reads_the_luxury_index_of_the_demo_year() {
+    let Some(env) = start().await else { return };
+    let b = &env.browser;
+    env.login("hq").await;
+    b.goto(&env.url("/analytics")).await.expect("dashboard");
+    let charts = b
+        .find_all(Locator::Css("figure.report-chart svg.chart"))
+        .await
+        .expect("charts");
+    assert_eq!(charts.len(), 12, "every chart of the report");
+    let kpis = b
+        .find(Locator::Css(".report-kpis"))
+        .await
+        .expect("kpis")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        kpis.contains("Followers") && !kpis.contains("—"),
+        "a full year: {kpis}"
+    );
+    let months = b
+        .find_all(Locator::Css("#chart-followers tbody tr"))
+        .await
+        .expect("rows");
+    assert_eq!(months.len(), 12, "twelve whole months of history");
+    shot(b, "analytics").await;
+    // Each chart's figures download as CSV; the whole report prints as one page.
+    let href = b
+        .find(Locator::Css("#chart-sources a.csv"))
+        .await
+        .expect("csv link")
+        .attr("href")
+        .await
+        .expect("attr")
+        .expect("href");
+    let token = env.token("hq", None);
+    let (status, _) = get(env.port, &href, &token);
+    assert_eq!(status, 303, "the CSV needs a signed-in person, not a token");
+    b.goto(&env.url(&href)).await.ok();
+    b.goto(&env.url("/analytics/print"))
+        .await
+        .expect("printable");
+    let svgs = b.find_all(Locator::Css("svg.chart")).await.expect("charts");
+    assert_eq!(svgs.len(), 12);
+    shot(b, "analytics_print").await;
+    b.clone().close().await.expect("close");
+}

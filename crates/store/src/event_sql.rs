@@ -10,7 +10,9 @@ macro_rules! impl_event_store {
                 let mut added = 0;
                 // 6 parameters a row: well under SQLite's bound.
                 for chunk in events.chunks(1_000) {
-                    let mut q = Qb::new("INSERT INTO brand_events (brand_id, ts, kind, follower, line, digest) ");
+                    let mut q = Qb::new(
+                        "INSERT INTO brand_events (brand_id, ts, kind, follower, line, digest) ",
+                    );
                     q.push_values(chunk, |mut b, e| {
                         b.push_bind(brand.0)
                             .push_bind(e.ts)
@@ -20,13 +22,22 @@ macro_rules! impl_event_store {
                             .push_bind(sha2::Sha256::digest(e.line.as_bytes()).to_vec());
                     });
                     q.push(" ON CONFLICT (brand_id, digest) DO NOTHING");
-                    added += q.build().execute(&mut *tx).await.map_err(db)?.rows_affected();
+                    added += q
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        .rows_affected();
                 }
                 tx.commit().await.map_err(db)?;
                 Ok(added)
             }
 
-            async fn event_lines(&self, brand: BrandId, before: Option<Millis>) -> RepoResult<Vec<String>> {
+            async fn event_lines(
+                &self,
+                brand: BrandId,
+                before: Option<Millis>,
+            ) -> RepoResult<Vec<String>> {
                 sqlx::query_scalar(
                     "SELECT line FROM brand_events WHERE brand_id = $1 AND ts < $2 ORDER BY ts, id",
                 )

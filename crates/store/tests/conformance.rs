@@ -1205,12 +1205,30 @@ async fn the_event_stream_adds_each_event_once() {
             line: format!(r#"{{"ts":{ts},"kind":"follow","follower":"{who}","source":"qr_code"}}"#),
         };
         let batch = vec![ev(30, "o3"), ev(10, "o1"), ev(20, "o2")];
-        assert_eq!(r.put_events(a.id, &batch).await.expect("put"), 3, "{}", db.name);
-        assert_eq!(r.put_events(a.id, &batch).await.expect("again"), 0, "{}", db.name);
-        assert_eq!(r.put_events(b.id, &batch[..1]).await.expect("other brand"), 1);
+        assert_eq!(
+            r.put_events(a.id, &batch).await.expect("put"),
+            3,
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            r.put_events(a.id, &batch).await.expect("again"),
+            0,
+            "{}",
+            db.name
+        );
+        assert_eq!(
+            r.put_events(b.id, &batch[..1]).await.expect("other brand"),
+            1
+        );
         assert_eq!(r.count_events(a.id).await.expect("count"), 3);
         let lines = r.event_lines(a.id, Some(30)).await.expect("lines");
-        assert_eq!(lines, vec![batch[1].line.clone(), batch[2].line.clone()], "{}", db.name);
+        assert_eq!(
+            lines,
+            vec![batch[1].line.clone(), batch[2].line.clone()],
+            "{}",
+            db.name
+        );
         assert_eq!(r.event_lines(a.id, None).await.expect("all").len(), 3);
     }
 }

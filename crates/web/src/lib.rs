@@ -4,8 +4,8 @@
 
 pub mod api;
 mod callbacks;
-pub mod report;
 mod error;
+pub mod report;
 mod security;
 pub mod ui;
 

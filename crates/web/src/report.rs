@@ -26,11 +26,15 @@ pub struct Kpi {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 pub fn pct(v: &Value) -> String {
-    v.as_f64().map_or("—".to_owned(), |x| format!("{:.1} %", x * 100.0))
+    v.as_f64()
+        .map_or("—".to_owned(), |x| format!("{:.1} %", x * 100.0))
 }
 
 fn num(v: &Value) -> String {
@@ -45,7 +49,7 @@ fn format_int(n: i64) -> String {
     let s = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -80,7 +84,11 @@ fn axis(max: f64, as_pct: bool) -> String {
             format!("{:.1}%", v * 100.0)
         } else if as_pct {
             format!("{:.0}%", v * 100.0)
-        } else if v >= 1000.0 { format_int(v.round() as i64) } else { format!("{v:.0}") };
+        } else if v >= 1000.0 {
+            format_int(v.round() as i64)
+        } else {
+            format!("{v:.0}")
+        };
         s.push_str(&format!(
             "<line x1=\"{PAD_L}\" y1=\"{y:.1}\" x2=\"{W}\" y2=\"{y:.1}\" stroke=\"{LINE}\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"{MUTED}\">{label}</text>",
             PAD_L - 6.0,
@@ -120,7 +128,7 @@ pub fn bars(title: &str, labels: &[String], values: &[f64], as_pct: bool) -> Str
             esc(labels.get(i).map_or("", |s| s.as_str())),
             if as_pct { format!("{:.1}%", v * 100.0) } else { format!("{v}") }
         ));
-        if i % every == 0 {
+        if i.is_multiple_of(every) {
             body.push_str(&format!(
                 "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"{INK}\">{}</text>",
                 x + slot * 0.35,
@@ -133,8 +141,19 @@ pub fn bars(title: &str, labels: &[String], values: &[f64], as_pct: bool) -> Str
 }
 
 /// One or more lines over the same labels; `marks` are horizontal reference lines.
-pub fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)], as_pct: bool, marks: &[(f64, &str)]) -> String {
-    let max = nice_max(series.iter().flat_map(|(_, v)| v.iter().cloned()).fold(0.0, f64::max));
+pub fn lines(
+    title: &str,
+    labels: &[String],
+    series: &[(&str, Vec<f64>)],
+    as_pct: bool,
+    marks: &[(f64, &str)],
+) -> String {
+    let max = nice_max(
+        series
+            .iter()
+            .flat_map(|(_, v)| v.iter().cloned())
+            .fold(0.0, f64::max),
+    );
     let n = labels.len().max(2) as f64 - 1.0;
     let x_of = |i: usize| PAD_L + 12.0 + (W - PAD_L - 44.0) * i as f64 / n;
     let y_of = |v: f64| H - PAD_B - (H - PAD_B - PAD_T) * (v / max);
@@ -150,7 +169,11 @@ pub fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)], as_pct
     }
     let colours = [GOLD, INK, MUTED];
     for (k, (name, values)) in series.iter().enumerate() {
-        let pts: Vec<String> = values.iter().enumerate().map(|(i, v)| format!("{:.1},{:.1}", x_of(i), y_of(*v))).collect();
+        let pts: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", x_of(i), y_of(*v)))
+            .collect();
         let colour = colours[k % colours.len()];
         body.push_str(&format!(
             "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"><title>{}</title></polyline>",
@@ -169,7 +192,7 @@ pub fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)], as_pct
     }
     let every = (labels.len() / 12).max(1);
     for (i, l) in labels.iter().enumerate() {
-        if i % every == 0 {
+        if i.is_multiple_of(every) {
             body.push_str(&format!(
                 "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"{INK}\">{}</text>",
                 x_of(i),
@@ -184,7 +207,12 @@ pub fn lines(title: &str, labels: &[String], series: &[(&str, Vec<f64>)], as_pct
 /// The 7 × 24 heatmap (Sunday first, hour 0 first).
 pub fn heatmap(title: &str, grid: &[Vec<f64>]) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    let max = grid.iter().flatten().cloned().fold(0.0, f64::max).max(f64::MIN_POSITIVE);
+    let max = grid
+        .iter()
+        .flatten()
+        .cloned()
+        .fold(0.0, f64::max)
+        .max(f64::MIN_POSITIVE);
     let cw = (W - PAD_L - 8.0) / 24.0;
     let ch = (H - PAD_B - PAD_T) / 7.0;
     let mut body = String::new();
@@ -227,10 +255,17 @@ pub fn charts(r: &Value) -> Vec<Chart> {
     let mut out = Vec::new();
     let months: Vec<String> = r["engagement"]["monthly"]
         .as_array()
-        .map(|a| a.iter().map(|m| m["month"].as_str().unwrap_or_default().to_owned()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|m| m["month"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
         .unwrap_or_default();
     let monthly = |key: &str| -> Vec<f64> {
-        r["engagement"]["monthly"].as_array().map(|a| a.iter().map(|m| f(&m[key])).collect()).unwrap_or_default()
+        r["engagement"]["monthly"]
+            .as_array()
+            .map(|a| a.iter().map(|m| f(&m[key])).collect())
+            .unwrap_or_default()
     };
 
     // Acquisition.
@@ -246,11 +281,24 @@ pub fn charts(r: &Value) -> Vec<Chart> {
             pct(&r["acquisition"]["growth_rate"])
         ),
         header: vec!["month".into(), "followers".into()],
-        rows: months.iter().zip(&followers).map(|(m, v)| vec![m.clone(), format_int(*v as i64)]).collect(),
-        svg: lines("Followers", &months, &[("followers", followers.clone())], false, &[]),
+        rows: months
+            .iter()
+            .zip(&followers)
+            .map(|(m, v)| vec![m.clone(), format_int(*v as i64)])
+            .collect(),
+        svg: lines(
+            "Followers",
+            &months,
+            &[("followers", followers.clone())],
+            false,
+            &[],
+        ),
     });
     let sources = ["search", "qr_code", "media", "word_of_mouth", "other"];
-    let share: Vec<f64> = sources.iter().map(|s| f(&r["acquisition"]["sources"][s]["share"])).collect();
+    let share: Vec<f64> = sources
+        .iter()
+        .map(|s| f(&r["acquisition"]["sources"][s]["share"]))
+        .collect();
     out.push(Chart {
         id: "sources",
         section: "Acquisition",
@@ -261,15 +309,33 @@ pub fn charts(r: &Value) -> Vec<Chart> {
             num(&r["acquisition"]["unfollows"]),
             pct(&r["acquisition"]["unfollow_rate_after_push"])
         ),
-        header: vec!["source".into(), "follows".into(), "share".into(), "growth contribution".into()],
+        header: vec![
+            "source".into(),
+            "follows".into(),
+            "share".into(),
+            "growth contribution".into(),
+        ],
         rows: sources
             .iter()
             .map(|s| {
                 let x = &r["acquisition"]["sources"][s];
-                vec![s.replace('_', " "), num(&x["follows"]), pct(&x["share"]), pct(&x["growth_contribution"])]
+                vec![
+                    s.replace('_', " "),
+                    num(&x["follows"]),
+                    pct(&x["share"]),
+                    pct(&x["growth_contribution"]),
+                ]
             })
             .collect(),
-        svg: bars("Sources", &sources.iter().map(|s| s.replace('_', " ")).collect::<Vec<_>>(), &share, true),
+        svg: bars(
+            "Sources",
+            &sources
+                .iter()
+                .map(|s| s.replace('_', " "))
+                .collect::<Vec<_>>(),
+            &share,
+            true,
+        ),
     });
 
     // Engagement.
@@ -284,32 +350,88 @@ pub fn charts(r: &Value) -> Vec<Chart> {
             pct(&r["engagement"]["inactive_rate"]),
             pct(&r["engagement"]["lifetime_active_rate"])
         ),
-        header: vec!["month".into(), "followers".into(), "active".into(), "active rate".into()],
+        header: vec![
+            "month".into(),
+            "followers".into(),
+            "active".into(),
+            "active rate".into(),
+        ],
         rows: r["engagement"]["monthly"]
             .as_array()
-            .map(|a| a.iter().map(|m| vec![m["month"].as_str().unwrap_or_default().to_owned(), num(&m["followers_end"]), num(&m["active"]), pct(&m["active_rate"])]).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|m| {
+                        vec![
+                            m["month"].as_str().unwrap_or_default().to_owned(),
+                            num(&m["followers_end"]),
+                            num(&m["active"]),
+                            pct(&m["active_rate"]),
+                        ]
+                    })
+                    .collect()
+            })
             .unwrap_or_default(),
-        svg: lines("Active rate", &months, &[("active rate", active)], true, &[]),
+        svg: lines(
+            "Active rate",
+            &months,
+            &[("active rate", active)],
+            true,
+            &[],
+        ),
     });
-    let by_source: Vec<f64> = sources.iter().map(|s| f(&r["engagement"]["lifetime_active_rate_by_source"][s])).collect();
+    let by_source: Vec<f64> = sources
+        .iter()
+        .map(|s| f(&r["engagement"]["lifetime_active_rate_by_source"][s]))
+        .collect();
     out.push(Chart {
         id: "active_by_source",
         section: "Engagement",
         title: "Lifetime active rate by recruitment source".into(),
         note: "Followers at period end with more than 4 actions since their latest follow.".into(),
         header: vec!["source".into(), "lifetime active rate".into()],
-        rows: sources.iter().map(|s| vec![s.replace('_', " "), pct(&r["engagement"]["lifetime_active_rate_by_source"][s])]).collect(),
-        svg: bars("Lifetime active by source", &sources.iter().map(|s| s.replace('_', " ")).collect::<Vec<_>>(), &by_source, true),
+        rows: sources
+            .iter()
+            .map(|s| {
+                vec![
+                    s.replace('_', " "),
+                    pct(&r["engagement"]["lifetime_active_rate_by_source"][s]),
+                ]
+            })
+            .collect(),
+        svg: bars(
+            "Lifetime active by source",
+            &sources
+                .iter()
+                .map(|s| s.replace('_', " "))
+                .collect::<Vec<_>>(),
+            &by_source,
+            true,
+        ),
     });
-    let seg = [("all pushes", "push_engagement_rate"), ("segmented", "segmented_engagement_rate"), ("to everyone", "unsegmented_engagement_rate")];
+    let seg = [
+        ("all pushes", "push_engagement_rate"),
+        ("segmented", "segmented_engagement_rate"),
+        ("to everyone", "unsegmented_engagement_rate"),
+    ];
     out.push(Chart {
         id: "push_engagement",
         section: "Engagement",
         title: "Engagement per push: segmented against sent to everyone".into(),
-        note: "Distinct people who interacted with a push, over its recipients; mean over pushes.".into(),
+        note: "Distinct people who interacted with a push, over its recipients; mean over pushes."
+            .into(),
         header: vec!["pushes".into(), "engagement rate".into()],
-        rows: seg.iter().map(|(l, k)| vec![(*l).to_owned(), pct(&r["engagement"][k])]).collect(),
-        svg: bars("Engagement per push", &seg.iter().map(|(l, _)| (*l).to_owned()).collect::<Vec<_>>(), &seg.iter().map(|(_, k)| f(&r["engagement"][k])).collect::<Vec<_>>(), true),
+        rows: seg
+            .iter()
+            .map(|(l, k)| vec![(*l).to_owned(), pct(&r["engagement"][k])])
+            .collect(),
+        svg: bars(
+            "Engagement per push",
+            &seg.iter().map(|(l, _)| (*l).to_owned()).collect::<Vec<_>>(),
+            &seg.iter()
+                .map(|(_, k)| f(&r["engagement"][k]))
+                .collect::<Vec<_>>(),
+            true,
+        ),
     });
     let actions = ["menu_click", "message", "post_interaction", "qr_scan"];
     out.push(Chart {
@@ -318,8 +440,27 @@ pub fn charts(r: &Value) -> Vec<Chart> {
         title: "Action types".into(),
         note: String::new(),
         header: vec!["action".into(), "share".into()],
-        rows: actions.iter().map(|a| vec![a.replace('_', " "), pct(&r["engagement"]["action_shares"][a])]).collect(),
-        svg: bars("Action types", &actions.iter().map(|a| a.replace('_', " ")).collect::<Vec<_>>(), &actions.iter().map(|a| f(&r["engagement"]["action_shares"][a])).collect::<Vec<_>>(), true),
+        rows: actions
+            .iter()
+            .map(|a| {
+                vec![
+                    a.replace('_', " "),
+                    pct(&r["engagement"]["action_shares"][a]),
+                ]
+            })
+            .collect(),
+        svg: bars(
+            "Action types",
+            &actions
+                .iter()
+                .map(|a| a.replace('_', " "))
+                .collect::<Vec<_>>(),
+            &actions
+                .iter()
+                .map(|a| f(&r["engagement"]["action_shares"][a]))
+                .collect::<Vec<_>>(),
+            true,
+        ),
     });
     let menu = ["ecommerce", "information", "crm"];
     out.push(Chart {
@@ -328,12 +469,31 @@ pub fn charts(r: &Value) -> Vec<Chart> {
         title: "Menu categories".into(),
         note: String::new(),
         header: vec!["category".into(), "share".into()],
-        rows: menu.iter().map(|m| vec![(*m).to_owned(), pct(&r["engagement"]["menu_category_shares"][m])]).collect(),
-        svg: bars("Menu categories", &menu.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>(), &menu.iter().map(|m| f(&r["engagement"]["menu_category_shares"][m])).collect::<Vec<_>>(), true),
+        rows: menu
+            .iter()
+            .map(|m| {
+                vec![
+                    (*m).to_owned(),
+                    pct(&r["engagement"]["menu_category_shares"][m]),
+                ]
+            })
+            .collect(),
+        svg: bars(
+            "Menu categories",
+            &menu.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>(),
+            &menu
+                .iter()
+                .map(|m| f(&r["engagement"]["menu_category_shares"][m]))
+                .collect::<Vec<_>>(),
+            true,
+        ),
     });
 
     // Content.
-    let ppm: Vec<f64> = r["content"]["pushes_per_month"].as_array().map(|a| a.iter().map(|m| f(&m["pushes"])).collect()).unwrap_or_default();
+    let ppm: Vec<f64> = r["content"]["pushes_per_month"]
+        .as_array()
+        .map(|a| a.iter().map(|m| f(&m["pushes"])).collect())
+        .unwrap_or_default();
     out.push(Chart {
         id: "pushes",
         section: "Content",
@@ -357,21 +517,64 @@ pub fn charts(r: &Value) -> Vec<Chart> {
         title: "Articles per push".into(),
         note: String::new(),
         header: vec!["articles".into(), "share of pushes".into()],
-        rows: n_art.iter().map(|k| vec![k.clone(), pct(&r["content"]["articles_per_push"][k])]).collect(),
-        svg: bars("Articles per push", &n_art, &n_art.iter().map(|k| f(&r["content"]["articles_per_push"][k])).collect::<Vec<_>>(), true),
+        rows: n_art
+            .iter()
+            .map(|k| vec![k.clone(), pct(&r["content"]["articles_per_push"][k])])
+            .collect(),
+        svg: bars(
+            "Articles per push",
+            &n_art,
+            &n_art
+                .iter()
+                .map(|k| f(&r["content"]["articles_per_push"][k]))
+                .collect::<Vec<_>>(),
+            true,
+        ),
     });
-    let grid: Vec<Vec<f64>> = r["content"]["push_heatmap"].as_array().map(|rows| rows.iter().map(|row| row.as_array().map(|c| c.iter().map(f).collect()).unwrap_or_default()).collect()).unwrap_or_default();
-    const DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+    let grid: Vec<Vec<f64>> = r["content"]["push_heatmap"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|row| {
+                    row.as_array()
+                        .map(|c| c.iter().map(f).collect())
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    const DAYS: [&str; 7] = [
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+    ];
     out.push(Chart {
         id: "heatmap",
         section: "Content",
         title: "When pushes go out (local weekday × hour)".into(),
         note: "Share of the period's pushes sent in each hour of each weekday.".into(),
-        header: std::iter::once("day".to_owned()).chain((0..24).map(|h| format!("{h}h"))).collect(),
-        rows: grid.iter().enumerate().map(|(d, row)| std::iter::once(DAYS.get(d).unwrap_or(&"").to_string()).chain(row.iter().map(|v| format!("{:.1}", v * 100.0))).collect()).collect(),
+        header: std::iter::once("day".to_owned())
+            .chain((0..24).map(|h| format!("{h}h")))
+            .collect(),
+        rows: grid
+            .iter()
+            .enumerate()
+            .map(|(d, row)| {
+                std::iter::once(DAYS.get(d).unwrap_or(&"").to_string())
+                    .chain(row.iter().map(|v| format!("{:.1}", v * 100.0)))
+                    .collect()
+            })
+            .collect(),
         svg: heatmap("Push heatmap", &grid),
     });
-    let retention: Vec<f64> = r["content"]["reader_retention"].as_array().map(|a| a.iter().map(f).collect()).unwrap_or_default();
+    let retention: Vec<f64> = r["content"]["reader_retention"]
+        .as_array()
+        .map(|a| a.iter().map(f).collect())
+        .unwrap_or_default();
     let screens: Vec<String> = (1..=retention.len()).map(|k| format!("{k}")).collect();
     out.push(Chart {
         id: "retention",
@@ -383,33 +586,89 @@ pub fn charts(r: &Value) -> Vec<Chart> {
             num(&r["content"]["screens_to_lose_50pct"])
         ),
         header: vec!["screens".into(), "readers remaining".into()],
-        rows: screens.iter().zip(&retention).map(|(k, v)| vec![k.clone(), format!("{:.1} %", v * 100.0)]).collect(),
-        svg: lines("Reader retention", &screens, &[("readers", retention.clone())], true, &[(0.8, "80 %"), (0.5, "50 %")]),
+        rows: screens
+            .iter()
+            .zip(&retention)
+            .map(|(k, v)| vec![k.clone(), format!("{:.1} %", v * 100.0)])
+            .collect(),
+        svg: lines(
+            "Reader retention",
+            &screens,
+            &[("readers", retention.clone())],
+            true,
+            &[(0.8, "80 %"), (0.5, "50 %")],
+        ),
     });
 
     // Livestream.
     let lives = r["livestream"].as_array().cloned().unwrap_or_default();
-    let names: Vec<String> = lives.iter().map(|l| l["live"].as_str().unwrap_or_default().to_owned()).collect();
+    let names: Vec<String> = lives
+        .iter()
+        .map(|l| l["live"].as_str().unwrap_or_default().to_owned())
+        .collect();
     out.push(Chart {
         id: "livestream",
         section: "Livestream",
         title: "Livestreams: reach against conversion".into(),
         note: "Viewers of each session, and the share of them who bought from it.".into(),
-        header: vec!["live".into(), "viewers".into(), "buyers".into(), "conversion".into(), "revenue".into()],
-        rows: lives.iter().map(|l| vec![l["live"].as_str().unwrap_or_default().to_owned(), num(&l["viewers"]), num(&l["buyers"]), pct(&l["conversion"]), num(&l["revenue"])]).collect(),
-        svg: bars("Conversion per livestream", &names, &lives.iter().map(|l| f(&l["conversion"])).collect::<Vec<_>>(), true),
+        header: vec![
+            "live".into(),
+            "viewers".into(),
+            "buyers".into(),
+            "conversion".into(),
+            "revenue".into(),
+        ],
+        rows: lives
+            .iter()
+            .map(|l| {
+                vec![
+                    l["live"].as_str().unwrap_or_default().to_owned(),
+                    num(&l["viewers"]),
+                    num(&l["buyers"]),
+                    pct(&l["conversion"]),
+                    num(&l["revenue"]),
+                ]
+            })
+            .collect(),
+        svg: bars(
+            "Conversion per livestream",
+            &names,
+            &lives
+                .iter()
+                .map(|l| f(&l["conversion"]))
+                .collect::<Vec<_>>(),
+            true,
+        ),
     });
     out
 }
 
 pub fn kpis(r: &Value) -> Vec<Kpi> {
     vec![
-        Kpi { label: "Followers", value: num(&r["acquisition"]["followers_end"]) },
-        Kpi { label: "Growth", value: pct(&r["acquisition"]["growth_rate"]) },
-        Kpi { label: "New follows", value: num(&r["acquisition"]["new_follows"]) },
-        Kpi { label: "Monthly active", value: pct(&r["engagement"]["monthly_active_rate"]) },
-        Kpi { label: "Open rate", value: pct(&r["content"]["open_rate"]) },
-        Kpi { label: "Push engagement", value: pct(&r["engagement"]["push_engagement_rate"]) },
+        Kpi {
+            label: "Followers",
+            value: num(&r["acquisition"]["followers_end"]),
+        },
+        Kpi {
+            label: "Growth",
+            value: pct(&r["acquisition"]["growth_rate"]),
+        },
+        Kpi {
+            label: "New follows",
+            value: num(&r["acquisition"]["new_follows"]),
+        },
+        Kpi {
+            label: "Monthly active",
+            value: pct(&r["engagement"]["monthly_active_rate"]),
+        },
+        Kpi {
+            label: "Open rate",
+            value: pct(&r["content"]["open_rate"]),
+        },
+        Kpi {
+            label: "Push engagement",
+            value: pct(&r["engagement"]["push_engagement_rate"]),
+        },
     ]
 }
 
@@ -452,7 +711,13 @@ pub fn table(r: &Value) -> String {
             continue;
         }
         let widths: Vec<usize> = (0..c.header.len())
-            .map(|i| std::iter::once(&c.header[i]).chain(c.rows.iter().filter_map(|r| r.get(i))).map(|x| x.chars().count()).max().unwrap_or(0))
+            .map(|i| {
+                std::iter::once(&c.header[i])
+                    .chain(c.rows.iter().filter_map(|r| r.get(i)))
+                    .map(|x| x.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         let line = |cells: &[String]| -> String {
             let mut l = String::from(" ");
@@ -478,6 +743,20 @@ pub fn table(r: &Value) -> String {
 
 /// The whole report as one standalone, printable HTML page (styles inline, charts inline).
 pub fn printable(title: &str, r: &Value) -> String {
+    page(title, r, &format!("<style>{PRINT_CSS}</style>"))
+}
+
+/// The printable page as Salon serves it: the same, with its styles from `/static/report.css`
+/// (the server's CSP allows no inline style).
+pub fn printable_served(title: &str, r: &Value) -> String {
+    page(
+        title,
+        r,
+        "<link rel=\"stylesheet\" href=\"/static/report.css\">",
+    )
+}
+
+fn page(title: &str, r: &Value, styles: &str) -> String {
     let mut body = format!(
         "<header><p class=\"mark\">Salon · Luxury Index</p><h1>{}</h1><p>{} → {} ({})</p></header><section class=\"kpis\">",
         esc(title),
@@ -486,7 +765,11 @@ pub fn printable(title: &str, r: &Value) -> String {
         esc(r["period"]["tz"].as_str().unwrap_or_default())
     );
     for k in kpis(r) {
-        body.push_str(&format!("<div><small>{}</small><strong>{}</strong></div>", k.label, esc(&k.value)));
+        body.push_str(&format!(
+            "<div><small>{}</small><strong>{}</strong></div>",
+            k.label,
+            esc(&k.value)
+        ));
     }
     body.push_str("</section>");
     let mut section = "";
@@ -495,7 +778,10 @@ pub fn printable(title: &str, r: &Value) -> String {
             section = c.section;
             body.push_str(&format!("<h2>{section}</h2>"));
         }
-        body.push_str(&format!("<figure><figcaption><strong>{}</strong>", esc(&c.title)));
+        body.push_str(&format!(
+            "<figure><figcaption><strong>{}</strong>",
+            esc(&c.title)
+        ));
         if !c.note.is_empty() {
             body.push_str(&format!("<br><small>{}</small>", esc(&c.note)));
         }
@@ -518,7 +804,7 @@ pub fn printable(title: &str, r: &Value) -> String {
         body.push_str("</figure>");
     }
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · Luxury Index</title><style>{PRINT_CSS}</style></head><body>{body}</body></html>\n",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · Luxury Index</title>{styles}</head><body>{body}</body></html>\n",
         esc(title)
     )
 }
@@ -543,7 +829,12 @@ mod tests {
             seed: 3,
             start: jiff::civil::date(2025, 1, 1),
         });
-        let period = index::Period::new(jiff::civil::date(2025, 1, 1), jiff::civil::date(2025, 5, 1), "Asia/Shanghai").expect("period");
+        let period = index::Period::new(
+            jiff::civil::date(2025, 1, 1),
+            jiff::civil::date(2025, 5, 1),
+            "Asia/Shanghai",
+        )
+        .expect("period");
         index::report(&events, &period).expect("report")
     }
 
@@ -553,12 +844,23 @@ mod tests {
         let charts = charts(&r);
         assert_eq!(charts.len(), 12);
         for c in &charts {
-            assert!(c.svg.starts_with("<svg") && c.svg.ends_with("</svg>"), "{}", c.id);
+            assert!(
+                c.svg.starts_with("<svg") && c.svg.ends_with("</svg>"),
+                "{}",
+                c.id
+            );
             assert!(!c.rows.is_empty(), "{} has figures", c.id);
-            assert!(c.rows.iter().all(|row| row.len() == c.header.len()), "{}", c.id);
+            assert!(
+                c.rows.iter().all(|row| row.len() == c.header.len()),
+                "{}",
+                c.id
+            );
             assert!(!c.svg.contains("NaN"), "{}", c.id);
         }
-        let months = charts.iter().find(|c| c.id == "followers").expect("followers");
+        let months = charts
+            .iter()
+            .find(|c| c.id == "followers")
+            .expect("followers");
         assert_eq!(months.rows.len(), 4, "January to April");
         let csv = csv(months);
         assert!(csv.starts_with("month,followers\n2025-01,"), "{csv}");
@@ -568,7 +870,10 @@ mod tests {
     fn the_terminal_table_and_the_printable_page() {
         let r = sample();
         let t = table(&r);
-        assert!(t.contains("== Acquisition ==") && t.contains("Reader retention"), "{t}");
+        assert!(
+            t.contains("== Acquisition ==") && t.contains("Reader retention"),
+            "{t}"
+        );
         let html = printable("Maison <Lumière>", &r);
         assert!(html.contains("Maison &lt;Lumière&gt;"));
         assert_eq!(html.matches("<svg").count(), 12);
@@ -576,10 +881,19 @@ mod tests {
 
     #[test]
     fn an_empty_period_draws_without_numbers_that_are_not() {
-        let period = index::Period::new(jiff::civil::date(2025, 1, 1), jiff::civil::date(2025, 2, 1), "UTC").expect("period");
+        let period = index::Period::new(
+            jiff::civil::date(2025, 1, 1),
+            jiff::civil::date(2025, 2, 1),
+            "UTC",
+        )
+        .expect("period");
         let r = index::report(&[], &period).expect("report");
         for c in charts(&r) {
-            assert!(!c.svg.contains("NaN") && !c.svg.contains("\"inf") && !c.svg.contains("\"-inf"), "{}", c.id);
+            assert!(
+                !c.svg.contains("NaN") && !c.svg.contains("\"inf") && !c.svg.contains("\"-inf"),
+                "{}",
+                c.id
+            );
         }
         assert!(table(&r).contains("—"));
     }

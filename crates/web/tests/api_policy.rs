@@ -35,6 +35,9 @@ const POLICY: &[(&str, &str)] = &[
     ("syncStaff", "HD"),
     ("listContactWays", "AMHCD"),
     ("createContactWay", "MHD"),
+    ("getReport", "HC"),
+    ("importEvents", "HD"),
+    ("exportEvents", "HD"),
 ];
 
 fn letter(r: Role) -> char {
@@ -92,7 +95,16 @@ async fn request(
         "transferClients" => json(format!(r#"{{"to":{}}}"#, chen.id.0)),
         "configureChannel" => json(r#"{"agent_id":"1000003"}"#.into()),
         "createContactWay" => json(r#"{"kind":"store","store":"SH01","tags":["policy"]}"#.into()),
+        "importEvents" => Some((
+            "application/x-ndjson",
+            r#"{"ts":"2025-01-03T20:15:00+08:00","kind":"follow","follower":"oP1","source":"qr_code"}"#.to_owned(),
+        )),
         _ => None,
+    };
+    let path = if op == "getReport" {
+        format!("{path}?from=2025-01-01&to=2025-02-01")
+    } else {
+        path
     };
     (method.to_owned(), format!("/api/v1{path}"), body)
 }

@@ -339,3 +339,54 @@ pub async fn create_contact_way(
     let way = s.salon.create_contact_way(&a, &body(b)?).await?;
     Ok((StatusCode::CREATED, to_json(&way)?))
 }
+
+#[derive(Deserialize)]
+pub struct ReportParams {
+    from: String,
+    to: String,
+    tz: Option<String>,
+}
+
+pub async fn get_report(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<ReportParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let q = query(q)?;
+    let from = domain::date("from", &q.from).map_err(|e| ApiError(e.into()))?;
+    let to = domain::date("to", &q.to).map_err(|e| ApiError(e.into()))?;
+    Ok(Json(
+        s.salon.brand_report(&a, from, to, q.tz.as_deref()).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct SkipBad {
+    skip_bad: Option<bool>,
+}
+
+pub async fn import_events(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<SkipBad>, QueryRejection>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let skip_bad = query(q)?.skip_bad.unwrap_or(false);
+    to_json(&s.salon.import_events(&a, body.as_ref(), skip_bad).await?)
+}
+
+pub async fn export_events(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    let mut out = s.salon.export_events(&a).await?.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        out,
+    )
+        .into_response())
+}

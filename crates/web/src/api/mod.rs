@@ -270,6 +270,33 @@ pub fn routes() -> Vec<ApiRoute> {
             create_contact_way,
             "Create a channel QR code for a store, an associate or a campaign (WeCom add_contact_way)"
         ),
+        route!(
+            get,
+            GET,
+            "/analytics/report",
+            "getReport",
+            ReadAnalytics,
+            get_report,
+            "The Luxury Index report over the brand's events: `from`, `to` (YYYY-MM-DD, `to` exclusive), optional `tz`"
+        ),
+        route!(
+            post,
+            POST,
+            "/events/import",
+            "importEvents",
+            ImportEvents,
+            import_events,
+            "Import events (JSON Lines of spec/events.md; `skip_bad`); the same events twice add nothing"
+        ),
+        route!(
+            get,
+            GET,
+            "/events/export",
+            "exportEvents",
+            ImportEvents,
+            export_events,
+            "The brand's events as JSON Lines"
+        ),
     ]
 }
 

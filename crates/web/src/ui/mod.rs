@@ -1,6 +1,7 @@
 //! The web UI: server-rendered pages (askama), plain HTML forms with CSRF tokens, a session
 //! cookie, English and Simplified Chinese. Mobile-first: associates use it on their phones.
 
+mod analytics;
 mod channels;
 mod format;
 pub mod i18n;
@@ -53,6 +54,9 @@ pub fn router(_state: AppState) -> Router<AppState> {
         )
         .route("/admin/staff", get(pages::staff).post(pages::create_staff))
         .route("/admin/import", get(pages::import_form).post(pages::import))
+        .route("/analytics", get(analytics::dashboard))
+        .route("/analytics/print", get(analytics::printable))
+        .route("/analytics/{chart}", get(analytics::chart_csv))
         .route("/admin/channels", get(channels::channels))
         .route("/admin/channels/wecom/sync", post(channels::sync_staff))
         .route("/admin/channels/{kind}", post(channels::save_channel))
@@ -73,6 +77,10 @@ pub fn router(_state: AppState) -> Router<AppState> {
                     include_str!("../../static/app.css"),
                 )
             }),
+        )
+        .route(
+            "/static/report.css",
+            get(|| async { static_file("text/css; charset=utf-8", crate::report::PRINT_CSS) }),
         )
         .route(
             "/static/app.js",

