@@ -93,6 +93,37 @@ impl Salon {
         index::report(&events, &period).map_err(|e| AppError::invalid("period", e.to_string()))
     }
 
+    /// The growth forecast of the spec (a calculator: nothing is stored).
+    pub fn growth_forecast(
+        &self,
+        actor: &Actor,
+        input: &index::planning::ForecastInput,
+    ) -> AppResult<index::planning::Forecast> {
+        actor.require(Action::ReadAnalytics)?;
+        index::planning::forecast(input).map_err(|e| AppError::invalid(e.field, e.message))
+    }
+
+    /// Compares the pushes of two timeslots (or two sets of push ids) over the period.
+    pub async fn push_ab_test(
+        &self,
+        actor: &Actor,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+        a: &str,
+        b: &str,
+    ) -> AppResult<index::planning::AbTest> {
+        actor.require(Action::ReadAnalytics)?;
+        let slot = |field: &str, s: &str| {
+            index::planning::Slot::parse(s).map_err(|e| AppError::invalid(field, e.message))
+        };
+        let (a, b) = (slot("a", a)?, slot("b", b)?);
+        let period = index::Period::new(from, to, actor.brand.time_zone.as_str())
+            .map_err(|e| AppError::invalid("period", e.to_string()))?;
+        let events = self.brand_events(actor.brand.id, None).await?;
+        index::planning::ab_test(&events, &period, &a, &b)
+            .map_err(|e| AppError::invalid("period", e.to_string()))
+    }
+
     /// The brand's events before `before`, parsed.
     pub async fn brand_events(
         &self,

@@ -2,6 +2,8 @@
 //! interaction events for a period `[from, to)` read in the brand's time zone. This is the
 //! batch engine: one pass to index the events, then each chapter from those indexes.
 
+pub mod planning;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use events::{Event, Kind, MenuCategory, Source};
@@ -48,7 +50,12 @@ impl Period {
         })
     }
 
-    fn contains(&self, ts: Timestamp) -> bool {
+    /// The instant in the period's time zone.
+    pub fn local(&self, ts: Timestamp) -> jiff::Zoned {
+        ts.to_zoned(self.tz.clone())
+    }
+
+    pub(crate) fn contains(&self, ts: Timestamp) -> bool {
         self.start <= ts && ts < self.end
     }
 

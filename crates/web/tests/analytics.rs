@@ -150,3 +150,63 @@ async fn the_channels_feed_the_brand_stream() {
     assert_eq!(r["acquisition"]["unfollows"], 1);
     assert_eq!(r["engagement"]["menu_category_shares"]["ecommerce"], 1.0);
 }
+
+#[tokio::test]
+async fn forecast_and_ab_test_over_the_api() {
+    let app = spawn(5).await;
+    let hq = app.token(Role::Hq, None).await;
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/analytics/forecast",
+            Some(&hq),
+            Some(("application/json", r#"{"current_fanbase":100000,"organic_growth_rate":0.1,"marketing_budget":50000,"cost_per_follower":5}"#.into())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["delta"], 20000.0);
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/analytics/forecast",
+            Some(&hq),
+            Some(("application/json", r#"{"store_onboarding_rate":3}"#.into())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("store_onboarding_rate"), "{body}");
+
+    let (_, jsonl) = generated();
+    app.call(
+        "POST",
+        "/api/v1/events/import",
+        Some(&hq),
+        Some(("application/x-ndjson", jsonl)),
+    )
+    .await;
+    let (status, body) = app
+        .call(
+            "GET",
+            "/api/v1/analytics/ab-test?from=2025-01-01&to=2025-07-01&a=11-14&b=19-22",
+            Some(&hq),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert!(
+        v["a"]["pushes"].as_u64().expect("n") > 0 && v["b"]["pushes"].as_u64().expect("n") > 0,
+        "{v}"
+    );
+    assert!(v["open_rate"]["verdict"].as_str().expect("verdict").len() > 20);
+    let (status, body) = app
+        .call(
+            "GET",
+            "/api/v1/analytics/ab-test?from=2025-01-01&to=2025-07-01&a=25-3&b=19-22",
+            Some(&hq),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}

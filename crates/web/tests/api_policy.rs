@@ -36,6 +36,8 @@ const POLICY: &[(&str, &str)] = &[
     ("listContactWays", "AMHCD"),
     ("createContactWay", "MHD"),
     ("getReport", "HC"),
+    ("growthForecast", "HC"),
+    ("pushAbTest", "HC"),
     ("importEvents", "HD"),
     ("exportEvents", "HD"),
 ];
@@ -95,6 +97,7 @@ async fn request(
         "transferClients" => json(format!(r#"{{"to":{}}}"#, chen.id.0)),
         "configureChannel" => json(r#"{"agent_id":"1000003"}"#.into()),
         "createContactWay" => json(r#"{"kind":"store","store":"SH01","tags":["policy"]}"#.into()),
+        "growthForecast" => json(r#"{"current_fanbase":1000,"organic_growth_rate":0.1}"#.into()),
         "importEvents" => Some((
             "application/x-ndjson",
             r#"{"ts":"2025-01-03T20:15:00+08:00","kind":"follow","follower":"oP1","source":"qr_code"}"#.to_owned(),
@@ -103,6 +106,8 @@ async fn request(
     };
     let path = if op == "getReport" {
         format!("{path}?from=2025-01-01&to=2025-02-01")
+    } else if op == "pushAbTest" {
+        format!("{path}?from=2025-01-01&to=2025-02-01&a=11-14&b=19-22")
     } else {
         path
     };

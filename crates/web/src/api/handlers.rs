@@ -390,3 +390,30 @@ pub async fn export_events(
     )
         .into_response())
 }
+
+pub async fn growth_forecast(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<index::planning::ForecastInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    to_json(&s.salon.growth_forecast(&a, &body(b)?)?)
+}
+
+#[derive(Deserialize)]
+pub struct AbParams {
+    from: String,
+    to: String,
+    a: String,
+    b: String,
+}
+
+pub async fn push_ab_test(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<AbParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let q = query(q)?;
+    let from = domain::date("from", &q.from).map_err(|e| ApiError(e.into()))?;
+    let to = domain::date("to", &q.to).map_err(|e| ApiError(e.into()))?;
+    to_json(&s.salon.push_ab_test(&a, from, to, &q.a, &q.b).await?)
+}

@@ -282,6 +282,24 @@ pub fn routes() -> Vec<ApiRoute> {
         route!(
             post,
             POST,
+            "/analytics/forecast",
+            "growthForecast",
+            ReadAnalytics,
+            growth_forecast,
+            "The growth forecast: organic, paid, store prospects and CRM clients over a year"
+        ),
+        route!(
+            get,
+            GET,
+            "/analytics/ab-test",
+            "pushAbTest",
+            ReadAnalytics,
+            push_ab_test,
+            "Compare two push timeslots (`a=12-14&b=19-22`) or push sets (`a=p1,p2`) over `from`..`to`: open and engagement rates, two-proportion test"
+        ),
+        route!(
+            post,
+            POST,
             "/events/import",
             "importEvents",
             ImportEvents,

@@ -151,3 +151,177 @@ pub async fn printable(
     let (r, _, _) = compute(&state, &v, &q).await?;
     Ok(Html(report::printable_served(&v.actor.brand.name, &r)).into_response())
 }
+
+#[derive(Deserialize, Default)]
+pub struct PlanQuery {
+    from: Option<String>,
+    to: Option<String>,
+    a: Option<String>,
+    b: Option<String>,
+    #[serde(flatten)]
+    forecast: std::collections::HashMap<String, String>,
+}
+
+pub struct Field {
+    name: &'static str,
+    label: &'static str,
+    value: String,
+}
+
+#[derive(Template)]
+#[template(path = "plan.html")]
+struct PlanPage {
+    c: Chrome,
+    fields: Vec<Field>,
+    forecast: Option<index::planning::Forecast>,
+    forecast_error: Option<String>,
+    from: String,
+    to: String,
+    a: String,
+    b: String,
+    ab: Option<index::planning::AbTest>,
+    ab_error: Option<String>,
+}
+
+const FORECAST_FIELDS: [(&str, &str); 10] = [
+    ("current_fanbase", "Current followers"),
+    (
+        "organic_growth_rate",
+        "Organic annual growth (fraction, 0.08 = 8 %)",
+    ),
+    ("marketing_budget", "Marketing budget"),
+    ("cost_per_follower", "Average cost per paid follower"),
+    ("points_of_sale", "Points of sale in China"),
+    ("daily_foot_traffic", "Average daily foot traffic per store"),
+    (
+        "store_onboarding_rate",
+        "In-store onboarding conversion (fraction)",
+    ),
+    ("crm_customers", "Existing CRM customers"),
+    ("expected_new_customers", "Expected new customers"),
+    (
+        "client_onboarding_rate",
+        "Client onboarding rate (fraction)",
+    ),
+];
+
+fn pct_of(v: Option<f64>) -> String {
+    v.map_or("—".into(), |x| format!("{:.2} %", x * 100.0))
+}
+
+/// Planning: the growth forecast and the push-time A/B test.
+pub async fn plan(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(q): Query<PlanQuery>,
+) -> PageResult {
+    v.actor.require(Action::ReadAnalytics)?;
+    let (from, to) = period(
+        &v,
+        &PeriodQuery {
+            from: q.from.clone(),
+            to: q.to.clone(),
+        },
+    )?;
+    // The forecast, prefilled with the brand's followers today.
+    let asked = FORECAST_FIELDS
+        .iter()
+        .any(|(k, _)| q.forecast.contains_key(*k));
+    let mut input = serde_json::Map::new();
+    let mut forecast_error = None;
+    for (k, _) in FORECAST_FIELDS {
+        if let Some(raw) = q
+            .forecast
+            .get(k)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
+            match raw.replace(',', "").parse::<f64>() {
+                Ok(x) => {
+                    input.insert(k.to_owned(), serde_json::json!(x));
+                }
+                Err(_) => forecast_error = Some(format!("{k}: not a number")),
+            }
+        }
+    }
+    if !input.contains_key("current_fanbase") {
+        let r = state.salon.brand_report(&v.actor, from, to, None).await?;
+        input.insert(
+            "current_fanbase".into(),
+            r["acquisition"]["followers_end"].clone(),
+        );
+    }
+    let fields = FORECAST_FIELDS
+        .iter()
+        .map(|(k, label)| Field {
+            name: k,
+            label,
+            value: input.get(*k).map(|x| x.to_string()).unwrap_or_default(),
+        })
+        .collect();
+    let forecast = if asked && forecast_error.is_none() {
+        let parsed: index::planning::ForecastInput =
+            serde_json::from_value(serde_json::Value::Object(input)).unwrap_or_default();
+        match state.salon.growth_forecast(&v.actor, &parsed) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                forecast_error = Some(e.to_string());
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let (a, b) = (
+        q.a.clone().unwrap_or_else(|| "11-14".into()),
+        q.b.clone().unwrap_or_else(|| "19-22".into()),
+    );
+    let (ab, ab_error) = if q.a.is_some() || q.b.is_some() {
+        match state.salon.push_ab_test(&v.actor, from, to, &a, &b).await {
+            Ok(t) => (Some(t), None),
+            Err(app::AppError::Invalid(f)) => (
+                None,
+                Some(
+                    f.iter()
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+            ),
+            Err(e) => return Err(PageError(e)),
+        }
+    } else {
+        (None, None)
+    };
+    render(&PlanPage {
+        c: chrome(&v, "/analytics", "/analytics/plan", None),
+        fields,
+        forecast,
+        forecast_error,
+        from: from.to_string(),
+        to: to.to_string(),
+        a,
+        b,
+        ab,
+        ab_error,
+    })
+}
+
+impl PlanPage {
+    fn n(&self, x: &f64) -> String {
+        let r = x.round() as i64;
+        let s = r.abs().to_string();
+        let mut out = String::new();
+        for (i, ch) in s.chars().enumerate() {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        if r < 0 { format!("-{out}") } else { out }
+    }
+
+    fn p(&self, v: &Option<f64>) -> String {
+        pct_of(*v)
+    }
+}

@@ -56,6 +56,7 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/admin/import", get(pages::import_form).post(pages::import))
         .route("/analytics", get(analytics::dashboard))
         .route("/analytics/print", get(analytics::printable))
+        .route("/analytics/plan", get(analytics::plan))
         .route("/analytics/{chart}", get(analytics::chart_csv))
         .route("/admin/channels", get(channels::channels))
         .route("/admin/channels/wecom/sync", post(channels::sync_staff))
