@@ -137,17 +137,46 @@ impl<'a> Follows<'a> {
         Self { changes }
     }
 
-    /// The people following at `t` (latest change with ts < t is a follow), with the time
-    /// and source of that latest follow.
-    fn at(&self, t: Timestamp) -> HashMap<&'a str, (Timestamp, Source)> {
-        let mut state: HashMap<&str, Option<(Timestamp, Source)>> = HashMap::new();
-        for (ts, p, change) in self.changes.iter().take_while(|c| c.0 < t) {
-            state.insert(p, change.map(|s| (*ts, s)));
+    /// The people following at each of `times` (their latest change with ts < t is a
+    /// follow), with the time and source of that latest follow: one sweep over the changes.
+    fn sets_at(&self, times: &[Timestamp]) -> Vec<HashMap<&'a str, (Timestamp, Source)>> {
+        let mut order: Vec<usize> = (0..times.len()).collect();
+        order.sort_by_key(|&i| times[i]);
+        let mut state: HashMap<&'a str, (Timestamp, Source)> = HashMap::new();
+        let mut out = vec![HashMap::new(); times.len()];
+        let mut j = 0;
+        for i in order {
+            while let Some((ts, p, change)) = self.changes.get(j).filter(|c| c.0 < times[i]) {
+                match change {
+                    Some(s) => state.insert(p, (*ts, *s)),
+                    None => state.remove(p),
+                };
+                j += 1;
+            }
+            out[i] = state.clone();
         }
-        state
-            .into_iter()
-            .filter_map(|(p, s)| s.map(|s| (p, s)))
-            .collect()
+        out
+    }
+
+    /// How many people follow at each of `times`: one sweep, no sets kept.
+    fn counts_at(&self, times: &[Timestamp]) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..times.len()).collect();
+        order.sort_by_key(|&i| times[i]);
+        let mut following: HashSet<&'a str> = HashSet::new();
+        let mut out = vec![0; times.len()];
+        let mut j = 0;
+        for i in order {
+            while let Some((_, p, change)) = self.changes.get(j).filter(|c| c.0 < times[i]) {
+                if change.is_some() {
+                    following.insert(p);
+                } else {
+                    following.remove(p);
+                }
+                j += 1;
+            }
+            out[i] = following.len();
+        }
+        out
     }
 }
 
@@ -161,10 +190,15 @@ struct PushInfo {
 /// Computes the whole report as the spec's JSON object.
 pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
     let follows = Follows::new(events);
-    let start_set = follows.at(period.start);
-    let end_set = follows.at(period.end);
-    let (followers_start, followers_end) = (start_set.len() as f64, end_set.len() as f64);
     let months = period.months()?;
+    // Follower sets at the period's ends and at each month's end, in one sweep.
+    let mut checkpoints = vec![period.start, period.end];
+    checkpoints.extend(months.iter().map(|(_, _, next)| *next));
+    let mut sets = follows.sets_at(&checkpoints).into_iter();
+    let start_set = sets.next().unwrap_or_default();
+    let end_set = sets.next().unwrap_or_default();
+    let month_sets: Vec<_> = sets.collect();
+    let (followers_start, followers_end) = (start_set.len() as f64, end_set.len() as f64);
 
     // Pushes in the period, by id (a push id seen twice keeps its first event).
     let mut pushes: BTreeMap<&str, PushInfo> = BTreeMap::new();
@@ -218,18 +252,19 @@ pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
         })
         .collect();
     let day = jiff::SignedDuration::from_hours(24);
-    let unfollow_rate_after_push = mean(pushes.values().map(|p| {
+    let push_times: Vec<Timestamp> = pushes.values().map(|p| p.ts).collect();
+    let followers_at_push = follows.counts_at(&push_times);
+    let unfollow_rate_after_push = mean(pushes.values().zip(&followers_at_push).map(|(p, n)| {
         let until = p.ts.checked_add(day).unwrap_or(p.ts);
         let lo = unfollow_times.partition_point(|t| *t < p.ts);
         let hi = unfollow_times.partition_point(|t| *t < until);
-        ratio((hi - lo) as f64, follows.at(p.ts).len() as f64)
+        ratio((hi - lo) as f64, *n as f64)
     }));
 
     // ——— Engagement ———
     let actions: Vec<&Event> = events.iter().filter(|e| e.kind.is_action()).collect();
     let mut monthly = Vec::new();
-    for (label, first, next) in &months {
-        let set = follows.at(*next);
+    for ((label, first, next), set) in months.iter().zip(&month_sets) {
         let mut counts: HashMap<&str, u32> = HashMap::new();
         for e in actions.iter().filter(|e| *first <= e.ts && e.ts < *next) {
             if let Some(p) = e.follower.as_deref()
