@@ -93,6 +93,36 @@ impl Salon {
         index::report(&events, &period).map_err(|e| AppError::invalid("period", e.to_string()))
     }
 
+    /// The brand's figures against every brand of the installation that has events
+    /// (aggregates only; see `index::benchmark`).
+    pub async fn brand_benchmark(
+        &self,
+        actor: &Actor,
+        from: jiff::civil::Date,
+        to: jiff::civil::Date,
+    ) -> AppResult<serde_json::Value> {
+        actor.require(Action::ReadAnalytics)?;
+        let own = self.brand_report(actor, from, to, None).await?;
+        let mut all = Vec::new();
+        for b in self.repo.list_brands().await? {
+            if b.id == actor.brand.id {
+                all.push(own.clone());
+                continue;
+            }
+            if self.repo.count_events(b.id).await? == 0 {
+                continue;
+            }
+            let period = index::Period::new(from, to, b.time_zone.as_str())
+                .map_err(|e| AppError::invalid("period", e.to_string()))?;
+            let events = self.brand_events(b.id, None).await?;
+            all.push(
+                index::report(&events, &period)
+                    .map_err(|e| AppError::invalid("period", e.to_string()))?,
+            );
+        }
+        Ok(index::benchmark::compare(&own, &all))
+    }
+
     /// The growth forecast of the spec (a calculator: nothing is stored).
     pub fn growth_forecast(
         &self,

@@ -2,6 +2,7 @@
 //! interaction events for a period `[from, to)` read in the brand's time zone. This is the
 //! batch engine: one pass to index the events, then each chapter from those indexes.
 
+pub mod benchmark;
 pub mod planning;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

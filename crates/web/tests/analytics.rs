@@ -210,3 +210,67 @@ async fn forecast_and_ab_test_over_the_api() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
+
+#[tokio::test]
+async fn brands_are_ranked_against_each_other_by_aggregates_only() {
+    let app = spawn(5).await;
+    for seed in 0..6u64 {
+        let slug = format!("peer{seed}");
+        let brand = app
+            .salon
+            .repo
+            .create_brand(&NewBrand {
+                slug: Slug::parse("slug", &slug).expect("slug"),
+                name: format!("Peer {seed}"),
+                time_zone: TimeZoneName::shanghai(),
+                currencies: vec![],
+                locales: vec![],
+                tiers: vec!["Gold".into()],
+            })
+            .await
+            .expect("brand");
+        let events = sim::events::generate(&sim::events::Params {
+            people: 150 + 50 * seed as usize,
+            days: 120,
+            seed: 100 + seed,
+            start: jiff::civil::date(2025, 1, 1),
+        });
+        let mut buf = Vec::new();
+        events::write_jsonl(&mut buf, &events).expect("write");
+        let hq = app::Actor {
+            brand,
+            role: Role::Hq,
+            user: None,
+            store: None,
+        };
+        app.salon
+            .import_events(&hq, buf.as_slice(), false)
+            .await
+            .expect("import");
+    }
+    let (_, jsonl) = generated();
+    let hq = app.token(Role::Hq, None).await;
+    app.call(
+        "POST",
+        "/api/v1/events/import",
+        Some(&hq),
+        Some(("application/x-ndjson", jsonl)),
+    )
+    .await;
+    let (status, body) = app
+        .call(
+            "GET",
+            "/api/v1/analytics/benchmark?from=2025-02-01&to=2025-04-01",
+            Some(&hq),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["brands"], 7);
+    let open = &v["figures"]["open_rate"]["all"];
+    let rank = open["rank"].as_u64().expect("a rank among seven");
+    assert!((1..=7).contains(&rank));
+    assert!(open["p25"].as_f64().expect("p25") <= open["p75"].as_f64().expect("p75"));
+    assert!(!body.contains("peer"), "no other brand is named");
+}

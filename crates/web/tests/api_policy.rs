@@ -36,6 +36,7 @@ const POLICY: &[(&str, &str)] = &[
     ("listContactWays", "AMHCD"),
     ("createContactWay", "MHD"),
     ("getReport", "HC"),
+    ("getBenchmark", "HC"),
     ("growthForecast", "HC"),
     ("pushAbTest", "HC"),
     ("importEvents", "HD"),
@@ -104,7 +105,7 @@ async fn request(
         )),
         _ => None,
     };
-    let path = if op == "getReport" {
+    let path = if op == "getReport" || op == "getBenchmark" {
         format!("{path}?from=2025-01-01&to=2025-02-01")
     } else if op == "pushAbTest" {
         format!("{path}?from=2025-01-01&to=2025-02-01&a=11-14&b=19-22")

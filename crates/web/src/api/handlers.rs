@@ -417,3 +417,14 @@ pub async fn push_ab_test(
     let to = domain::date("to", &q.to).map_err(|e| ApiError(e.into()))?;
     to_json(&s.salon.push_ab_test(&a, from, to, &q.a, &q.b).await?)
 }
+
+pub async fn get_benchmark(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<ReportParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let q = query(q)?;
+    let from = domain::date("from", &q.from).map_err(|e| ApiError(e.into()))?;
+    let to = domain::date("to", &q.to).map_err(|e| ApiError(e.into()))?;
+    Ok(Json(s.salon.brand_benchmark(&a, from, to).await?))
+}

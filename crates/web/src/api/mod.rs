@@ -280,6 +280,15 @@ pub fn routes() -> Vec<ApiRoute> {
             "The Luxury Index report over the brand's events: `from`, `to` (YYYY-MM-DD, `to` exclusive), optional `tz`"
         ),
         route!(
+            get,
+            GET,
+            "/analytics/benchmark",
+            "getBenchmark",
+            ReadAnalytics,
+            get_benchmark,
+            "The brand's figures against every brand of the installation: rank and percentiles, overall and by account size (`from`, `to`)"
+        ),
+        route!(
             post,
             POST,
             "/analytics/forecast",

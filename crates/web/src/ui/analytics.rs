@@ -325,3 +325,65 @@ impl PlanPage {
         pct_of(*v)
     }
 }
+
+pub struct BenchRow {
+    label: String,
+    value: String,
+    rank: String,
+    p25: String,
+    p50: String,
+    p75: String,
+    size_rank: String,
+    size_p50: String,
+}
+
+#[derive(Template)]
+#[template(path = "benchmark.html")]
+struct BenchmarkPage {
+    c: Chrome,
+    from: String,
+    to: String,
+    brands: u64,
+    size: String,
+    min_group: u64,
+    rows: Vec<BenchRow>,
+}
+
+pub async fn benchmark(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(q): Query<PeriodQuery>,
+) -> PageResult {
+    v.actor.require(Action::ReadAnalytics)?;
+    let (from, to) = period(&v, &q)?;
+    let b = state.salon.brand_benchmark(&v.actor, from, to).await?;
+    let rank = |g: &serde_json::Value| match g["rank"].as_u64() {
+        Some(r) => format!("{r} of {}", g["brands"]),
+        None => format!("— ({} brands)", g["brands"]),
+    };
+    let rows = index::benchmark::FIGURES
+        .iter()
+        .map(|(label, _, _)| {
+            let f = &b["figures"][label];
+            BenchRow {
+                label: label.replace('_', " "),
+                value: report::pct(&f["value"]),
+                rank: rank(&f["all"]),
+                p25: report::pct(&f["all"]["p25"]),
+                p50: report::pct(&f["all"]["p50"]),
+                p75: report::pct(&f["all"]["p75"]),
+                size_rank: rank(&f["same_size"]),
+                size_p50: report::pct(&f["same_size"]["p50"]),
+            }
+        })
+        .collect();
+    render(&BenchmarkPage {
+        c: chrome(&v, "/analytics", "/analytics/benchmark", None),
+        from: from.to_string(),
+        to: to.to_string(),
+        brands: b["brands"].as_u64().unwrap_or(0),
+        size: b["size"].as_str().unwrap_or_default().to_owned(),
+        min_group: b["min_group"].as_u64().unwrap_or(0),
+        rows,
+    })
+}

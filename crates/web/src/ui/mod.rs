@@ -57,6 +57,7 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/analytics", get(analytics::dashboard))
         .route("/analytics/print", get(analytics::printable))
         .route("/analytics/plan", get(analytics::plan))
+        .route("/analytics/benchmark", get(analytics::benchmark))
         .route("/analytics/{chart}", get(analytics::chart_csv))
         .route("/admin/channels", get(channels::channels))
         .route("/admin/channels/wecom/sync", post(channels::sync_staff))
