@@ -42,21 +42,7 @@ impl Salon {
         skip_bad: bool,
     ) -> AppResult<EventImport> {
         actor.require(Action::ImportEvents)?;
-        let read = events::read_jsonl(input, skip_bad).map_err(|e| match e {
-            events::ReadError::Invalid(errors) => AppError::Invalid(
-                errors
-                    .iter()
-                    .take(100)
-                    .map(|err| {
-                        FieldError::new(
-                            format!("line {}: {}", err.line, err.field),
-                            err.message.clone(),
-                        )
-                    })
-                    .collect(),
-            ),
-            other => AppError::invalid("file", other.to_string()),
-        })?;
+        let read = events::read_jsonl(input, skip_bad).map_err(read_error)?;
         let mut added = 0;
         for chunk in read.events.chunks(IMPORT_BATCH) {
             let rows: Vec<StoredEvent> = chunk.iter().map(stored).collect();
@@ -67,6 +53,40 @@ impl Salon {
             added,
             skipped: read.skipped.iter().map(EventError::to_string).collect(),
         })
+    }
+
+    /// Imports an events file of either format (see [`events::read_file`]).
+    pub async fn import_events_file(
+        &self,
+        actor: &Actor,
+        path: &std::path::Path,
+        skip_bad: bool,
+    ) -> AppResult<EventImport> {
+        actor.require(Action::ImportEvents)?;
+        if path.extension().is_some_and(|e| e == "parquet") {
+            let read = events::read_parquet(path, skip_bad).map_err(read_error)?;
+            let mut added = 0;
+            for chunk in read.events.chunks(IMPORT_BATCH) {
+                let rows: Vec<StoredEvent> = chunk.iter().map(stored).collect();
+                added += self.repo.put_events(actor.brand.id, &rows).await?;
+            }
+            return Ok(EventImport {
+                read: read.events.len(),
+                added,
+                skipped: read.skipped.iter().map(EventError::to_string).collect(),
+            });
+        }
+        let file = std::fs::File::open(path).map_err(|e| {
+            AppError::invalid("file", format!("cannot read {}: {e}", path.display()))
+        })?;
+        self.import_events(actor, std::io::BufReader::new(file), skip_bad)
+            .await
+    }
+
+    /// The brand's events, oldest first, parsed (for export as Parquet).
+    pub async fn export_event_values(&self, actor: &Actor) -> AppResult<Vec<Event>> {
+        actor.require(Action::ImportEvents)?;
+        self.brand_events(actor.brand.id, None).await
     }
 
     /// The brand's events, oldest first, as JSON lines.
@@ -189,5 +209,23 @@ impl Salon {
         };
         self.repo.put_events(brand, &[stored(&e)]).await?;
         Ok(())
+    }
+}
+
+fn read_error(e: events::ReadError) -> AppError {
+    match e {
+        events::ReadError::Invalid(errors) => AppError::Invalid(
+            errors
+                .iter()
+                .take(100)
+                .map(|err| {
+                    FieldError::new(
+                        format!("line {}: {}", err.line, err.field),
+                        err.message.clone(),
+                    )
+                })
+                .collect(),
+        ),
+        other => AppError::invalid("file", other.to_string()),
     }
 }

@@ -4,6 +4,9 @@
 //! out of range is an error naming the line and the field; with `skip_bad` the good lines are
 //! kept and every bad one is reported.
 
+mod parquet_io;
+pub use parquet_io::{ParquetError, read_parquet, write_parquet};
+
 use std::io::{BufRead, BufReader, Read, Write};
 
 use jiff::Timestamp;
@@ -284,6 +287,12 @@ impl Fields<'_> {
 pub fn parse_line(line: u64, text: &str) -> Result<Event, EventError> {
     let value: Value =
         serde_json::from_str(text).map_err(|e| err(line, "line", format!("is not JSON: {e}")))?;
+    parse_value(line, &value)
+}
+
+/// Validates one event given as a JSON value (a Parquet row is turned into one); `line` is
+/// the line or row number its errors name.
+pub fn parse_value(line: u64, value: &Value) -> Result<Event, EventError> {
     let obj = value
         .as_object()
         .ok_or_else(|| err(line, "line", "must be a JSON object"))?;
@@ -617,5 +626,15 @@ mod tests {
             out.skipped.iter().map(|e| e.line).collect::<Vec<_>>(),
             vec![8, 10]
         );
+    }
+}
+
+/// Reads an events file of either format, by its name: `.parquet`, otherwise JSON Lines
+/// (gzip-compressed or not).
+pub fn read_file(path: &std::path::Path, skip_bad: bool) -> Result<ReadOutcome, ReadError> {
+    if path.extension().is_some_and(|e| e == "parquet") {
+        read_parquet(path, skip_bad)
+    } else {
+        read_jsonl(std::fs::File::open(path)?, skip_bad)
     }
 }

@@ -69,7 +69,7 @@ enum Command {
     /// The Luxury Index report (spec/luxury-index.md) over an events file or a brand's stored
     /// events.
     Index {
-        /// A JSON Lines events file (.jsonl or .jsonl.gz).
+        /// An events file: JSON Lines (.jsonl, .jsonl.gz) or Parquet (.parquet).
         #[arg(long, required_unless_present = "brand", conflicts_with = "brand")]
         events: Option<PathBuf>,
         /// A brand's stored events (imports and what the channels recorded).
@@ -101,10 +101,10 @@ enum ExportCommand {
     Events {
         #[arg(long)]
         brand: String,
-        /// Only jsonl for now.
+        /// jsonl or parquet.
         #[arg(long, default_value = "jsonl")]
         format: String,
-        /// Where to write (standard output by default).
+        /// Where to write (standard output by default; required for parquet).
         #[arg(long)]
         out: Option<PathBuf>,
         #[command(flatten)]
@@ -153,7 +153,7 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum ImportCommand {
-    /// Import interaction events (spec/events.md JSON Lines, .gz too) into a brand; importing
+    /// Import interaction events (spec/events.md: JSON Lines, .gz, or Parquet) into a brand; importing
     /// the same events twice adds nothing.
     Events {
         file: PathBuf,
@@ -475,7 +475,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::fs::File::create(&out)
                     .with_context(|| format!("cannot create {}", out.display()))?,
             );
-            if out.extension().is_some_and(|e| e == "gz") {
+            if out.extension().is_some_and(|e| e == "parquet") {
+                drop(file);
+                events::write_parquet(&out, &events)?;
+            } else if out.extension().is_some_and(|e| e == "gz") {
                 let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
                 events::write_jsonl(&mut gz, &events)?;
                 gz.finish()?;
@@ -500,10 +503,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let salon = store_args.resolve()?.open().await?;
             let actor = system_actor(&salon, &brand).await?;
-            let f = std::fs::File::open(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
             let report = salon
-                .import_events(&actor, std::io::BufReader::new(f), skip_bad)
+                .import_events_file(&actor, &file, skip_bad)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             for s in &report.skipped {
@@ -527,11 +528,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     store_args,
                 },
         } => {
-            if format != "jsonl" {
-                bail!("--format {format} is not available yet; use --format jsonl");
-            }
             let salon = store_args.resolve()?.open().await?;
             let actor = system_actor(&salon, &brand).await?;
+            match (format.as_str(), &out) {
+                ("jsonl", _) => {}
+                ("parquet", Some(path)) => {
+                    let events = salon
+                        .export_event_values(&actor)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let n = events::write_parquet(path, &events)?;
+                    eprintln!("wrote {n} events to {}", path.display());
+                    return Ok(());
+                }
+                ("parquet", None) => bail!("--format parquet needs --out FILE.parquet"),
+                (other, _) => bail!("--format {other}: use jsonl or parquet"),
+            }
             let lines = salon
                 .export_events(&actor)
                 .await
@@ -591,9 +603,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (from, to) = (date("from", &from)?, date("to", &to)?);
             let (report, title) = match (events, brand) {
                 (Some(events), _) => {
-                    let file = std::fs::File::open(&events)
-                        .with_context(|| format!("cannot read {}", events.display()))?;
-                    let read = events::read_jsonl(file, skip_bad)
+                    let read = events::read_file(&events, skip_bad)
                         .map_err(|e| anyhow::anyhow!("{}: {e}", events.display()))?;
                     for e in &read.skipped {
                         eprintln!("skipped {e}");
