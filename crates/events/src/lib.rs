@@ -470,6 +470,16 @@ pub fn write_jsonl<'a>(
     out.flush()
 }
 
+/// Reads an events file of either format, by its name: `.parquet`, otherwise JSON Lines
+/// (gzip-compressed or not).
+pub fn read_file(path: &std::path::Path, skip_bad: bool) -> Result<ReadOutcome, ReadError> {
+    if path.extension().is_some_and(|e| e == "parquet") {
+        read_parquet(path, skip_bad)
+    } else {
+        read_jsonl(std::fs::File::open(path)?, skip_bad)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,15 +636,5 @@ mod tests {
             out.skipped.iter().map(|e| e.line).collect::<Vec<_>>(),
             vec![8, 10]
         );
-    }
-}
-
-/// Reads an events file of either format, by its name: `.parquet`, otherwise JSON Lines
-/// (gzip-compressed or not).
-pub fn read_file(path: &std::path::Path, skip_bad: bool) -> Result<ReadOutcome, ReadError> {
-    if path.extension().is_some_and(|e| e == "parquet") {
-        read_parquet(path, skip_bad)
-    } else {
-        read_jsonl(std::fs::File::open(path)?, skip_bad)
     }
 }
