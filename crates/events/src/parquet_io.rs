@@ -6,11 +6,12 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
+use parquet::basic::{ConvertedType, LogicalType, TimeUnit};
+use parquet::column::reader::ColumnReader;
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::file::properties::WriterProperties;
-use parquet::file::reader::SerializedFileReader;
+use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
-use parquet::record::Field;
 use serde_json::{Map, Value};
 
 use crate::{Event, EventError, Kind, ReadError, ReadOutcome, parse_value};
@@ -55,66 +56,120 @@ impl From<ParquetError> for ReadError {
     }
 }
 
-fn field_to_json(row: u64, name: &str, f: &Field) -> Result<Option<Value>, EventError> {
-    let ts = |t: Result<jiff::Timestamp, jiff::Error>| {
-        t.map(|t| Some(Value::String(t.to_string())))
-            .map_err(|e| EventError {
-                line: row,
-                field: name.to_owned(),
-                message: e.to_string(),
-            })
+/// One column of a row group, cell by cell (None for null).
+fn read_column(
+    rg: &dyn RowGroupReader,
+    i: usize,
+    rows: usize,
+) -> Result<Vec<Option<Value>>, ParquetError> {
+    let descr = rg.metadata().column(i).column_descr_ptr();
+    let max_def = descr.max_def_level();
+    // Timestamps: milliseconds, microseconds or nanoseconds since the epoch, UTC.
+    let ts_unit: Option<TimeUnit> = match descr.logical_type_ref() {
+        Some(LogicalType::Timestamp(t)) => Some(t.unit),
+        _ => match descr.converted_type() {
+            ConvertedType::TIMESTAMP_MILLIS => Some(TimeUnit::MILLIS),
+            ConvertedType::TIMESTAMP_MICROS => Some(TimeUnit::MICROS),
+            _ => None,
+        },
     };
-    Ok(match f {
-        Field::Null => None,
-        Field::Bool(b) => Some(Value::Bool(*b)),
-        Field::Byte(x) => Some((*x).into()),
-        Field::Short(x) => Some((*x).into()),
-        Field::Int(x) => Some((*x).into()),
-        Field::Long(x) => Some((*x).into()),
-        Field::UByte(x) => Some((*x).into()),
-        Field::UShort(x) => Some((*x).into()),
-        Field::UInt(x) => Some((*x).into()),
-        Field::ULong(x) => Some((*x).into()),
-        Field::Float(x) => Some(f64::from(*x).into()),
-        Field::Double(x) => Some((*x).into()),
-        Field::Str(s) => Some(Value::String(s.clone())),
-        Field::TimestampMillis(ms) => return ts(jiff::Timestamp::from_millisecond(*ms)),
-        Field::TimestampMicros(us) => return ts(jiff::Timestamp::from_microsecond(*us)),
-        other => {
-            return Err(EventError {
-                line: row,
-                field: name.to_owned(),
-                message: format!("has an unsupported Parquet type ({other})"),
-            });
-        }
+    let mut defs: Vec<i16> = Vec::with_capacity(rows);
+    macro_rules! cells {
+        ($reader:expr, $conv:expr) => {{
+            let mut reader = $reader;
+            let mut values = Vec::with_capacity(rows);
+            loop {
+                let (records, _, _) =
+                    reader.read_records(rows, Some(&mut defs), None, &mut values)?;
+                if records == 0 {
+                    break;
+                }
+            }
+            let mut values = values.into_iter();
+            if max_def == 0 {
+                values.map(|v| Some($conv(v))).collect::<Vec<_>>()
+            } else {
+                defs.iter()
+                    .map(|d| {
+                        if *d == max_def {
+                            values.next().map($conv)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            }
+        }};
+    }
+    Ok(match rg.get_column_reader(i)? {
+        ColumnReader::BoolColumnReader(r) => cells!(r, Value::Bool),
+        ColumnReader::Int32ColumnReader(r) => cells!(r, |v: i32| Value::from(v)),
+        ColumnReader::Int64ColumnReader(r) => match ts_unit {
+            Some(unit) => cells!(r, |v: i64| {
+                match unit {
+                    TimeUnit::MILLIS => jiff::Timestamp::from_millisecond(v),
+                    TimeUnit::MICROS => jiff::Timestamp::from_microsecond(v),
+                    TimeUnit::NANOS => jiff::Timestamp::from_nanosecond(i128::from(v)),
+                }
+                .map(|t| Value::String(t.to_string()))
+                .unwrap_or(Value::Null)
+            }),
+            None => cells!(r, |v: i64| Value::from(v)),
+        },
+        ColumnReader::FloatColumnReader(r) => cells!(r, |v: f32| Value::from(f64::from(v))),
+        ColumnReader::DoubleColumnReader(r) => cells!(r, |v: f64| Value::from(v)),
+        ColumnReader::ByteArrayColumnReader(r) => cells!(r, |v: ByteArray| {
+            v.as_utf8()
+                .map(|s| Value::String(s.to_owned()))
+                .unwrap_or(Value::Null)
+        }),
+        _ => vec![Some(Value::Null); rows],
     })
 }
 
-/// Reads a Parquet events file. Without `skip_bad`, any bad row fails the whole read.
+/// Reads a Parquet events file, column by column. Without `skip_bad`, any bad row fails the
+/// whole read.
 pub fn read_parquet(path: &Path, skip_bad: bool) -> Result<ReadOutcome, ReadError> {
     let reader = SerializedFileReader::new(File::open(path)?).map_err(ParquetError::from)?;
     let mut out = ReadOutcome::default();
-    for (i, row) in reader.into_iter().enumerate() {
-        let n = i as u64 + 1;
-        let row = row.map_err(ParquetError::from)?;
-        let mut obj = Map::new();
-        let mut bad = None;
-        for (name, field) in row.get_column_iter() {
-            match field_to_json(n, name, field) {
-                Ok(Some(v)) => {
-                    obj.insert(name.clone(), v);
+    let mut row_number = 0u64;
+    for g in 0..reader.num_row_groups() {
+        let rg = reader.get_row_group(g).map_err(ParquetError::from)?;
+        let rows = usize::try_from(rg.metadata().num_rows()).unwrap_or(0);
+        let names: Vec<String> = rg
+            .metadata()
+            .columns()
+            .iter()
+            .map(|c| c.column_descr().name().to_owned())
+            .collect();
+        let columns = (0..names.len())
+            .map(|i| read_column(rg.as_ref(), i, rows))
+            .collect::<Result<Vec<_>, _>>()?;
+        for r in 0..rows {
+            row_number += 1;
+            let mut obj = Map::new();
+            for (name, col) in names.iter().zip(&columns) {
+                match col.get(r) {
+                    Some(Some(Value::Null)) => {
+                        out.skipped.push(EventError {
+                            line: row_number,
+                            field: name.clone(),
+                            message: "has a value of an unsupported Parquet type".into(),
+                        });
+                    }
+                    Some(Some(v)) => {
+                        obj.insert(name.clone(), v.clone());
+                    }
+                    _ => {}
                 }
-                Ok(None) => {}
-                Err(e) => bad = Some(e),
             }
-        }
-        let result = match bad {
-            Some(e) => Err(e),
-            None => parse_value(n, &Value::Object(obj)),
-        };
-        match result {
-            Ok(e) => out.events.push(e),
-            Err(e) => out.skipped.push(e),
+            if out.skipped.last().is_some_and(|e| e.line == row_number) {
+                continue;
+            }
+            match parse_value(row_number, &Value::Object(obj)) {
+                Ok(e) => out.events.push(e),
+                Err(e) => out.skipped.push(e),
+            }
         }
     }
     if !out.skipped.is_empty() && !skip_bad {
