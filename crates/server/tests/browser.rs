@@ -545,6 +545,24 @@ async fn hq_reads_the_luxury_index_of_the_demo_year() {
         .expect("rows");
     assert_eq!(months.len(), 12, "twelve whole months of history");
     shot(b, "analytics").await;
+    // The same report in Chinese.
+    b.goto(&env.url("/lang/zh?next=/analytics"))
+        .await
+        .expect("zh");
+    let zh = b
+        .find(Locator::Css("main"))
+        .await
+        .expect("main")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        zh.contains("粉丝获取") && zh.contains("每月末粉丝数"),
+        "{zh}"
+    );
+    b.goto(&env.url("/lang/en?next=/analytics"))
+        .await
+        .expect("en");
     // Each chart's figures download as CSV; the whole report prints as one page.
     let href = b
         .find(Locator::Css("#chart-sources a.csv"))

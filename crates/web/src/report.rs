@@ -672,6 +672,178 @@ pub fn kpis(r: &Value) -> Vec<Kpi> {
     ]
 }
 
+/// Words of the report in Simplified Chinese (the figures and ids stay as they are).
+const ZH: &[(&str, &str)] = &[
+    ("Acquisition", "粉丝获取"),
+    ("Engagement", "互动"),
+    ("Content", "内容"),
+    ("Livestream", "直播"),
+    ("Followers", "粉丝数"),
+    ("Growth", "增长率"),
+    ("New follows", "新增关注"),
+    ("Monthly active", "月活跃率"),
+    ("Open rate", "打开率"),
+    ("Push engagement", "推送互动率"),
+    ("Followers at the end of each month", "每月末粉丝数"),
+    ("Where new followers came from", "新粉丝来源"),
+    (
+        "Monthly active followers (more than 4 actions in the month)",
+        "月活跃粉丝（当月行为多于 4 次）",
+    ),
+    (
+        "Lifetime active rate by recruitment source",
+        "按来源划分的累计活跃率",
+    ),
+    (
+        "Followers at period end with more than 4 actions since their latest follow.",
+        "期末粉丝中，自最近一次关注以来行为多于 4 次的比例。",
+    ),
+    (
+        "Engagement per push: segmented against sent to everyone",
+        "每次推送的互动率：分组推送与全员推送",
+    ),
+    (
+        "Distinct people who interacted with a push, over its recipients; mean over pushes.",
+        "与推送互动的人数除以接收人数；按推送取平均。",
+    ),
+    ("Action types", "行为类型"),
+    ("Menu categories", "菜单类别"),
+    ("Pushes per month", "每月推送次数"),
+    ("Articles per push", "每次推送的文章数"),
+    (
+        "When pushes go out (local weekday × hour)",
+        "推送时间分布（本地星期 × 小时）",
+    ),
+    (
+        "Share of the period's pushes sent in each hour of each weekday.",
+        "各星期各小时发出的推送占比。",
+    ),
+    (
+        "Reader retention: share of opens reading at least k screens",
+        "读者留存：阅读至少 k 屏的打开占比",
+    ),
+    ("Livestreams: reach against conversion", "直播：覆盖与转化"),
+    (
+        "Viewers of each session, and the share of them who bought from it.",
+        "每场直播的观看人数，以及其中购买者的比例。",
+    ),
+    ("month", "月份"),
+    ("followers", "粉丝数"),
+    ("source", "来源"),
+    ("follows", "关注数"),
+    ("share", "占比"),
+    ("growth contribution", "增长贡献"),
+    ("active", "活跃"),
+    ("active rate", "活跃率"),
+    ("lifetime active rate", "累计活跃率"),
+    ("pushes", "推送"),
+    ("engagement rate", "互动率"),
+    ("action", "行为"),
+    ("category", "类别"),
+    ("articles", "文章数"),
+    ("share of pushes", "推送占比"),
+    ("day", "星期"),
+    ("screens", "屏数"),
+    ("readers remaining", "剩余读者"),
+    ("live", "直播"),
+    ("viewers", "观看人数"),
+    ("buyers", "购买人数"),
+    ("conversion", "转化率"),
+    ("revenue", "销售额"),
+    ("search", "搜索"),
+    ("qr code", "二维码"),
+    ("media", "媒体"),
+    ("word of mouth", "口碑"),
+    ("other", "其他"),
+    ("all pushes", "全部推送"),
+    ("segmented", "分组推送"),
+    ("to everyone", "全员推送"),
+    ("menu click", "菜单点击"),
+    ("message", "消息"),
+    ("post interaction", "文章互动"),
+    ("qr scan", "扫码"),
+    ("ecommerce", "电商"),
+    ("information", "信息"),
+    ("crm", "会员"),
+    ("Sunday", "星期日"),
+    ("Monday", "星期一"),
+    ("Tuesday", "星期二"),
+    ("Wednesday", "星期三"),
+    ("Thursday", "星期四"),
+    ("Friday", "星期五"),
+    ("Saturday", "星期六"),
+];
+
+fn zh(s: &str) -> Option<&'static str> {
+    ZH.iter().find(|(en, _)| *en == s).map(|(_, z)| *z)
+}
+
+/// The charts and key figures in Simplified Chinese: titles, sections, headers, labels, and the
+/// notes (rebuilt with the same figures).
+pub fn to_chinese(r: &Value, charts: &mut [Chart], kpis: &mut [Kpi]) {
+    for k in kpis.iter_mut() {
+        if let Some(z) = zh(k.label) {
+            k.label = z;
+        }
+    }
+    for c in charts.iter_mut() {
+        if let Some(z) = zh(c.section) {
+            c.section = z;
+        }
+        if let Some(z) = zh(&c.title) {
+            c.title = z.to_owned();
+        }
+        for h in &mut c.header {
+            if let Some(z) = zh(h) {
+                *h = z.to_owned();
+            }
+        }
+        for row in &mut c.rows {
+            if let Some(first) = row.first_mut()
+                && let Some(z) = zh(first)
+            {
+                *first = z.to_owned();
+            }
+        }
+        c.note = match c.id {
+            "followers" => format!(
+                "期初 {}，期末 {}（增长 {}）。",
+                num(&r["acquisition"]["followers_start"]),
+                num(&r["acquisition"]["followers_end"]),
+                pct(&r["acquisition"]["growth_rate"])
+            ),
+            "sources" => format!(
+                "新增关注 {}，取消关注 {}；推送后 24 小时内的取关率 {}。",
+                num(&r["acquisition"]["new_follows"]),
+                num(&r["acquisition"]["unfollows"]),
+                pct(&r["acquisition"]["unfollow_rate_after_push"])
+            ),
+            "monthly_active" => format!(
+                "平均月活跃率 {}；期内不活跃 {}；累计活跃 {}。",
+                pct(&r["engagement"]["monthly_active_rate"]),
+                pct(&r["engagement"]["inactive_rate"]),
+                pct(&r["engagement"]["lifetime_active_rate"])
+            ),
+            "pushes" => format!(
+                "共 {} 次推送。打开率 {}：单图文 {}，多图文头条 {}，多图文任一篇 {}。",
+                num(&r["content"]["pushes"]),
+                pct(&r["content"]["open_rate"]),
+                pct(&r["content"]["single_article_open_rate"]),
+                pct(&r["content"]["multi_top_article_open_rate"]),
+                pct(&r["content"]["multi_cumulative_open_rate"])
+            ),
+            "retention" => format!(
+                "读到 {} 屏时流失 20 % 的读者，读到 {} 屏时流失一半。",
+                num(&r["content"]["screens_to_lose_20pct"]),
+                num(&r["content"]["screens_to_lose_50pct"])
+            ),
+            _ => zh(&c.note)
+                .map(str::to_owned)
+                .unwrap_or_else(|| c.note.clone()),
+        };
+    }
+}
+
 /// The figures of one chart as CSV.
 pub fn csv(chart: &Chart) -> String {
     let mut w = csv_writer();
@@ -896,6 +1068,27 @@ mod tests {
             );
         }
         assert!(table(&r).contains("—"));
+    }
+
+    #[test]
+    fn every_word_has_its_chinese() {
+        let r = sample();
+        let mut charts = charts(&r);
+        let mut kpis = kpis(&r);
+        to_chinese(&r, &mut charts, &mut kpis);
+        for c in &charts {
+            assert!(!c.title.is_ascii(), "{} untranslated", c.title);
+            assert!(!c.section.is_ascii());
+            for h in &c.header {
+                assert!(
+                    !h.is_ascii() || h.ends_with('h'),
+                    "{h} untranslated in {}",
+                    c.id
+                );
+            }
+            assert!(c.note.is_empty() || !c.note.is_ascii(), "{}", c.note);
+        }
+        assert!(kpis.iter().all(|k| !k.label.is_ascii()));
     }
 
     #[test]

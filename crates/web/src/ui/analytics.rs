@@ -89,8 +89,13 @@ pub async fn dashboard(
     Query(q): Query<PeriodQuery>,
 ) -> PageResult {
     let (r, from, to) = compute(&state, &v, &q).await?;
+    let mut charts = report::charts(&r);
+    let mut kpis = report::kpis(&r);
+    if v.lang == super::i18n::Lang::Zh {
+        report::to_chinese(&r, &mut charts, &mut kpis);
+    }
     let mut sections: Vec<Section> = Vec::new();
-    for chart in report::charts(&r) {
+    for chart in charts {
         match sections.last_mut() {
             Some(s) if s.name == chart.section => s.charts.push(chart),
             _ => sections.push(Section {
@@ -101,7 +106,7 @@ pub async fn dashboard(
     }
     let page = AnalyticsPage {
         c: chrome(&v, "/analytics", "/analytics", None),
-        kpis: report::kpis(&r),
+        kpis,
         sections,
         events: state
             .salon

@@ -104,7 +104,7 @@ pub(crate) fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) ->
     add("/admin/stores", t.stores, a.can(Action::ManageStores));
     add("/admin/staff", t.staff, a.can(Action::ManageAssociates));
     add("/admin/import", t.import, a.can(Action::ImportClients));
-    add("/analytics", "Luxury Index", a.can(Action::ReadAnalytics));
+    add("/analytics", t.li_title, a.can(Action::ReadAnalytics));
     add("/qr-codes", t.qr_codes, a.can(Action::ManageContactWays));
     add(
         "/admin/channels",
