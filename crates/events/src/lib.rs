@@ -10,7 +10,7 @@ pub use parquet_io::{ParquetError, read_parquet, write_parquet};
 use std::io::{BufRead, BufReader, Read, Write};
 
 use jiff::Timestamp;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// How a follower found the brand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -194,14 +194,19 @@ fn err(line: u64, field: &str, message: impl Into<String>) -> EventError {
     }
 }
 
+/// The fields of one event, wherever they come from (a JSON object, a Parquet row).
 struct Fields<'a> {
     line: u64,
-    obj: &'a Map<String, Value>,
+    get: &'a dyn Fn(&str) -> Option<&'a Value>,
 }
 
 impl Fields<'_> {
+    fn value(&self, f: &str) -> Option<&Value> {
+        (self.get)(f)
+    }
+
     fn str(&self, f: &str) -> Result<String, EventError> {
-        match self.obj.get(f) {
+        match self.value(f) {
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
             Some(Value::String(_)) => Err(err(self.line, f, "must not be empty")),
             Some(Value::Null) | None => Err(err(self.line, f, "is required for this kind")),
@@ -210,7 +215,7 @@ impl Fields<'_> {
     }
 
     fn opt_str(&self, f: &str) -> Result<Option<String>, EventError> {
-        match self.obj.get(f) {
+        match self.value(f) {
             None | Some(Value::Null) => Ok(None),
             Some(_) => self.str(f).map(Some),
         }
@@ -218,8 +223,7 @@ impl Fields<'_> {
 
     fn int(&self, f: &str, min: u64, max: u64) -> Result<u64, EventError> {
         let v = self
-            .obj
-            .get(f)
+            .value(f)
             .ok_or_else(|| err(self.line, f, "is required for this kind"))?;
         let n = v.as_u64().ok_or_else(|| {
             err(
@@ -241,8 +245,7 @@ impl Fields<'_> {
 
     fn num(&self, f: &str) -> Result<f64, EventError> {
         let v = self
-            .obj
-            .get(f)
+            .value(f)
             .ok_or_else(|| err(self.line, f, "is required for this kind"))?;
         let n = v
             .as_f64()
@@ -256,8 +259,7 @@ impl Fields<'_> {
     }
 
     fn bool(&self, f: &str) -> Result<bool, EventError> {
-        self.obj
-            .get(f)
+        self.value(f)
             .ok_or_else(|| err(self.line, f, "is required for this kind"))?
             .as_bool()
             .ok_or_else(|| err(self.line, f, "must be true or false"))
@@ -296,7 +298,15 @@ pub fn parse_value(line: u64, value: &Value) -> Result<Event, EventError> {
     let obj = value
         .as_object()
         .ok_or_else(|| err(line, "line", "must be a JSON object"))?;
-    let f = Fields { line, obj };
+    parse_fields(line, &|k| obj.get(k))
+}
+
+/// Validates one event whose fields `get` looks up by name.
+pub(crate) fn parse_fields<'a>(
+    line: u64,
+    get: &'a dyn Fn(&str) -> Option<&'a Value>,
+) -> Result<Event, EventError> {
+    let f = Fields { line, get };
     let ts_text = f.str("ts")?;
     // RFC 3339 with an offset: `Z` or `±hh:mm`. A local time without offset is ambiguous.
     let ts: Timestamp = ts_text.parse().map_err(|_| {

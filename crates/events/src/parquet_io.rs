@@ -12,9 +12,9 @@ use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Ty
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::{Event, EventError, Kind, ReadError, ReadOutcome, parse_value};
+use crate::{Event, EventError, Kind, ReadError, ReadOutcome, parse_fields};
 
 /// The file schema (Parquet's message type syntax).
 pub const SCHEMA: &str = "message event {
@@ -147,26 +147,27 @@ pub fn read_parquet(path: &Path, skip_bad: bool) -> Result<ReadOutcome, ReadErro
             .collect::<Result<Vec<_>, _>>()?;
         for r in 0..rows {
             row_number += 1;
-            let mut obj = Map::new();
-            for (name, col) in names.iter().zip(&columns) {
-                match col.get(r) {
-                    Some(Some(Value::Null)) => {
-                        out.skipped.push(EventError {
-                            line: row_number,
-                            field: name.clone(),
-                            message: "has a value of an unsupported Parquet type".into(),
-                        });
-                    }
-                    Some(Some(v)) => {
-                        obj.insert(name.clone(), v.clone());
-                    }
-                    _ => {}
-                }
-            }
-            if out.skipped.last().is_some_and(|e| e.line == row_number) {
+            let unsupported = names
+                .iter()
+                .zip(&columns)
+                .find(|(_, col)| matches!(col.get(r), Some(Some(Value::Null))));
+            if let Some((name, _)) = unsupported {
+                out.skipped.push(EventError {
+                    line: row_number,
+                    field: name.clone(),
+                    message: "has a value of an unsupported Parquet type".into(),
+                });
                 continue;
             }
-            match parse_value(row_number, &Value::Object(obj)) {
+            // The row's cells, looked up by column name: no per-row map.
+            let get = |k: &str| {
+                names
+                    .iter()
+                    .position(|n| n == k)
+                    .and_then(|i| columns[i].get(r))
+                    .and_then(Option::as_ref)
+            };
+            match parse_fields(row_number, &get) {
                 Ok(e) => out.events.push(e),
                 Err(e) => out.skipped.push(e),
             }
