@@ -298,24 +298,32 @@ pub fn parse_value(line: u64, value: &Value) -> Result<Event, EventError> {
     let obj = value
         .as_object()
         .ok_or_else(|| err(line, "line", "must be a JSON object"))?;
-    parse_fields(line, &|k| obj.get(k))
+    parse_fields(line, &|k| obj.get(k), None)
 }
 
 /// Validates one event whose fields `get` looks up by name.
+/// `ts` is given when the source holds a typed timestamp (Parquet); otherwise it is read from
+/// the `ts` field as RFC 3339 text.
 pub(crate) fn parse_fields<'a>(
     line: u64,
     get: &'a dyn Fn(&str) -> Option<&'a Value>,
+    ts: Option<Timestamp>,
 ) -> Result<Event, EventError> {
     let f = Fields { line, get };
-    let ts_text = f.str("ts")?;
-    // RFC 3339 with an offset: `Z` or `±hh:mm`. A local time without offset is ambiguous.
-    let ts: Timestamp = ts_text.parse().map_err(|_| {
-        err(
-            line,
-            "ts",
-            format!("{ts_text:?} is not an RFC 3339 instant with an offset (Z or +08:00)"),
-        )
-    })?;
+    let ts: Timestamp = match ts {
+        Some(ts) => ts,
+        None => {
+            let ts_text = f.str("ts")?;
+            // RFC 3339 with an offset: `Z` or `±hh:mm`. A local time without offset is ambiguous.
+            ts_text.parse().map_err(|_| {
+                err(
+                    line,
+                    "ts",
+                    format!("{ts_text:?} is not an RFC 3339 instant with an offset (Z or +08:00)"),
+                )
+            })?
+        }
+    };
     let kind_name = f.str("kind")?;
     let kind = match kind_name.as_str() {
         "follow" => Kind::Follow {

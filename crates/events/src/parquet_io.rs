@@ -56,6 +56,59 @@ impl From<ParquetError> for ReadError {
     }
 }
 
+/// A timestamp column (INT64 with a timestamp type) decoded to instants; `None` when the column
+/// is of another type (its cells are then read as values, and `ts` parsed as RFC 3339 text).
+fn read_timestamps(
+    rg: &dyn RowGroupReader,
+    i: usize,
+    rows: usize,
+) -> Result<Option<Vec<Option<jiff::Timestamp>>>, ParquetError> {
+    let descr = rg.metadata().column(i).column_descr_ptr();
+    let unit: Option<TimeUnit> = match descr.logical_type_ref() {
+        Some(LogicalType::Timestamp(t)) => Some(t.unit),
+        _ => match descr.converted_type() {
+            ConvertedType::TIMESTAMP_MILLIS => Some(TimeUnit::MILLIS),
+            ConvertedType::TIMESTAMP_MICROS => Some(TimeUnit::MICROS),
+            _ => None,
+        },
+    };
+    let (Some(unit), ColumnReader::Int64ColumnReader(mut reader)) =
+        (unit, rg.get_column_reader(i)?)
+    else {
+        return Ok(None);
+    };
+    let max_def = descr.max_def_level();
+    let (mut values, mut defs) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+    loop {
+        let (records, _, _) = reader.read_records(rows, Some(&mut defs), None, &mut values)?;
+        if records == 0 {
+            break;
+        }
+    }
+    let to_ts = |v: i64| {
+        match unit {
+            TimeUnit::MILLIS => jiff::Timestamp::from_millisecond(v),
+            TimeUnit::MICROS => jiff::Timestamp::from_microsecond(v),
+            TimeUnit::NANOS => jiff::Timestamp::from_nanosecond(i128::from(v)),
+        }
+        .ok()
+    };
+    let mut values = values.into_iter();
+    Ok(Some(if max_def == 0 {
+        values.map(to_ts).collect()
+    } else {
+        defs.iter()
+            .map(|d| {
+                if *d == max_def {
+                    values.next().and_then(to_ts)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    }))
+}
+
 /// One column of a row group, cell by cell (None for null).
 fn read_column(
     rg: &dyn RowGroupReader,
@@ -105,6 +158,7 @@ fn read_column(
         ColumnReader::BoolColumnReader(r) => cells!(r, Value::Bool),
         ColumnReader::Int32ColumnReader(r) => cells!(r, |v: i32| Value::from(v)),
         ColumnReader::Int64ColumnReader(r) => match ts_unit {
+            // Other timestamp columns than `ts` (none in the spec) as RFC 3339 text.
             Some(unit) => cells!(r, |v: i64| {
                 match unit {
                     TimeUnit::MILLIS => jiff::Timestamp::from_millisecond(v),
@@ -142,8 +196,19 @@ pub fn read_parquet(path: &Path, skip_bad: bool) -> Result<ReadOutcome, ReadErro
             .iter()
             .map(|c| c.column_descr().name().to_owned())
             .collect();
+        let ts_index = names.iter().position(|n| n == "ts");
+        let timestamps = match ts_index {
+            Some(i) => read_timestamps(rg.as_ref(), i, rows)?,
+            None => None,
+        };
         let columns = (0..names.len())
-            .map(|i| read_column(rg.as_ref(), i, rows))
+            .map(|i| {
+                if Some(i) == ts_index && timestamps.is_some() {
+                    Ok(Vec::new())
+                } else {
+                    read_column(rg.as_ref(), i, rows)
+                }
+            })
             .collect::<Result<Vec<_>, _>>()?;
         for r in 0..rows {
             row_number += 1;
@@ -167,7 +232,21 @@ pub fn read_parquet(path: &Path, skip_bad: bool) -> Result<ReadOutcome, ReadErro
                     .and_then(|i| columns[i].get(r))
                     .and_then(Option::as_ref)
             };
-            match parse_fields(row_number, &get) {
+            let ts = match &timestamps {
+                Some(t) => match t.get(r).copied().flatten() {
+                    Some(ts) => Some(ts),
+                    None => {
+                        out.skipped.push(EventError {
+                            line: row_number,
+                            field: "ts".into(),
+                            message: "is required: a timestamp in range".into(),
+                        });
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            match parse_fields(row_number, &get, ts) {
                 Ok(e) => out.events.push(e),
                 Err(e) => out.skipped.push(e),
             }

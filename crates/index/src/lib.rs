@@ -5,7 +5,11 @@
 pub mod benchmark;
 pub mod planning;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+// Fast hashing for the engine's many small keys (follower ids, push ids): the keys are the
+// brand's own data and channel-assigned ids, not chosen by an adversary.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use events::{Event, Kind, MenuCategory, Source};
 use jiff::civil::Date;
@@ -143,8 +147,8 @@ impl<'a> Follows<'a> {
     fn sets_at(&self, times: &[Timestamp]) -> Vec<HashMap<&'a str, (Timestamp, Source)>> {
         let mut order: Vec<usize> = (0..times.len()).collect();
         order.sort_by_key(|&i| times[i]);
-        let mut state: HashMap<&'a str, (Timestamp, Source)> = HashMap::new();
-        let mut out = vec![HashMap::new(); times.len()];
+        let mut state: HashMap<&'a str, (Timestamp, Source)> = HashMap::default();
+        let mut out = vec![HashMap::default(); times.len()];
         let mut j = 0;
         for i in order {
             while let Some((ts, p, change)) = self.changes.get(j).filter(|c| c.0 < times[i]) {
@@ -163,7 +167,7 @@ impl<'a> Follows<'a> {
     fn counts_at(&self, times: &[Timestamp]) -> Vec<usize> {
         let mut order: Vec<usize> = (0..times.len()).collect();
         order.sort_by_key(|&i| times[i]);
-        let mut following: HashSet<&'a str> = HashSet::new();
+        let mut following: HashSet<&'a str> = HashSet::default();
         let mut out = vec![0; times.len()];
         let mut j = 0;
         for i in order {
@@ -224,7 +228,7 @@ pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
     // ——— Acquisition ———
     let mut new_follows = 0u64;
     let mut unfollows = 0u64;
-    let mut by_source: HashMap<Source, u64> = HashMap::new();
+    let mut by_source: HashMap<Source, u64> = HashMap::default();
     let mut unfollow_times = Vec::new();
     for e in events {
         match &e.kind {
@@ -266,7 +270,7 @@ pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
     let actions: Vec<&Event> = events.iter().filter(|e| e.kind.is_action()).collect();
     let mut monthly = Vec::new();
     for ((label, first, next), set) in months.iter().zip(&month_sets) {
-        let mut counts: HashMap<&str, u32> = HashMap::new();
+        let mut counts: HashMap<&str, u32> = HashMap::default();
         for e in actions.iter().filter(|e| *first <= e.ts && e.ts < *next) {
             if let Some(p) = e.follower.as_deref()
                 && set.contains_key(p)
@@ -287,7 +291,7 @@ pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
         .keys()
         .filter(|p| !acted_in_period.contains(*p))
         .count() as f64;
-    let mut lifetime_counts: HashMap<&str, u32> = HashMap::new();
+    let mut lifetime_counts: HashMap<&str, u32> = HashMap::default();
     for e in &actions {
         if let Some(p) = e.follower.as_deref()
             && let Some((since, _)) = end_set.get(p)
@@ -314,9 +318,9 @@ pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
         .map(|s| (s.as_str().to_owned(), lifetime_active(Some(*s))))
         .collect();
 
-    let mut engaged: HashMap<&str, HashSet<&str>> = HashMap::new();
-    let mut openers: HashMap<(&str, u8), HashSet<&str>> = HashMap::new();
-    let mut any_openers: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut engaged: HashMap<&str, HashSet<&str>> = HashMap::default();
+    let mut openers: HashMap<(&str, u8), HashSet<&str>> = HashMap::default();
+    let mut any_openers: HashMap<&str, HashSet<&str>> = HashMap::default();
     let mut screens: Vec<f64> = Vec::new();
     for e in events {
         match (&e.kind, e.follower.as_deref()) {
@@ -362,8 +366,8 @@ pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
     );
 
     let four = ["menu_click", "message", "post_interaction", "qr_scan"];
-    let mut kind_counts: HashMap<&str, u64> = HashMap::new();
-    let mut menu: HashMap<MenuCategory, u64> = HashMap::new();
+    let mut kind_counts: HashMap<&str, u64> = HashMap::default();
+    let mut menu: HashMap<MenuCategory, u64> = HashMap::default();
     for e in events.iter().filter(|e| period.contains(e.ts)) {
         let name = e.kind.name();
         if four.contains(&name) {
@@ -486,8 +490,8 @@ pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
             viewers.entry(live.as_str()).or_default().insert(p);
         }
     }
-    let mut buyers: HashMap<&str, HashSet<&str>> = HashMap::new();
-    let mut revenue: HashMap<&str, f64> = HashMap::new();
+    let mut buyers: HashMap<&str, HashSet<&str>> = HashMap::default();
+    let mut revenue: HashMap<&str, f64> = HashMap::default();
     for e in events {
         if let Kind::Purchase {
             live: Some(live),
