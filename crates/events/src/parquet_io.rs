@@ -333,16 +333,11 @@ impl Columns {
             }
             Kind::MenuClick { category } => s[CATEGORY] = Some(category.as_str().to_owned()),
             Kind::LiveView { live } => s[LIVE] = Some(live.clone()),
-            Kind::Purchase {
-                live,
-                amount: a,
-                currency,
-                sa,
-            } => {
-                s[LIVE] = live.clone();
-                amount = Some(*a);
-                s[CURRENCY] = Some(currency.clone());
-                s[SA] = sa.clone();
+            Kind::Purchase(p) => {
+                s[LIVE] = p.live.clone();
+                amount = Some(p.amount);
+                s[CURRENCY] = Some(p.currency.clone());
+                s[SA] = p.sa.clone();
             }
             Kind::Unfollow | Kind::Message | Kind::QrScan => {}
         }

@@ -142,13 +142,17 @@ impl<'a> Follows<'a> {
         Self { changes }
     }
 
-    /// The people following at each of `times` (their latest change with ts < t is a
-    /// follow), with the time and source of that latest follow: one sweep over the changes.
-    fn sets_at(&self, times: &[Timestamp]) -> Vec<HashMap<&'a str, (Timestamp, Source)>> {
+    /// Sweeps the changes once, showing `visit` the people following at each of `times`
+    /// (their latest change with ts < t is a follow) with the time and source of that latest
+    /// follow. Nothing is copied unless the visitor keeps it.
+    fn sweep(
+        &self,
+        times: &[Timestamp],
+        mut visit: impl FnMut(usize, &HashMap<&'a str, (Timestamp, Source)>),
+    ) {
         let mut order: Vec<usize> = (0..times.len()).collect();
         order.sort_by_key(|&i| times[i]);
         let mut state: HashMap<&'a str, (Timestamp, Source)> = HashMap::default();
-        let mut out = vec![HashMap::default(); times.len()];
         let mut j = 0;
         for i in order {
             while let Some((ts, p, change)) = self.changes.get(j).filter(|c| c.0 < times[i]) {
@@ -158,9 +162,8 @@ impl<'a> Follows<'a> {
                 };
                 j += 1;
             }
-            out[i] = state.clone();
+            visit(i, &state);
         }
-        out
     }
 
     /// How many people follow at each of `times`: one sweep, no sets kept.
@@ -196,14 +199,36 @@ struct PushInfo {
 pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
     let follows = Follows::new(events);
     let months = period.months()?;
-    // Follower sets at the period's ends and at each month's end, in one sweep.
+    // Each person's actions per month (for the months wholly inside the period).
+    let mut month_counts: Vec<HashMap<&str, u32>> = vec![HashMap::default(); months.len()];
+    for e in events.iter().filter(|e| e.kind.is_action()) {
+        let i = months.partition_point(|(_, first, _)| *first <= e.ts);
+        if let (Some(i), Some(p)) = (i.checked_sub(1), e.follower.as_deref())
+            && e.ts < months[i].2
+        {
+            *month_counts[i].entry(p).or_default() += 1;
+        }
+    }
+    // One sweep of the follow state: its size at the period's start, the whole set at its end,
+    // and at each month's end the followers and the active ones among them.
     let mut checkpoints = vec![period.start, period.end];
     checkpoints.extend(months.iter().map(|(_, _, next)| *next));
-    let mut sets = follows.sets_at(&checkpoints).into_iter();
-    let start_set = sets.next().unwrap_or_default();
-    let end_set = sets.next().unwrap_or_default();
-    let month_sets: Vec<_> = sets.collect();
-    let (followers_start, followers_end) = (start_set.len() as f64, end_set.len() as f64);
+    let mut followers_start = 0.0;
+    let mut end_set = HashMap::default();
+    let mut month_figures = vec![(0usize, 0usize); months.len()];
+    follows.sweep(&checkpoints, |i, state| match i {
+        0 => followers_start = state.len() as f64,
+        1 => end_set = state.clone(),
+        m => {
+            let active = month_counts[m - 2]
+                .iter()
+                .filter(|(p, n)| **n > 4 && state.contains_key(*p))
+                .count();
+            month_figures[m - 2] = (state.len(), active);
+        }
+    });
+    drop(month_counts);
+    let followers_end = end_set.len() as f64;
 
     // Pushes in the period, by id (a push id seen twice keeps its first event).
     let mut pushes: BTreeMap<&str, PushInfo> = BTreeMap::new();
@@ -269,17 +294,8 @@ pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
     // ——— Engagement ———
     let actions: Vec<&Event> = events.iter().filter(|e| e.kind.is_action()).collect();
     let mut monthly = Vec::new();
-    for ((label, first, next), set) in months.iter().zip(&month_sets) {
-        let mut counts: HashMap<&str, u32> = HashMap::default();
-        for e in actions.iter().filter(|e| *first <= e.ts && e.ts < *next) {
-            if let Some(p) = e.follower.as_deref()
-                && set.contains_key(p)
-            {
-                *counts.entry(p).or_default() += 1;
-            }
-        }
-        let active = counts.values().filter(|n| **n > 4).count() as f64;
-        monthly.push(json!({"month": label, "followers_end": set.len(), "active": active as u64, "active_rate": ratio(active, set.len() as f64)}));
+    for ((label, _, _), (followers, active)) in months.iter().zip(&month_figures) {
+        monthly.push(json!({"month": label, "followers_end": followers, "active": active, "active_rate": ratio(*active as f64, *followers as f64)}));
     }
     let monthly_active_rate = mean(monthly.iter().map(|m| m["active_rate"].clone()));
     let acted_in_period: HashSet<&str> = actions
@@ -493,11 +509,8 @@ pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
     let mut buyers: HashMap<&str, HashSet<&str>> = HashMap::default();
     let mut revenue: HashMap<&str, f64> = HashMap::default();
     for e in events {
-        if let Kind::Purchase {
-            live: Some(live),
-            amount,
-            ..
-        } = &e.kind
+        if let Kind::Purchase(purchase) = &e.kind
+            && let (Some(live), amount) = (&purchase.live, &purchase.amount)
         {
             *revenue.entry(live.as_str()).or_default() += amount;
             if let Some(p) = e.follower.as_deref() {

@@ -228,12 +228,12 @@ pub fn generate(p: &Params) -> Vec<Event> {
                     out.push(Event {
                         ts: at(ts + rng.gen_range(3600..7200)),
                         follower: Some(format!("o{who:08}")),
-                        kind: Kind::Purchase {
+                        kind: Kind::Purchase(Box::new(events::Purchase {
                             live: Some(live.clone()),
                             amount: f64::from(rng.gen_range(10..200u32) * 500),
                             currency: "CNY".into(),
                             sa: Some(format!("sa-{:03}", rng.gen_range(1..40))),
-                        },
+                        })),
                     });
                 }
             }
