@@ -288,3 +288,101 @@ async fn a_send_whose_answer_is_lost_is_not_repeated() {
     assert!(api.list_external_contacts("li.na").await.is_err());
     assert_eq!(sim.log().len(), before, "reads are not logged as accepted");
 }
+
+#[tokio::test]
+async fn the_sandbox_lives_clients_arrive_write_follow_and_click() {
+    use std::sync::{Arc, Mutex};
+    // A stand-in for Salon that decrypts what it receives.
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (sim, url) = provider(10_000).await;
+    let api = client(&sim, &url);
+    let way = api
+        .add_contact_way(&NewContactWay {
+            state: "a:1:live".into(),
+            users: vec!["li.na".into()],
+            remark: String::new(),
+        })
+        .await
+        .expect("way");
+    assert!(!way.config_id.is_empty());
+    let wecom = channels::wecom::MsgCrypt::new(
+        &sim.config().token,
+        &sim.config().aes_key,
+        &sim.config().corp_id,
+    )
+    .expect("key");
+    let oa = channels::wecom::MsgCrypt::new(
+        &sim.config().oa_token,
+        &sim.config().oa_aes_key,
+        &sim.config().oa_app_id,
+    )
+    .expect("key");
+    let sink = {
+        let received = received.clone();
+        axum::Router::new().route(
+            "/{channel}",
+            axum::routing::post(
+                move |axum::extract::Path(channel): axum::extract::Path<String>,
+                      axum::extract::Query(q): axum::extract::Query<
+                    std::collections::HashMap<String, String>,
+                >,
+                      body: String| {
+                    let received = received.clone();
+                    let crypt = if channel == "wecom" {
+                        wecom.clone()
+                    } else {
+                        oa.clone()
+                    };
+                    async move {
+                        let env = channels::wecom::xml::Envelope::parse(&body).expect("envelope");
+                        let plain = crypt
+                            .open(
+                                &q["msg_signature"],
+                                &q["timestamp"],
+                                &q["nonce"],
+                                &env.encrypt,
+                            )
+                            .expect("a correctly signed, encrypted callback");
+                        let cb = channels::wecom::callback::Callback::parse(
+                            &String::from_utf8(plain).expect("utf-8"),
+                        )
+                        .expect("a callback");
+                        received.lock().expect("lock").push(
+                            format!("{:?}", cb.event)
+                                .split([' ', '{'])
+                                .next()
+                                .unwrap_or("")
+                                .to_owned(),
+                        );
+                        ""
+                    }
+                },
+            ),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let sink_url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, sink).await;
+    });
+    sim.set_targets(&format!("{sink_url}/wecom"), &format!("{sink_url}/oa"));
+    let life = tokio::spawn(sim::tencent::run_activity(
+        sim.clone(),
+        Duration::from_millis(5),
+        vec!["NEW_ARRIVALS".into()],
+    ));
+    // Every kind of activity shows up (waiting as long as a slow machine needs).
+    let wanted = ["ContactAdded", "Message", "Subscribed", "MenuClicked"];
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let kinds = received.lock().expect("lock").clone();
+        if wanted.iter().all(|w| kinds.iter().any(|k| k == w)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "only {kinds:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    life.abort();
+}
