@@ -188,27 +188,21 @@ struct PlanPage {
     ab_error: Option<String>,
 }
 
-const FORECAST_FIELDS: [(&str, &str); 10] = [
-    ("current_fanbase", "Current followers"),
-    (
-        "organic_growth_rate",
-        "Organic annual growth (fraction, 0.08 = 8 %)",
-    ),
-    ("marketing_budget", "Marketing budget"),
-    ("cost_per_follower", "Average cost per paid follower"),
-    ("points_of_sale", "Points of sale in China"),
-    ("daily_foot_traffic", "Average daily foot traffic per store"),
-    (
-        "store_onboarding_rate",
-        "In-store onboarding conversion (fraction)",
-    ),
-    ("crm_customers", "Existing CRM customers"),
-    ("expected_new_customers", "Expected new customers"),
-    (
-        "client_onboarding_rate",
-        "Client onboarding rate (fraction)",
-    ),
-];
+/// The forecast's inputs: (field, its label).
+fn forecast_fields(t: &'static super::i18n::Tr) -> [(&'static str, &'static str); 10] {
+    [
+        ("current_fanbase", t.fc_current_fanbase),
+        ("organic_growth_rate", t.fc_organic_rate),
+        ("marketing_budget", t.fc_budget),
+        ("cost_per_follower", t.fc_cost),
+        ("points_of_sale", t.fc_pos),
+        ("daily_foot_traffic", t.fc_traffic),
+        ("store_onboarding_rate", t.fc_store_rate),
+        ("crm_customers", t.fc_crm),
+        ("expected_new_customers", t.fc_new),
+        ("client_onboarding_rate", t.fc_client_rate),
+    ]
+}
 
 fn pct_of(v: Option<f64>) -> String {
     v.map_or("—".into(), |x| format!("{:.2} %", x * 100.0))
@@ -229,12 +223,11 @@ pub async fn plan(
         },
     )?;
     // The forecast, prefilled with the brand's followers today.
-    let asked = FORECAST_FIELDS
-        .iter()
-        .any(|(k, _)| q.forecast.contains_key(*k));
+    let fields_of = forecast_fields(v.t());
+    let asked = fields_of.iter().any(|(k, _)| q.forecast.contains_key(*k));
     let mut input = serde_json::Map::new();
     let mut forecast_error = None;
-    for (k, _) in FORECAST_FIELDS {
+    for (k, _) in fields_of {
         if let Some(raw) = q
             .forecast
             .get(k)
@@ -256,7 +249,7 @@ pub async fn plan(
             r["acquisition"]["followers_end"].clone(),
         );
     }
-    let fields = FORECAST_FIELDS
+    let fields = fields_of
         .iter()
         .map(|(k, label)| Field {
             name: k,
@@ -350,7 +343,6 @@ struct BenchmarkPage {
     to: String,
     brands: u64,
     size: String,
-    min_group: u64,
     rows: Vec<BenchRow>,
 }
 
@@ -388,7 +380,6 @@ pub async fn benchmark(
         to: to.to_string(),
         brands: b["brands"].as_u64().unwrap_or(0),
         size: b["size"].as_str().unwrap_or_default().to_owned(),
-        min_group: b["min_group"].as_u64().unwrap_or(0),
         rows,
     })
 }
