@@ -2,11 +2,16 @@
 //! exchange format (`shared/spec/events.md`), recording what the channels see, and computing the
 //! report (`shared/spec/luxury-index.md`) over the stored stream.
 
+use std::sync::Arc;
+
 use domain::ports::StoredEvent;
 use domain::*;
 use events::{Event, EventError, Kind};
 
 use crate::{Actor, AppError, AppResult, Salon};
+
+/// A brand's parsed events are kept in memory up to this many (about 90 MB).
+pub const CACHED_EVENTS: usize = 1_000_000;
 
 /// Events written per transaction on import.
 const IMPORT_BATCH: usize = 20_000;
@@ -84,9 +89,9 @@ impl Salon {
     }
 
     /// The brand's events, oldest first, parsed (for export as Parquet).
-    pub async fn export_event_values(&self, actor: &Actor) -> AppResult<Vec<Event>> {
+    pub async fn export_event_values(&self, actor: &Actor) -> AppResult<Arc<Vec<Event>>> {
         actor.require(Action::ImportEvents)?;
-        self.brand_events(actor.brand.id, None).await
+        self.brand_events(actor.brand.id).await
     }
 
     /// The brand's events, oldest first, as JSON lines.
@@ -109,7 +114,7 @@ impl Salon {
         let period = index::Period::new(from, to, tz)
             .map_err(|e| AppError::invalid("period", e.to_string()))?;
         // All of it: the report counts opens after the period for pushes inside it.
-        let events = self.brand_events(actor.brand.id, None).await?;
+        let events = self.brand_events(actor.brand.id).await?;
         index::report(&events, &period).map_err(|e| AppError::invalid("period", e.to_string()))
     }
 
@@ -134,7 +139,7 @@ impl Salon {
             }
             let period = index::Period::new(from, to, b.time_zone.as_str())
                 .map_err(|e| AppError::invalid("period", e.to_string()))?;
-            let events = self.brand_events(b.id, None).await?;
+            let events = self.brand_events(b.id).await?;
             all.push(
                 index::report(&events, &period)
                     .map_err(|e| AppError::invalid("period", e.to_string()))?,
@@ -169,26 +174,50 @@ impl Salon {
         let (a, b) = (slot("a", a)?, slot("b", b)?);
         let period = index::Period::new(from, to, actor.brand.time_zone.as_str())
             .map_err(|e| AppError::invalid("period", e.to_string()))?;
-        let events = self.brand_events(actor.brand.id, None).await?;
+        let events = self.brand_events(actor.brand.id).await?;
         index::planning::ab_test(&events, &period, &a, &b)
             .map_err(|e| AppError::invalid("period", e.to_string()))
     }
 
     /// The brand's events before `before`, parsed.
-    pub async fn brand_events(
-        &self,
-        brand: BrandId,
-        before: Option<Millis>,
-    ) -> AppResult<Vec<Event>> {
-        let lines = self.repo.event_lines(brand, before).await?;
-        lines
+    ///
+    /// Parsed events are kept in memory per brand (up to [`CACHED_EVENTS`]) and read again only
+    /// when the stream has grown: the stream is append-only, so its length is its version.
+    pub async fn brand_events(&self, brand: BrandId) -> AppResult<Arc<Vec<Event>>> {
+        let count = self.repo.count_events(brand).await?;
+        if let Some((n, events)) = self
+            .event_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&brand).cloned())
+            && n == count
+        {
+            return Ok(events);
+        }
+        let lines = self.repo.event_lines(brand, None).await?;
+        let events: Vec<Event> = lines
             .iter()
             .enumerate()
             .map(|(i, l)| {
                 events::parse_line(i as u64 + 1, l)
                     .map_err(|e| AppError::Internal(format!("stored event unreadable: {e}")))
             })
-            .collect()
+            .collect::<AppResult<_>>()?;
+        let events = Arc::new(events);
+        if let Ok(mut cache) = self.event_cache.lock() {
+            if events.len() <= CACHED_EVENTS {
+                cache.insert(
+                    brand,
+                    (
+                        i64::try_from(events.len()).unwrap_or(i64::MAX),
+                        events.clone(),
+                    ),
+                );
+            } else {
+                cache.remove(&brand);
+            }
+        }
+        Ok(events)
     }
 
     /// Appends what a channel saw to the brand's stream (idempotent: a reprocessed callback

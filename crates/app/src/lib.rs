@@ -20,6 +20,9 @@ pub use error::AppError;
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// Per brand: the stream's length when read, and its parsed events.
+type EventCache = std::collections::HashMap<domain::BrandId, (i64, Arc<Vec<events::Event>>)>;
+
 /// The application: the storage port, and the rules around it.
 #[derive(Clone)]
 pub struct Salon {
@@ -31,6 +34,8 @@ pub struct Salon {
     tokens: Arc<auth::TokenCache>,
     /// Channel caches, the callback inbox writer and the processor's wake-up.
     pub channels: Arc<channels::Channels>,
+    /// Each brand's parsed event stream and its length (see [`Salon::brand_events`]).
+    event_cache: Arc<std::sync::Mutex<EventCache>>,
 }
 
 impl Salon {
@@ -41,6 +46,7 @@ impl Salon {
             brands: Arc::default(),
             tokens: Arc::default(),
             channels: Arc::default(),
+            event_cache: Arc::default(),
         }
     }
 

@@ -537,7 +537,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .export_event_values(&actor)
                         .await
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    let n = events::write_parquet(path, &events)?;
+                    let n = events::write_parquet(path, events.iter())?;
                     eprintln!("wrote {n} events to {}", path.display());
                     return Ok(());
                 }

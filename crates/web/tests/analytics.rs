@@ -274,3 +274,43 @@ async fn brands_are_ranked_against_each_other_by_aggregates_only() {
     assert!(open["p25"].as_f64().expect("p25") <= open["p75"].as_f64().expect("p75"));
     assert!(!body.contains("peer"), "no other brand is named");
 }
+
+#[tokio::test]
+async fn the_report_sees_events_that_arrive_after_it_was_read() {
+    let app = spawn(5).await;
+    let hq = app.token(Role::Hq, None).await;
+    let follow = |who: &str| {
+        format!(
+            r#"{{"ts":"2025-03-03T10:00:00+08:00","kind":"follow","follower":"{who}","source":"search"}}"#
+        )
+    };
+    let report = || async {
+        let (status, body) = app
+            .call(
+                "GET",
+                "/api/v1/analytics/report?from=2025-03-01&to=2025-04-01",
+                Some(&hq),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).expect("json")["acquisition"]["new_follows"].clone()
+    };
+    app.call(
+        "POST",
+        "/api/v1/events/import",
+        Some(&hq),
+        Some(("application/x-ndjson", follow("o1"))),
+    )
+    .await;
+    assert_eq!(report().await, 1);
+    assert_eq!(report().await, 1, "read again from memory");
+    app.call(
+        "POST",
+        "/api/v1/events/import",
+        Some(&hq),
+        Some(("application/x-ndjson", follow("o2"))),
+    )
+    .await;
+    assert_eq!(report().await, 2, "the new event is seen");
+}
