@@ -8,6 +8,8 @@
 
 use serde_json::Value;
 
+use crate::ui::format::grouped;
+
 /// One chart: its title, its figures (header + rows), and how to draw it.
 pub struct Chart {
     pub id: &'static str,
@@ -39,23 +41,12 @@ pub fn pct(v: &Value) -> String {
 
 fn num(v: &Value) -> String {
     match v.as_f64() {
-        Some(x) if x.fract() == 0.0 => format_int(x as i64),
+        Some(x) if x.fract() == 0.0 => grouped(x as i64),
         Some(x) => format!("{x:.2}"),
         None => "—".to_owned(),
     }
 }
 
-fn format_int(n: i64) -> String {
-    let s = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 { format!("-{out}") } else { out }
-}
 
 const W: f64 = 640.0;
 const H: f64 = 240.0;
@@ -85,7 +76,7 @@ fn axis(max: f64, as_pct: bool) -> String {
         } else if as_pct {
             format!("{:.0}%", v * 100.0)
         } else if v >= 1000.0 {
-            format_int(v.round() as i64)
+            grouped(v.round() as i64)
         } else {
             format!("{v:.0}")
         };
@@ -284,7 +275,7 @@ pub fn charts(r: &Value) -> Vec<Chart> {
         rows: months
             .iter()
             .zip(&followers)
-            .map(|(m, v)| vec![m.clone(), format_int(*v as i64)])
+            .map(|(m, v)| vec![m.clone(), grouped(*v as i64)])
             .collect(),
         svg: lines(
             "Followers",
@@ -507,7 +498,7 @@ pub fn charts(r: &Value) -> Vec<Chart> {
             pct(&r["content"]["multi_cumulative_open_rate"])
         ),
         header: vec!["month".into(), "pushes".into()],
-        rows: months.iter().zip(&ppm).map(|(m, v)| vec![m.clone(), format_int(*v as i64)]).collect(),
+        rows: months.iter().zip(&ppm).map(|(m, v)| vec![m.clone(), grouped(*v as i64)]).collect(),
         svg: bars("Pushes per month", &months, &ppm, false),
     });
     let n_art: Vec<String> = (1..=8).map(|i| i.to_string()).collect();
@@ -1091,10 +1082,4 @@ mod tests {
         assert!(kpis.iter().all(|k| !k.label.is_ascii()));
     }
 
-    #[test]
-    fn thousands_are_grouped() {
-        assert_eq!(format_int(1_234_567), "1,234,567");
-        assert_eq!(format_int(-1000), "-1,000");
-        assert_eq!(format_int(12), "12");
-    }
 }

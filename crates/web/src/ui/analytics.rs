@@ -307,16 +307,7 @@ pub async fn plan(
 
 impl PlanPage {
     fn n(&self, x: &f64) -> String {
-        let r = x.round() as i64;
-        let s = r.abs().to_string();
-        let mut out = String::new();
-        for (i, ch) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(ch);
-        }
-        if r < 0 { format!("-{out}") } else { out }
+        super::format::grouped(x.round() as i64)
     }
 
     fn p(&self, v: &Option<f64>) -> String {

@@ -56,6 +56,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(grouped(-1000), "-1,000");
+        assert_eq!(grouped(12), "12");
+    }
+
+    #[test]
     fn money_reads_naturally() {
         assert_eq!(money(1_299_950, Some("CNY")), "¥12,999.50");
         assert_eq!(money(100_000_000, Some("EUR")), "€1,000,000");

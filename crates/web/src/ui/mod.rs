@@ -3,7 +3,7 @@
 
 mod analytics;
 mod channels;
-mod format;
+pub(crate) mod format;
 pub mod i18n;
 mod pages;
 
