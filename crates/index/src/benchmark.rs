@@ -6,6 +6,8 @@
 
 use serde_json::{Value, json};
 
+use crate::percentile;
+
 /// Brands a group needs before its percentiles are shown.
 pub const MIN_GROUP: usize = 5;
 pub const LARGE_ACCOUNT: f64 = 100_000.0;
@@ -46,12 +48,6 @@ pub const FIGURES: [(&str, &str, bool); 9] = [
         true,
     ),
 ];
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let pos = p * (sorted.len().saturating_sub(1)) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
-}
 
 fn group(own: Option<f64>, values: &[f64], higher_is_better: bool) -> Value {
     if values.len() < MIN_GROUP {

@@ -112,14 +112,19 @@ fn mean(values: impl IntoIterator<Item = Value>) -> Value {
     }
 }
 
-/// PERCENTILE_CONT: linear interpolation between the closest ranks of sorted values.
-fn percentile_cont(sorted: &[f64], p: f64) -> Value {
+/// PERCENTILE_CONT: linear interpolation between the closest ranks of sorted values; `None`
+/// for no value.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
-        return Value::Null;
+        return None;
     }
     let pos = p * (sorted.len() - 1) as f64;
     let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    json!(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
+    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
+}
+
+fn percentile_cont(sorted: &[f64], p: f64) -> Value {
+    percentile(sorted, p).map_or(Value::Null, |x| json!(x))
 }
 
 /// Follow state over time: each person's follow/unfollow events in time order.

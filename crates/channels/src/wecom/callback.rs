@@ -3,40 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::xml::{XmlError, flat};
-
-/// Which app a callback came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Wecom,
-    WechatOa,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Wecom => "wecom",
-            Channel::WechatOa => "wechat_oa",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "wecom" => Some(Channel::Wecom),
-            "wechat_oa" | "wechat-oa" => Some(Channel::WechatOa),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Channel {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What happened, as far as Salon cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
