@@ -575,7 +575,19 @@ async fn hq_reads_the_luxury_index_of_the_demo_year() {
     let token = env.token("hq", None);
     let (status, _) = get(env.port, &href, &token);
     assert_eq!(status, 303, "the CSV needs a signed-in person, not a token");
-    b.goto(&env.url(&href)).await.ok();
+    let csv: String = serde_json::from_value(
+        b.execute_async(
+            "const [url, done] = arguments; fetch(url).then(r => r.text()).then(done);",
+            vec![serde_json::json!(href)],
+        )
+        .await
+        .expect("fetch the CSV"),
+    )
+    .expect("text");
+    assert!(
+        csv.starts_with("source,follows,share,growth contribution\n") && csv.contains("qr code,"),
+        "{csv}"
+    );
     b.goto(&env.url("/analytics/print"))
         .await
         .expect("printable");

@@ -644,6 +644,7 @@ async fn gettoken(State(sim): State<Shared>, Query(q): Query<TokenQuery>) -> Res
     let token = s.next_id("tok");
     let expiry = s.now() + TOKEN_TTL_SECS;
     s.tokens.insert(token.clone(), expiry);
+    s.record("gettoken", json!({"expires_at": expiry}));
     ok(json!({"access_token": token, "expires_in": TOKEN_TTL_SECS}))
 }
 

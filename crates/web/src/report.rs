@@ -47,7 +47,6 @@ fn num(v: &Value) -> String {
     }
 }
 
-
 const W: f64 = 640.0;
 const H: f64 = 240.0;
 const PAD_L: f64 = 48.0;
@@ -1081,5 +1080,4 @@ mod tests {
         }
         assert!(kpis.iter().all(|k| !k.label.is_ascii()));
     }
-
 }
