@@ -719,46 +719,12 @@ impl Salon {
                 .await
             }
             Event::MenuClicked { open_id, key } => {
-                let category = self.menu_category(brand, &key).await?;
-                self.record_event(
-                    brand,
-                    at,
-                    &open_id,
-                    events::Kind::MenuClick {
-                        category: spec_category(&category),
-                    },
-                )
-                .await?;
-                self.oa_interaction(
-                    brand,
-                    &open_id,
-                    at,
-                    "menu_click",
-                    serde_json::json!({"key": key, "category": category}),
-                    &reference,
-                )
-                .await
+                self.menu_used(brand, at, &open_id, ("key", &key), &reference)
+                    .await
             }
             Event::MenuViewed { open_id, url } => {
-                let category = self.menu_category(brand, &url).await?;
-                self.record_event(
-                    brand,
-                    at,
-                    &open_id,
-                    events::Kind::MenuClick {
-                        category: spec_category(&category),
-                    },
-                )
-                .await?;
-                self.oa_interaction(
-                    brand,
-                    &open_id,
-                    at,
-                    "menu_click",
-                    serde_json::json!({"url": url, "category": category}),
-                    &reference,
-                )
-                .await
+                self.menu_used(brand, at, &open_id, ("url", &url), &reference)
+                    .await
             }
             Event::Message {
                 from,
@@ -820,13 +786,48 @@ impl Salon {
         Ok(self.repo.client_by_identity(brand, &identity).await?)
     }
 
+    /// The category the brand's menu mapping gives a menu key or URL (from the cached
+    /// settings; `information` when unmapped).
     async fn menu_category(&self, brand: BrandId, key: &str) -> AppResult<String> {
-        let s = self
-            .repo
-            .channel_settings(brand, ChannelKind::WechatOa)
-            .await?;
-        Ok(s.and_then(|s| s.menu.get(key).cloned())
-            .unwrap_or_else(|| "information".into()))
+        let Some(b) = self.brand(brand).await? else {
+            return Err(AppError::NotFound("brand"));
+        };
+        let menu = match self.endpoint(&b, ChannelKind::WechatOa).await {
+            Ok(ep) => ep.settings.menu.get(key).cloned(),
+            Err(AppError::NotFound(_)) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(menu.unwrap_or_else(|| "information".into()))
+    }
+
+    /// A menu click or view: the event in the brand's stream and on the person's timeline.
+    async fn menu_used(
+        &self,
+        brand: BrandId,
+        at: Millis,
+        open_id: &str,
+        (field, key): (&str, &str),
+        reference: &str,
+    ) -> AppResult<String> {
+        let category = self.menu_category(brand, key).await?;
+        self.record_event(
+            brand,
+            at,
+            open_id,
+            events::Kind::MenuClick {
+                category: spec_category(&category),
+            },
+        )
+        .await?;
+        self.oa_interaction(
+            brand,
+            open_id,
+            at,
+            "menu_click",
+            serde_json::json!({ field: key, "category": category }),
+            reference,
+        )
+        .await
     }
 
     /// The client behind an OA openid, created (and placed by the QR code's settings) on first

@@ -409,6 +409,7 @@ async fn a_client_scans_a_qr_code_follows_the_oa_and_writes() {
         .find(|e| e.kind == "menu_click")
         .expect("a menu click");
     assert_eq!(click.detail["category"], "ecommerce");
+    assert_eq!(click.detail["key"], "NEW_ARRIVALS");
     let f = app
         .salon
         .repo
