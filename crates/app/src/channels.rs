@@ -1031,13 +1031,9 @@ impl Salon {
                 (c, format!("merged by {merged_by}"))
             }
             None => {
-                let name = contact.name.trim();
-                let cjk = name.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
                 let pii = Pii {
-                    first_name: (!cjk && !name.is_empty()).then(|| name.to_owned()),
-                    chinese_name: (cjk && !name.is_empty()).then(|| name.to_owned()),
                     phone: phone.clone(),
-                    ..Pii::default()
+                    ..named(&contact.name)
                 };
                 let new = NewClient {
                     pii,
@@ -1578,14 +1574,11 @@ impl Salon {
             ));
         }
         e.finish()?;
-        let cjk = name.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
         let at = now_millis();
         let new = NewClient {
             pii: Pii {
-                first_name: (!cjk).then(|| name.to_owned()),
-                chinese_name: cjk.then(|| name.to_owned()),
                 birthday,
-                ..Pii::default()
+                ..named(name)
             },
             store_id: Some(store.id),
             consents: vec![Consent {
@@ -1718,6 +1711,18 @@ impl Salon {
             }
         }
         Ok(())
+    }
+}
+
+/// A name as a person gave it (a WeChat nickname, the onboarding form): in Chinese characters it
+/// is the Chinese name, otherwise the first name.
+fn named(name: &str) -> Pii {
+    let name = name.trim();
+    let cjk = name.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+    Pii {
+        first_name: (!cjk && !name.is_empty()).then(|| name.to_owned()),
+        chinese_name: (cjk && !name.is_empty()).then(|| name.to_owned()),
+        ..Pii::default()
     }
 }
 

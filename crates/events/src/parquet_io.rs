@@ -117,15 +117,6 @@ fn read_column(
 ) -> Result<Vec<Option<Value>>, ParquetError> {
     let descr = rg.metadata().column(i).column_descr_ptr();
     let max_def = descr.max_def_level();
-    // Timestamps: milliseconds, microseconds or nanoseconds since the epoch, UTC.
-    let ts_unit: Option<TimeUnit> = match descr.logical_type_ref() {
-        Some(LogicalType::Timestamp(t)) => Some(t.unit),
-        _ => match descr.converted_type() {
-            ConvertedType::TIMESTAMP_MILLIS => Some(TimeUnit::MILLIS),
-            ConvertedType::TIMESTAMP_MICROS => Some(TimeUnit::MICROS),
-            _ => None,
-        },
-    };
     let mut defs: Vec<i16> = Vec::with_capacity(rows);
     macro_rules! cells {
         ($reader:expr, $conv:expr) => {{
@@ -157,19 +148,9 @@ fn read_column(
     Ok(match rg.get_column_reader(i)? {
         ColumnReader::BoolColumnReader(r) => cells!(r, Value::Bool),
         ColumnReader::Int32ColumnReader(r) => cells!(r, |v: i32| Value::from(v)),
-        ColumnReader::Int64ColumnReader(r) => match ts_unit {
-            // Other timestamp columns than `ts` (none in the spec) as RFC 3339 text.
-            Some(unit) => cells!(r, |v: i64| {
-                match unit {
-                    TimeUnit::MILLIS => jiff::Timestamp::from_millisecond(v),
-                    TimeUnit::MICROS => jiff::Timestamp::from_microsecond(v),
-                    TimeUnit::NANOS => jiff::Timestamp::from_nanosecond(i128::from(v)),
-                }
-                .map(|t| Value::String(t.to_string()))
-                .unwrap_or(Value::Null)
-            }),
-            None => cells!(r, |v: i64| Value::from(v)),
-        },
+        // Only `ts` is a timestamp in the spec, and `read_timestamps` reads it; any other
+        // INT64 column is a number.
+        ColumnReader::Int64ColumnReader(r) => cells!(r, |v: i64| Value::from(v)),
         ColumnReader::FloatColumnReader(r) => cells!(r, |v: f32| Value::from(f64::from(v))),
         ColumnReader::DoubleColumnReader(r) => cells!(r, |v: f64| Value::from(v)),
         ColumnReader::ByteArrayColumnReader(r) => cells!(r, |v: ByteArray| {

@@ -340,6 +340,12 @@ pub async fn create_contact_way(
     Ok((StatusCode::CREATED, to_json(&way)?))
 }
 
+/// A period's `from` and `to` query values as dates.
+fn dates(from: &str, to: &str) -> ApiResult<(jiff::civil::Date, jiff::civil::Date)> {
+    let date = |field: &str, s: &str| domain::date(field, s).map_err(|e| ApiError(e.into()));
+    Ok((date("from", from)?, date("to", to)?))
+}
+
 #[derive(Deserialize)]
 pub struct ReportParams {
     from: String,
@@ -353,8 +359,7 @@ pub async fn get_report(
     q: Result<Query<ReportParams>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let q = query(q)?;
-    let from = domain::date("from", &q.from).map_err(|e| ApiError(e.into()))?;
-    let to = domain::date("to", &q.to).map_err(|e| ApiError(e.into()))?;
+    let (from, to) = dates(&q.from, &q.to)?;
     Ok(Json(
         s.salon.brand_report(&a, from, to, q.tz.as_deref()).await?,
     ))
@@ -413,8 +418,7 @@ pub async fn push_ab_test(
     q: Result<Query<AbParams>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let q = query(q)?;
-    let from = domain::date("from", &q.from).map_err(|e| ApiError(e.into()))?;
-    let to = domain::date("to", &q.to).map_err(|e| ApiError(e.into()))?;
+    let (from, to) = dates(&q.from, &q.to)?;
     to_json(&s.salon.push_ab_test(&a, from, to, &q.a, &q.b).await?)
 }
 
@@ -424,7 +428,6 @@ pub async fn get_benchmark(
     q: Result<Query<ReportParams>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let q = query(q)?;
-    let from = domain::date("from", &q.from).map_err(|e| ApiError(e.into()))?;
-    let to = domain::date("to", &q.to).map_err(|e| ApiError(e.into()))?;
+    let (from, to) = dates(&q.from, &q.to)?;
     Ok(Json(s.salon.brand_benchmark(&a, from, to).await?))
 }
