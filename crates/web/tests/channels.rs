@@ -73,6 +73,19 @@ async fn inbox(app: &TestApp) -> InboxCounts {
     all
 }
 
+/// The WeCom config id of the associate's channel QR code (the sandbox makes one each).
+async fn config_of(app: &TestApp, associate: &User) -> String {
+    app.salon
+        .repo
+        .contact_ways(app.brand.id)
+        .await
+        .expect("ways")
+        .into_iter()
+        .find(|w| w.user_id == Some(associate.id))
+        .and_then(|w| w.config_id)
+        .expect("the associate's code, registered with WeCom")
+}
+
 /// Processes the inbox until nothing is pending (failed callbacks are retried on each pass).
 async fn settle(app: &TestApp) {
     for _ in 0..20 {
@@ -547,16 +560,7 @@ async fn a_departed_associates_clients_follow_the_book_on_wecom() {
     let app = spawn(5).await;
     let li = app.user("li.na").await;
     let wang = app.user("wang.fang").await;
-    let way = app
-        .salon
-        .repo
-        .contact_ways(app.brand.id)
-        .await
-        .expect("ways")
-        .into_iter()
-        .find(|w| w.user_id == Some(li.id))
-        .and_then(|w| w.config_id)
-        .expect("li.na's code");
+    let way = config_of(&app, &li).await;
     let external = app.sim.client_scans(&way, "Mei", None).await.expect("scan");
     settle(&app).await;
     let client = app
@@ -696,16 +700,7 @@ async fn a_known_client_adding_an_associate_is_merged_by_phone() {
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
     let known = ClientId(v["id"].as_i64().expect("id"));
     let li = app.user("li.na").await;
-    let way = app
-        .salon
-        .repo
-        .contact_ways(app.brand.id)
-        .await
-        .expect("ways")
-        .into_iter()
-        .find(|w| w.user_id == Some(li.id))
-        .and_then(|w| w.config_id)
-        .expect("code");
+    let way = config_of(&app, &li).await;
     let before = app
         .salon
         .repo
