@@ -199,7 +199,11 @@ async fn tokens_are_refreshed_once_for_many_callers_and_after_expiry() {
     }
     tokens.dedup();
     assert_eq!(tokens.len(), 1, "one token for twenty callers");
-    assert_eq!(sim.accepted("gettoken").len(), 1, "one fetch for twenty callers");
+    assert_eq!(
+        sim.accepted("gettoken").len(),
+        1,
+        "one fetch for twenty callers"
+    );
     // Past Tencent's 7,200 s the provider answers 42001; the client fetches a new token.
     sim.advance(7_300);
     api.user_list(1).await.expect("works after expiry");

@@ -21,6 +21,25 @@ pub struct Chart {
     pub svg: String,
 }
 
+impl Chart {
+    /// Whether the chart's figures read as a table (the heatmap's 7 × 24 grid does not).
+    pub fn has_table(&self) -> bool {
+        self.id != "heatmap"
+    }
+}
+
+/// Charts grouped by section, in order.
+pub fn sections(charts: Vec<Chart>) -> Vec<(&'static str, Vec<Chart>)> {
+    let mut out: Vec<(&'static str, Vec<Chart>)> = Vec::new();
+    for c in charts {
+        match out.last_mut() {
+            Some((name, list)) if *name == c.section => list.push(c),
+            _ => out.push((c.section, vec![c])),
+        }
+    }
+    out
+}
+
 /// A key figure shown large.
 pub struct Kpi {
     pub label: &'static str,
@@ -905,70 +924,41 @@ pub fn table(r: &Value) -> String {
 
 /// The whole report as one standalone, printable HTML page (styles inline, charts inline).
 pub fn printable(title: &str, r: &Value) -> String {
-    page(title, r, &format!("<style>{PRINT_CSS}</style>"))
+    page(title, r, true)
 }
 
 /// The printable page as Salon serves it: the same, with its styles from `/static/report.css`
 /// (the server's CSP allows no inline style).
 pub fn printable_served(title: &str, r: &Value) -> String {
-    page(
-        title,
-        r,
-        "<link rel=\"stylesheet\" href=\"/static/report.css\">",
-    )
+    page(title, r, false)
 }
 
-fn page(title: &str, r: &Value, styles: &str) -> String {
-    let mut body = format!(
-        "<header><p class=\"mark\">Salon · Luxury Index</p><h1>{}</h1><p>{} → {} ({})</p></header><section class=\"kpis\">",
-        esc(title),
-        esc(r["period"]["from"].as_str().unwrap_or_default()),
-        esc(r["period"]["to"].as_str().unwrap_or_default()),
-        esc(r["period"]["tz"].as_str().unwrap_or_default())
-    );
-    for k in kpis(r) {
-        body.push_str(&format!(
-            "<div><small>{}</small><strong>{}</strong></div>",
-            k.label,
-            esc(&k.value)
-        ));
-    }
-    body.push_str("</section>");
-    let mut section = "";
-    for c in charts(r) {
-        if c.section != section {
-            section = c.section;
-            body.push_str(&format!("<h2>{section}</h2>"));
-        }
-        body.push_str(&format!(
-            "<figure><figcaption><strong>{}</strong>",
-            esc(&c.title)
-        ));
-        if !c.note.is_empty() {
-            body.push_str(&format!("<br><small>{}</small>", esc(&c.note)));
-        }
-        body.push_str(&format!("</figcaption>{}", c.svg));
-        if c.id != "heatmap" {
-            body.push_str("<table><thead><tr>");
-            for h in &c.header {
-                body.push_str(&format!("<th>{}</th>", esc(h)));
-            }
-            body.push_str("</tr></thead><tbody>");
-            for row in &c.rows {
-                body.push_str("<tr>");
-                for cell in row {
-                    body.push_str(&format!("<td>{}</td>", esc(cell)));
-                }
-                body.push_str("</tr>");
-            }
-            body.push_str("</tbody></table>");
-        }
-        body.push_str("</figure>");
-    }
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{} · Luxury Index</title>{styles}</head><body>{body}</body></html>\n",
-        esc(title)
-    )
+#[derive(askama::Template)]
+#[template(path = "report_print.html")]
+struct PrintPage<'a> {
+    title: &'a str,
+    from: &'a str,
+    to: &'a str,
+    tz: &'a str,
+    kpis: Vec<Kpi>,
+    sections: Vec<(&'static str, Vec<Chart>)>,
+    inline_css: bool,
+    css: &'static str,
+}
+
+fn page(title: &str, r: &Value, inline_css: bool) -> String {
+    let page = PrintPage {
+        title,
+        from: r["period"]["from"].as_str().unwrap_or_default(),
+        to: r["period"]["to"].as_str().unwrap_or_default(),
+        tz: r["period"]["tz"].as_str().unwrap_or_default(),
+        kpis: kpis(r),
+        sections: sections(charts(r)),
+        inline_css,
+        css: PRINT_CSS,
+    };
+    askama::Template::render(&page)
+        .unwrap_or_else(|e| format!("the report could not be rendered: {e}"))
 }
 
 /// Styles of the printable page (also served as `/static/report.css`).
@@ -1037,7 +1027,10 @@ mod tests {
             "{t}"
         );
         let html = printable("Maison <Lumière>", &r);
-        assert!(html.contains("Maison &lt;Lumière&gt;"));
+        assert!(!html.contains("<Lumière>"), "the title is escaped");
+        assert!(
+            html.contains("Maison &#60;Lumière&#62;") || html.contains("Maison &lt;Lumière&gt;")
+        );
         assert_eq!(html.matches("<svg").count(), 12);
     }
 

@@ -56,11 +56,6 @@ fn period(
     Ok((from, to))
 }
 
-struct Section {
-    name: &'static str,
-    charts: Vec<Chart>,
-}
-
 #[derive(Template)]
 #[template(path = "analytics.html")]
 struct AnalyticsPage {
@@ -68,7 +63,7 @@ struct AnalyticsPage {
     from: String,
     to: String,
     kpis: Vec<Kpi>,
-    sections: Vec<Section>,
+    sections: Vec<(&'static str, Vec<Chart>)>,
     events: i64,
 }
 
@@ -94,16 +89,7 @@ pub async fn dashboard(
     if v.lang == super::i18n::Lang::Zh {
         report::to_chinese(&r, &mut charts, &mut kpis);
     }
-    let mut sections: Vec<Section> = Vec::new();
-    for chart in charts {
-        match sections.last_mut() {
-            Some(s) if s.name == chart.section => s.charts.push(chart),
-            _ => sections.push(Section {
-                name: chart.section,
-                charts: vec![chart],
-            }),
-        }
-    }
+    let sections = report::sections(charts);
     let page = AnalyticsPage {
         c: chrome(&v, "/analytics", "/analytics", None),
         kpis,
