@@ -5,7 +5,10 @@
 //! kept and every bad one is reported.
 
 mod parquet_io;
-pub use parquet_io::{ParquetError, read_parquet, write_parquet};
+pub use parquet_io::{
+    ParquetError, parquet_row_groups, read_parquet, visit_parquet, visit_parquet_groups,
+    write_parquet, write_parquet_groups,
+};
 
 use std::io::{BufRead, BufReader, Read, Write};
 
@@ -202,80 +205,188 @@ fn err(line: u64, field: &str, message: impl Into<String>) -> EventError {
     }
 }
 
-/// The fields of one event, wherever they come from (a JSON object, a Parquet row).
-struct Fields<'a> {
-    line: u64,
-    get: &'a dyn Fn(&str) -> Option<&'a Value>,
+/// A field (column) of the format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Ts,
+    Kind,
+    Follower,
+    Source,
+    Push,
+    Articles,
+    Segmented,
+    Recipients,
+    Article,
+    Screens,
+    Action,
+    Category,
+    Live,
+    Amount,
+    Currency,
+    Sa,
 }
 
-impl Fields<'_> {
-    fn value(&self, f: &str) -> Option<&Value> {
-        (self.get)(f)
-    }
+impl Field {
+    pub const ALL: [Field; 16] = [
+        Field::Ts,
+        Field::Kind,
+        Field::Follower,
+        Field::Source,
+        Field::Push,
+        Field::Articles,
+        Field::Segmented,
+        Field::Recipients,
+        Field::Article,
+        Field::Screens,
+        Field::Action,
+        Field::Category,
+        Field::Live,
+        Field::Amount,
+        Field::Currency,
+        Field::Sa,
+    ];
 
-    fn str(&self, f: &str) -> Result<String, EventError> {
-        match self.value(f) {
-            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-            Some(Value::String(_)) => Err(err(self.line, f, "must not be empty")),
-            Some(Value::Null) | None => Err(err(self.line, f, "is required for this kind")),
-            Some(_) => Err(err(self.line, f, "must be a string")),
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Ts => "ts",
+            Field::Kind => "kind",
+            Field::Follower => "follower",
+            Field::Source => "source",
+            Field::Push => "push",
+            Field::Articles => "articles",
+            Field::Segmented => "segmented",
+            Field::Recipients => "recipients",
+            Field::Article => "article",
+            Field::Screens => "screens",
+            Field::Action => "action",
+            Field::Category => "category",
+            Field::Live => "live",
+            Field::Amount => "amount",
+            Field::Currency => "currency",
+            Field::Sa => "sa",
         }
     }
 
-    fn opt_str(&self, f: &str) -> Result<Option<String>, EventError> {
-        match self.value(f) {
-            None | Some(Value::Null) => Ok(None),
-            Some(_) => self.str(f).map(Some),
+    pub fn from_name(name: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+/// One field's value as a file holds it, before validation.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cell<'a> {
+    /// Not in the object (or no such column).
+    Absent,
+    Null,
+    Str(&'a str),
+    Int(i128),
+    Num(f64),
+    Bool(bool),
+    /// Anything else: a JSON array or object, text that is not UTF-8.
+    Other,
+}
+
+/// Where an event's fields come from: a JSON object, a Parquet row.
+pub(crate) trait Cells<'a> {
+    fn cell(&self, f: Field) -> Cell<'a>;
+}
+
+/// The fields of a JSON object.
+struct JsonCells<'a>(&'a serde_json::Map<String, Value>);
+
+impl<'a> Cells<'a> for JsonCells<'a> {
+    fn cell(&self, f: Field) -> Cell<'a> {
+        match self.0.get(f.as_str()) {
+            None => Cell::Absent,
+            Some(Value::Null) => Cell::Null,
+            Some(Value::String(s)) => Cell::Str(s),
+            Some(Value::Bool(b)) => Cell::Bool(*b),
+            Some(Value::Number(n)) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+                (Some(u), _, _) => Cell::Int(i128::from(u)),
+                (_, Some(i), _) => Cell::Int(i128::from(i)),
+                (_, _, Some(x)) => Cell::Num(x),
+                _ => Cell::Other,
+            },
+            Some(_) => Cell::Other,
+        }
+    }
+}
+
+/// Validation of one event's cells, each error naming the line and the field.
+struct Fields<'c, C> {
+    line: u64,
+    cells: &'c C,
+}
+
+impl<'a, C: Cells<'a>> Fields<'_, C> {
+    fn str(&self, f: Field) -> Result<&'a str, EventError> {
+        match self.cells.cell(f) {
+            Cell::Str(s) if !s.is_empty() => Ok(s),
+            Cell::Str(_) => Err(err(self.line, f.as_str(), "must not be empty")),
+            Cell::Null | Cell::Absent => {
+                Err(err(self.line, f.as_str(), "is required for this kind"))
+            }
+            _ => Err(err(self.line, f.as_str(), "must be a string")),
         }
     }
 
-    fn int(&self, f: &str, min: u64, max: u64) -> Result<u64, EventError> {
-        let v = self
-            .value(f)
-            .ok_or_else(|| err(self.line, f, "is required for this kind"))?;
-        let n = v.as_u64().ok_or_else(|| {
-            err(
+    fn opt_str(&self, f: Field) -> Result<Option<&'a str>, EventError> {
+        match self.cells.cell(f) {
+            Cell::Absent | Cell::Null => Ok(None),
+            _ => self.str(f).map(Some),
+        }
+    }
+
+    fn int(&self, f: Field, min: u64, max: u64) -> Result<u64, EventError> {
+        match self.cells.cell(f) {
+            Cell::Absent | Cell::Null => {
+                Err(err(self.line, f.as_str(), "is required for this kind"))
+            }
+            Cell::Int(n) if (i128::from(min)..=i128::from(max)).contains(&n) => {
+                u64::try_from(n).map_err(|_| err(self.line, f.as_str(), "is out of range"))
+            }
+            Cell::Int(n) => Err(err(
                 self.line,
-                f,
-                format!("must be a whole number from {min} to {max}"),
-            )
-        })?;
-        if (min..=max).contains(&n) {
-            Ok(n)
-        } else {
-            Err(err(
-                self.line,
-                f,
+                f.as_str(),
                 format!("must be from {min} to {max}, not {n}"),
-            ))
+            )),
+            _ => Err(err(
+                self.line,
+                f.as_str(),
+                format!("must be a whole number from {min} to {max}"),
+            )),
         }
     }
 
-    fn num(&self, f: &str) -> Result<f64, EventError> {
-        let v = self
-            .value(f)
-            .ok_or_else(|| err(self.line, f, "is required for this kind"))?;
-        let n = v
-            .as_f64()
-            .filter(|n| n.is_finite())
-            .ok_or_else(|| err(self.line, f, "must be a number"))?;
+    fn num(&self, f: Field) -> Result<f64, EventError> {
+        let n = match self.cells.cell(f) {
+            Cell::Absent | Cell::Null => {
+                return Err(err(self.line, f.as_str(), "is required for this kind"));
+            }
+            Cell::Int(n) => n as f64,
+            Cell::Num(x) if x.is_finite() => x,
+            _ => return Err(err(self.line, f.as_str(), "must be a number")),
+        };
         if n < 0.0 {
-            Err(err(self.line, f, "must not be negative"))
+            Err(err(self.line, f.as_str(), "must not be negative"))
         } else {
             Ok(n)
         }
     }
 
-    fn bool(&self, f: &str) -> Result<bool, EventError> {
-        self.value(f)
-            .ok_or_else(|| err(self.line, f, "is required for this kind"))?
-            .as_bool()
-            .ok_or_else(|| err(self.line, f, "must be true or false"))
+    fn bool(&self, f: Field) -> Result<bool, EventError> {
+        match self.cells.cell(f) {
+            Cell::Bool(b) => Ok(b),
+            Cell::Absent | Cell::Null => {
+                Err(err(self.line, f.as_str(), "is required for this kind"))
+            }
+            _ => Err(err(self.line, f.as_str(), "must be true or false")),
+        }
     }
 
     fn one_of<T: Copy>(
         &self,
-        f: &str,
+        f: Field,
         all: &[T],
         name: fn(T) -> &'static str,
     ) -> Result<T, EventError> {
@@ -283,13 +394,177 @@ impl Fields<'_> {
         all.iter().copied().find(|x| name(*x) == s).ok_or_else(|| {
             err(
                 self.line,
-                f,
+                f.as_str(),
                 format!(
                     "unknown value {s:?}; expected one of {}",
                     all.iter().map(|x| name(*x)).collect::<Vec<_>>().join(", ")
                 ),
             )
         })
+    }
+}
+
+/// An event borrowing its text from where it was read: what the readers hand out before
+/// anything is copied, so that a consumer which interns the ids (the report engine) never
+/// allocates per event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventRef<'a> {
+    pub ts: Timestamp,
+    pub follower: Option<&'a str>,
+    pub kind: KindRef<'a>,
+}
+
+/// [`Kind`], borrowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KindRef<'a> {
+    Follow {
+        source: Source,
+    },
+    Unfollow,
+    Push {
+        push: &'a str,
+        articles: u8,
+        segmented: bool,
+        recipients: u64,
+    },
+    ArticleOpen {
+        push: &'a str,
+        article: u8,
+        screens: f64,
+    },
+    PostInteraction {
+        push: &'a str,
+        article: u8,
+        action: Action,
+    },
+    MenuClick {
+        category: MenuCategory,
+    },
+    Message,
+    QrScan,
+    LiveView {
+        live: &'a str,
+    },
+    Purchase {
+        live: Option<&'a str>,
+        amount: f64,
+        currency: &'a str,
+        sa: Option<&'a str>,
+    },
+}
+
+impl EventRef<'_> {
+    pub fn to_event(&self) -> Event {
+        let kind = match self.kind {
+            KindRef::Follow { source } => Kind::Follow { source },
+            KindRef::Unfollow => Kind::Unfollow,
+            KindRef::Push {
+                push,
+                articles,
+                segmented,
+                recipients,
+            } => Kind::Push {
+                push: push.to_owned(),
+                articles,
+                segmented,
+                recipients,
+            },
+            KindRef::ArticleOpen {
+                push,
+                article,
+                screens,
+            } => Kind::ArticleOpen {
+                push: push.to_owned(),
+                article,
+                screens,
+            },
+            KindRef::PostInteraction {
+                push,
+                article,
+                action,
+            } => Kind::PostInteraction {
+                push: push.to_owned(),
+                article,
+                action,
+            },
+            KindRef::MenuClick { category } => Kind::MenuClick { category },
+            KindRef::Message => Kind::Message,
+            KindRef::QrScan => Kind::QrScan,
+            KindRef::LiveView { live } => Kind::LiveView {
+                live: live.to_owned(),
+            },
+            KindRef::Purchase {
+                live,
+                amount,
+                currency,
+                sa,
+            } => Kind::Purchase(Box::new(Purchase {
+                live: live.map(str::to_owned),
+                amount,
+                currency: currency.to_owned(),
+                sa: sa.map(str::to_owned),
+            })),
+        };
+        Event {
+            ts: self.ts,
+            follower: self.follower.map(str::to_owned),
+            kind,
+        }
+    }
+}
+
+impl Event {
+    pub fn as_ref(&self) -> EventRef<'_> {
+        let kind = match &self.kind {
+            Kind::Follow { source } => KindRef::Follow { source: *source },
+            Kind::Unfollow => KindRef::Unfollow,
+            Kind::Push {
+                push,
+                articles,
+                segmented,
+                recipients,
+            } => KindRef::Push {
+                push,
+                articles: *articles,
+                segmented: *segmented,
+                recipients: *recipients,
+            },
+            Kind::ArticleOpen {
+                push,
+                article,
+                screens,
+            } => KindRef::ArticleOpen {
+                push,
+                article: *article,
+                screens: *screens,
+            },
+            Kind::PostInteraction {
+                push,
+                article,
+                action,
+            } => KindRef::PostInteraction {
+                push,
+                article: *article,
+                action: *action,
+            },
+            Kind::MenuClick { category } => KindRef::MenuClick {
+                category: *category,
+            },
+            Kind::Message => KindRef::Message,
+            Kind::QrScan => KindRef::QrScan,
+            Kind::LiveView { live } => KindRef::LiveView { live },
+            Kind::Purchase(p) => KindRef::Purchase {
+                live: p.live.as_deref(),
+                amount: p.amount,
+                currency: &p.currency,
+                sa: p.sa.as_deref(),
+            },
+        };
+        EventRef {
+            ts: self.ts,
+            follower: self.follower.as_deref(),
+            kind,
+        }
     }
 }
 
@@ -300,28 +575,27 @@ pub fn parse_line(line: u64, text: &str) -> Result<Event, EventError> {
     parse_value(line, &value)
 }
 
-/// Validates one event given as a JSON value (a Parquet row is turned into one); `line` is
-/// the line or row number its errors name.
+/// Validates one event given as a JSON value; `line` is the line number its errors name.
 pub fn parse_value(line: u64, value: &Value) -> Result<Event, EventError> {
     let obj = value
         .as_object()
         .ok_or_else(|| err(line, "line", "must be a JSON object"))?;
-    parse_fields(line, &|k| obj.get(k), None)
+    parse_cells(line, &JsonCells(obj), None).map(|e| e.to_event())
 }
 
-/// Validates one event whose fields `get` looks up by name.
+/// Validates one event from its cells.
 /// `ts` is given when the source holds a typed timestamp (Parquet); otherwise it is read from
 /// the `ts` field as RFC 3339 text.
-pub(crate) fn parse_fields<'a>(
+pub(crate) fn parse_cells<'a>(
     line: u64,
-    get: &'a dyn Fn(&str) -> Option<&'a Value>,
+    cells: &impl Cells<'a>,
     ts: Option<Timestamp>,
-) -> Result<Event, EventError> {
-    let f = Fields { line, get };
+) -> Result<EventRef<'a>, EventError> {
+    let f = Fields { line, cells };
     let ts: Timestamp = match ts {
         Some(ts) => ts,
         None => {
-            let ts_text = f.str("ts")?;
+            let ts_text = f.str(Field::Ts)?;
             // RFC 3339 with an offset: `Z` or `±hh:mm`. A local time without offset is ambiguous.
             ts_text.parse().map_err(|_| {
                 err(
@@ -332,38 +606,37 @@ pub(crate) fn parse_fields<'a>(
             })?
         }
     };
-    let kind_name = f.str("kind")?;
-    let kind = match kind_name.as_str() {
-        "follow" => Kind::Follow {
-            source: f.one_of("source", &Source::ALL, Source::as_str)?,
+    let kind = match f.str(Field::Kind)? {
+        "follow" => KindRef::Follow {
+            source: f.one_of(Field::Source, &Source::ALL, Source::as_str)?,
         },
-        "unfollow" => Kind::Unfollow,
-        "push" => Kind::Push {
-            push: f.str("push")?,
-            articles: f.int("articles", 1, 8)? as u8,
-            segmented: f.bool("segmented")?,
-            recipients: f.int("recipients", 0, u64::MAX)?,
+        "unfollow" => KindRef::Unfollow,
+        "push" => KindRef::Push {
+            push: f.str(Field::Push)?,
+            articles: f.int(Field::Articles, 1, 8)? as u8,
+            segmented: f.bool(Field::Segmented)?,
+            recipients: f.int(Field::Recipients, 0, u64::MAX)?,
         },
-        "article_open" => Kind::ArticleOpen {
-            push: f.str("push")?,
-            article: f.int("article", 1, 8)? as u8,
-            screens: f.num("screens")?,
+        "article_open" => KindRef::ArticleOpen {
+            push: f.str(Field::Push)?,
+            article: f.int(Field::Article, 1, 8)? as u8,
+            screens: f.num(Field::Screens)?,
         },
-        "post_interaction" => Kind::PostInteraction {
-            push: f.str("push")?,
-            article: f.int("article", 1, 8)? as u8,
-            action: f.one_of("action", &Action::ALL, Action::as_str)?,
+        "post_interaction" => KindRef::PostInteraction {
+            push: f.str(Field::Push)?,
+            article: f.int(Field::Article, 1, 8)? as u8,
+            action: f.one_of(Field::Action, &Action::ALL, Action::as_str)?,
         },
-        "menu_click" => Kind::MenuClick {
-            category: f.one_of("category", &MenuCategory::ALL, MenuCategory::as_str)?,
+        "menu_click" => KindRef::MenuClick {
+            category: f.one_of(Field::Category, &MenuCategory::ALL, MenuCategory::as_str)?,
         },
-        "message" => Kind::Message,
-        "qr_scan" => Kind::QrScan,
-        "live_view" => Kind::LiveView {
-            live: f.str("live")?,
+        "message" => KindRef::Message,
+        "qr_scan" => KindRef::QrScan,
+        "live_view" => KindRef::LiveView {
+            live: f.str(Field::Live)?,
         },
         "purchase" => {
-            let currency = f.str("currency")?;
+            let currency = f.str(Field::Currency)?;
             if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
                 return Err(err(
                     line,
@@ -371,12 +644,12 @@ pub(crate) fn parse_fields<'a>(
                     "must be an ISO 4217 code such as CNY",
                 ));
             }
-            Kind::Purchase(Box::new(Purchase {
-                live: f.opt_str("live")?,
-                amount: f.num("amount")?,
+            KindRef::Purchase {
+                live: f.opt_str(Field::Live)?,
+                amount: f.num(Field::Amount)?,
                 currency,
-                sa: f.opt_str("sa")?,
-            }))
+                sa: f.opt_str(Field::Sa)?,
+            }
         }
         other => {
             return Err(err(
@@ -389,10 +662,10 @@ pub(crate) fn parse_fields<'a>(
         }
     };
     let follower = match kind {
-        Kind::Push { .. } => None,
-        _ => Some(f.str("follower")?),
+        KindRef::Push { .. } => None,
+        _ => Some(f.str(Field::Follower)?),
     };
-    Ok(Event { ts, follower, kind })
+    Ok(EventRef { ts, follower, kind })
 }
 
 /// Reads JSON Lines (gzip-compressed when the bytes start with gzip's magic number). Blank
@@ -504,6 +777,23 @@ pub fn read_file(path: &std::path::Path, skip_bad: bool) -> Result<ReadOutcome, 
         read_parquet(path, skip_bad)
     } else {
         read_jsonl(std::fs::File::open(path)?, skip_bad)
+    }
+}
+
+/// Shows `visit` each good event of a file of either format, in file order, and returns the
+/// bad lines (or rows). Parquet rows are visited without copying their text.
+pub fn visit_file(
+    path: &std::path::Path,
+    mut visit: impl FnMut(EventRef<'_>),
+) -> Result<Vec<EventError>, ReadError> {
+    if path.extension().is_some_and(|e| e == "parquet") {
+        visit_parquet(path, visit)
+    } else {
+        let out = read_jsonl(std::fs::File::open(path)?, true)?;
+        for e in &out.events {
+            visit(e.as_ref());
+        }
+        Ok(out.skipped)
     }
 }
 

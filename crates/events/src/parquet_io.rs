@@ -12,9 +12,10 @@ use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Ty
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
-use serde_json::Value;
 
-use crate::{Event, EventError, Kind, ReadError, ReadOutcome, parse_fields};
+use crate::{
+    Cell, Cells, Event, EventError, EventRef, Field, Kind, ReadError, ReadOutcome, parse_cells,
+};
 
 /// The file schema (Parquet's message type syntax).
 pub const SCHEMA: &str = "message event {
@@ -56,15 +57,104 @@ impl From<ParquetError> for ReadError {
     }
 }
 
-/// A timestamp column (INT64 with a timestamp type) decoded to instants; `None` when the column
-/// is of another type (its cells are then read as values, and `ts` parsed as RFC 3339 text).
-fn read_timestamps(
+/// One decoded column of a row group.
+enum Values {
+    Bool(Vec<bool>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    Bytes(Vec<ByteArray>),
+    /// INT96, fixed-length byte arrays: not a type of the format.
+    Unsupported,
+}
+
+/// The row index of a null cell in [`Column::rows`].
+const NULL: u32 = u32::MAX;
+
+struct Column {
+    field: Field,
+    values: Values,
+    /// For an optional column, each row's index into `values` (or [`NULL`]); `None` for a
+    /// required column, where row `r` is value `r`.
+    rows: Option<Vec<u32>>,
+    /// The unit of a timestamp column.
+    unit: Option<TimeUnit>,
+}
+
+impl Column {
+    fn index(&self, row: usize) -> Option<usize> {
+        match &self.rows {
+            None => Some(row),
+            Some(rows) => rows.get(row).filter(|i| **i != NULL).map(|i| *i as usize),
+        }
+    }
+
+    fn cell(&self, row: usize) -> Cell<'_> {
+        let Some(i) = self.index(row) else {
+            return Cell::Null;
+        };
+        let cell = match &self.values {
+            Values::Bool(v) => v.get(i).map(|b| Cell::Bool(*b)),
+            Values::I32(v) => v.get(i).map(|n| Cell::Int(i128::from(*n))),
+            Values::I64(v) => v.get(i).map(|n| Cell::Int(i128::from(*n))),
+            Values::F32(v) => v.get(i).map(|n| Cell::Num(f64::from(*n))),
+            Values::F64(v) => v.get(i).map(|n| Cell::Num(*n)),
+            Values::Bytes(v) => v
+                .get(i)
+                .map(|b| std::str::from_utf8(b.data()).map_or(Cell::Other, Cell::Str)),
+            Values::Unsupported => Some(Cell::Other),
+        };
+        cell.unwrap_or(Cell::Null)
+    }
+
+    /// The row's instant, for a timestamp column.
+    fn timestamp(&self, row: usize) -> Option<jiff::Timestamp> {
+        let (Values::I64(v), Some(unit)) = (&self.values, self.unit) else {
+            return None;
+        };
+        let n = *v.get(self.index(row)?)?;
+        match unit {
+            TimeUnit::MILLIS => jiff::Timestamp::from_millisecond(n),
+            TimeUnit::MICROS => jiff::Timestamp::from_microsecond(n),
+            TimeUnit::NANOS => jiff::Timestamp::from_nanosecond(i128::from(n)),
+        }
+        .ok()
+    }
+}
+
+/// The spec's columns of one row group, decoded.
+struct Group {
+    first_row: u64,
+    rows: usize,
+    columns: Vec<Column>,
+    /// Each field's column, by `Field as usize`.
+    by_field: [Option<usize>; Field::ALL.len()],
+}
+
+/// One row of a group.
+struct Row<'g> {
+    group: &'g Group,
+    row: usize,
+}
+
+impl<'g> Cells<'g> for Row<'g> {
+    fn cell(&self, f: Field) -> Cell<'g> {
+        self.group.by_field[f as usize]
+            .and_then(|i| self.group.columns.get(i))
+            .map_or(Cell::Absent, |c| c.cell(self.row))
+    }
+}
+
+fn decode_column(
     rg: &dyn RowGroupReader,
     i: usize,
+    field: Field,
     rows: usize,
-) -> Result<Option<Vec<Option<jiff::Timestamp>>>, ParquetError> {
+) -> Result<Column, ParquetError> {
     let descr = rg.metadata().column(i).column_descr_ptr();
-    let unit: Option<TimeUnit> = match descr.logical_type_ref() {
+    let max_def = descr.max_def_level();
+    let unit = match descr.logical_type_ref() {
         Some(LogicalType::Timestamp(t)) => Some(t.unit),
         _ => match descr.converted_type() {
             ConvertedType::TIMESTAMP_MILLIS => Some(TimeUnit::MILLIS),
@@ -72,171 +162,168 @@ fn read_timestamps(
             _ => None,
         },
     };
-    let (Some(unit), ColumnReader::Int64ColumnReader(mut reader)) =
-        (unit, rg.get_column_reader(i)?)
-    else {
-        return Ok(None);
-    };
-    let max_def = descr.max_def_level();
-    let (mut values, mut defs) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
-    loop {
-        let (records, _, _) = reader.read_records(rows, Some(&mut defs), None, &mut values)?;
-        if records == 0 {
-            break;
-        }
-    }
-    let to_ts = |v: i64| {
-        match unit {
-            TimeUnit::MILLIS => jiff::Timestamp::from_millisecond(v),
-            TimeUnit::MICROS => jiff::Timestamp::from_microsecond(v),
-            TimeUnit::NANOS => jiff::Timestamp::from_nanosecond(i128::from(v)),
-        }
-        .ok()
-    };
-    let mut values = values.into_iter();
-    Ok(Some(if max_def == 0 {
-        values.map(to_ts).collect()
-    } else {
-        defs.iter()
-            .map(|d| {
-                if *d == max_def {
-                    values.next().and_then(to_ts)
-                } else {
-                    None
-                }
-            })
-            .collect()
-    }))
-}
-
-/// One column of a row group, cell by cell (None for null).
-fn read_column(
-    rg: &dyn RowGroupReader,
-    i: usize,
-    rows: usize,
-) -> Result<Vec<Option<Value>>, ParquetError> {
-    let descr = rg.metadata().column(i).column_descr_ptr();
-    let max_def = descr.max_def_level();
-    let mut defs: Vec<i16> = Vec::with_capacity(rows);
-    macro_rules! cells {
-        ($reader:expr, $conv:expr) => {{
+    let mut defs: Vec<i16> = Vec::with_capacity(if max_def > 0 { rows } else { 0 });
+    macro_rules! read {
+        ($reader:expr) => {{
             let mut reader = $reader;
             let mut values = Vec::with_capacity(rows);
             loop {
-                let (records, _, _) =
-                    reader.read_records(rows, Some(&mut defs), None, &mut values)?;
+                let (records, _, _) = reader.read_records(
+                    rows,
+                    (max_def > 0).then_some(&mut defs),
+                    None,
+                    &mut values,
+                )?;
                 if records == 0 {
                     break;
                 }
             }
-            let mut values = values.into_iter();
-            if max_def == 0 {
-                values.map(|v| Some($conv(v))).collect::<Vec<_>>()
-            } else {
-                defs.iter()
-                    .map(|d| {
-                        if *d == max_def {
-                            values.next().map($conv)
-                        } else {
-                            None
-                        }
-                    })
-                    .collect::<Vec<_>>()
-            }
+            values
         }};
     }
-    Ok(match rg.get_column_reader(i)? {
-        ColumnReader::BoolColumnReader(r) => cells!(r, Value::Bool),
-        ColumnReader::Int32ColumnReader(r) => cells!(r, |v: i32| Value::from(v)),
-        // Only `ts` is a timestamp in the spec, and `read_timestamps` reads it; any other
-        // INT64 column is a number.
-        ColumnReader::Int64ColumnReader(r) => cells!(r, |v: i64| Value::from(v)),
-        ColumnReader::FloatColumnReader(r) => cells!(r, |v: f32| Value::from(f64::from(v))),
-        ColumnReader::DoubleColumnReader(r) => cells!(r, |v: f64| Value::from(v)),
-        ColumnReader::ByteArrayColumnReader(r) => cells!(r, |v: ByteArray| {
-            v.as_utf8()
-                .map(|s| Value::String(s.to_owned()))
-                .unwrap_or(Value::Null)
-        }),
-        _ => vec![Some(Value::Null); rows],
+    let values = match rg.get_column_reader(i)? {
+        ColumnReader::BoolColumnReader(r) => Values::Bool(read!(r)),
+        ColumnReader::Int32ColumnReader(r) => Values::I32(read!(r)),
+        ColumnReader::Int64ColumnReader(r) => Values::I64(read!(r)),
+        ColumnReader::FloatColumnReader(r) => Values::F32(read!(r)),
+        ColumnReader::DoubleColumnReader(r) => Values::F64(read!(r)),
+        ColumnReader::ByteArrayColumnReader(r) => Values::Bytes(read!(r)),
+        ColumnReader::Int96ColumnReader(r) => {
+            let _ = read!(r);
+            Values::Unsupported
+        }
+        ColumnReader::FixedLenByteArrayColumnReader(r) => {
+            let _ = read!(r);
+            Values::Unsupported
+        }
+    };
+    let rows = (max_def > 0).then(|| {
+        let mut next = 0u32;
+        defs.iter()
+            .map(|d| {
+                if *d == max_def {
+                    next += 1;
+                    next - 1
+                } else {
+                    NULL
+                }
+            })
+            .collect()
+    });
+    Ok(Column {
+        field,
+        values,
+        rows,
+        unit: if field == Field::Ts { unit } else { None },
     })
 }
 
-/// Reads a Parquet events file, column by column. Without `skip_bad`, any bad row fails the
-/// whole read.
-pub fn read_parquet(path: &Path, skip_bad: bool) -> Result<ReadOutcome, ReadError> {
+fn decode_group(
+    reader: &SerializedFileReader<File>,
+    g: usize,
+    first_row: u64,
+) -> Result<Group, ParquetError> {
+    let rg = reader.get_row_group(g)?;
+    let rows = usize::try_from(rg.metadata().num_rows()).unwrap_or(0);
+    let mut columns = Vec::new();
+    for (i, c) in rg.metadata().columns().iter().enumerate() {
+        // Columns that are not the format's are not read at all.
+        if let Some(field) = Field::from_name(c.column_descr().name()) {
+            columns.push(decode_column(rg.as_ref(), i, field, rows)?);
+        }
+    }
+    let mut by_field = [None; Field::ALL.len()];
+    for (i, c) in columns.iter().enumerate() {
+        by_field[c.field as usize].get_or_insert(i);
+    }
+    Ok(Group {
+        first_row,
+        rows,
+        columns,
+        by_field,
+    })
+}
+
+/// The number of rows of each row group of a Parquet file: how to split a file between
+/// threads with [`visit_parquet_groups`].
+pub fn parquet_row_groups(path: &Path) -> Result<Vec<u64>, ReadError> {
     let reader = SerializedFileReader::new(File::open(path)?).map_err(ParquetError::from)?;
-    let mut out = ReadOutcome::default();
-    let mut row_number = 0u64;
-    for g in 0..reader.num_row_groups() {
-        let rg = reader.get_row_group(g).map_err(ParquetError::from)?;
-        let rows = usize::try_from(rg.metadata().num_rows()).unwrap_or(0);
-        let names: Vec<String> = rg
-            .metadata()
-            .columns()
-            .iter()
-            .map(|c| c.column_descr().name().to_owned())
-            .collect();
-        let ts_index = names.iter().position(|n| n == "ts");
-        let timestamps = match ts_index {
-            Some(i) => read_timestamps(rg.as_ref(), i, rows)?,
-            None => None,
-        };
-        let columns = (0..names.len())
-            .map(|i| {
-                if Some(i) == ts_index && timestamps.is_some() {
-                    Ok(Vec::new())
-                } else {
-                    read_column(rg.as_ref(), i, rows)
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        for r in 0..rows {
-            row_number += 1;
-            let unsupported = names
-                .iter()
-                .zip(&columns)
-                .find(|(_, col)| matches!(col.get(r), Some(Some(Value::Null))));
-            if let Some((name, _)) = unsupported {
-                out.skipped.push(EventError {
-                    line: row_number,
-                    field: name.clone(),
-                    message: "has a value of an unsupported Parquet type".into(),
-                });
-                continue;
-            }
-            // The row's cells, looked up by column name: no per-row map.
-            let get = |k: &str| {
-                names
-                    .iter()
-                    .position(|n| n == k)
-                    .and_then(|i| columns[i].get(r))
-                    .and_then(Option::as_ref)
-            };
-            let ts = match &timestamps {
-                Some(t) => match t.get(r).copied().flatten() {
-                    Some(ts) => Some(ts),
+    Ok(reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| u64::try_from(g.num_rows()).unwrap_or(0))
+        .collect())
+}
+
+/// Reads a Parquet events file and shows `visit` each good row, in file order, without
+/// copying its text; returns the bad rows, each named by its row number (from 1) and field.
+///
+/// The rows are visited before the whole file is validated: a caller that wants all or
+/// nothing drops what it built when bad rows come back.
+pub fn visit_parquet(
+    path: &Path,
+    visit: impl FnMut(EventRef<'_>),
+) -> Result<Vec<EventError>, ReadError> {
+    let groups = parquet_row_groups(path)?.len();
+    let mut visit = visit;
+    visit_parquet_groups(path, 0..groups, 1, |batch| {
+        batch.iter().for_each(|e| visit(*e));
+    })
+}
+
+/// [`visit_parquet`] over some of the row groups, showing `visit` each group's good rows at
+/// once; `first_row` is the number of the first row of the first of them (1 for the file's
+/// first row).
+pub fn visit_parquet_groups(
+    path: &Path,
+    groups: std::ops::Range<usize>,
+    first_row: u64,
+    mut visit: impl FnMut(&[EventRef<'_>]),
+) -> Result<Vec<EventError>, ReadError> {
+    let reader = SerializedFileReader::new(File::open(path)?).map_err(ParquetError::from)?;
+    let mut skipped = Vec::new();
+    let mut first_row = first_row;
+    for g in groups {
+        let group = decode_group(&reader, g, first_row)?;
+        first_row += group.rows as u64;
+        let ts = group.by_field[Field::Ts as usize].and_then(|i| group.columns.get(i));
+        let typed_ts = ts.is_some_and(|c| c.unit.is_some() && matches!(c.values, Values::I64(_)));
+        let mut batch = Vec::with_capacity(group.rows);
+        for row in 0..group.rows {
+            let line = group.first_row + row as u64;
+            let ts = match (typed_ts, ts) {
+                (true, Some(c)) => match c.timestamp(row) {
+                    Some(t) => Some(t),
                     None => {
-                        out.skipped.push(EventError {
-                            line: row_number,
+                        skipped.push(EventError {
+                            line,
                             field: "ts".into(),
                             message: "is required: a timestamp in range".into(),
                         });
                         continue;
                     }
                 },
-                None => None,
+                _ => None,
             };
-            match parse_fields(row_number, &get, ts) {
-                Ok(e) => out.events.push(e),
-                Err(e) => out.skipped.push(e),
+            match parse_cells(line, &Row { group: &group, row }, ts) {
+                Ok(e) => batch.push(e),
+                Err(e) => skipped.push(e),
             }
         }
+        visit(&batch);
     }
-    if !out.skipped.is_empty() && !skip_bad {
-        return Err(ReadError::Invalid(out.skipped));
+    Ok(skipped)
+}
+
+/// Reads a Parquet events file. Without `skip_bad`, any bad row fails the whole read.
+pub fn read_parquet(path: &Path, skip_bad: bool) -> Result<ReadOutcome, ReadError> {
+    let mut events = Vec::new();
+    let skipped = visit_parquet(path, |e| events.push(e.to_event()))?;
+    if !skipped.is_empty() && !skip_bad {
+        return Err(ReadError::Invalid(skipped));
     }
-    Ok(out)
+    Ok(ReadOutcome { events, skipped })
 }
 
 /// Column values of one row group, with definition levels for the optional columns.
@@ -339,6 +426,15 @@ pub fn write_parquet<'a>(
     path: &Path,
     events: impl IntoIterator<Item = &'a Event>,
 ) -> Result<u64, ParquetError> {
+    write_parquet_groups(path, events, ROW_GROUP)
+}
+
+/// [`write_parquet`] with `rows_per_group` rows in each row group.
+pub fn write_parquet_groups<'a>(
+    path: &Path,
+    events: impl IntoIterator<Item = &'a Event>,
+    rows_per_group: usize,
+) -> Result<u64, ParquetError> {
     let schema = Arc::new(parquet::schema::parser::parse_message_type(SCHEMA)?);
     let props = Arc::new(
         WriterProperties::builder()
@@ -350,7 +446,7 @@ pub fn write_parquet<'a>(
     let mut iter = events.into_iter().peekable();
     while iter.peek().is_some() {
         let mut c = Columns::default();
-        for e in iter.by_ref().take(ROW_GROUP) {
+        for e in iter.by_ref().take(rows_per_group.max(1)) {
             c.push(e);
             written += 1;
         }

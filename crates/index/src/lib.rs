@@ -1,17 +1,29 @@
 //! The Luxury Index report of `spec/luxury-index.md`, computed exactly over a brand's
-//! interaction events for a period `[from, to)` read in the brand's time zone. This is the
-//! batch engine: one pass to index the events, then each chapter from those indexes.
+//! interaction events for a period `[from, to)` read in the brand's time zone.
+//!
+//! The events are held in a [`Table`]: ids interned to dense numbers, each kind in its own
+//! columns, so that per-person state is a plain array. The report is then a handful of passes
+//! over those columns: one over the actions (kinds, who acted, each month's keen people), one
+//! sweep of the follow changes in time order stopping at every instant the spec asks about,
+//! one over the actions again for lifetime activity; meanwhile a second thread counts the
+//! distinct openers and engagers of each push (counting sort by push, then a stamp per
+//! person) and the livestreams. `reference` (tests only) computes the same report the plain
+//! way, and the two must agree exactly on random event sets.
 
 pub mod benchmark;
 pub mod planning;
+#[cfg(test)]
+mod reference;
+pub mod table;
 
-use std::collections::BTreeMap;
+pub use table::Table;
+use table::{NONE, PushRow, UNFOLLOW, group_by, nanos, what};
 
 // Fast hashing for the engine's many small keys (follower ids, push ids): the keys are the
 // brand's own data and channel-assigned ids, not chosen by an adversary.
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use rustc_hash::FxHashSet as HashSet;
 
-use events::{Event, Kind, MenuCategory, Source};
+use events::{Event, MenuCategory, Source};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
@@ -123,453 +135,616 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64))
 }
 
-fn percentile_cont(sorted: &[f64], p: f64) -> Value {
-    percentile(sorted, p).map_or(Value::Null, |x| json!(x))
-}
-
-/// Follow state over time: each person's follow/unfollow events in time order.
-struct Follows<'a> {
-    /// (ts, person, Some(source) for follow / None for unfollow), sorted by ts (stable).
-    changes: Vec<(Timestamp, &'a str, Option<Source>)>,
-}
-
-impl<'a> Follows<'a> {
-    fn new(events: &'a [Event]) -> Self {
-        let mut changes: Vec<_> = events
-            .iter()
-            .filter_map(|e| match (&e.kind, e.follower.as_deref()) {
-                (Kind::Follow { source }, Some(p)) => Some((e.ts, p, Some(*source))),
-                (Kind::Unfollow, Some(p)) => Some((e.ts, p, None)),
-                _ => None,
-            })
-            .collect();
-        changes.sort_by_key(|c| c.0);
-        Self { changes }
-    }
-
-    /// Sweeps the changes once, showing `visit` the people following at each of `times`
-    /// (their latest change with ts < t is a follow) with the time and source of that latest
-    /// follow. Nothing is copied unless the visitor keeps it.
-    fn sweep(
-        &self,
-        times: &[Timestamp],
-        mut visit: impl FnMut(usize, &HashMap<&'a str, (Timestamp, Source)>),
-    ) {
-        let mut order: Vec<usize> = (0..times.len()).collect();
-        order.sort_by_key(|&i| times[i]);
-        let mut state: HashMap<&'a str, (Timestamp, Source)> = HashMap::default();
-        let mut j = 0;
-        for i in order {
-            while let Some((ts, p, change)) = self.changes.get(j).filter(|c| c.0 < times[i]) {
-                match change {
-                    Some(s) => state.insert(p, (*ts, *s)),
-                    None => state.remove(p),
-                };
-                j += 1;
-            }
-            visit(i, &state);
-        }
-    }
-
-    /// How many people follow at each of `times`: one sweep, no sets kept.
-    fn counts_at(&self, times: &[Timestamp]) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..times.len()).collect();
-        order.sort_by_key(|&i| times[i]);
-        let mut following: HashSet<&'a str> = HashSet::default();
-        let mut out = vec![0; times.len()];
-        let mut j = 0;
-        for i in order {
-            while let Some((_, p, change)) = self.changes.get(j).filter(|c| c.0 < times[i]) {
-                if change.is_some() {
-                    following.insert(p);
-                } else {
-                    following.remove(p);
-                }
-                j += 1;
-            }
-            out[i] = following.len();
-        }
-        out
-    }
-}
-
-struct PushInfo {
-    ts: Timestamp,
-    articles: u8,
-    segmented: bool,
-    recipients: u64,
-}
-
 /// Computes the whole report as the spec's JSON object.
 pub fn report(events: &[Event], period: &Period) -> Result<Value, IndexError> {
-    let follows = Follows::new(events);
-    let months = period.months()?;
-    // Each person's actions per month (for the months wholly inside the period).
-    let mut month_counts: Vec<HashMap<&str, u32>> = vec![HashMap::default(); months.len()];
-    for e in events.iter().filter(|e| e.kind.is_action()) {
-        let i = months.partition_point(|(_, first, _)| *first <= e.ts);
-        if let (Some(i), Some(p)) = (i.checked_sub(1), e.follower.as_deref())
-            && e.ts < months[i].2
-        {
-            *month_counts[i].entry(p).or_default() += 1;
-        }
-    }
-    // One sweep of the follow state: its size at the period's start, the whole set at its end,
-    // and at each month's end the followers and the active ones among them.
-    let mut checkpoints = vec![period.start, period.end];
-    checkpoints.extend(months.iter().map(|(_, _, next)| *next));
-    let mut followers_start = 0.0;
-    let mut end_set = HashMap::default();
-    let mut month_figures = vec![(0usize, 0usize); months.len()];
-    follows.sweep(&checkpoints, |i, state| match i {
-        0 => followers_start = state.len() as f64,
-        1 => end_set = state.clone(),
-        m => {
-            let active = month_counts[m - 2]
-                .iter()
-                .filter(|(p, n)| **n > 4 && state.contains_key(*p))
-                .count();
-            month_figures[m - 2] = (state.len(), active);
-        }
-    });
-    drop(month_counts);
-    let followers_end = end_set.len() as f64;
+    report_table(&Table::from_events(events), period)
+}
 
-    // Pushes in the period, by id (a push id seen twice keeps its first event).
-    let mut pushes: BTreeMap<&str, PushInfo> = BTreeMap::new();
-    for e in events {
-        if let Kind::Push {
-            push,
-            articles,
-            segmented,
-            recipients,
-        } = &e.kind
-            && period.contains(e.ts)
-        {
-            pushes.entry(push.as_str()).or_insert(PushInfo {
-                ts: e.ts,
-                articles: *articles,
-                segmented: *segmented,
-                recipients: *recipients,
-            });
-        }
-    }
+/// A set of small numbers (people), one bit each.
+struct Bits(Vec<u64>);
 
-    // ——— Acquisition ———
-    let mut new_follows = 0u64;
-    let mut unfollows = 0u64;
-    let mut by_source: HashMap<Source, u64> = HashMap::default();
-    let mut unfollow_times = Vec::new();
-    for e in events {
-        match &e.kind {
-            Kind::Follow { source } if period.contains(e.ts) => {
-                new_follows += 1;
-                *by_source.entry(*source).or_default() += 1;
-            }
-            Kind::Unfollow => {
-                if period.contains(e.ts) {
-                    unfollows += 1;
+impl Bits {
+    fn new(n: usize) -> Self {
+        Self(vec![0; n.div_ceil(64)])
+    }
+    fn set(&mut self, i: u32) {
+        self.0[i as usize / 64] |= 1 << (i % 64);
+    }
+    fn has(&self, i: u32) -> bool {
+        self.0[i as usize / 64] & (1 << (i % 64)) != 0
+    }
+}
+
+/// How many distinct values each group holds, given a scratch array `stamp` as long as the
+/// largest value + 1 and filled with `u32::MAX`.
+fn distinct_per_group(offsets: &[usize], values: &[u32], stamp: &mut [u32]) -> Vec<usize> {
+    (0..offsets.len() - 1)
+        .map(|g| {
+            let mut n = 0;
+            for &v in &values[offsets[g]..offsets[g + 1]] {
+                if stamp[v as usize] != g as u32 {
+                    stamp[v as usize] = g as u32;
+                    n += 1;
                 }
-                unfollow_times.push(e.ts);
             }
-            _ => {}
-        }
-    }
-    unfollow_times.sort();
-    let sources: serde_json::Map<String, Value> = Source::ALL
-        .iter()
-        .map(|s| {
-            let n = by_source.get(s).copied().unwrap_or(0) as f64;
-            (
-                s.as_str().to_owned(),
-                json!({"follows": n as u64, "share": ratio(n, new_follows as f64), "growth_contribution": ratio(n, followers_start)}),
-            )
+            n
         })
-        .collect();
-    let day = jiff::SignedDuration::from_hours(24);
-    let push_times: Vec<Timestamp> = pushes.values().map(|p| p.ts).collect();
-    let followers_at_push = follows.counts_at(&push_times);
-    let unfollow_rate_after_push = mean(pushes.values().zip(&followers_at_push).map(|(p, n)| {
-        let until = p.ts.checked_add(day).unwrap_or(p.ts);
-        let lo = unfollow_times.partition_point(|t| *t < p.ts);
-        let hi = unfollow_times.partition_point(|t| *t < until);
-        ratio((hi - lo) as f64, *n as f64)
-    }));
+        .collect()
+}
 
-    // ——— Engagement ———
-    let actions: Vec<&Event> = events.iter().filter(|e| e.kind.is_action()).collect();
-    let mut monthly = Vec::new();
-    for ((label, _, _), (followers, active)) in months.iter().zip(&month_figures) {
-        monthly.push(json!({"month": label, "followers_end": followers, "active": active, "active_rate": ratio(*active as f64, *followers as f64)}));
+/// The `p` quantile of `values` (PERCENTILE_CONT), by selection rather than a full sort.
+fn quantile(values: &mut [f64], p: f64) -> Value {
+    if values.is_empty() {
+        return Value::Null;
     }
-    let monthly_active_rate = mean(monthly.iter().map(|m| m["active_rate"].clone()));
-    let acted_in_period: HashSet<&str> = actions
-        .iter()
-        .filter(|e| period.contains(e.ts))
-        .filter_map(|e| e.follower.as_deref())
-        .collect();
-    let inactive = end_set
-        .keys()
-        .filter(|p| !acted_in_period.contains(*p))
-        .count() as f64;
-    let mut lifetime_counts: HashMap<&str, u32> = HashMap::default();
-    for e in &actions {
-        if let Some(p) = e.follower.as_deref()
-            && let Some((since, _)) = end_set.get(p)
-            && e.ts >= *since
-            && e.ts < period.end
-        {
-            *lifetime_counts.entry(p).or_default() += 1;
-        }
-    }
-    let lifetime_active = |source: Option<Source>| {
-        let members: Vec<&&str> = end_set
-            .iter()
-            .filter(|(_, (_, s))| source.is_none_or(|x| x == *s))
-            .map(|(p, _)| p)
-            .collect();
-        let active = members
-            .iter()
-            .filter(|p| lifetime_counts.get(**p).is_some_and(|n| *n > 4))
-            .count();
-        ratio(active as f64, members.len() as f64)
+    let pos = p * (values.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let (_, low, rest) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let low = *low;
+    let high = if hi == lo {
+        low
+    } else {
+        rest.iter().copied().min_by(f64::total_cmp).unwrap_or(low)
     };
-    let by_source_rate: serde_json::Map<String, Value> = Source::ALL
-        .iter()
-        .map(|s| (s.as_str().to_owned(), lifetime_active(Some(*s))))
-        .collect();
+    json!(low + (high - low) * (pos - lo as f64))
+}
 
-    let mut engaged: HashMap<&str, HashSet<&str>> = HashMap::default();
-    let mut openers: HashMap<(&str, u8), HashSet<&str>> = HashMap::default();
-    let mut any_openers: HashMap<&str, HashSet<&str>> = HashMap::default();
+/// The figures of each push in the period (in `pushes` order): distinct engaged people,
+/// distinct openers of each article (group `9k + a - 1`) and of any article, and the
+/// reader retention curve with its quantiles.
+struct PerPush {
+    engaged: Vec<usize>,
+    openers: Vec<usize>,
+    any_openers: Vec<usize>,
+    reader_retention: Vec<Value>,
+    lose_20: Value,
+    lose_50: Value,
+}
+
+fn per_push(t: &Table, pushes: &[(u32, PushRow)], slot: &[u32]) -> PerPush {
+    let n = t.people.len();
+    let mut stamp = vec![u32::MAX; n];
+    let (offsets, persons) = group_by(
+        pushes.len(),
+        t.interaction_push
+            .iter()
+            .zip(&t.interaction_person)
+            .filter(|(push, p)| slot[**push as usize] != NONE && **p != NONE)
+            .map(|(push, p)| (slot[*push as usize] as usize, *p)),
+    );
+    let engaged = distinct_per_group(&offsets, &persons, &mut stamp);
+    drop(persons);
+    // Opens grouped by (push, article): article a of push k is group 9k + a - 1; group 9k + 8
+    // holds opens of an article number outside 1..=8, which count only for "any article".
     let mut screens: Vec<f64> = Vec::new();
-    for e in events {
-        match (&e.kind, e.follower.as_deref()) {
-            (Kind::PostInteraction { push, .. }, Some(p)) if pushes.contains_key(push.as_str()) => {
-                engaged.entry(push.as_str()).or_default().insert(p);
-            }
-            (
-                Kind::ArticleOpen {
-                    push,
-                    article,
-                    screens: s,
-                },
-                Some(p),
-            ) if pushes.contains_key(push.as_str()) => {
-                openers
-                    .entry((push.as_str(), *article))
-                    .or_default()
-                    .insert(p);
-                any_openers.entry(push.as_str()).or_default().insert(p);
-                screens.push(*s);
-            }
-            _ => {}
-        }
-    }
-    let engagement_of = |id: &str, p: &PushInfo| {
-        ratio(
-            engaged.get(id).map_or(0, HashSet::len) as f64,
-            p.recipients as f64,
-        )
-    };
-    let push_engagement_rate = mean(pushes.iter().map(|(id, p)| engagement_of(id, p)));
-    let segmented_rate = mean(
-        pushes
+    let (offsets, persons) = group_by(
+        pushes.len() * 9,
+        t.open_push
             .iter()
-            .filter(|(_, p)| p.segmented)
-            .map(|(id, p)| engagement_of(id, p)),
-    );
-    let unsegmented_rate = mean(
-        pushes
-            .iter()
-            .filter(|(_, p)| !p.segmented)
-            .map(|(id, p)| engagement_of(id, p)),
-    );
-
-    let four = ["menu_click", "message", "post_interaction", "qr_scan"];
-    let mut kind_counts: HashMap<&str, u64> = HashMap::default();
-    let mut menu: HashMap<MenuCategory, u64> = HashMap::default();
-    for e in events.iter().filter(|e| period.contains(e.ts)) {
-        let name = e.kind.name();
-        if four.contains(&name) {
-            *kind_counts.entry(name).or_default() += 1;
-        }
-        if let Kind::MenuClick { category } = e.kind {
-            *menu.entry(category).or_default() += 1;
-        }
-    }
-    let four_total: u64 = kind_counts.values().sum();
-    let menu_total: u64 = menu.values().sum();
-    let action_shares: serde_json::Map<String, Value> = four
-        .iter()
-        .map(|k| {
-            (
-                k.to_string(),
-                ratio(
-                    kind_counts.get(k).copied().unwrap_or(0) as f64,
-                    four_total as f64,
-                ),
-            )
-        })
-        .collect();
-    let menu_shares: serde_json::Map<String, Value> = MenuCategory::ALL
-        .iter()
-        .map(|c| {
-            (
-                c.as_str().to_owned(),
-                ratio(menu.get(c).copied().unwrap_or(0) as f64, menu_total as f64),
-            )
-        })
-        .collect();
-
-    // ——— Content ———
-    let n_pushes = pushes.len() as f64;
-    let pushes_per_month: Vec<Value> = months
-        .iter()
-        .map(|(label, first, next)| json!({"month": label, "pushes": pushes.values().filter(|p| *first <= p.ts && p.ts < *next).count()}))
-        .collect();
-    let articles_per_push: serde_json::Map<String, Value> = (1..=8u8)
-        .map(|a| {
-            (
-                a.to_string(),
-                ratio(
-                    pushes.values().filter(|p| p.articles == a).count() as f64,
-                    n_pushes,
-                ),
-            )
-        })
-        .collect();
-    let mut heat = [[0u64; 24]; 7];
-    for p in pushes.values() {
-        let z = p.ts.to_zoned(period.tz.clone());
-        heat[z.weekday().to_sunday_zero_offset() as usize][z.hour() as usize] += 1;
-    }
-    let push_heatmap: Vec<Vec<f64>> = heat
-        .iter()
-        .map(|row| {
-            row.iter()
-                .map(|n| {
-                    if n_pushes == 0.0 {
-                        0.0
-                    } else {
-                        *n as f64 / n_pushes
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let open_rate_of = |id: &str, a: u8, p: &PushInfo| {
-        ratio(
-            openers.get(&(id, a)).map_or(0, HashSet::len) as f64,
-            p.recipients as f64,
-        )
-    };
-    let open_rate = mean(
-        pushes
-            .iter()
-            .flat_map(|(id, p)| (1..=p.articles).map(move |a| open_rate_of(id, a, p))),
-    );
-    let single = mean(
-        pushes
-            .iter()
-            .filter(|(_, p)| p.articles == 1)
-            .map(|(id, p)| open_rate_of(id, 1, p)),
-    );
-    let multi_top = mean(
-        pushes
-            .iter()
-            .filter(|(_, p)| p.articles >= 2)
-            .map(|(id, p)| open_rate_of(id, 1, p)),
-    );
-    let multi_cumulative = mean(
-        pushes
-            .iter()
-            .filter(|(_, p)| p.articles >= 2)
-            .map(|(id, p)| {
-                ratio(
-                    any_openers.get(id).map_or(0, HashSet::len) as f64,
-                    p.recipients as f64,
-                )
+            .zip(&t.open_person)
+            .zip(&t.open_article)
+            .filter(|((push, p), _)| slot[**push as usize] != NONE && **p != NONE)
+            .map(|((push, p), a)| {
+                let a = if (1..=8).contains(a) {
+                    *a as usize - 1
+                } else {
+                    8
+                };
+                (slot[*push as usize] as usize * 9 + a, *p)
             }),
     );
-    screens.sort_by(f64::total_cmp);
-    let reader_retention: Vec<Value> = (1..=10)
+    for ((push, p), s) in t.open_push.iter().zip(&t.open_person).zip(&t.open_screens) {
+        if slot[*push as usize] != NONE && *p != NONE {
+            screens.push(*s);
+        }
+    }
+    stamp.fill(u32::MAX);
+    let openers = distinct_per_group(&offsets, &persons, &mut stamp);
+    stamp.fill(u32::MAX);
+    let any_openers: Vec<usize> = (0..pushes.len())
         .map(|k| {
-            ratio(
-                screens.iter().filter(|s| **s >= k as f64).count() as f64,
-                screens.len() as f64,
+            let mut n = 0;
+            for &p in &persons[offsets[9 * k]..offsets[9 * k + 9]] {
+                if stamp[p as usize] != k as u32 {
+                    stamp[p as usize] = k as u32;
+                    n += 1;
+                }
+            }
+            n
+        })
+        .collect();
+    drop((persons, stamp));
+    // reader_retention[k - 1]: the share with screens >= k, from a histogram of whole screens.
+    let mut whole = [0u64; 11];
+    for s in &screens {
+        whole[s.clamp(0.0, 10.0) as usize] += 1;
+    }
+    let reader_retention: Vec<Value> = (1..=10)
+        .map(|k| ratio(whole[k..].iter().sum::<u64>() as f64, screens.len() as f64))
+        .collect();
+    let lose_20 = quantile(&mut screens, 0.2);
+    let lose_50 = quantile(&mut screens, 0.5);
+    drop(screens);
+    PerPush {
+        engaged,
+        openers,
+        any_openers,
+        reader_retention,
+        lose_20,
+        lose_50,
+    }
+}
+
+/// One row per livestream with a view in `[start, end)`, ordered by its id.
+fn livestream(t: &Table, start: i64, end: i64) -> Vec<Value> {
+    let in_period = |ts: i64| start <= ts && ts < end;
+    // ——— Livestream ———
+    let (offsets, viewers) = group_by(
+        t.lives.len(),
+        t.view_ts
+            .iter()
+            .zip(&t.view_live)
+            .zip(&t.view_person)
+            .filter(|((ts, _), p)| in_period(**ts) && **p != NONE)
+            .map(|((_, live), p)| (*live as usize, *p)),
+    );
+    let buyers: HashSet<u64> = t
+        .purchases
+        .iter()
+        .filter(|b| b.live != NONE && b.person != NONE)
+        .map(|b| (u64::from(b.live) << 32) | u64::from(b.person))
+        .collect();
+    let mut revenue = vec![0.0f64; t.lives.len()];
+    for b in t.purchases.iter().filter(|b| b.live != NONE) {
+        revenue[b.live as usize] += b.amount;
+    }
+    let mut seen: HashSet<u64> = HashSet::default();
+    let mut lives: Vec<(u32, usize, usize)> = (0..t.lives.len())
+        .filter(|l| offsets[*l] < offsets[*l + 1])
+        .map(|l| {
+            let (mut v, mut b) = (0, 0);
+            for &p in &viewers[offsets[l]..offsets[l + 1]] {
+                let key = ((l as u64) << 32) | u64::from(p);
+                if seen.insert(key) {
+                    v += 1;
+                    if buyers.contains(&key) {
+                        b += 1;
+                    }
+                }
+            }
+            (l as u32, v, b)
+        })
+        .collect();
+    lives.sort_unstable_by(|a, b| t.lives.name(a.0).cmp(t.lives.name(b.0)));
+    let livestream: Vec<Value> = lives
+        .iter()
+        .map(|(l, v, b)| {
+            json!({"live": t.lives.name(*l), "viewers": v, "buyers": b, "conversion": ratio(*b as f64, *v as f64),
+                   "revenue": revenue[*l as usize]})
+        })
+        .collect();
+
+    livestream
+}
+
+/// What the follow sweep is asked at an instant.
+#[derive(Clone, Copy)]
+enum Check {
+    Start,
+    End,
+    MonthEnd(usize),
+    Push(usize),
+}
+
+/// Computes the whole report over a table.
+pub fn report_table(t: &Table, period: &Period) -> Result<Value, IndexError> {
+    let n = t.people.len();
+    let (start, end) = (nanos(period.start), nanos(period.end));
+    let in_period = |ts: i64| start <= ts && ts < end;
+    let months: Vec<(String, i64, i64)> = period
+        .months()?
+        .into_iter()
+        .map(|(label, first, next)| (label, nanos(first), nanos(next)))
+        .collect();
+
+    // Pushes in the period: the first push event of each id, in the order of their ids.
+    let mut first = vec![NONE; t.pushes.len()];
+    for (i, r) in t.push_rows.iter().enumerate() {
+        if in_period(r.ts) && first[r.push as usize] == NONE {
+            first[r.push as usize] = i as u32;
+        }
+    }
+    let mut pushes: Vec<(u32, PushRow)> = first
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| **i != NONE)
+        .map(|(id, i)| (id as u32, t.push_rows[*i as usize]))
+        .collect();
+    pushes.sort_unstable_by(|a, b| t.pushes.name(a.0).cmp(t.pushes.name(b.0)));
+    // Each push id's place in `pushes`, or NONE.
+    let mut slot = vec![NONE; t.pushes.len()];
+    for (k, (id, _)) in pushes.iter().enumerate() {
+        slot[*id as usize] = k as u32;
+    }
+
+    // The figures of each push and of each livestream need nothing else: a second thread
+    // computes them while this one sweeps the follows.
+    std::thread::scope(|scope| {
+        let push_thread = scope.spawn(|| per_push(t, &pushes, &slot));
+        let live_thread = scope.spawn(|| livestream(t, start, end));
+
+        // One pass over the actions before the sweep: the kinds in the period, who acted in
+        // it, and the month (wholly inside the period) of each action; then the actions'
+        // people grouped by month, to find who has more than 4 actions in each month.
+        let mut acted = Bits::new(n);
+        let mut kinds = [0u64; what::COUNT];
+        const OUTSIDE: u16 = u16::MAX;
+        let (lo, hi) = match (months.first(), months.last()) {
+            (Some(a), Some(b)) => (a.1, b.2),
+            _ => (0, 0),
+        };
+        let firsts: Vec<i64> = months.iter().map(|m| m.1).collect();
+        let mut sizes = vec![0usize; months.len() + 1];
+        let month_of: Vec<u16> = t
+            .act_ts
+            .iter()
+            .zip(&t.act_person)
+            .zip(&t.act_what)
+            .map(|((ts, p), w)| {
+                let (ts, p) = (*ts, *p);
+                if in_period(ts) {
+                    kinds[*w as usize] += 1;
+                    if p != NONE {
+                        acted.set(p);
+                    }
+                }
+                if p != NONE && lo <= ts && ts < hi {
+                    let m = firsts.partition_point(|f| *f <= ts) - 1;
+                    sizes[m + 1] += 1;
+                    m as u16
+                } else {
+                    OUTSIDE
+                }
+            })
+            .collect();
+        for m in 0..months.len() {
+            sizes[m + 1] += sizes[m];
+        }
+        let mut next = sizes.clone();
+        let mut persons = vec![0u32; sizes[months.len()]];
+        for (m, p) in month_of.iter().zip(&t.act_person) {
+            if *m != OUTSIDE {
+                persons[next[*m as usize]] = *p;
+                next[*m as usize] += 1;
+            }
+        }
+        drop(month_of);
+        let mut keen: Vec<Vec<u32>> = vec![Vec::new(); months.len()];
+        let mut count = vec![0u8; n];
+        for (m, keen) in keen.iter_mut().enumerate() {
+            let persons = &persons[sizes[m]..sizes[m + 1]];
+            for &p in persons {
+                let c = &mut count[p as usize];
+                *c = c.saturating_add(1);
+                if *c == 5 {
+                    keen.push(p);
+                }
+            }
+            for &p in persons {
+                count[p as usize] = 0;
+            }
+        }
+        drop(persons);
+        // One sweep of the follow changes in time order (file order among equal instants),
+        // stopping at each instant the report asks about.
+        let mut changes: Vec<u32> = (0..t.change_ts.len() as u32)
+            .filter(|i| t.change_person[*i as usize] != NONE)
+            .collect();
+        if !changes.is_sorted_by_key(|i| t.change_ts[*i as usize]) {
+            changes.sort_by_key(|i| t.change_ts[*i as usize]);
+        }
+        let mut checks = vec![(start, Check::Start), (end, Check::End)];
+        checks.extend(
+            months
+                .iter()
+                .enumerate()
+                .map(|(m, (_, _, next))| (*next, Check::MonthEnd(m))),
+        );
+        checks.extend(
+            pushes
+                .iter()
+                .enumerate()
+                .map(|(k, (_, p))| (p.ts, Check::Push(k))),
+        );
+        checks.sort_by_key(|c| c.0);
+        const NOT: i64 = i64::MIN;
+        // Each person's latest follow (NOT when not following) and its source.
+        let mut since = vec![NOT; n];
+        let mut source = vec![0u8; n];
+        let mut following = 0usize;
+        let mut followers_start = 0usize;
+        let mut month_figures = vec![(0usize, 0usize); months.len()];
+        let mut at_push = vec![0usize; pushes.len()];
+        let mut j = 0;
+        for (at, check) in checks {
+            while let Some(&i) = changes.get(j).filter(|i| t.change_ts[**i as usize] < at) {
+                let (i, p) = (i as usize, t.change_person[i as usize] as usize);
+                if t.change_source[i] == UNFOLLOW {
+                    if since[p] != NOT {
+                        following -= 1;
+                        since[p] = NOT;
+                    }
+                } else {
+                    if since[p] == NOT {
+                        following += 1;
+                    }
+                    since[p] = t.change_ts[i];
+                    source[p] = t.change_source[i];
+                }
+                j += 1;
+            }
+            match check {
+                Check::Start => followers_start = following,
+                // The last instant asked about: the state is the period's end from here on.
+                Check::End => {}
+                Check::MonthEnd(m) => {
+                    let active = keen[m]
+                        .iter()
+                        .filter(|p| since[**p as usize] != NOT)
+                        .count();
+                    month_figures[m] = (following, active);
+                }
+                Check::Push(k) => at_push[k] = following,
+            }
+        }
+        drop(keen);
+        let followers_end = following;
+        let (followers_start_f, followers_end_f) = (followers_start as f64, followers_end as f64);
+
+        // ——— Acquisition ———
+        let mut new_follows = 0u64;
+        let mut unfollows = 0u64;
+        let mut by_source = [0u64; 5];
+        let mut unfollow_times = Vec::new();
+        for (ts, s) in t.change_ts.iter().zip(&t.change_source) {
+            if *s == UNFOLLOW {
+                if in_period(*ts) {
+                    unfollows += 1;
+                }
+                unfollow_times.push(*ts);
+            } else if in_period(*ts) {
+                new_follows += 1;
+                by_source[*s as usize] += 1;
+            }
+        }
+        unfollow_times.sort_unstable();
+        let sources: serde_json::Map<String, Value> = Source::ALL
+        .iter()
+        .zip(by_source)
+        .map(|(s, n)| {
+            (
+                s.as_str().to_owned(),
+                json!({"follows": n, "share": ratio(n as f64, new_follows as f64), "growth_contribution": ratio(n as f64, followers_start_f)}),
             )
         })
         .collect();
+        const DAY: i64 = 86_400_000_000_000;
+        let unfollow_rate_after_push = mean(pushes.iter().zip(&at_push).map(|((_, p), n)| {
+            let lo = unfollow_times.partition_point(|t| *t < p.ts);
+            let hi = unfollow_times.partition_point(|t| *t < p.ts.saturating_add(DAY));
+            ratio((hi - lo) as f64, *n as f64)
+        }));
 
-    // ——— Livestream ———
-    let mut viewers: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
-    for e in events {
-        if let (Kind::LiveView { live }, Some(p)) = (&e.kind, e.follower.as_deref())
-            && period.contains(e.ts)
-        {
-            viewers.entry(live.as_str()).or_default().insert(p);
-        }
-    }
-    let mut buyers: HashMap<&str, HashSet<&str>> = HashMap::default();
-    let mut revenue: HashMap<&str, f64> = HashMap::default();
-    for e in events {
-        if let Kind::Purchase(purchase) = &e.kind
-            && let (Some(live), amount) = (&purchase.live, &purchase.amount)
-        {
-            *revenue.entry(live.as_str()).or_default() += amount;
-            if let Some(p) = e.follower.as_deref() {
-                buyers.entry(live.as_str()).or_default().insert(p);
+        // ——— Engagement ———
+        let mut lifetime = vec![0u8; n];
+        for (ts, p) in t.act_ts.iter().zip(&t.act_person) {
+            let (ts, p) = (*ts, *p);
+            if p != NONE {
+                let s = since[p as usize];
+                if s != NOT && ts >= s && ts < end {
+                    let c = &mut lifetime[p as usize];
+                    *c = c.saturating_add(1);
+                }
             }
         }
-    }
-    let livestream: Vec<Value> = viewers
+        let monthly: Vec<Value> = months
         .iter()
-        .map(|(live, v)| {
-            let b = buyers.get(live).map_or(0, |b| v.iter().filter(|p| b.contains(*p)).count());
-            json!({"live": live, "viewers": v.len(), "buyers": b, "conversion": ratio(b as f64, v.len() as f64),
-                   "revenue": revenue.get(live).copied().unwrap_or(0.0)})
+        .zip(&month_figures)
+        .map(|((label, _, _), (followers, active))| {
+            json!({"month": label, "followers_end": followers, "active": active, "active_rate": ratio(*active as f64, *followers as f64)})
         })
         .collect();
+        let monthly_active_rate = mean(monthly.iter().map(|m| m["active_rate"].clone()));
+        let mut inactive = 0usize;
+        let mut members = [0usize; 5];
+        let mut lifetime_active = [0usize; 5];
+        for p in 0..n {
+            if since[p] == NOT {
+                continue;
+            }
+            if !acted.has(p as u32) {
+                inactive += 1;
+            }
+            let s = source[p] as usize;
+            members[s] += 1;
+            if lifetime[p] > 4 {
+                lifetime_active[s] += 1;
+            }
+        }
+        let by_source_rate: serde_json::Map<String, Value> = Source::ALL
+            .iter()
+            .enumerate()
+            .map(|(s, x)| {
+                (
+                    x.as_str().to_owned(),
+                    ratio(lifetime_active[s] as f64, members[s] as f64),
+                )
+            })
+            .collect();
+        let lifetime_active_rate = ratio(
+            lifetime_active.iter().sum::<usize>() as f64,
+            members.iter().sum::<usize>() as f64,
+        );
 
-    Ok(json!({
-        "period": {"from": period.from.to_string(), "to": period.to.to_string(), "tz": period.tz_name},
-        "acquisition": {
-            "followers_start": followers_start as u64,
-            "followers_end": followers_end as u64,
-            "growth_rate": ratio(followers_end - followers_start, followers_start),
-            "new_follows": new_follows,
-            "unfollows": unfollows,
-            "sources": sources,
-            "unfollow_rate_after_push": unfollow_rate_after_push,
-        },
-        "engagement": {
-            "monthly": monthly,
-            "monthly_active_rate": monthly_active_rate,
-            "inactive_rate": ratio(inactive, followers_end),
-            "lifetime_active_rate": lifetime_active(None),
-            "lifetime_active_rate_by_source": by_source_rate,
-            "push_engagement_rate": push_engagement_rate,
-            "segmented_engagement_rate": segmented_rate,
-            "unsegmented_engagement_rate": unsegmented_rate,
-            "action_shares": action_shares,
-            "menu_category_shares": menu_shares,
-        },
-        "content": {
-            "pushes": pushes.len(),
-            "pushes_per_month": pushes_per_month,
-            "articles_per_push": articles_per_push,
-            "push_heatmap": push_heatmap,
-            "open_rate": open_rate,
-            "single_article_open_rate": single,
-            "multi_top_article_open_rate": multi_top,
-            "multi_cumulative_open_rate": multi_cumulative,
-            "reader_retention": reader_retention,
-            "screens_to_lose_20pct": percentile_cont(&screens, 0.2),
-            "screens_to_lose_50pct": percentile_cont(&screens, 0.5),
-        },
-        "livestream": livestream,
-    }))
+        let per_push = match push_thread.join() {
+            Ok(f) => f,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let PerPush {
+            engaged,
+            openers,
+            any_openers,
+            reader_retention,
+            lose_20,
+            lose_50,
+        } = &per_push;
+        let engagement_of = |k: usize| ratio(engaged[k] as f64, pushes[k].1.recipients as f64);
+        let push_engagement_rate = mean((0..pushes.len()).map(engagement_of));
+        let segmented_rate = mean(
+            (0..pushes.len())
+                .filter(|k| pushes[*k].1.segmented)
+                .map(engagement_of),
+        );
+        let unsegmented_rate = mean(
+            (0..pushes.len())
+                .filter(|k| !pushes[*k].1.segmented)
+                .map(engagement_of),
+        );
+
+        let four = [
+            (
+                "menu_click",
+                kinds[what::MENU as usize..what::MENU as usize + 3]
+                    .iter()
+                    .sum::<u64>(),
+            ),
+            ("message", kinds[what::MESSAGE as usize]),
+            ("post_interaction", kinds[what::POST_INTERACTION as usize]),
+            ("qr_scan", kinds[what::QR_SCAN as usize]),
+        ];
+        let four_total: u64 = four.iter().map(|(_, n)| n).sum();
+        let action_shares: serde_json::Map<String, Value> = four
+            .iter()
+            .map(|(k, n)| (k.to_string(), ratio(*n as f64, four_total as f64)))
+            .collect();
+        let menu_total = four[0].1;
+        let menu_shares: serde_json::Map<String, Value> = MenuCategory::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                (
+                    c.as_str().to_owned(),
+                    ratio(kinds[what::MENU as usize + i] as f64, menu_total as f64),
+                )
+            })
+            .collect();
+
+        // ——— Content ———
+        let n_pushes = pushes.len() as f64;
+        let pushes_per_month: Vec<Value> = months
+        .iter()
+        .map(|(label, first, next)| json!({"month": label, "pushes": pushes.iter().filter(|(_, p)| *first <= p.ts && p.ts < *next).count()}))
+        .collect();
+        let articles_per_push: serde_json::Map<String, Value> = (1..=8u8)
+            .map(|a| {
+                (
+                    a.to_string(),
+                    ratio(
+                        pushes.iter().filter(|(_, p)| p.articles == a).count() as f64,
+                        n_pushes,
+                    ),
+                )
+            })
+            .collect();
+        let mut heat = [[0u64; 24]; 7];
+        for (_, p) in &pushes {
+            let z =
+                period.local(Timestamp::from_nanosecond(i128::from(p.ts)).unwrap_or(period.start));
+            heat[z.weekday().to_sunday_zero_offset() as usize][z.hour() as usize] += 1;
+        }
+        let push_heatmap: Vec<Vec<f64>> = heat
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|n| {
+                        if n_pushes == 0.0 {
+                            0.0
+                        } else {
+                            *n as f64 / n_pushes
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let open_rate_of = |k: usize, a: u8| {
+            ratio(
+                openers[9 * k + a as usize - 1] as f64,
+                pushes[k].1.recipients as f64,
+            )
+        };
+        let open_rate = mean(
+            (0..pushes.len())
+                .flat_map(|k| (1..=pushes[k].1.articles.min(8)).map(move |a| open_rate_of(k, a))),
+        );
+        let single = mean(
+            (0..pushes.len())
+                .filter(|k| pushes[*k].1.articles == 1)
+                .map(|k| open_rate_of(k, 1)),
+        );
+        let multi: Vec<usize> = (0..pushes.len())
+            .filter(|k| pushes[*k].1.articles >= 2)
+            .collect();
+        let multi_top = mean(multi.iter().map(|k| open_rate_of(*k, 1)));
+        let multi_cumulative = mean(
+            multi
+                .iter()
+                .map(|k| ratio(any_openers[*k] as f64, pushes[*k].1.recipients as f64)),
+        );
+
+        let livestream = match live_thread.join() {
+            Ok(l) => l,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+
+        Ok(json!({
+            "period": {"from": period.from.to_string(), "to": period.to.to_string(), "tz": period.tz_name},
+            "acquisition": {
+                "followers_start": followers_start,
+                "followers_end": followers_end,
+                "growth_rate": ratio(followers_end_f - followers_start_f, followers_start_f),
+                "new_follows": new_follows,
+                "unfollows": unfollows,
+                "sources": sources,
+                "unfollow_rate_after_push": unfollow_rate_after_push,
+            },
+            "engagement": {
+                "monthly": monthly,
+                "monthly_active_rate": monthly_active_rate,
+                "inactive_rate": ratio(inactive as f64, followers_end_f),
+                "lifetime_active_rate": lifetime_active_rate,
+                "lifetime_active_rate_by_source": by_source_rate,
+                "push_engagement_rate": push_engagement_rate,
+                "segmented_engagement_rate": segmented_rate,
+                "unsegmented_engagement_rate": unsegmented_rate,
+                "action_shares": action_shares,
+                "menu_category_shares": menu_shares,
+            },
+            "content": {
+                "pushes": pushes.len(),
+                "pushes_per_month": pushes_per_month,
+                "articles_per_push": articles_per_push,
+                "push_heatmap": push_heatmap,
+                "open_rate": open_rate,
+                "single_article_open_rate": single,
+                "multi_top_article_open_rate": multi_top,
+                "multi_cumulative_open_rate": multi_cumulative,
+                "reader_retention": reader_retention,
+                "screens_to_lose_20pct": lose_20,
+                "screens_to_lose_50pct": lose_50,
+            },
+            "livestream": livestream,
+        }))
+    })
 }
 
 #[cfg(test)]
@@ -787,5 +962,122 @@ mod tests {
             )
             .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod engine_tests {
+    use super::*;
+    use events::{Action, Kind, Purchase};
+
+    /// A small deterministic generator (splitmix64).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Random events over a few people, pushes and lives, crowded around the period's and the
+    /// months' boundaries (in Shanghai time), in no particular order, with duplicates.
+    fn random_events(rng: &mut Rng, count: usize) -> Vec<Event> {
+        // 2019-12-15 .. 2020-03-15 UTC, in minutes, with many events on the exact boundaries.
+        let base = 1_576_368_000i64;
+        let boundaries = [
+            1_577_808_000i64, // 2020-01-01T00:00+08:00
+            1_580_486_400,    // 2020-02-01T00:00+08:00
+            1_582_992_000,    // 2020-03-01T00:00+08:00
+        ];
+        let mut pushes: Vec<(String, i64)> = Vec::new();
+        (0..count)
+            .map(|_| {
+                let secs = if rng.below(4) == 0 {
+                    boundaries[rng.below(3) as usize] + rng.below(3) as i64 - 1
+                } else {
+                    base + rng.below(90 * 24 * 60) as i64 * 60
+                };
+                let ts = Timestamp::from_second(secs).expect("ts");
+                let person = Some(format!("p{}", rng.below(12)));
+                let push = if pushes.is_empty() || rng.below(3) == 0 {
+                    format!("push{}", rng.below(6))
+                } else {
+                    pushes[rng.below(pushes.len() as u64) as usize].0.clone()
+                };
+                let kind = match rng.below(12) {
+                    0 | 1 => Kind::Follow {
+                        source: Source::ALL[rng.below(5) as usize],
+                    },
+                    2 => Kind::Unfollow,
+                    3 => {
+                        pushes.push((push.clone(), secs));
+                        Kind::Push {
+                            push,
+                            articles: 1 + rng.below(3) as u8,
+                            segmented: rng.below(2) == 0,
+                            recipients: rng.below(15),
+                        }
+                    }
+                    4 | 5 => Kind::ArticleOpen {
+                        push,
+                        article: 1 + rng.below(3) as u8,
+                        screens: rng.below(50) as f64 / 4.0,
+                    },
+                    6 => Kind::PostInteraction {
+                        push,
+                        article: 1 + rng.below(3) as u8,
+                        action: Action::ALL[rng.below(4) as usize],
+                    },
+                    7 => Kind::MenuClick {
+                        category: MenuCategory::ALL[rng.below(3) as usize],
+                    },
+                    8 => Kind::Message,
+                    9 => Kind::QrScan,
+                    10 => Kind::LiveView {
+                        live: format!("live{}", rng.below(3)),
+                    },
+                    _ => Kind::Purchase(Box::new(Purchase {
+                        live: (rng.below(3) > 0).then(|| format!("live{}", rng.below(3))),
+                        amount: rng.below(1000) as f64 / 8.0,
+                        currency: "CNY".into(),
+                        sa: None,
+                    })),
+                };
+                let follower = if matches!(kind, Kind::Push { .. }) {
+                    None
+                } else {
+                    person
+                };
+                Event { ts, follower, kind }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_engine_gives_exactly_the_reference_figures_on_random_events() {
+        let mut rng = Rng(7);
+        let periods = [
+            ((2020, 1, 1), (2020, 3, 1), "Asia/Shanghai"),
+            ((2020, 1, 15), (2020, 2, 20), "Asia/Shanghai"),
+            ((2019, 12, 1), (2020, 4, 1), "Europe/Paris"),
+            ((2020, 2, 1), (2020, 2, 2), "UTC"),
+        ];
+        for round in 0..300 {
+            let events = random_events(&mut rng, 1 + round % 120);
+            for ((fy, fm, fd), (ty, tm, td), tz) in periods {
+                let period =
+                    Period::new(Date::constant(fy, fm, fd), Date::constant(ty, tm, td), tz)
+                        .expect("period");
+                let fast = report(&events, &period).expect("engine");
+                let slow = reference::report(&events, &period).expect("reference");
+                assert_eq!(fast, slow, "round {round}, {tz} {fy}-{fm}-{fd}");
+            }
+        }
     }
 }

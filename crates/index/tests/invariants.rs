@@ -137,3 +137,55 @@ fn invariants_hold_on_generated_communities() {
         }
     }
 }
+
+/// The same events give the same report however they arrive: built at once, appended in
+/// batches out of time order, or read from JSON Lines or from a Parquet file of many row
+/// groups split between threads.
+#[test]
+fn every_way_in_gives_the_same_report() {
+    let events = sim::events::generate(&sim::events::Params {
+        people: 400,
+        days: 120,
+        seed: 9,
+        start: Date::constant(2024, 1, 1),
+    });
+    let period = Period::new(
+        Date::constant(2024, 1, 15),
+        Date::constant(2024, 4, 1),
+        "Asia/Shanghai",
+    )
+    .expect("period");
+    let expected = report(&events, &period).expect("report");
+
+    // Appended batch by batch, newest batch first, as a live index would see a backfill.
+    let mut live = index::Table::new();
+    for chunk in events.chunks(997).rev() {
+        let refs: Vec<_> = chunk.iter().map(|e| e.as_ref()).collect();
+        live.push_all(&refs);
+    }
+    let mut reordered: Vec<_> = events.chunks(997).rev().flatten().cloned().collect();
+    assert_eq!(
+        index::report_table(&live, &period).expect("live"),
+        report(&reordered, &period).expect("batch"),
+        "appending equals building at once"
+    );
+    reordered.clear();
+
+    let dir = std::env::temp_dir().join(format!("salon_index_ways_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let parquet = dir.join("events.parquet");
+    events::write_parquet_groups(&parquet, &events, events.len() / 12 + 1).expect("parquet");
+    assert!(events::parquet_row_groups(&parquet).expect("groups").len() > 8);
+    let (table, skipped) = index::Table::read(&parquet, false).expect("read parquet");
+    assert!(skipped.is_empty());
+    assert_eq!(table.len(), events.len() as u64);
+    assert_eq!(index::report_table(&table, &period).expect("parquet"), expected);
+
+    let jsonl = dir.join("events.jsonl");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&jsonl).expect("file"));
+    events::write_jsonl(&mut out, &events).expect("jsonl");
+    drop(out);
+    let (table, _) = index::Table::read(&jsonl, false).expect("read jsonl");
+    assert_eq!(index::report_table(&table, &period).expect("jsonl"), expected);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -603,15 +603,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let (from, to) = (date("from", &from)?, date("to", &to)?);
             let (report, title) = match (events, brand) {
                 (Some(events), _) => {
-                    let read = events::read_file(&events, skip_bad)
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", events.display()))?;
-                    for e in &read.skipped {
-                        eprintln!("skipped {e}");
-                    }
                     let tz = tz.as_deref().unwrap_or("Asia/Shanghai");
                     let period = index::Period::new(from, to, tz)?;
+                    let (table, skipped) = index::Table::read(&events, skip_bad)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", events.display()))?;
+                    for e in &skipped {
+                        eprintln!("skipped {e}");
+                    }
                     (
-                        index::report(&read.events, &period)?,
+                        index::report_table(&table, &period)?,
                         events.display().to_string(),
                     )
                 }

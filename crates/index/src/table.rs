@@ -1,0 +1,634 @@
+//! The events as the report engine holds them: every id interned to a dense number, every kind
+//! in its own columns. A person is a `u32`, so the engine's per-person state is a plain array
+//! indexed by it, not a hash map keyed by text; and the text of an id is stored once.
+//!
+//! A table only grows: [`Table::push`] appends one event. The batch report reads a whole file
+//! into one; the live index of a brand appends each event as it is recorded.
+
+use std::hash::BuildHasher;
+use std::path::Path;
+use std::sync::Mutex;
+
+use events::{EventError, EventRef, KindRef, MenuCategory, ReadError, Source};
+use hashbrown::HashTable;
+use jiff::Timestamp;
+
+/// Ids are the brand's own data and channel-assigned ids; a fixed-seed hash is enough, and
+/// foldhash mixes short strings better than Fx (whose clustering showed in profiles).
+const HASHER: foldhash::fast::FixedState = foldhash::fast::FixedState::with_seed(0x5a10_4e11);
+
+/// "No one": an event without a follower (only pushes lack one in a valid file).
+pub const NONE: u32 = u32::MAX;
+
+/// Distinct strings numbered 0, 1, 2, … in order of first appearance, their text kept once.
+#[derive(Default)]
+pub struct Interner {
+    text: String,
+    /// Where each name starts in `text`; name `i` ends where `i + 1` starts.
+    starts: Vec<u32>,
+    /// The names by hash, each with its place in `text`, so that a lookup reads the text of
+    /// the candidate and nothing else.
+    table: HashTable<Slot>,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    id: u32,
+    start: u32,
+    len: u32,
+}
+
+impl Slot {
+    fn name(self, text: &str) -> &str {
+        &text[self.start as usize..(self.start + self.len) as usize]
+    }
+}
+
+impl Interner {
+    /// The number of `s`, numbering it if it is new.
+    pub fn intern(&mut self, s: &str) -> u32 {
+        let hash = HASHER.hash_one(s);
+        let Self {
+            text,
+            starts,
+            table,
+        } = self;
+        if let Some(slot) = table.find(hash, |slot| {
+            slot.len as usize == s.len() && slot.name(text) == s
+        }) {
+            return slot.id;
+        }
+        let slot = Slot {
+            id: starts.len() as u32,
+            start: text.len() as u32,
+            len: s.len() as u32,
+        };
+        starts.push(slot.start);
+        text.push_str(s);
+        table.insert_unique(hash, slot, |slot| HASHER.hash_one(slot.name(text)));
+        slot.id
+    }
+
+    /// The number of `s`, if it has one.
+    pub fn get(&self, s: &str) -> Option<u32> {
+        let hash = HASHER.hash_one(s);
+        self.table
+            .find(hash, |slot| slot.name(&self.text) == s)
+            .map(|slot| slot.id)
+    }
+
+    pub fn name(&self, id: u32) -> &str {
+        let i = id as usize;
+        let end = self
+            .starts
+            .get(i + 1)
+            .map_or(self.text.len(), |e| *e as usize);
+        &self.text[self.starts[i] as usize..end]
+    }
+
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+}
+
+/// Groups `items` by a dense key (a counting sort): `(offsets, values)` where the values of
+/// key `k` are `values[offsets[k]..offsets[k + 1]]`, in their original order.
+pub(crate) fn group_by(
+    keys: usize,
+    items: impl Iterator<Item = (usize, u32)> + Clone,
+) -> (Vec<usize>, Vec<u32>) {
+    let mut offsets = vec![0usize; keys + 1];
+    for (k, _) in items.clone() {
+        offsets[k + 1] += 1;
+    }
+    for k in 0..keys {
+        offsets[k + 1] += offsets[k];
+    }
+    let mut next = offsets.clone();
+    let mut values = vec![0u32; offsets[keys]];
+    for (k, v) in items {
+        values[next[k]] = v;
+        next[k] += 1;
+    }
+    (offsets, values)
+}
+
+/// The people of a brand: millions of ids, each looked up once per event. A lookup in one
+/// big table misses the cache every time, so the table is split by hash into [`PARTS`]
+/// parts, each with its own text, and [`People::intern_all`] takes a whole batch of names at
+/// once and looks them up part by part: each part's table and text then stay in the cache
+/// while its share of the batch is looked up (the partitioned hash join's trick).
+///
+/// Each part has its own lock, so threads reading one file intern into the same people (they
+/// rarely want the same part at once), and the tables they build need no renumbering. A
+/// person's number says where it lives: `index in its part × PARTS + part`; so the numbers
+/// are dense up to the imbalance of the parts, a few percent at a million people.
+pub struct People {
+    parts: Vec<Mutex<Part>>,
+}
+
+const PARTS: usize = 256;
+
+#[derive(Default)]
+struct Part {
+    text: String,
+    table: HashTable<Slot>,
+    /// Where each name of the part starts in `text`, by index in the part.
+    starts: Vec<u32>,
+}
+
+impl Part {
+    fn intern(&mut self, part: usize, hash: u64, s: &str) -> u32 {
+        let Part {
+            text,
+            table,
+            starts,
+        } = self;
+        if let Some(slot) = table.find(hash, |slot| {
+            slot.len as usize == s.len() && slot.name(text) == s
+        }) {
+            return slot.id;
+        }
+        let slot = Slot {
+            id: (starts.len() * PARTS + part) as u32,
+            start: text.len() as u32,
+            len: s.len() as u32,
+        };
+        starts.push(slot.start);
+        text.push_str(s);
+        table.insert_unique(hash, slot, |slot| HASHER.hash_one(slot.name(text)));
+        slot.id
+    }
+
+    fn name(&self, index: usize) -> Option<&str> {
+        let start = *self.starts.get(index)? as usize;
+        let end = self
+            .starts
+            .get(index + 1)
+            .map_or(self.text.len(), |e| *e as usize);
+        self.text.get(start..end)
+    }
+}
+
+impl Default for People {
+    fn default() -> Self {
+        Self {
+            parts: (0..PARTS).map(|_| Mutex::default()).collect(),
+        }
+    }
+}
+
+/// The part of a hash: bits that neither the table's bucket index (the low bits) nor its
+/// tag (the top 7 bits) use, so that the names of one part still spread over its table.
+fn part_of(hash: u64) -> usize {
+    ((hash >> 32) as usize) % PARTS
+}
+
+impl People {
+    fn part(&self, part: usize) -> std::sync::MutexGuard<'_, Part> {
+        // A part is consistent after every statement that changes it: a panic elsewhere
+        // while its lock was held leaves nothing half done.
+        self.parts[part]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The number of `s`, numbering it if it is new.
+    pub fn intern(&self, s: &str) -> u32 {
+        let hash = HASHER.hash_one(s);
+        let part = part_of(hash);
+        self.part(part).intern(part, hash, s)
+    }
+
+    /// The numbers of a batch of names ([`NONE`] for none), numbering the new ones.
+    pub fn intern_all(&self, names: &[Option<&str>]) -> Vec<u32> {
+        let hashes: Vec<u64> = names
+            .iter()
+            .map(|n| n.map_or(0, |s| HASHER.hash_one(s)))
+            .collect();
+        let (offsets, order) = group_by(
+            PARTS,
+            names
+                .iter()
+                .zip(&hashes)
+                .enumerate()
+                .filter(|(_, (n, _))| n.is_some())
+                .map(|(i, (_, h))| (part_of(*h), i as u32)),
+        );
+        let mut ids = vec![NONE; names.len()];
+        for part in 0..PARTS {
+            let share = &order[offsets[part]..offsets[part + 1]];
+            if share.is_empty() {
+                continue;
+            }
+            let mut guard = self.part(part);
+            for &i in share {
+                let i = i as usize;
+                if let Some(s) = names[i] {
+                    ids[i] = guard.intern(part, hashes[i], s);
+                }
+            }
+        }
+        ids
+    }
+
+    /// The number of `s`, if it has one.
+    pub fn get(&self, s: &str) -> Option<u32> {
+        let hash = HASHER.hash_one(s);
+        let part = self.part(part_of(hash));
+        part.table
+            .find(hash, |slot| slot.name(&part.text) == s)
+            .map(|slot| slot.id)
+    }
+
+    /// The name of number `id`.
+    pub fn name(&self, id: u32) -> Option<String> {
+        let (index, part) = (id as usize / PARTS, id as usize % PARTS);
+        self.part(part).name(index).map(str::to_owned)
+    }
+
+    /// One more than the largest number given: how long an array indexed by person must be.
+    pub fn len(&self) -> usize {
+        (0..PARTS)
+            .map(|part| match self.part(part).starts.len() {
+                0 => 0,
+                count => (count - 1) * PARTS + part + 1,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// How many people there are.
+    pub fn count(&self) -> usize {
+        (0..PARTS).map(|part| self.part(part).starts.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
+}
+
+/// An instant as nanoseconds since the Unix epoch. Instants past the year 2262 (or before
+/// 1677) are held at the end of that range: their order among themselves is lost, nothing else.
+pub fn nanos(ts: Timestamp) -> i64 {
+    let n = ts.as_nanosecond();
+    i64::try_from(n).unwrap_or(if n < 0 { i64::MIN + 1 } else { i64::MAX })
+}
+
+/// The code of an unfollow in [`Table::change_source`].
+pub const UNFOLLOW: u8 = u8::MAX;
+
+/// What an action was, in [`Table::act_what`]. Menu clicks carry their category.
+pub mod what {
+    pub const ARTICLE_OPEN: u8 = 0;
+    pub const POST_INTERACTION: u8 = 1;
+    /// `MENU + category index` (ecommerce, information, crm).
+    pub const MENU: u8 = 2;
+    pub const MESSAGE: u8 = 5;
+    pub const QR_SCAN: u8 = 6;
+    pub const LIVE_VIEW: u8 = 7;
+    pub const COUNT: usize = 8;
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PushRow {
+    pub ts: i64,
+    pub push: u32,
+    pub articles: u8,
+    pub segmented: bool,
+    pub recipients: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PurchaseRow {
+    /// The livestream it came from, or [`NONE`].
+    pub live: u32,
+    pub person: u32,
+    pub amount: f64,
+}
+
+/// A brand's events, column by column, in the order they were pushed.
+#[derive(Default)]
+pub struct Table {
+    pub people: People,
+    pub pushes: Interner,
+    pub lives: Interner,
+    /// Follows and unfollows.
+    pub change_ts: Vec<i64>,
+    pub change_person: Vec<u32>,
+    /// The source's index in [`Source::ALL`], or [`UNFOLLOW`].
+    pub change_source: Vec<u8>,
+    pub push_rows: Vec<PushRow>,
+    /// Every action of the spec (opens, interactions and live views too).
+    pub act_ts: Vec<i64>,
+    pub act_person: Vec<u32>,
+    pub act_what: Vec<u8>,
+    pub open_push: Vec<u32>,
+    pub open_person: Vec<u32>,
+    pub open_article: Vec<u8>,
+    pub open_screens: Vec<f64>,
+    pub interaction_push: Vec<u32>,
+    pub interaction_person: Vec<u32>,
+    pub view_ts: Vec<i64>,
+    pub view_live: Vec<u32>,
+    pub view_person: Vec<u32>,
+    pub purchases: Vec<PurchaseRow>,
+    events: u64,
+}
+
+fn source_index(s: Source) -> u8 {
+    Source::ALL.iter().position(|x| *x == s).unwrap_or(0) as u8
+}
+
+fn category_index(c: MenuCategory) -> u8 {
+    MenuCategory::ALL.iter().position(|x| *x == c).unwrap_or(0) as u8
+}
+
+impl Table {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a table from owned events.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a events::Event>) -> Self {
+        let mut t = Self::new();
+        for e in events {
+            t.push(e.as_ref());
+        }
+        t
+    }
+
+    /// Reads an events file (Parquet or JSON Lines) straight into a table. Without
+    /// `skip_bad`, a file with any bad row is refused whole; with it, the bad rows come back.
+    ///
+    /// A Parquet file is read by as many threads as the machine has cores, each over a run of
+    /// row groups into its own table; the tables are then joined in file order.
+    pub fn read(path: &Path, skip_bad: bool) -> Result<(Self, Vec<EventError>), ReadError> {
+        let (t, skipped) = if path.extension().is_some_and(|e| e == "parquet") {
+            Self::read_parquet(path)?
+        } else {
+            let mut t = Self::new();
+            let skipped = events::visit_file(path, |e| t.push(e))?;
+            (t, skipped)
+        };
+        if !skipped.is_empty() && !skip_bad {
+            return Err(ReadError::Invalid(skipped));
+        }
+        Ok((t, skipped))
+    }
+
+    fn read_parquet(path: &Path) -> Result<(Self, Vec<EventError>), ReadError> {
+        let groups = events::parquet_row_groups(path)?;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, groups.len().max(1));
+        // Contiguous runs of row groups with about the same number of rows each.
+        let total: u64 = groups.iter().sum();
+        let mut runs = Vec::new();
+        let (mut start, mut rows, mut first_row) = (0, 0u64, 1u64);
+        for (g, n) in groups.iter().enumerate() {
+            rows += n;
+            let share = total * (runs.len() as u64 + 1) / threads as u64;
+            if rows >= share || g + 1 == groups.len() {
+                runs.push((start..g + 1, first_row));
+                first_row = 1 + rows;
+                start = g + 1;
+            }
+        }
+        let people = People::default();
+        let parts = std::thread::scope(|scope| {
+            let handles: Vec<_> = runs
+                .into_iter()
+                .map(|(range, first_row)| {
+                    let people = &people;
+                    scope.spawn(move || {
+                        let mut t = Self::new();
+                        events::visit_parquet_groups(path, range, first_row, |batch| {
+                            t.push_all_shared(people, batch)
+                        })
+                        .map(|skipped| (t, skipped))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(std::io::Error::other("a reader thread failed").into())
+                    })
+                })
+                .collect::<Result<Vec<_>, ReadError>>()
+        })?;
+        let mut parts = parts.into_iter();
+        let (mut table, mut skipped) = parts.next().unwrap_or_default();
+        for (t, s) in parts {
+            table.append_numbered(t);
+            skipped.extend(s);
+        }
+        table.people = people;
+        Ok((table, skipped))
+    }
+
+    /// Appends the events of `other` after this table's, as if they had been pushed here.
+    pub fn append(&mut self, mut other: Table) {
+        let names: Vec<Option<String>> = (0..other.people.len() as u32)
+            .map(|i| other.people.name(i))
+            .collect();
+        let names: Vec<Option<&str>> = names.iter().map(Option::as_deref).collect();
+        let ids = self.people.intern_all(&names);
+        let map = |v: &mut u32| {
+            if *v != NONE {
+                *v = ids[*v as usize];
+            }
+        };
+        other.change_person.iter_mut().for_each(map);
+        other.act_person.iter_mut().for_each(map);
+        other.open_person.iter_mut().for_each(map);
+        other.interaction_person.iter_mut().for_each(map);
+        other.view_person.iter_mut().for_each(map);
+        other.purchases.iter_mut().for_each(|b| map(&mut b.person));
+        self.append_numbered(other);
+    }
+
+    /// Appends `other`, whose people are already numbered as this table's.
+    fn append_numbered(&mut self, other: Table) {
+        let remap = |into: &mut Interner, from: &Interner| -> Vec<u32> {
+            (0..from.len() as u32)
+                .map(|i| into.intern(from.name(i)))
+                .collect()
+        };
+        let pushes = remap(&mut self.pushes, &other.pushes);
+        let lives = remap(&mut self.lives, &other.lives);
+        let map = |ids: &[u32], v: u32| if v == NONE { NONE } else { ids[v as usize] };
+        self.events += other.events;
+        self.change_ts.extend(other.change_ts);
+        self.change_person.extend(other.change_person);
+        self.change_source.extend(other.change_source);
+        self.push_rows
+            .extend(other.push_rows.iter().map(|r| PushRow {
+                push: map(&pushes, r.push),
+                ..*r
+            }));
+        self.act_ts.extend(other.act_ts);
+        self.act_person.extend(other.act_person);
+        self.act_what.extend(other.act_what);
+        self.open_push
+            .extend(other.open_push.iter().map(|p| map(&pushes, *p)));
+        self.open_person.extend(other.open_person);
+        self.open_article.extend(other.open_article);
+        self.open_screens.extend(other.open_screens);
+        self.interaction_push
+            .extend(other.interaction_push.iter().map(|p| map(&pushes, *p)));
+        self.interaction_person.extend(other.interaction_person);
+        self.view_ts.extend(other.view_ts);
+        self.view_live
+            .extend(other.view_live.iter().map(|l| map(&lives, *l)));
+        self.view_person.extend(other.view_person);
+        self.purchases
+            .extend(other.purchases.iter().map(|b| PurchaseRow {
+                live: map(&lives, b.live),
+                ..*b
+            }));
+    }
+
+    /// How many events were pushed.
+    pub fn len(&self) -> u64 {
+        self.events
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events == 0
+    }
+
+    fn action(&mut self, ts: i64, person: u32, what: u8) {
+        self.act_ts.push(ts);
+        self.act_person.push(person);
+        self.act_what.push(what);
+    }
+
+    /// Appends one event.
+    pub fn push(&mut self, e: EventRef<'_>) {
+        let person = e.follower.map_or(NONE, |p| self.people.intern(p));
+        self.push_as(e, person);
+    }
+
+    /// Appends a batch of events: faster than one by one, as their people are looked up
+    /// together (see [`People`]).
+    pub fn push_all(&mut self, batch: &[EventRef<'_>]) {
+        let names: Vec<Option<&str>> = batch.iter().map(|e| e.follower).collect();
+        let people = self.people.intern_all(&names);
+        for (e, person) in batch.iter().zip(people) {
+            self.push_as(*e, person);
+        }
+    }
+
+    /// [`Table::push_all`] with the people numbered by `people` rather than this table's own:
+    /// how threads that read parts of one file share their numbering.
+    fn push_all_shared(&mut self, people: &People, batch: &[EventRef<'_>]) {
+        let names: Vec<Option<&str>> = batch.iter().map(|e| e.follower).collect();
+        let ids = people.intern_all(&names);
+        for (e, person) in batch.iter().zip(ids) {
+            self.push_as(*e, person);
+        }
+    }
+
+    fn push_as(&mut self, e: EventRef<'_>, person: u32) {
+        self.events += 1;
+        let ts = nanos(e.ts);
+        match e.kind {
+            KindRef::Follow { source } => {
+                self.change_ts.push(ts);
+                self.change_person.push(person);
+                self.change_source.push(source_index(source));
+            }
+            KindRef::Unfollow => {
+                self.change_ts.push(ts);
+                self.change_person.push(person);
+                self.change_source.push(UNFOLLOW);
+            }
+            KindRef::Push {
+                push,
+                articles,
+                segmented,
+                recipients,
+            } => {
+                let push = self.pushes.intern(push);
+                self.push_rows.push(PushRow {
+                    ts,
+                    push,
+                    articles,
+                    segmented,
+                    recipients,
+                });
+            }
+            KindRef::ArticleOpen {
+                push,
+                article,
+                screens,
+            } => {
+                self.action(ts, person, what::ARTICLE_OPEN);
+                let push = self.pushes.intern(push);
+                self.open_push.push(push);
+                self.open_person.push(person);
+                self.open_article.push(article);
+                self.open_screens.push(screens);
+            }
+            KindRef::PostInteraction { push, .. } => {
+                self.action(ts, person, what::POST_INTERACTION);
+                let push = self.pushes.intern(push);
+                self.interaction_push.push(push);
+                self.interaction_person.push(person);
+            }
+            KindRef::MenuClick { category } => {
+                self.action(ts, person, what::MENU + category_index(category));
+            }
+            KindRef::Message => self.action(ts, person, what::MESSAGE),
+            KindRef::QrScan => self.action(ts, person, what::QR_SCAN),
+            KindRef::LiveView { live } => {
+                self.action(ts, person, what::LIVE_VIEW);
+                let live = self.lives.intern(live);
+                self.view_ts.push(ts);
+                self.view_live.push(live);
+                self.view_person.push(person);
+            }
+            KindRef::Purchase { live, amount, .. } => {
+                let live = live.map_or(NONE, |l| self.lives.intern(l));
+                self.purchases.push(PurchaseRow {
+                    live,
+                    person,
+                    amount,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_numbers_each_string_once_in_order() {
+        let mut i = Interner::default();
+        let words = ["b", "a", "", "b", "long-name-✓", "a"];
+        let ids: Vec<u32> = words.iter().map(|w| i.intern(w)).collect();
+        assert_eq!(ids, vec![0, 1, 2, 0, 3, 1]);
+        assert_eq!(i.len(), 4);
+        assert_eq!(
+            (0..4).map(|id| i.name(id)).collect::<Vec<_>>(),
+            vec!["b", "a", "", "long-name-✓"]
+        );
+        assert_eq!(i.get("long-name-✓"), Some(3));
+        assert_eq!(i.get("c"), None);
+        // Growth rehashes without losing anything.
+        for n in 0..10_000 {
+            i.intern(&format!("p{n}"));
+        }
+        assert_eq!(i.get("p9999"), Some(4 + 9999));
+        assert_eq!(i.name(4 + 5000), "p5000");
+    }
+}
