@@ -37,6 +37,32 @@ pub fn stored(e: &Event) -> StoredEvent {
     }
 }
 
+/// A brand's events in the report engine's form, and the number of the last stored event it
+/// holds.
+#[derive(Default)]
+pub struct LiveTable {
+    pub table: index::Table,
+    pub last_id: i64,
+}
+
+impl LiveTable {
+    /// Appends stored events, in the order stored.
+    fn catch_up(&mut self, rows: Vec<(i64, String)>) -> AppResult<()> {
+        let mut batch = Vec::with_capacity(rows.len());
+        for (id, line) in &rows {
+            let e = events::parse_line(u64::try_from(*id).unwrap_or(0), line)
+                .map_err(|e| AppError::Internal(format!("stored event unreadable: {e}")))?;
+            batch.push(e);
+        }
+        let refs: Vec<events::EventRef<'_>> = batch.iter().map(Event::as_ref).collect();
+        self.table.push_all(&refs);
+        if let Some((id, _)) = rows.last() {
+            self.last_id = *id;
+        }
+        Ok(())
+    }
+}
+
 impl Salon {
     /// Imports a JSON Lines (or gzip) events file into the brand. Strict unless `skip_bad`;
     /// importing the same events twice adds nothing.
@@ -113,9 +139,55 @@ impl Salon {
         let tz = tz.unwrap_or(actor.brand.time_zone.as_str());
         let period = index::Period::new(from, to, tz)
             .map_err(|e| AppError::invalid("period", e.to_string()))?;
-        // All of it: the report counts opens after the period for pushes inside it.
-        let events = self.brand_events(actor.brand.id).await?;
-        index::report(&events, &period).map_err(|e| AppError::invalid("period", e.to_string()))
+        self.report_of(actor.brand.id, &period).await
+    }
+
+    /// The report over a brand's live table, brought up to date first. All of the stream
+    /// counts, not only the period: opens after the period count for pushes inside it.
+    async fn report_of(
+        &self,
+        brand: BrandId,
+        period: &index::Period,
+    ) -> AppResult<serde_json::Value> {
+        let live = self.live_table(brand).await?;
+        let live = live.lock().await;
+        index::report_table(&live.table, period)
+            .map_err(|e| AppError::invalid("period", e.to_string()))
+    }
+
+    /// The brand's live table: its events as the report engine holds them, kept in memory
+    /// and brought up to date on each use by reading only the events stored since the last
+    /// one (by their number in the store), never the whole stream again.
+    ///
+    /// The numbers are given when a row is inserted, and PostgreSQL may commit a smaller
+    /// number after a larger one was read; so the table's length is checked against the
+    /// stream's, and the table is read again whole if an event was passed over.
+    pub async fn live_table(
+        &self,
+        brand: BrandId,
+    ) -> AppResult<Arc<tokio::sync::Mutex<LiveTable>>> {
+        let live = self
+            .live_tables
+            .lock()
+            .map_err(|_| AppError::Internal("live tables poisoned".into()))?
+            .entry(brand)
+            .or_default()
+            .clone();
+        {
+            let mut table = live.lock().await;
+            let count = self.repo.count_events(brand).await?;
+            let after = table.last_id;
+            table.catch_up(self.repo.event_lines_after(brand, after).await?)?;
+            if table.table.len() < u64::try_from(count).unwrap_or(0) {
+                tracing::info!(
+                    brand = brand.0,
+                    "an event was passed over: reading the stream again"
+                );
+                *table = LiveTable::default();
+                table.catch_up(self.repo.event_lines_after(brand, 0).await?)?;
+            }
+        }
+        Ok(live)
     }
 
     /// The brand's figures against every brand of the installation that has events
@@ -139,11 +211,7 @@ impl Salon {
             }
             let period = index::Period::new(from, to, b.time_zone.as_str())
                 .map_err(|e| AppError::invalid("period", e.to_string()))?;
-            let events = self.brand_events(b.id).await?;
-            all.push(
-                index::report(&events, &period)
-                    .map_err(|e| AppError::invalid("period", e.to_string()))?,
-            );
+            all.push(self.report_of(b.id, &period).await?);
         }
         Ok(index::benchmark::compare(&own, &all))
     }

@@ -21,6 +21,8 @@ pub use error::AppError;
 pub type AppResult<T> = Result<T, AppError>;
 
 /// Per brand: the stream's length when read, and its parsed events.
+type LiveTables =
+    std::collections::HashMap<domain::BrandId, Arc<tokio::sync::Mutex<analytics::LiveTable>>>;
 type EventCache = std::collections::HashMap<domain::BrandId, (i64, Arc<Vec<events::Event>>)>;
 
 /// The application: the storage port, and the rules around it.
@@ -36,6 +38,8 @@ pub struct Salon {
     pub channels: Arc<channels::Channels>,
     /// Each brand's parsed event stream and its length (see [`Salon::brand_events`]).
     event_cache: Arc<std::sync::Mutex<EventCache>>,
+    /// Each brand's events as the report engine holds them (see [`Salon::live_table`]).
+    live_tables: Arc<std::sync::Mutex<LiveTables>>,
 }
 
 impl Salon {
@@ -47,6 +51,7 @@ impl Salon {
             tokens: Arc::default(),
             channels: Arc::default(),
             event_cache: Arc::default(),
+            live_tables: Arc::default(),
         }
     }
 

@@ -224,5 +224,9 @@ pub trait EventStore: Send + Sync + 'static {
     async fn put_events(&self, brand: BrandId, events: &[StoredEvent]) -> RepoResult<u64>;
     /// The brand's events with `ts < before` (all when `None`), oldest first, as lines.
     async fn event_lines(&self, brand: BrandId, before: Option<Millis>) -> RepoResult<Vec<String>>;
+    /// The brand's events stored after the one numbered `after` (0 for all), in the order
+    /// they were stored, each with its number: how a live index catches up.
+    async fn event_lines_after(&self, brand: BrandId, after: i64)
+    -> RepoResult<Vec<(i64, String)>>;
     async fn count_events(&self, brand: BrandId) -> RepoResult<i64>;
 }

@@ -179,13 +179,19 @@ fn every_way_in_gives_the_same_report() {
     let (table, skipped) = index::Table::read(&parquet, false).expect("read parquet");
     assert!(skipped.is_empty());
     assert_eq!(table.len(), events.len() as u64);
-    assert_eq!(index::report_table(&table, &period).expect("parquet"), expected);
+    assert_eq!(
+        index::report_table(&table, &period).expect("parquet"),
+        expected
+    );
 
     let jsonl = dir.join("events.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&jsonl).expect("file"));
     events::write_jsonl(&mut out, &events).expect("jsonl");
     drop(out);
     let (table, _) = index::Table::read(&jsonl, false).expect("read jsonl");
-    assert_eq!(index::report_table(&table, &period).expect("jsonl"), expected);
+    assert_eq!(
+        index::report_table(&table, &period).expect("jsonl"),
+        expected
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

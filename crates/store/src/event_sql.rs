@@ -48,6 +48,21 @@ macro_rules! impl_event_store {
                 .map_err(db)
             }
 
+            async fn event_lines_after(
+                &self,
+                brand: BrandId,
+                after: i64,
+            ) -> RepoResult<Vec<(i64, String)>> {
+                sqlx::query_as(
+                    "SELECT id, line FROM brand_events WHERE brand_id = $1 AND id > $2 ORDER BY id",
+                )
+                .bind(brand.0)
+                .bind(after)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)
+            }
+
             async fn count_events(&self, brand: BrandId) -> RepoResult<i64> {
                 sqlx::query_scalar("SELECT COUNT(*) FROM brand_events WHERE brand_id = $1")
                     .bind(brand.0)

@@ -1230,5 +1230,26 @@ async fn the_event_stream_adds_each_event_once() {
             db.name
         );
         assert_eq!(r.event_lines(a.id, None).await.expect("all").len(), 3);
+        // In the order stored, numbered, and from any number on: how a live index catches up.
+        let stored = r.event_lines_after(a.id, 0).await.expect("after 0");
+        assert_eq!(
+            stored.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>(),
+            batch.iter().map(|e| e.line.clone()).collect::<Vec<_>>(),
+            "{}",
+            db.name
+        );
+        assert!(stored.windows(2).all(|w| w[0].0 < w[1].0));
+        r.put_events(a.id, &[ev(5, "o4")]).await.expect("later");
+        let newer = r.event_lines_after(a.id, stored[2].0).await.expect("after");
+        assert_eq!(newer.len(), 1, "{}", db.name);
+        assert!(newer[0].1.contains("o4"));
+        assert!(
+            r.event_lines_after(b.id, 0)
+                .await
+                .expect("b")
+                .iter()
+                .all(|(id, _)| !stored.iter().any(|(a, _)| a == id)),
+            "another brand's events are not this brand's"
+        );
     }
 }
