@@ -37,30 +37,51 @@ pub fn stored(e: &Event) -> StoredEvent {
     }
 }
 
-/// A brand's events in the report engine's form, and the number of the last stored event it
-/// holds.
-#[derive(Default)]
+/// A brand's live report (its events in the engine's form, with rollups kept as they arrive)
+/// and the number of the last stored event it holds.
 pub struct LiveTable {
-    pub table: index::Table,
+    pub live: index::live::Live,
     pub last_id: i64,
 }
 
 impl LiveTable {
+    fn new(tz: &str) -> AppResult<Self> {
+        Ok(Self {
+            live: index::live::Live::new(tz).map_err(|e| AppError::Internal(e.to_string()))?,
+            last_id: 0,
+        })
+    }
+
     /// Appends stored events, in the order stored.
     fn catch_up(&mut self, rows: Vec<(i64, String)>) -> AppResult<()> {
-        let mut batch = Vec::with_capacity(rows.len());
         for (id, line) in &rows {
-            let e = events::parse_line(u64::try_from(*id).unwrap_or(0), line)
-                .map_err(|e| AppError::Internal(format!("stored event unreadable: {e}")))?;
-            batch.push(e);
-        }
-        let refs: Vec<events::EventRef<'_>> = batch.iter().map(Event::as_ref).collect();
-        self.table.push_all(&refs);
-        if let Some((id, _)) = rows.last() {
+            let e = parse_stored(*id, line)?;
+            self.live.push(e.as_ref());
             self.last_id = *id;
         }
         Ok(())
     }
+
+    /// Reads the whole stream in time order (stored order among events of one instant), so
+    /// that the rollups hold again.
+    fn rebuild(&mut self, tz: &str, rows: Vec<(i64, String)>) -> AppResult<()> {
+        let mut events = rows
+            .iter()
+            .map(|(id, line)| parse_stored(*id, line))
+            .collect::<AppResult<Vec<_>>>()?;
+        events.sort_by_key(|e| e.ts);
+        *self = Self::new(tz)?;
+        for e in &events {
+            self.live.push(e.as_ref());
+        }
+        self.last_id = rows.iter().map(|(id, _)| *id).max().unwrap_or(0);
+        Ok(())
+    }
+}
+
+fn parse_stored(id: i64, line: &str) -> AppResult<Event> {
+    events::parse_line(u64::try_from(id).unwrap_or(0), line)
+        .map_err(|e| AppError::Internal(format!("stored event unreadable: {e}")))
 }
 
 impl Salon {
@@ -151,40 +172,57 @@ impl Salon {
     ) -> AppResult<serde_json::Value> {
         let live = self.live_table(brand).await?;
         let live = live.lock().await;
-        index::report_table(&live.table, period)
+        live.live
+            .report(period)
             .map_err(|e| AppError::invalid("period", e.to_string()))
     }
 
-    /// The brand's live table: its events as the report engine holds them, kept in memory
-    /// and brought up to date on each use by reading only the events stored since the last
-    /// one (by their number in the store), never the whole stream again.
+    /// The brand's live report, brought up to date first by reading only the events stored
+    /// since the last use (by their number in the store), never the whole stream again.
     ///
-    /// The numbers are given when a row is inserted, and PostgreSQL may commit a smaller
-    /// number after a larger one was read; so the table's length is checked against the
-    /// stream's, and the table is read again whole if an event was passed over.
+    /// Two cases read the stream whole, once: PostgreSQL gives numbers when rows are inserted
+    /// and may commit a smaller number after a larger one was read, so the table's length is
+    /// checked against the stream's; and events stored out of time order (an import of
+    /// history) turn the rollups off, so the table is read again in time order.
     pub async fn live_table(
         &self,
         brand: BrandId,
     ) -> AppResult<Arc<tokio::sync::Mutex<LiveTable>>> {
-        let live = self
+        let tz = self.brand(brand).await?.map_or_else(
+            || "Asia/Shanghai".to_owned(),
+            |b| b.time_zone.as_str().to_owned(),
+        );
+        let existing = self
             .live_tables
             .lock()
             .map_err(|_| AppError::Internal("live tables poisoned".into()))?
-            .entry(brand)
-            .or_default()
-            .clone();
+            .get(&brand)
+            .cloned();
+        let live = match existing {
+            Some(live) => live,
+            None => {
+                let fresh = Arc::new(tokio::sync::Mutex::new(LiveTable::new(&tz)?));
+                self.live_tables
+                    .lock()
+                    .map_err(|_| AppError::Internal("live tables poisoned".into()))?
+                    .entry(brand)
+                    .or_insert(fresh)
+                    .clone()
+            }
+        };
         {
             let mut table = live.lock().await;
             let count = self.repo.count_events(brand).await?;
             let after = table.last_id;
             table.catch_up(self.repo.event_lines_after(brand, after).await?)?;
-            if table.table.len() < u64::try_from(count).unwrap_or(0) {
+            let behind = table.live.table.len() < u64::try_from(count).unwrap_or(0);
+            if behind || !table.live.is_ordered() {
                 tracing::info!(
                     brand = brand.0,
-                    "an event was passed over: reading the stream again"
+                    behind,
+                    "reading the event stream again, in time order"
                 );
-                *table = LiveTable::default();
-                table.catch_up(self.repo.event_lines_after(brand, 0).await?)?;
+                table.rebuild(&tz, self.repo.event_lines_after(brand, 0).await?)?;
             }
         }
         Ok(live)

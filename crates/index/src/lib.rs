@@ -11,6 +11,7 @@
 //! way, and the two must agree exactly on random event sets.
 
 pub mod benchmark;
+pub mod live;
 pub mod planning;
 #[cfg(test)]
 mod reference;
@@ -192,7 +193,7 @@ fn quantile(values: &mut [f64], p: f64) -> Value {
 /// The figures of each push in the period (in `pushes` order): distinct engaged people,
 /// distinct openers of each article (group `9k + a - 1`) and of any article, and the
 /// reader retention curve with its quantiles.
-struct PerPush {
+pub(crate) struct PerPush {
     engaged: Vec<usize>,
     openers: Vec<usize>,
     any_openers: Vec<usize>,
@@ -201,7 +202,7 @@ struct PerPush {
     lose_50: Value,
 }
 
-fn per_push(t: &Table, pushes: &[(u32, PushRow)], slot: &[u32]) -> PerPush {
+pub(crate) fn per_push(t: &Table, pushes: &[(u32, PushRow)], slot: &[u32]) -> PerPush {
     let n = t.people.len();
     let mut stamp = vec![u32::MAX; n];
     let (offsets, persons) = group_by(
@@ -276,7 +277,7 @@ fn per_push(t: &Table, pushes: &[(u32, PushRow)], slot: &[u32]) -> PerPush {
 }
 
 /// One row per livestream with a view in `[start, end)`, ordered by its id.
-fn livestream(t: &Table, start: i64, end: i64) -> Vec<Value> {
+pub(crate) fn livestream(t: &Table, start: i64, end: i64) -> Vec<Value> {
     let in_period = |ts: i64| start <= ts && ts < end;
     // ——— Livestream ———
     let (offsets, viewers) = group_by(
@@ -327,6 +328,268 @@ fn livestream(t: &Table, start: i64, end: i64) -> Vec<Value> {
     livestream
 }
 
+/// What the report is made of, however it was computed (by a batch pass or from rollups).
+pub(crate) struct Figures {
+    pub followers_start: usize,
+    pub followers_end: usize,
+    pub new_follows: u64,
+    pub unfollows: u64,
+    pub by_source: [u64; 5],
+    /// Followers at each push of the period (in `pushes` order).
+    pub at_push: Vec<usize>,
+    /// Unfollows in the 24 hours from each push.
+    pub unfollows_after: Vec<usize>,
+    /// Each month's followers at its end and active followers among them.
+    pub month_figures: Vec<(usize, usize)>,
+    pub inactive: usize,
+    /// Followers at the period's end by the source of their latest follow, and the lifetime
+    /// active ones among them.
+    pub members: [usize; 5],
+    pub lifetime_active: [usize; 5],
+    pub kinds: [u64; what::COUNT],
+    pub per_push: PerPush,
+    pub livestream: Vec<Value>,
+}
+
+/// The spec's JSON object from the figures.
+pub(crate) fn assemble(
+    period: &Period,
+    months: &[(String, i64, i64)],
+    pushes: &[(u32, PushRow)],
+    f: Figures,
+) -> Value {
+    let Figures {
+        followers_start,
+        followers_end,
+        new_follows,
+        unfollows,
+        by_source,
+        at_push,
+        unfollows_after,
+        month_figures,
+        inactive,
+        members,
+        lifetime_active,
+        kinds,
+        per_push,
+        livestream,
+    } = f;
+    let PerPush {
+        engaged,
+        openers,
+        any_openers,
+        reader_retention,
+        lose_20,
+        lose_50,
+    } = per_push;
+    let (followers_start_f, followers_end_f) = (followers_start as f64, followers_end as f64);
+    let sources: serde_json::Map<String, Value> = Source::ALL
+        .iter()
+        .zip(by_source)
+        .map(|(s, n)| {
+            (
+                s.as_str().to_owned(),
+                json!({"follows": n, "share": ratio(n as f64, new_follows as f64), "growth_contribution": ratio(n as f64, followers_start_f)}),
+            )
+        })
+        .collect();
+    let unfollow_rate_after_push = mean(
+        unfollows_after
+            .iter()
+            .zip(&at_push)
+            .map(|(u, n)| ratio(*u as f64, *n as f64)),
+    );
+    let monthly: Vec<Value> = months
+        .iter()
+        .zip(&month_figures)
+        .map(|((label, _, _), (followers, active))| {
+            json!({"month": label, "followers_end": followers, "active": active, "active_rate": ratio(*active as f64, *followers as f64)})
+        })
+        .collect();
+    let monthly_active_rate = mean(monthly.iter().map(|m| m["active_rate"].clone()));
+    let by_source_rate: serde_json::Map<String, Value> = Source::ALL
+        .iter()
+        .enumerate()
+        .map(|(s, x)| {
+            (
+                x.as_str().to_owned(),
+                ratio(lifetime_active[s] as f64, members[s] as f64),
+            )
+        })
+        .collect();
+    let lifetime_active_rate = ratio(
+        lifetime_active.iter().sum::<usize>() as f64,
+        members.iter().sum::<usize>() as f64,
+    );
+
+    let engagement_of = |k: usize| ratio(engaged[k] as f64, pushes[k].1.recipients as f64);
+    let push_engagement_rate = mean((0..pushes.len()).map(engagement_of));
+    let segmented_rate = mean(
+        (0..pushes.len())
+            .filter(|k| pushes[*k].1.segmented)
+            .map(engagement_of),
+    );
+    let unsegmented_rate = mean(
+        (0..pushes.len())
+            .filter(|k| !pushes[*k].1.segmented)
+            .map(engagement_of),
+    );
+
+    let four = [
+        (
+            "menu_click",
+            kinds[what::MENU as usize..what::MENU as usize + 3]
+                .iter()
+                .sum::<u64>(),
+        ),
+        ("message", kinds[what::MESSAGE as usize]),
+        ("post_interaction", kinds[what::POST_INTERACTION as usize]),
+        ("qr_scan", kinds[what::QR_SCAN as usize]),
+    ];
+    let four_total: u64 = four.iter().map(|(_, n)| n).sum();
+    let action_shares: serde_json::Map<String, Value> = four
+        .iter()
+        .map(|(k, n)| (k.to_string(), ratio(*n as f64, four_total as f64)))
+        .collect();
+    let menu_total = four[0].1;
+    let menu_shares: serde_json::Map<String, Value> = MenuCategory::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                c.as_str().to_owned(),
+                ratio(kinds[what::MENU as usize + i] as f64, menu_total as f64),
+            )
+        })
+        .collect();
+
+    // ——— Content ———
+    let n_pushes = pushes.len() as f64;
+    let pushes_per_month: Vec<Value> = months
+        .iter()
+        .map(|(label, first, next)| json!({"month": label, "pushes": pushes.iter().filter(|(_, p)| *first <= p.ts && p.ts < *next).count()}))
+        .collect();
+    let articles_per_push: serde_json::Map<String, Value> = (1..=8u8)
+        .map(|a| {
+            (
+                a.to_string(),
+                ratio(
+                    pushes.iter().filter(|(_, p)| p.articles == a).count() as f64,
+                    n_pushes,
+                ),
+            )
+        })
+        .collect();
+    let mut heat = [[0u64; 24]; 7];
+    for (_, p) in pushes {
+        let z = period.local(Timestamp::from_nanosecond(i128::from(p.ts)).unwrap_or(period.start));
+        heat[z.weekday().to_sunday_zero_offset() as usize][z.hour() as usize] += 1;
+    }
+    let push_heatmap: Vec<Vec<f64>> = heat
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|n| {
+                    if n_pushes == 0.0 {
+                        0.0
+                    } else {
+                        *n as f64 / n_pushes
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let open_rate_of = |k: usize, a: u8| {
+        ratio(
+            openers[9 * k + a as usize - 1] as f64,
+            pushes[k].1.recipients as f64,
+        )
+    };
+    let open_rate = mean(
+        (0..pushes.len())
+            .flat_map(|k| (1..=pushes[k].1.articles.min(8)).map(move |a| open_rate_of(k, a))),
+    );
+    let single = mean(
+        (0..pushes.len())
+            .filter(|k| pushes[*k].1.articles == 1)
+            .map(|k| open_rate_of(k, 1)),
+    );
+    let multi: Vec<usize> = (0..pushes.len())
+        .filter(|k| pushes[*k].1.articles >= 2)
+        .collect();
+    let multi_top = mean(multi.iter().map(|k| open_rate_of(*k, 1)));
+    let multi_cumulative = mean(
+        multi
+            .iter()
+            .map(|k| ratio(any_openers[*k] as f64, pushes[*k].1.recipients as f64)),
+    );
+
+    json!({
+        "period": {"from": period.from.to_string(), "to": period.to.to_string(), "tz": period.tz_name},
+        "acquisition": {
+            "followers_start": followers_start,
+            "followers_end": followers_end,
+            "growth_rate": ratio(followers_end_f - followers_start_f, followers_start_f),
+            "new_follows": new_follows,
+            "unfollows": unfollows,
+            "sources": sources,
+            "unfollow_rate_after_push": unfollow_rate_after_push,
+        },
+        "engagement": {
+            "monthly": monthly,
+            "monthly_active_rate": monthly_active_rate,
+            "inactive_rate": ratio(inactive as f64, followers_end_f),
+            "lifetime_active_rate": lifetime_active_rate,
+            "lifetime_active_rate_by_source": by_source_rate,
+            "push_engagement_rate": push_engagement_rate,
+            "segmented_engagement_rate": segmented_rate,
+            "unsegmented_engagement_rate": unsegmented_rate,
+            "action_shares": action_shares,
+            "menu_category_shares": menu_shares,
+        },
+        "content": {
+            "pushes": pushes.len(),
+            "pushes_per_month": pushes_per_month,
+            "articles_per_push": articles_per_push,
+            "push_heatmap": push_heatmap,
+            "open_rate": open_rate,
+            "single_article_open_rate": single,
+            "multi_top_article_open_rate": multi_top,
+            "multi_cumulative_open_rate": multi_cumulative,
+            "reader_retention": reader_retention,
+            "screens_to_lose_20pct": lose_20,
+            "screens_to_lose_50pct": lose_50,
+        },
+        "livestream": livestream,
+    })
+}
+
+/// The pushes in `[start, end)`: the first push event of each id, in the order of their ids;
+/// and each push id's place among them (or NONE).
+pub(crate) fn pushes_in(t: &Table, start: i64, end: i64) -> (Vec<(u32, PushRow)>, Vec<u32>) {
+    let in_period = |ts: i64| start <= ts && ts < end;
+    let mut first = vec![NONE; t.pushes.len()];
+    for (i, r) in t.push_rows.iter().enumerate() {
+        if in_period(r.ts) && first[r.push as usize] == NONE {
+            first[r.push as usize] = i as u32;
+        }
+    }
+    let mut pushes: Vec<(u32, PushRow)> = first
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| **i != NONE)
+        .map(|(id, i)| (id as u32, t.push_rows[*i as usize]))
+        .collect();
+    pushes.sort_unstable_by(|a, b| t.pushes.name(a.0).cmp(t.pushes.name(b.0)));
+    // Each push id's place in `pushes`, or NONE.
+    let mut slot = vec![NONE; t.pushes.len()];
+    for (k, (id, _)) in pushes.iter().enumerate() {
+        slot[*id as usize] = k as u32;
+    }
+
+    (pushes, slot)
+}
+
 /// What the follow sweep is asked at an instant.
 #[derive(Clone, Copy)]
 enum Check {
@@ -347,25 +610,7 @@ pub fn report_table(t: &Table, period: &Period) -> Result<Value, IndexError> {
         .map(|(label, first, next)| (label, nanos(first), nanos(next)))
         .collect();
 
-    // Pushes in the period: the first push event of each id, in the order of their ids.
-    let mut first = vec![NONE; t.pushes.len()];
-    for (i, r) in t.push_rows.iter().enumerate() {
-        if in_period(r.ts) && first[r.push as usize] == NONE {
-            first[r.push as usize] = i as u32;
-        }
-    }
-    let mut pushes: Vec<(u32, PushRow)> = first
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| **i != NONE)
-        .map(|(id, i)| (id as u32, t.push_rows[*i as usize]))
-        .collect();
-    pushes.sort_unstable_by(|a, b| t.pushes.name(a.0).cmp(t.pushes.name(b.0)));
-    // Each push id's place in `pushes`, or NONE.
-    let mut slot = vec![NONE; t.pushes.len()];
-    for (k, (id, _)) in pushes.iter().enumerate() {
-        slot[*id as usize] = k as u32;
-    }
+    let (pushes, slot) = pushes_in(t, start, end);
 
     // The figures of each push and of each livestream need nothing else: a second thread
     // computes them while this one sweeps the follows.
@@ -499,7 +744,6 @@ pub fn report_table(t: &Table, period: &Period) -> Result<Value, IndexError> {
         }
         drop(keen);
         let followers_end = following;
-        let (followers_start_f, followers_end_f) = (followers_start as f64, followers_end as f64);
 
         // ——— Acquisition ———
         let mut new_follows = 0u64;
@@ -518,22 +762,15 @@ pub fn report_table(t: &Table, period: &Period) -> Result<Value, IndexError> {
             }
         }
         unfollow_times.sort_unstable();
-        let sources: serde_json::Map<String, Value> = Source::ALL
-        .iter()
-        .zip(by_source)
-        .map(|(s, n)| {
-            (
-                s.as_str().to_owned(),
-                json!({"follows": n, "share": ratio(n as f64, new_follows as f64), "growth_contribution": ratio(n as f64, followers_start_f)}),
-            )
-        })
-        .collect();
         const DAY: i64 = 86_400_000_000_000;
-        let unfollow_rate_after_push = mean(pushes.iter().zip(&at_push).map(|((_, p), n)| {
-            let lo = unfollow_times.partition_point(|t| *t < p.ts);
-            let hi = unfollow_times.partition_point(|t| *t < p.ts.saturating_add(DAY));
-            ratio((hi - lo) as f64, *n as f64)
-        }));
+        let unfollows_after: Vec<usize> = pushes
+            .iter()
+            .map(|(_, p)| {
+                let lo = unfollow_times.partition_point(|t| *t < p.ts);
+                let hi = unfollow_times.partition_point(|t| *t < p.ts.saturating_add(DAY));
+                hi - lo
+            })
+            .collect();
 
         // ——— Engagement ———
         let mut lifetime = vec![0u8; n];
@@ -547,14 +784,6 @@ pub fn report_table(t: &Table, period: &Period) -> Result<Value, IndexError> {
                 }
             }
         }
-        let monthly: Vec<Value> = months
-        .iter()
-        .zip(&month_figures)
-        .map(|((label, _, _), (followers, active))| {
-            json!({"month": label, "followers_end": followers, "active": active, "active_rate": ratio(*active as f64, *followers as f64)})
-        })
-        .collect();
-        let monthly_active_rate = mean(monthly.iter().map(|m| m["active_rate"].clone()));
         let mut inactive = 0usize;
         let mut members = [0usize; 5];
         let mut lifetime_active = [0usize; 5];
@@ -571,179 +800,35 @@ pub fn report_table(t: &Table, period: &Period) -> Result<Value, IndexError> {
                 lifetime_active[s] += 1;
             }
         }
-        let by_source_rate: serde_json::Map<String, Value> = Source::ALL
-            .iter()
-            .enumerate()
-            .map(|(s, x)| {
-                (
-                    x.as_str().to_owned(),
-                    ratio(lifetime_active[s] as f64, members[s] as f64),
-                )
-            })
-            .collect();
-        let lifetime_active_rate = ratio(
-            lifetime_active.iter().sum::<usize>() as f64,
-            members.iter().sum::<usize>() as f64,
-        );
-
         let per_push = match push_thread.join() {
             Ok(f) => f,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        let PerPush {
-            engaged,
-            openers,
-            any_openers,
-            reader_retention,
-            lose_20,
-            lose_50,
-        } = &per_push;
-        let engagement_of = |k: usize| ratio(engaged[k] as f64, pushes[k].1.recipients as f64);
-        let push_engagement_rate = mean((0..pushes.len()).map(engagement_of));
-        let segmented_rate = mean(
-            (0..pushes.len())
-                .filter(|k| pushes[*k].1.segmented)
-                .map(engagement_of),
-        );
-        let unsegmented_rate = mean(
-            (0..pushes.len())
-                .filter(|k| !pushes[*k].1.segmented)
-                .map(engagement_of),
-        );
-
-        let four = [
-            (
-                "menu_click",
-                kinds[what::MENU as usize..what::MENU as usize + 3]
-                    .iter()
-                    .sum::<u64>(),
-            ),
-            ("message", kinds[what::MESSAGE as usize]),
-            ("post_interaction", kinds[what::POST_INTERACTION as usize]),
-            ("qr_scan", kinds[what::QR_SCAN as usize]),
-        ];
-        let four_total: u64 = four.iter().map(|(_, n)| n).sum();
-        let action_shares: serde_json::Map<String, Value> = four
-            .iter()
-            .map(|(k, n)| (k.to_string(), ratio(*n as f64, four_total as f64)))
-            .collect();
-        let menu_total = four[0].1;
-        let menu_shares: serde_json::Map<String, Value> = MenuCategory::ALL
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                (
-                    c.as_str().to_owned(),
-                    ratio(kinds[what::MENU as usize + i] as f64, menu_total as f64),
-                )
-            })
-            .collect();
-
-        // ——— Content ———
-        let n_pushes = pushes.len() as f64;
-        let pushes_per_month: Vec<Value> = months
-        .iter()
-        .map(|(label, first, next)| json!({"month": label, "pushes": pushes.iter().filter(|(_, p)| *first <= p.ts && p.ts < *next).count()}))
-        .collect();
-        let articles_per_push: serde_json::Map<String, Value> = (1..=8u8)
-            .map(|a| {
-                (
-                    a.to_string(),
-                    ratio(
-                        pushes.iter().filter(|(_, p)| p.articles == a).count() as f64,
-                        n_pushes,
-                    ),
-                )
-            })
-            .collect();
-        let mut heat = [[0u64; 24]; 7];
-        for (_, p) in &pushes {
-            let z =
-                period.local(Timestamp::from_nanosecond(i128::from(p.ts)).unwrap_or(period.start));
-            heat[z.weekday().to_sunday_zero_offset() as usize][z.hour() as usize] += 1;
-        }
-        let push_heatmap: Vec<Vec<f64>> = heat
-            .iter()
-            .map(|row| {
-                row.iter()
-                    .map(|n| {
-                        if n_pushes == 0.0 {
-                            0.0
-                        } else {
-                            *n as f64 / n_pushes
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        let open_rate_of = |k: usize, a: u8| {
-            ratio(
-                openers[9 * k + a as usize - 1] as f64,
-                pushes[k].1.recipients as f64,
-            )
-        };
-        let open_rate = mean(
-            (0..pushes.len())
-                .flat_map(|k| (1..=pushes[k].1.articles.min(8)).map(move |a| open_rate_of(k, a))),
-        );
-        let single = mean(
-            (0..pushes.len())
-                .filter(|k| pushes[*k].1.articles == 1)
-                .map(|k| open_rate_of(k, 1)),
-        );
-        let multi: Vec<usize> = (0..pushes.len())
-            .filter(|k| pushes[*k].1.articles >= 2)
-            .collect();
-        let multi_top = mean(multi.iter().map(|k| open_rate_of(*k, 1)));
-        let multi_cumulative = mean(
-            multi
-                .iter()
-                .map(|k| ratio(any_openers[*k] as f64, pushes[*k].1.recipients as f64)),
-        );
-
         let livestream = match live_thread.join() {
             Ok(l) => l,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-
-        Ok(json!({
-            "period": {"from": period.from.to_string(), "to": period.to.to_string(), "tz": period.tz_name},
-            "acquisition": {
-                "followers_start": followers_start,
-                "followers_end": followers_end,
-                "growth_rate": ratio(followers_end_f - followers_start_f, followers_start_f),
-                "new_follows": new_follows,
-                "unfollows": unfollows,
-                "sources": sources,
-                "unfollow_rate_after_push": unfollow_rate_after_push,
+        Ok(assemble(
+            period,
+            &months,
+            &pushes,
+            Figures {
+                followers_start,
+                followers_end,
+                new_follows,
+                unfollows,
+                by_source,
+                at_push,
+                unfollows_after,
+                month_figures,
+                inactive,
+                members,
+                lifetime_active,
+                kinds,
+                per_push,
+                livestream,
             },
-            "engagement": {
-                "monthly": monthly,
-                "monthly_active_rate": monthly_active_rate,
-                "inactive_rate": ratio(inactive as f64, followers_end_f),
-                "lifetime_active_rate": lifetime_active_rate,
-                "lifetime_active_rate_by_source": by_source_rate,
-                "push_engagement_rate": push_engagement_rate,
-                "segmented_engagement_rate": segmented_rate,
-                "unsegmented_engagement_rate": unsegmented_rate,
-                "action_shares": action_shares,
-                "menu_category_shares": menu_shares,
-            },
-            "content": {
-                "pushes": pushes.len(),
-                "pushes_per_month": pushes_per_month,
-                "articles_per_push": articles_per_push,
-                "push_heatmap": push_heatmap,
-                "open_rate": open_rate,
-                "single_article_open_rate": single,
-                "multi_top_article_open_rate": multi_top,
-                "multi_cumulative_open_rate": multi_cumulative,
-                "reader_retention": reader_retention,
-                "screens_to_lose_20pct": lose_20,
-                "screens_to_lose_50pct": lose_50,
-            },
-            "livestream": livestream,
-        }))
+        ))
     })
 }
 
@@ -1079,5 +1164,61 @@ mod engine_tests {
                 assert_eq!(fast, slow, "round {round}, {tz} {fy}-{fm}-{fd}");
             }
         }
+    }
+
+    #[test]
+    fn the_live_rollups_give_exactly_the_batch_figures() {
+        let mut rng = Rng(11);
+        let periods = [
+            ((2020, 1, 1), (2020, 3, 1)),
+            ((2020, 1, 15), (2020, 2, 20)),
+            ((2019, 12, 1), (2020, 4, 1)),
+            ((2020, 2, 1), (2020, 2, 2)),
+            ((2020, 1, 31), (2020, 3, 20)),
+            ((2021, 1, 1), (2021, 2, 1)),
+        ];
+        for round in 0..300 {
+            let mut events = random_events(&mut rng, 1 + round % 150);
+            events.sort_by_key(|e| e.ts);
+            let mut live = live::Live::new("Asia/Shanghai").expect("tz");
+            for e in &events {
+                live.push(e.as_ref());
+            }
+            assert!(live.is_ordered());
+            for ((fy, fm, fd), (ty, tm, td)) in periods {
+                let period = Period::new(
+                    Date::constant(fy, fm, fd),
+                    Date::constant(ty, tm, td),
+                    "Asia/Shanghai",
+                )
+                .expect("period");
+                assert_eq!(
+                    live.report(&period).expect("live"),
+                    report_table(&live.table, &period).expect("batch"),
+                    "round {round}, {fy}-{fm}-{fd} to {ty}-{tm}-{td}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_out_of_time_order_turns_the_rollups_off_not_the_answers() {
+        let mut rng = Rng(5);
+        let events = random_events(&mut rng, 80);
+        let mut live = live::Live::new("Asia/Shanghai").expect("tz");
+        for e in &events {
+            live.push(e.as_ref());
+        }
+        assert!(!live.is_ordered());
+        let period = Period::new(
+            Date::constant(2020, 1, 1),
+            Date::constant(2020, 3, 1),
+            "Asia/Shanghai",
+        )
+        .expect("period");
+        assert_eq!(
+            live.report(&period).expect("live"),
+            report(&events, &period).expect("batch")
+        );
     }
 }

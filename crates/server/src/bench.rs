@@ -67,28 +67,62 @@ fn bench_report(file: &std::path::Path, from: &str, to: &str, runs: usize) -> an
     let (table, _) =
         index::Table::read(file, false).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let loaded = started.elapsed();
-    let followers = index::report_table(&table, &period)?["acquisition"]["followers_end"].clone();
-    let mut times: Vec<f64> = (0..runs.max(1))
+    let batch = index::report_table(&table, &period)?;
+    let followers = batch["acquisition"]["followers_end"].clone();
+    let times: Vec<f64> = (0..runs.max(1))
         .map(|_| {
             let t = std::time::Instant::now();
             std::hint::black_box(index::report_table(&table, &period).ok());
             t.elapsed().as_secs_f64() * 1000.0
         })
         .collect();
-    times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    let stats = |mut times: Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+        format!(
+            "median {:.1} ms, min {:.1} ms, p90 {:.1} ms over {} runs",
+            at(0.5),
+            at(0.0),
+            at(0.9),
+            times.len()
+        )
+    };
     println!(
-        "report over {} events, {} people, {followers} followers at the period's end (loaded in {:.2} s)",
+        "batch report over {} events, {} people, {followers} followers at the period's end (read in {:.2} s): {}",
         table.len(),
         table.people.count(),
-        loaded.as_secs_f64()
+        loaded.as_secs_f64(),
+        stats(times)
     );
+    drop(table);
+
+    // The dashboard's way: a live report fed event by event, answered from its rollups.
+    let started = std::time::Instant::now();
+    let mut live = index::live::Live::new("Asia/Shanghai")?;
+    let skipped = events::visit_file(file, |e| live.push(e))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    anyhow::ensure!(skipped.is_empty(), "{} bad rows", skipped.len());
+    let fed = started.elapsed();
+    anyhow::ensure!(
+        live.is_ordered(),
+        "the file is not in time order: the rollups are off (sort it first)"
+    );
+    anyhow::ensure!(
+        live.report(&period)? == batch,
+        "the live report differs from the batch report"
+    );
+    let times: Vec<f64> = (0..runs.max(1))
+        .map(|_| {
+            let t = std::time::Instant::now();
+            std::hint::black_box(live.report(&period).ok());
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
     println!(
-        "report: median {:.1} ms, min {:.1} ms, p90 {:.1} ms over {} runs",
-        at(0.5),
-        at(0.0),
-        at(0.9),
-        times.len()
+        "live report (fed in {:.1} s, {:.0} events/s): {}",
+        fed.as_secs_f64(),
+        live.table.len() as f64 / fed.as_secs_f64(),
+        stats(times)
     );
     Ok(())
 }
