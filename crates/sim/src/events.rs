@@ -313,12 +313,18 @@ mod tests {
         let growth = followers_at(t1) / followers_at(t0) - 1.0;
         assert!((growth - 0.44).abs() < 0.04, "growth {growth}");
         let mut per_month = std::collections::BTreeMap::new();
-        for e in events.iter().filter(|e| matches!(e.kind, Kind::Push { .. })) {
+        for e in events
+            .iter()
+            .filter(|e| matches!(e.kind, Kind::Push { .. }))
+        {
             *per_month
                 .entry(e.ts.to_zoned(tz.clone()).month())
                 .or_insert(0u32) += 1;
         }
-        assert!(per_month.values().all(|n| *n <= PUSHES_PER_MONTH), "{per_month:?}");
+        assert!(
+            per_month.values().all(|n| *n <= PUSHES_PER_MONTH),
+            "{per_month:?}"
+        );
         let pushes: u32 = per_month.values().sum();
         assert!((36..=48).contains(&pushes), "{pushes} pushes in a year");
     }

@@ -299,6 +299,35 @@ impl PlanPage {
     fn p(&self, v: &Option<f64>) -> String {
         pct_of(*v)
     }
+
+    /// The test's verdict in the page's language (`opens`: the open rate, else engagement).
+    fn verdict(&self, c: &index::planning::Comparison, opens: bool) -> String {
+        if self.c.lang.starts_with("zh") {
+            verdict_zh(c, if opens { "打开率" } else { "互动率" })
+        } else {
+            c.verdict.clone()
+        }
+    }
+}
+
+/// The verdict of `index::planning::two_proportions`, in Chinese.
+fn verdict_zh(c: &index::planning::Comparison, what: &str) -> String {
+    let pct = |x: f64| format!("{:.2} %", x * 100.0);
+    match (c.rate_a, c.rate_b, c.p_value) {
+        (Some(a), Some(b), Some(p)) if c.significant => format!(
+            "{what}的差异是真实的：{} 为 {}，另一方为 {}（p = {p:.4}；如此大的差异因偶然出现的概率不到 5 %）。",
+            if a > b { "A" } else { "B" },
+            pct(a.max(b)),
+            pct(a.min(b))
+        ),
+        (Some(a), Some(b), Some(p)) => format!(
+            "{what}没有真实差异：{} 对 {} 很可能只是偶然（p = {p:.2}）。请在每个时段多发几次推送后再做决定。",
+            pct(a),
+            pct(b)
+        ),
+        (Some(a), Some(_), None) => format!("{what}无法测出差异：双方均为 {}。", pct(a)),
+        _ => format!("数据不足：有一方没有收件人，无法比较{what}。"),
+    }
 }
 
 pub struct BenchRow {
@@ -359,4 +388,20 @@ pub async fn benchmark(
         size: b["size"].as_str().unwrap_or_default().to_owned(),
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ab_verdict_reads_in_chinese_too() {
+        let real = index::planning::two_proportions("open rate", 300, 1000, 200, 1000);
+        let zh = verdict_zh(&real, "打开率");
+        assert!(zh.starts_with("打开率的差异是真实的：A 为 30.00 %"), "{zh}");
+        let chance = index::planning::two_proportions("open rate", 101, 1000, 100, 1000);
+        assert!(verdict_zh(&chance, "打开率").starts_with("打开率没有真实差异"));
+        let empty = index::planning::two_proportions("open rate", 0, 0, 1, 10);
+        assert!(verdict_zh(&empty, "打开率").starts_with("数据不足"));
+    }
 }
