@@ -18,8 +18,12 @@ file="$dir/events-$people.parquet"
 if [ ! -f "$file" ]; then
   "$salon" generate events --people "$people" --days 365 --seed 1 --start 2025-01-01 --out "$file"
 fi
+# Each run starts on a settled machine: the other side's memory returned, its writes flushed.
+settle() { sync; sleep 3; }
 for i in $(seq "$runs"); do
+  settle
   /usr/bin/time -f "%e %M" -o "$dir/salon.$i" "$salon" index --events "$file" --from $from --to $to > "$dir/salon.json"
+  settle
   /usr/bin/time -f "%e %M" -o "$dir/duckdb.$i" python3 "$(dirname "$0")/duckdb_index.py" "$file" $from $to > "$dir/duckdb.json" 2>/dev/null
 done
 python3 - "$dir" "$runs" "$file" <<'PY'

@@ -3,7 +3,8 @@
 //! menu clicks, messages, QR scans, and a monthly livestream with its purchases. The same seed
 //! always gives the same events. Where the WeChat Luxury Index (DLG and JINGdigital) published a
 //! figure, the generator follows it: recruitment sources and the community's yearly growth
-//! (2021 edition, for 2020); a push at most four times a month is the service account's limit.
+//! (2021 edition, for 2020); at most four pushes a month, the limit of the service accounts that
+//! over 90 % of the brands run (2020 edition).
 //! Open rates, action types and push hours have no public figures that we found: they are
 //! round values in the range trade articles report (top-article open rate near 8 %,
 //! interactions near 1 %, pushes mostly in the evening).
@@ -40,8 +41,8 @@ pub const SOURCE_SHARES: [(Source, f64); 5] = [
 /// The share of people who followed before the first day (see `generate`).
 pub const PRE_EXISTING: f64 = 0.68;
 
-/// A service account — what 77 % of luxury brands run (L2, Digital IQ Index China) — may send
-/// at most four group pushes a month.
+/// A service account — what over 90 % of the luxury brands run (WeChat Luxury Index 2020) — may
+/// send at most four group pushes a month.
 pub const PUSHES_PER_MONTH: u32 = 4;
 
 fn pick_source(r: f64) -> Source {
