@@ -77,6 +77,15 @@ impl Period {
         self.start <= ts && ts < self.end
     }
 
+    /// [`Period::months`] with instants as nanoseconds (see [`table::nanos`]).
+    pub(crate) fn months_ns(&self) -> Result<Vec<(String, i64, i64)>, IndexError> {
+        Ok(self
+            .months()?
+            .into_iter()
+            .map(|(label, first, next)| (label, nanos(first), nanos(next)))
+            .collect())
+    }
+
     /// The calendar months lying wholly inside the period: (label, first instant, first
     /// instant of the next month).
     fn months(&self) -> Result<Vec<(String, Timestamp, Timestamp)>, IndexError> {
@@ -300,7 +309,7 @@ pub(crate) fn livestream(t: &Table, start: i64, end: i64) -> Vec<Value> {
         revenue[b.live as usize] += b.amount;
     }
     let mut seen: HashSet<u64> = HashSet::default();
-    let mut lives: Vec<(u32, usize, usize)> = (0..t.lives.len())
+    let lives: Vec<(u32, u64, u64)> = (0..t.lives.len())
         .filter(|l| offsets[*l] < offsets[*l + 1])
         .map(|l| {
             let (mut v, mut b) = (0, 0);
@@ -316,16 +325,36 @@ pub(crate) fn livestream(t: &Table, start: i64, end: i64) -> Vec<Value> {
             (l as u32, v, b)
         })
         .collect();
+    livestream_rows(t, lives, |l| revenue[l as usize])
+}
+
+/// The unfollows (sorted instants) in the 24 hours from each push.
+pub(crate) fn unfollows_after(unfollow_ts: &[i64], pushes: &[(u32, PushRow)]) -> Vec<usize> {
+    const DAY: i64 = 86_400_000_000_000;
+    pushes
+        .iter()
+        .map(|(_, p)| {
+            let lo = unfollow_ts.partition_point(|t| *t < p.ts);
+            let hi = unfollow_ts.partition_point(|t| *t < p.ts.saturating_add(DAY));
+            hi - lo
+        })
+        .collect()
+}
+
+/// The livestream chapter's rows from (live, viewers, buyers), ordered by live id.
+pub(crate) fn livestream_rows(
+    t: &Table,
+    mut lives: Vec<(u32, u64, u64)>,
+    revenue: impl Fn(u32) -> f64,
+) -> Vec<Value> {
     lives.sort_unstable_by(|a, b| t.lives.name(a.0).cmp(t.lives.name(b.0)));
-    let livestream: Vec<Value> = lives
+    lives
         .iter()
         .map(|(l, v, b)| {
             json!({"live": t.lives.name(*l), "viewers": v, "buyers": b, "conversion": ratio(*b as f64, *v as f64),
-                   "revenue": revenue[*l as usize]})
+                   "revenue": revenue(*l)})
         })
-        .collect();
-
-    livestream
+        .collect()
 }
 
 /// What the report is made of, however it was computed (by a batch pass or from rollups).
@@ -604,11 +633,7 @@ pub fn report_table(t: &Table, period: &Period) -> Result<Value, IndexError> {
     let n = t.people.len();
     let (start, end) = (nanos(period.start), nanos(period.end));
     let in_period = |ts: i64| start <= ts && ts < end;
-    let months: Vec<(String, i64, i64)> = period
-        .months()?
-        .into_iter()
-        .map(|(label, first, next)| (label, nanos(first), nanos(next)))
-        .collect();
+    let months = period.months_ns()?;
 
     let (pushes, slot) = pushes_in(t, start, end);
 
@@ -762,15 +787,7 @@ pub fn report_table(t: &Table, period: &Period) -> Result<Value, IndexError> {
             }
         }
         unfollow_times.sort_unstable();
-        const DAY: i64 = 86_400_000_000_000;
-        let unfollows_after: Vec<usize> = pushes
-            .iter()
-            .map(|(_, p)| {
-                let lo = unfollow_times.partition_point(|t| *t < p.ts);
-                let hi = unfollow_times.partition_point(|t| *t < p.ts.saturating_add(DAY));
-                hi - lo
-            })
-            .collect();
+        let unfollows_after = unfollows_after(&unfollow_times, &pushes);
 
         // ——— Engagement ———
         let mut lifetime = vec![0u8; n];

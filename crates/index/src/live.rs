@@ -29,7 +29,8 @@ use serde_json::{Value, json};
 
 use crate::table::{NONE, UNFOLLOW, nanos, what};
 use crate::{
-    Figures, IndexError, PerPush, Period, Table, assemble, pushes_in, ratio, report_table,
+    Figures, IndexError, PerPush, Period, Table, assemble, livestream_rows, pushes_in, ratio,
+    report_table, unfollows_after,
 };
 
 /// The state of the follows at an instant.
@@ -438,11 +439,7 @@ impl Live {
         }
         let t = &self.table;
         let (start, end) = (nanos(period.start), nanos(period.end));
-        let months: Vec<(String, i64, i64)> = period
-            .months()?
-            .into_iter()
-            .map(|(label, first, next)| (label, nanos(first), nanos(next)))
-            .collect();
+        let months = period.months_ns()?;
         let (pushes, _) = pushes_in(t, start, end);
 
         let days = &self.days[self.days_of(period)];
@@ -458,18 +455,8 @@ impl Live {
                 kinds[k] += n;
             }
         }
-        const DAY: i64 = 86_400_000_000_000;
         let at_push = pushes.iter().map(|(_, p)| self.followers(p.ts)).collect();
-        let unfollows_after = pushes
-            .iter()
-            .map(|(_, p)| {
-                let lo = self.unfollow_ts.partition_point(|t| *t < p.ts);
-                let hi = self
-                    .unfollow_ts
-                    .partition_point(|t| *t < p.ts.saturating_add(DAY));
-                hi - lo
-            })
-            .collect();
+        let unfollows_after = unfollows_after(&self.unfollow_ts, &pushes);
 
         let month_figures = months
             .iter()
@@ -590,13 +577,7 @@ impl Live {
                 rows.push((l as u32, viewers.len(), viewers.intersection_len(&r.buyers)));
             }
         }
-        rows.sort_unstable_by(|a, b| t.lives.name(a.0).cmp(t.lives.name(b.0)));
-        rows.iter()
-            .map(|(l, v, b)| {
-                json!({"live": t.lives.name(*l), "viewers": v, "buyers": b, "conversion": ratio(*b as f64, *v as f64),
-                       "revenue": self.lives[*l as usize].revenue})
-            })
-            .collect()
+        livestream_rows(t, rows, |l| self.lives[l as usize].revenue)
     }
 
     fn per_push(&self, pushes: &[(u32, crate::table::PushRow)]) -> PerPush {

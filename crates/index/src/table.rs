@@ -47,7 +47,11 @@ impl Slot {
 impl Interner {
     /// The number of `s`, numbering it if it is new.
     pub fn intern(&mut self, s: &str) -> u32 {
-        let hash = HASHER.hash_one(s);
+        self.intern_hashed(HASHER.hash_one(s), s)
+    }
+
+    /// [`Interner::intern`] with the hash of `s` already known.
+    fn intern_hashed(&mut self, hash: u64, s: &str) -> u32 {
         let Self {
             text,
             starts,
@@ -71,7 +75,10 @@ impl Interner {
 
     /// The number of `s`, if it has one.
     pub fn get(&self, s: &str) -> Option<u32> {
-        let hash = HASHER.hash_one(s);
+        self.get_hashed(HASHER.hash_one(s), s)
+    }
+
+    fn get_hashed(&self, hash: u64, s: &str) -> Option<u32> {
         self.table
             .find(hash, |slot| slot.name(&self.text) == s)
             .map(|slot| slot.id)
@@ -128,51 +135,11 @@ pub(crate) fn group_by(
 /// person's number says where it lives: `index in its part × PARTS + part`; so the numbers
 /// are dense up to the imbalance of the parts, a few percent at a million people.
 pub struct People {
-    parts: Vec<Mutex<Part>>,
+    /// Each part numbers its own names 0, 1, 2, …; a person's number is `that × PARTS + part`.
+    parts: Vec<Mutex<Interner>>,
 }
 
 const PARTS: usize = 256;
-
-#[derive(Default)]
-struct Part {
-    text: String,
-    table: HashTable<Slot>,
-    /// Where each name of the part starts in `text`, by index in the part.
-    starts: Vec<u32>,
-}
-
-impl Part {
-    fn intern(&mut self, part: usize, hash: u64, s: &str) -> u32 {
-        let Part {
-            text,
-            table,
-            starts,
-        } = self;
-        if let Some(slot) = table.find(hash, |slot| {
-            slot.len as usize == s.len() && slot.name(text) == s
-        }) {
-            return slot.id;
-        }
-        let slot = Slot {
-            id: (starts.len() * PARTS + part) as u32,
-            start: text.len() as u32,
-            len: s.len() as u32,
-        };
-        starts.push(slot.start);
-        text.push_str(s);
-        table.insert_unique(hash, slot, |slot| HASHER.hash_one(slot.name(text)));
-        slot.id
-    }
-
-    fn name(&self, index: usize) -> Option<&str> {
-        let start = *self.starts.get(index)? as usize;
-        let end = self
-            .starts
-            .get(index + 1)
-            .map_or(self.text.len(), |e| *e as usize);
-        self.text.get(start..end)
-    }
-}
 
 impl Default for People {
     fn default() -> Self {
@@ -189,7 +156,7 @@ fn part_of(hash: u64) -> usize {
 }
 
 impl People {
-    fn part(&self, part: usize) -> std::sync::MutexGuard<'_, Part> {
+    fn part(&self, part: usize) -> std::sync::MutexGuard<'_, Interner> {
         // A part is consistent after every statement that changes it: a panic elsewhere
         // while its lock was held leaves nothing half done.
         self.parts[part]
@@ -201,7 +168,7 @@ impl People {
     pub fn intern(&self, s: &str) -> u32 {
         let hash = HASHER.hash_one(s);
         let part = part_of(hash);
-        self.part(part).intern(part, hash, s)
+        self.part(part).intern_hashed(hash, s) * PARTS as u32 + part as u32
     }
 
     /// The numbers of a batch of names ([`NONE`] for none), numbering the new ones.
@@ -229,7 +196,7 @@ impl People {
             for &i in share {
                 let i = i as usize;
                 if let Some(s) = names[i] {
-                    ids[i] = guard.intern(part, hashes[i], s);
+                    ids[i] = guard.intern_hashed(hashes[i], s) * PARTS as u32 + part as u32;
                 }
             }
         }
@@ -239,22 +206,23 @@ impl People {
     /// The number of `s`, if it has one.
     pub fn get(&self, s: &str) -> Option<u32> {
         let hash = HASHER.hash_one(s);
-        let part = self.part(part_of(hash));
-        part.table
-            .find(hash, |slot| slot.name(&part.text) == s)
-            .map(|slot| slot.id)
+        let part = part_of(hash);
+        self.part(part)
+            .get_hashed(hash, s)
+            .map(|i| i * PARTS as u32 + part as u32)
     }
 
     /// The name of number `id`.
     pub fn name(&self, id: u32) -> Option<String> {
         let (index, part) = (id as usize / PARTS, id as usize % PARTS);
-        self.part(part).name(index).map(str::to_owned)
+        let names = self.part(part);
+        (index < names.len()).then(|| names.name(index as u32).to_owned())
     }
 
     /// One more than the largest number given: how long an array indexed by person must be.
     pub fn len(&self) -> usize {
         (0..PARTS)
-            .map(|part| match self.part(part).starts.len() {
+            .map(|part| match self.part(part).len() {
                 0 => 0,
                 count => (count - 1) * PARTS + part + 1,
             })
@@ -264,7 +232,7 @@ impl People {
 
     /// How many people there are.
     pub fn count(&self) -> usize {
-        (0..PARTS).map(|part| self.part(part).starts.len()).sum()
+        (0..PARTS).map(|part| self.part(part).len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -433,27 +401,6 @@ impl Table {
         Ok((table, skipped))
     }
 
-    /// Appends the events of `other` after this table's, as if they had been pushed here.
-    pub fn append(&mut self, mut other: Table) {
-        let names: Vec<Option<String>> = (0..other.people.len() as u32)
-            .map(|i| other.people.name(i))
-            .collect();
-        let names: Vec<Option<&str>> = names.iter().map(Option::as_deref).collect();
-        let ids = self.people.intern_all(&names);
-        let map = |v: &mut u32| {
-            if *v != NONE {
-                *v = ids[*v as usize];
-            }
-        };
-        other.change_person.iter_mut().for_each(map);
-        other.act_person.iter_mut().for_each(map);
-        other.open_person.iter_mut().for_each(map);
-        other.interaction_person.iter_mut().for_each(map);
-        other.view_person.iter_mut().for_each(map);
-        other.purchases.iter_mut().for_each(|b| map(&mut b.person));
-        self.append_numbered(other);
-    }
-
     /// Appends `other`, whose people are already numbered as this table's.
     fn append_numbered(&mut self, other: Table) {
         let remap = |into: &mut Interner, from: &Interner| -> Vec<u32> {
@@ -516,18 +463,8 @@ impl Table {
         self.push_as(e, person);
     }
 
-    /// Appends a batch of events: faster than one by one, as their people are looked up
-    /// together (see [`People`]).
-    pub fn push_all(&mut self, batch: &[EventRef<'_>]) {
-        let names: Vec<Option<&str>> = batch.iter().map(|e| e.follower).collect();
-        let people = self.people.intern_all(&names);
-        for (e, person) in batch.iter().zip(people) {
-            self.push_as(*e, person);
-        }
-    }
-
-    /// [`Table::push_all`] with the people numbered by `people` rather than this table's own:
-    /// how threads that read parts of one file share their numbering.
+    /// Appends a batch of events whose people `people` numbers (looked up together, see
+    /// [`People`]): how threads that read parts of one file share their numbering.
     fn push_all_shared(&mut self, people: &People, batch: &[EventRef<'_>]) {
         let names: Vec<Option<&str>> = batch.iter().map(|e| e.follower).collect();
         let ids = people.intern_all(&names);
@@ -630,5 +567,34 @@ mod tests {
         }
         assert_eq!(i.get("p9999"), Some(4 + 9999));
         assert_eq!(i.name(4 + 5000), "p5000");
+    }
+
+    #[test]
+    fn people_are_numbered_once_each_one_by_one_or_in_batches() {
+        let people = People::default();
+        let names: Vec<String> = (0..5_000).map(|i| format!("o{i:08}")).collect();
+        let one_by_one: Vec<u32> = names[..2_500].iter().map(|n| people.intern(n)).collect();
+        let batch: Vec<Option<&str>> = names
+            .iter()
+            .map(|n| Some(n.as_str()))
+            .chain([None])
+            .collect();
+        let ids = people.intern_all(&batch);
+        assert_eq!(
+            &ids[..2_500],
+            one_by_one.as_slice(),
+            "known names keep their number"
+        );
+        assert_eq!(ids[5_000], NONE);
+        let mut distinct = ids[..5_000].to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!((distinct.len(), people.count()), (5_000, 5_000));
+        assert!(people.len() > *distinct.last().unwrap_or(&0) as usize);
+        for (name, id) in names.iter().zip(&ids) {
+            assert_eq!(people.get(name), Some(*id));
+            assert_eq!(people.name(*id).as_deref(), Some(name.as_str()));
+        }
+        assert_eq!(people.get("nobody"), None);
     }
 }

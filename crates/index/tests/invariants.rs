@@ -160,8 +160,9 @@ fn every_way_in_gives_the_same_report() {
     // Appended batch by batch, newest batch first, as a live index would see a backfill.
     let mut live = index::Table::new();
     for chunk in events.chunks(997).rev() {
-        let refs: Vec<_> = chunk.iter().map(|e| e.as_ref()).collect();
-        live.push_all(&refs);
+        for e in chunk {
+            live.push(e.as_ref());
+        }
     }
     let mut reordered: Vec<_> = events.chunks(997).rev().flatten().cloned().collect();
     assert_eq!(
