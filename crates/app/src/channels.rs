@@ -746,6 +746,7 @@ impl Salon {
                     .and_then(|c| c.associate_id);
                 self.record_event(brand, at, &from, events::Kind::Message)
                     .await?;
+                let body = content.unwrap_or_else(|| format!("[{msg_type}]"));
                 let stored = self
                     .repo
                     .add_message(
@@ -755,16 +756,35 @@ impl Salon {
                             channel,
                             direction: Direction::In,
                             associate_id: associate,
-                            provider_id: Some(msg_id),
-                            body: content.unwrap_or_else(|| format!("[{msg_type}]")),
+                            provider_id: Some(msg_id.clone()),
+                            body: body.clone(),
                             msg_type,
                             at,
                         },
                     )
                     .await?;
+                // Checked after storing: a retry after a crash between the two finds the
+                // message held and checks it again (flags are kept once per message and rule).
+                let id = match stored {
+                    Some(id) => Some(id),
+                    None => {
+                        self.repo
+                            .message_by_provider_id(brand, channel, &msg_id)
+                            .await?
+                    }
+                };
+                let mut flagged = String::new();
+                if let Some(id) = id {
+                    let verdict = self
+                        .flag_message(brand, id, client, associate, Direction::In, &body)
+                        .await?;
+                    if !verdict.is_clean() {
+                        flagged = format!(", {} rule(s) flagged", verdict.hits.len());
+                    }
+                }
                 Ok(match stored {
-                    Some(id) => format!("message {id} stored for client {client}"),
-                    None => "message already stored".into(),
+                    Some(id) => format!("message {id} stored for client {client}{flagged}"),
+                    None => format!("message already stored{flagged}"),
                 })
             }
             Event::Other { msg_type, event } => Ok(format!(

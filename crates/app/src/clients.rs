@@ -484,6 +484,13 @@ impl Salon {
         self.repo
             .assign(actor.brand.id, id, to.id, actor.user_id(), &reason)
             .await?;
+        self.audit(
+            actor,
+            "transfer",
+            &format!("client:{}", id.0),
+            serde_json::json!({"to": to.id.0, "reason": reason}),
+        )
+        .await?;
         // The manager may no longer see a client moved to another store: answer from the repo.
         self.repo
             .client(actor.brand.id, id)
@@ -552,6 +559,18 @@ impl Salon {
                 moved += 1;
             }
         }
+        self.audit(
+            actor,
+            "transfer",
+            &format!("user:{}", from.0),
+            serde_json::json!({
+                "clients": moved,
+                "to": targets.iter().map(|t| t.id.0).collect::<Vec<_>>(),
+                "departed": from_user.status == UserStatus::Departed,
+                "reason": reason,
+            }),
+        )
+        .await?;
         // The clients' WeChat relationship follows the book (WeCom's transfer APIs).
         self.follow_on_wecom(actor.brand.id, &from_user, &moves)
             .await;

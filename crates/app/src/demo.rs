@@ -169,6 +169,7 @@ impl Salon {
             }
         }
         // The departed associate's clients go to a colleague: the history shows the transfer.
+        let departed_count = departed.len();
         for gone in departed {
             let to = staff
                 .get(&format!("zhao.lei@{}", fake::DEMO_EMAIL_DOMAIN))
@@ -194,6 +195,8 @@ impl Salon {
                 }
             }
         }
+        self.seed_demo_conversations(b, &ids, &staff, departed_count, now)
+            .await?;
         tracing::info!(clients = demo.len(), "seeded the demo brand");
         Ok(Some(Seeded {
             brand,
@@ -203,6 +206,147 @@ impl Salon {
 }
 
 impl Salon {
+    /// The demo's conversations, rules and audit history: the brand's default monitoring
+    /// rules; a few threads between clients and their associates (one client asking for a
+    /// discount, which the rules flag; one left waiting); and the audit entries a year of
+    /// running would have left (staff roles, the departed associate's transfer, an export).
+    async fn seed_demo_conversations(
+        &self,
+        b: BrandId,
+        clients: &[ClientId],
+        staff: &HashMap<String, UserId>,
+        departed: usize,
+        now: i64,
+    ) -> AppResult<()> {
+        let repo = &self.repo;
+        self.seed_default_rules(b).await?;
+        let system = |action: &str, subject: String, detail: serde_json::Value, at: i64| NewAudit {
+            at,
+            actor_id: None,
+            actor: "system:demo".into(),
+            action: action.to_owned(),
+            subject,
+            detail,
+        };
+        let mut users: Vec<User> = repo
+            .list_users(b, None)
+            .await?
+            .into_iter()
+            .map(|(u, _)| u)
+            .collect();
+        users.sort_by_key(|u| u.id.0);
+        for u in &users {
+            repo.audit(
+                b,
+                &system(
+                    "role_change",
+                    format!("user:{}", u.id.0),
+                    serde_json::json!({"created": true, "role": u.role, "store_id": u.store_id}),
+                    now - 365 * DAY_MS,
+                ),
+            )
+            .await?;
+        }
+        if departed > 0
+            && let Some(to) = staff.get(&format!("zhao.lei@{}", fake::DEMO_EMAIL_DOMAIN))
+        {
+            repo.audit(
+                b,
+                &system(
+                    "transfer",
+                    "departed associates".into(),
+                    serde_json::json!({"to": to.0, "reason": "associate departed"}),
+                    now - 30 * DAY_MS,
+                ),
+            )
+            .await?;
+        }
+        // Threads with the first clients who have a WeCom contact.
+        let script: [(&[(Direction, &str)], i64); 4] = [
+            (
+                &[
+                    (Direction::In, "您好，新季的手袋到店了吗？"),
+                    (
+                        Direction::Out,
+                        "您好！已经到店了，周六下午我为您留一只看看？",
+                    ),
+                    (Direction::In, "好的，周六三点见"),
+                ],
+                6 * DAY_MS,
+            ),
+            (
+                &[
+                    (Direction::In, "Hello, is the silk scarf available in navy?"),
+                    (
+                        Direction::Out,
+                        "Good afternoon! Yes, I set one aside for you.",
+                    ),
+                ],
+                3 * DAY_MS,
+            ),
+            (
+                &[
+                    (Direction::In, "这款能给我打八折吗？"),
+                    (
+                        Direction::Out,
+                        "价格是全国统一的，不过我可以为您安排私人预约和礼品包装。",
+                    ),
+                ],
+                2 * DAY_MS,
+            ),
+            (&[(Direction::In, "请问周末有营业吗？")], 5 * 3_600_000),
+        ];
+        let mut with_wecom = Vec::new();
+        for id in clients {
+            if let Some(c) = repo.client(b, *id).await?
+                && c.identities.iter().any(|i| i.kind == IdentityKind::Wecom)
+                && c.associate_id.is_some()
+            {
+                with_wecom.push(c);
+            }
+            if with_wecom.len() == script.len() {
+                break;
+            }
+        }
+        for (n, (c, (lines, ago))) in with_wecom.iter().zip(script.iter()).enumerate() {
+            for (k, (direction, text)) in lines.iter().enumerate() {
+                let at = now - ago + k as i64 * 7 * 60_000;
+                let stored = repo
+                    .add_message(
+                        b,
+                        &NewMessage {
+                            client_id: c.id,
+                            channel: ChannelKind::Wecom,
+                            direction: *direction,
+                            associate_id: c.associate_id,
+                            provider_id: Some(format!("demo-{n}-{k}")),
+                            msg_type: "text".into(),
+                            body: (*text).to_owned(),
+                            at,
+                        },
+                    )
+                    .await?;
+                if let Some(id) = stored {
+                    self.flag_message(b, id, c.id, c.associate_id, *direction, text)
+                        .await?;
+                }
+            }
+        }
+        if let Some(c) = with_wecom.first() {
+            repo.audit(
+                b,
+                &system(
+                    "export",
+                    format!("client:{}", c.id.0),
+                    serde_json::json!({"format": "jsonl", "messages": 3, "reason": "client data request"}),
+                    now - DAY_MS,
+                ),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Gives the demo brand a year of WeChat community history (`sim::events`), ending today,
     /// so that its Luxury Index dashboard is full on first start. Does nothing when the brand
     /// already has events. Returns how many were added.

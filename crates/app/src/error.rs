@@ -18,6 +18,15 @@ pub enum AppError {
     /// A provider (WeCom, the Official Account) could not be reached or refused the call.
     #[error("{0}")]
     Unavailable(String),
+    /// A message a monitoring rule blocks: nothing was queued or sent.
+    #[error(
+        "blocked by the rule \"{rule}\" ({category}): \"{matched}\" may not be sent to a client"
+    )]
+    Blocked {
+        rule: String,
+        category: String,
+        matched: String,
+    },
     #[error("internal error")]
     Internal(String),
 }
@@ -32,6 +41,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict".into(),
             AppError::RateLimited(_) => "rate_limited".into(),
             AppError::Unavailable(_) => "channel_unavailable".into(),
+            AppError::Blocked { .. } => "blocked_by_rule".into(),
             AppError::Internal(_) => "internal".into(),
         }
     }

@@ -5,6 +5,8 @@ pub mod analytics;
 pub mod auth;
 pub mod channels;
 pub mod clients;
+pub mod compliance;
+pub mod conversations;
 pub mod demo;
 pub mod error;
 pub mod import;
@@ -40,6 +42,13 @@ pub struct Salon {
     event_cache: Arc<std::sync::Mutex<EventCache>>,
     /// Each brand's events as the report engine holds them (see [`Salon::live_table`]).
     live_tables: Arc<std::sync::Mutex<LiveTables>>,
+    /// Each brand's monitoring rules, compiled (see [`Salon::rule_set`]).
+    rule_sets:
+        Arc<std::sync::Mutex<std::collections::HashMap<domain::BrandId, Arc<rules::RuleSet>>>>,
+    /// Each brand's WeChat customer-service account, once asked for.
+    kf_accounts: Arc<std::sync::Mutex<std::collections::HashMap<domain::BrandId, String>>>,
+    /// Wakes the outbox dispatcher when a message is queued.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Salon {
@@ -52,6 +61,9 @@ impl Salon {
             channels: Arc::default(),
             event_cache: Arc::default(),
             live_tables: Arc::default(),
+            rule_sets: Arc::default(),
+            kf_accounts: Arc::default(),
+            outbox_wake: Arc::default(),
         }
     }
 

@@ -245,7 +245,7 @@ impl Salon {
                 "validated associate input incomplete".into(),
             ));
         };
-        Ok(self
+        let user = self
             .repo
             .create_user(
                 actor.brand.id,
@@ -257,7 +257,15 @@ impl Salon {
                     password_hash,
                 },
             )
-            .await?)
+            .await?;
+        self.audit(
+            actor,
+            "role_change",
+            &format!("user:{}", user.id.0),
+            serde_json::json!({"created": true, "role": user.role, "store_id": user.store_id}),
+        )
+        .await?;
+        Ok(user)
     }
 
     pub async fn update_associate(
@@ -288,8 +296,21 @@ impl Salon {
             ));
         }
         e.finish()?;
+        let before = self.associate(actor, id).await?;
         let user = self.repo.update_user(actor.brand.id, id, &patch).await?;
         self.tokens.clear();
+        if before.role != user.role || before.store_id != user.store_id {
+            self.audit(
+                actor,
+                "role_change",
+                &format!("user:{}", id.0),
+                serde_json::json!({
+                    "before": {"role": before.role, "store_id": before.store_id},
+                    "after": {"role": user.role, "store_id": user.store_id},
+                }),
+            )
+            .await?;
+        }
         Ok(user)
     }
 
@@ -309,6 +330,13 @@ impl Salon {
             .mark_departed(actor.brand.id, id, now_millis())
             .await?;
         self.tokens.clear();
+        self.audit(
+            actor,
+            "role_change",
+            &format!("user:{}", id.0),
+            serde_json::json!({"departed": true, "role": user.role}),
+        )
+        .await?;
         Ok(user)
     }
 }

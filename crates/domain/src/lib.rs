@@ -4,6 +4,7 @@
 
 pub mod channel;
 pub mod client;
+pub mod conversation;
 pub mod error;
 pub mod ids;
 pub mod org;
@@ -14,6 +15,7 @@ pub mod values;
 
 pub use channel::*;
 pub use client::*;
+pub use conversation::*;
 pub use error::{FieldError, RepoError};
 pub use ids::*;
 pub use org::*;

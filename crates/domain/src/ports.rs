@@ -7,7 +7,7 @@ use crate::*;
 pub type RepoResult<T> = Result<T, RepoError>;
 
 #[async_trait]
-pub trait Repo: ChannelStore + EventStore + Send + Sync + 'static {
+pub trait Repo: ChannelStore + EventStore + ConversationStore + Send + Sync + 'static {
     /// Whether the database answers and every migration is applied.
     async fn ready(&self) -> RepoResult<()>;
 
@@ -229,4 +229,96 @@ pub trait EventStore: Send + Sync + 'static {
     async fn event_lines_after(&self, brand: BrandId, after: i64)
     -> RepoResult<Vec<(i64, String)>>;
     async fn count_events(&self, brand: BrandId) -> RepoResult<i64>;
+}
+
+/// Conversations and their oversight: monitoring rules, the review queue, the outbox, read
+/// markers and the audit log.
+#[async_trait]
+pub trait ConversationStore: Send + Sync + 'static {
+    /// The brand's rules, enabled or not, by id.
+    async fn rules(&self, brand: BrandId) -> RepoResult<Vec<Rule>>;
+    /// Creates the rule (`id` 0) or replaces it; names are unique within a brand.
+    async fn put_rule(&self, brand: BrandId, rule: &Rule, at: Millis) -> RepoResult<Rule>;
+
+    /// Adds review-queue items; a (message, rule) pair already flagged is not added again.
+    async fn add_flags(&self, brand: BrandId, flags: &[NewFlag]) -> RepoResult<u64>;
+    async fn flags(&self, brand: BrandId, query: &FlagQuery) -> RepoResult<Vec<Flag>>;
+    async fn flag(&self, brand: BrandId, id: i64) -> RepoResult<Option<Flag>>;
+    /// Closes an open item: `NotFound` when there is none, `Conflict` when it is closed.
+    async fn review_flag(
+        &self,
+        brand: BrandId,
+        id: i64,
+        status: FlagStatus,
+        note: &str,
+        reviewer: Option<UserId>,
+        at: Millis,
+    ) -> RepoResult<Flag>;
+    async fn flag_counts(&self, brand: BrandId) -> RepoResult<Vec<FlagCount>>;
+
+    /// One message, by id.
+    async fn message(&self, brand: BrandId, id: i64) -> RepoResult<Option<Message>>;
+    /// The id of the message a provider numbered so.
+    async fn message_by_provider_id(
+        &self,
+        brand: BrandId,
+        channel: ChannelKind,
+        provider_id: &str,
+    ) -> RepoResult<Option<i64>>;
+    /// The brand's messages after `after_id`, oldest first (the archive, read in order).
+    async fn messages_after(
+        &self,
+        brand: BrandId,
+        after_id: i64,
+        limit: u32,
+    ) -> RepoResult<Vec<Message>>;
+    /// Threads in scope, the latest first, with what `reader` has not read.
+    async fn conversations(
+        &self,
+        brand: BrandId,
+        scope: Scope,
+        reader: Option<UserId>,
+        limit: u32,
+    ) -> RepoResult<Vec<ConversationSummary>>;
+    async fn mark_read(
+        &self,
+        brand: BrandId,
+        client: ClientId,
+        reader: UserId,
+        message_id: i64,
+    ) -> RepoResult<()>;
+
+    /// Queues a message; the same `idem_key` again returns the row already queued.
+    async fn enqueue(&self, brand: BrandId, message: &NewOutbound) -> RepoResult<Outbound>;
+    async fn outbound(&self, brand: BrandId, id: i64) -> RepoResult<Option<Outbound>>;
+    /// A client's latest outbox rows (at most 50), newest first.
+    async fn outbox_of_client(&self, brand: BrandId, client: ClientId)
+    -> RepoResult<Vec<Outbound>>;
+    /// Leases due rows (queued and due, or sending with an expired lease) until `lease_until`.
+    async fn outbox_claim(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> RepoResult<Vec<Outbound>>;
+    /// Marks the row sent and stores the message, in one transaction; returns the message id.
+    async fn outbox_sent(
+        &self,
+        id: i64,
+        provider_id: &str,
+        message: &NewMessage,
+    ) -> RepoResult<i64>;
+    /// Puts the row back in the queue for `next_at` with the error seen.
+    async fn outbox_retry(&self, id: i64, error: &str, next_at: Millis) -> RepoResult<()>;
+    async fn outbox_failed(&self, id: i64, error: &str) -> RepoResult<()>;
+
+    /// Appends to the brand's hash chain and returns the entry.
+    async fn audit(&self, brand: BrandId, entry: &NewAudit) -> RepoResult<AuditEntry>;
+    /// The brand's log from `after_seq` on, in order.
+    async fn audit_log(
+        &self,
+        brand: BrandId,
+        after_seq: i64,
+        limit: u32,
+    ) -> RepoResult<Vec<AuditEntry>>;
 }

@@ -15,7 +15,8 @@ pub enum Role {
     StoreManager,
     /// Brand headquarters: every store and client.
     Hq,
-    /// Compliance officer: reads everything, changes nothing.
+    /// Compliance officer: reads every conversation, never writes to a client; owns the
+    /// monitoring rules and the review queue.
     Compliance,
     /// Configuration: stores, staff, channels. No client data.
     Admin,
@@ -100,6 +101,24 @@ pub enum Action {
     ImportEvents,
     /// The Luxury Index report and dashboard (aggregates only).
     ReadAnalytics,
+    /// Read conversation threads (message text) in the actor's scope.
+    ReadConversations,
+    /// Write to a client through the outbox.
+    SendMessages,
+    /// Conversation figures without message text: volumes, response times, rule counts.
+    ReadConversationFigures,
+    /// Read the monitoring rules.
+    ReadRules,
+    /// Create and change monitoring rules (audited).
+    ManageRules,
+    /// See the review queue (store managers: their store's).
+    ReadFlags,
+    /// Resolve or dismiss review-queue items.
+    ReviewFlags,
+    /// Export a thread or a search of the archive (audited).
+    ExportConversations,
+    /// Read and verify the audit log.
+    ReadAudit,
 }
 
 impl Action {
@@ -122,6 +141,15 @@ impl Action {
             ManageContactWays => matches!(role, StoreManager | Hq | Admin),
             ImportEvents => matches!(role, Hq | Admin),
             ReadAnalytics => matches!(role, Hq | Compliance),
+            // HQ sees figures, not message text; compliance reads everything and writes nothing
+            // to clients.
+            ReadConversations => matches!(role, Associate | StoreManager | Compliance),
+            SendMessages => matches!(role, Associate | StoreManager),
+            ReadConversationFigures => matches!(role, StoreManager | Hq | Compliance),
+            ReadRules => matches!(role, StoreManager | Hq | Compliance),
+            ManageRules | ReviewFlags | ExportConversations => matches!(role, Compliance),
+            ReadFlags => matches!(role, StoreManager | Compliance),
+            ReadAudit => matches!(role, Compliance | Admin),
         }
     }
 }

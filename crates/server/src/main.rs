@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: GenerateCommand,
     },
+    /// The brand's hash-chained audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Export data from a brand.
     Export {
         #[command(subcommand)]
@@ -90,6 +95,25 @@ enum Command {
         /// Leave out bad lines (each is reported) instead of refusing the file.
         #[arg(long)]
         skip_bad: bool,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Checks every entry's hash and its link to the one before; exits 1 naming the first
+    /// broken entry.
+    Verify {
+        #[arg(long)]
+        brand: String,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+    /// Prints the log as JSON Lines.
+    Show {
+        #[arg(long)]
+        brand: String,
         #[command(flatten)]
         store_args: StoreArgs,
     },
@@ -412,6 +436,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .collect(),
                 })
                 .await?;
+            salon
+                .seed_default_rules(brand.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created brand {} ({})", brand.slug, brand.name);
             Ok(())
         }
@@ -453,6 +481,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Channel { command } => channel(command).await,
+        Command::Audit { command } => audit(command).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Generate {
             command:
@@ -838,6 +867,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     println!("Salon is listening on http://{addr}");
     salon.start_channel_processor();
+    salon.start_dispatcher();
     if let Some(sim) = sandbox {
         tokio::spawn(start_sandbox(salon.clone(), sim, addr));
     }
@@ -972,4 +1002,64 @@ async fn shutdown() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn audit(command: AuditCommand) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::Verify { brand, store_args } => {
+            let (salon, b) = open_brand(&store_args, &brand).await?;
+            match salon
+                .verify_audit(b.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                Ok(n) => {
+                    println!("audit log of {brand}: {n} entries, the chain holds");
+                    Ok(())
+                }
+                Err(broken) => {
+                    eprintln!(
+                        "audit log of {brand}: BROKEN at entry {}: {}",
+                        broken.seq, broken.reason
+                    );
+                    std::process::exit(1);
+                }
+            }
+        }
+        AuditCommand::Show { brand, store_args } => {
+            let (salon, b) = open_brand(&store_args, &brand).await?;
+            let mut after = 0;
+            loop {
+                let page = salon.repo.audit_log(b.id, after, 5000).await?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                for e in &page {
+                    println!("{}", serde_json::to_string(e)?);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Opens the store and finds a brand by slug; `demo` on a fresh data directory is created
+/// first, as the server would.
+async fn open_brand(
+    store_args: &StoreArgs,
+    slug: &str,
+) -> anyhow::Result<(app::Salon, domain::Brand)> {
+    let salon = store_args.resolve()?.open().await?;
+    if slug == sim::demo::DEMO_SLUG && salon.repo.brand_by_slug(slug).await?.is_none() {
+        eprintln!("The demo brand does not exist yet: creating it first.");
+        salon
+            .seed_demo(2026, DEMO_CLIENTS)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?;
+    }
+    let brand = salon
+        .repo
+        .brand_by_slug(slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no brand {slug:?}"))?;
+    Ok((salon, brand))
 }

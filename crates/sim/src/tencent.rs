@@ -146,6 +146,10 @@ struct Sim {
     log: Vec<LogEntry>,
     faults: Faults,
     followers: BTreeMap<String, bool>,
+    /// Customer-service sessions: client → (when they last wrote, messages sent since).
+    kf_sessions: HashMap<String, (i64, u32)>,
+    /// Customer-service messages accepted, by msgid: a msgid is delivered once.
+    kf_sent: BTreeMap<String, (String, String)>,
     seq: u64,
     rng: Option<rand_chacha::ChaCha8Rng>,
 }
@@ -386,6 +390,8 @@ impl Simulator {
         let now = s.now();
         s.seq += 1;
         let msg_id = format!("{}{:06}", now, s.seq);
+        // Writing opens (or renews) the customer-service window: 48 hours, five messages.
+        s.kf_sessions.insert(external_userid.to_owned(), (now, 0));
         let xml = format!(
             "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[{external_userid}]]></FromUserName>\
              <CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content>\
@@ -545,6 +551,7 @@ impl Simulator {
                 get(moment_result),
             )
             .route("/cgi-bin/externalcontact/{*api}", post(contact_post))
+            .route("/cgi-bin/kf/{*api}", post(kf_post))
             .route("/qr/{config_id}", get(qr_image))
             .route("/scan/{config_id}", get(scan_page).post(scan_now))
             .with_state(self.clone())
@@ -783,6 +790,96 @@ async fn contact_post(
     };
     let answer = handle_post(&sim, &api_name, &b);
     fault.answer(answer)
+}
+
+/// WeChat customer service (微信客服) through WeCom: the account list and `send_msg`.
+async fn kf_post(
+    State(sim): State<Shared>,
+    Path(api): Path<String>,
+    Query(q): Params,
+    body: axum::body::Bytes,
+) -> Response {
+    let api_name = format!("kf/{api}");
+    let fault = match sim
+        .gate(&api_name, q.get("access_token").map(String::as_str))
+        .await
+    {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Ok(b) = serde_json::from_slice::<Value>(&body) else {
+        return err(47001, "data format error");
+    };
+    let answer = handle_kf(&sim, &api_name, &b);
+    fault.answer(answer)
+}
+
+/// The customer-service account every sandbox client writes to.
+pub const SANDBOX_KF_ID: &str = "wkSalonSandboxKf01";
+/// How long after a client's message the account may answer, and how many times.
+pub const KF_WINDOW_SECS: i64 = 48 * 3600;
+pub const KF_MESSAGES_PER_WINDOW: u32 = 5;
+
+fn handle_kf(sim: &Simulator, api: &str, b: &Value) -> Response {
+    let mut s = sim.lock();
+    let now = s.now();
+    match api {
+        "kf/account/list" => ok(json!({"account_list": [
+            {"open_kfid": SANDBOX_KF_ID, "name": "Salon sandbox", "avatar": "", "manage_privilege": true}
+        ]})),
+        "kf/send_msg" => {
+            let touser = b["touser"].as_str().unwrap_or("").to_owned();
+            let kf = b["open_kfid"].as_str().unwrap_or("");
+            let msgid = b["msgid"].as_str().map(str::to_owned);
+            let text = b["text"]["content"].as_str().unwrap_or("").to_owned();
+            if kf != SANDBOX_KF_ID {
+                return err(95000, "invalid open_kfid");
+            }
+            if b["msgtype"].as_str() != Some("text") || text.is_empty() {
+                return err(44004, "empty content");
+            }
+            if text.len() > 2048 {
+                return err(45002, "content size out of limit");
+            }
+            if let Some(id) = &msgid {
+                let valid = id.len() <= 32
+                    && id
+                        .bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-');
+                if !valid {
+                    return err(40058, "invalid msgid");
+                }
+                // The same msgid again is the same message: answered, not delivered twice.
+                if s.kf_sent.contains_key(id) {
+                    return ok(json!({"msgid": id}));
+                }
+            }
+            if !s.contacts.contains_key(&touser) {
+                return err(95016, "invalid touser: not a customer of this account");
+            }
+            match s.kf_sessions.get_mut(&touser) {
+                Some((since, n))
+                    if now - *since <= KF_WINDOW_SECS && *n < KF_MESSAGES_PER_WINDOW =>
+                {
+                    *n += 1;
+                }
+                _ => {
+                    return err(
+                        95018,
+                        "send msg session status invalid: the client has not written in the last 48 hours, or five messages were sent since",
+                    );
+                }
+            }
+            let id = msgid.unwrap_or_else(|| s.next_id("kfmsg"));
+            s.kf_sent.insert(id.clone(), (touser.clone(), text.clone()));
+            s.record(
+                api,
+                json!({"msgid": id, "touser": touser, "open_kfid": kf, "text": text}),
+            );
+            ok(json!({"msgid": id}))
+        }
+        _ => err(60020, "api not supported by the simulator"),
+    }
 }
 
 fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {

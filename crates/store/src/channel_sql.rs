@@ -33,6 +33,63 @@ macro_rules! impl_channel_store {
                 })
             }
 
+            /// Stores a message (and its timeline entry) in `tx`: `None` when its provider id
+            /// is already held.
+            async fn insert_message(&self, tx: &mut Tx<'_>, brand: BrandId, m: &NewMessage) -> RepoResult<Option<i64>> {
+                Self::client_exists(tx, brand, m.client_id).await?;
+                let id: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO messages (brand_id, client_id, channel, direction, associate_id, provider_id, msg_type, sealed_body, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id",
+                )
+                .bind(brand.0)
+                .bind(m.client_id.0)
+                .bind(m.channel.as_str())
+                .bind(m.direction.as_str())
+                .bind(m.associate_id.map(|u| u.0))
+                .bind(&m.provider_id)
+                .bind(&m.msg_type)
+                .bind(self.keys.seal(brand, Purpose::MessageBody, m.body.as_bytes()))
+                .bind(m.at)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(db)?;
+                if let Some(id) = id {
+                    Self::insert_interaction(
+                        tx,
+                        brand,
+                        m.client_id,
+                        m.at,
+                        "message",
+                        Some(m.channel.as_str()),
+                        serde_json::json!({
+                            "message_id": id,
+                            "direction": m.direction.as_str(),
+                            "msg_type": m.msg_type,
+                            "associate_id": m.associate_id.map(|u| u.0),
+                        }),
+                    )
+                    .await?;
+                }
+                Ok(id)
+            }
+
+            fn message_row(&self, brand: BrandId, r: &DbRow) -> RepoResult<Message> {
+                let channel: String = r.try_get("channel").map_err(db)?;
+                let direction: String = r.try_get("direction").map_err(db)?;
+                let sealed: Vec<u8> = r.try_get("sealed_body").map_err(db)?;
+                let body = self.keys.open(brand, Purpose::MessageBody, &sealed).map_err(corrupt)?;
+                Ok(Message {
+                    id: r.try_get("id").map_err(db)?,
+                    client_id: ClientId(r.try_get("client_id").map_err(db)?),
+                    channel: ChannelKind::parse(&channel).ok_or_else(|| corrupt("channel"))?,
+                    direction: if direction == "out" { Direction::Out } else { Direction::In },
+                    associate_id: r.try_get::<Option<i64>, _>("associate_id").map_err(db)?.map(UserId),
+                    msg_type: r.try_get("msg_type").map_err(db)?,
+                    body: String::from_utf8(body).map_err(corrupt)?,
+                    at: r.try_get("at").map_err(db)?,
+                })
+            }
+
             fn contact_way_row(r: &DbRow) -> RepoResult<ContactWay> {
                 let kind: String = r.try_get("kind").map_err(db)?;
                 let tags: Vec<String> =
@@ -301,40 +358,7 @@ macro_rules! impl_channel_store {
 
             async fn add_message(&self, brand: BrandId, m: &NewMessage) -> RepoResult<Option<i64>> {
                 let mut tx = self.pool.begin().await.map_err(db)?;
-                Self::client_exists(&mut tx, brand, m.client_id).await?;
-                let id: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO messages (brand_id, client_id, channel, direction, associate_id, provider_id, msg_type, sealed_body, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id",
-                )
-                .bind(brand.0)
-                .bind(m.client_id.0)
-                .bind(m.channel.as_str())
-                .bind(m.direction.as_str())
-                .bind(m.associate_id.map(|u| u.0))
-                .bind(&m.provider_id)
-                .bind(&m.msg_type)
-                .bind(self.keys.seal(brand, Purpose::MessageBody, m.body.as_bytes()))
-                .bind(m.at)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-                if let Some(id) = id {
-                    Self::insert_interaction(
-                        &mut tx,
-                        brand,
-                        m.client_id,
-                        m.at,
-                        "message",
-                        Some(m.channel.as_str()),
-                        serde_json::json!({
-                            "message_id": id,
-                            "direction": m.direction.as_str(),
-                            "msg_type": m.msg_type,
-                            "associate_id": m.associate_id.map(|u| u.0),
-                        }),
-                    )
-                    .await?;
-                }
+                let id = self.insert_message(&mut tx, brand, m).await?;
                 tx.commit().await.map_err(db)?;
                 Ok(id)
             }
@@ -350,24 +374,7 @@ macro_rules! impl_channel_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-                rows.iter()
-                    .map(|r| {
-                        let channel: String = r.try_get("channel").map_err(db)?;
-                        let direction: String = r.try_get("direction").map_err(db)?;
-                        let sealed: Vec<u8> = r.try_get("sealed_body").map_err(db)?;
-                        let body = self.keys.open(brand, Purpose::MessageBody, &sealed).map_err(corrupt)?;
-                        Ok(Message {
-                            id: r.try_get("id").map_err(db)?,
-                            client_id: ClientId(r.try_get("client_id").map_err(db)?),
-                            channel: ChannelKind::parse(&channel).ok_or_else(|| corrupt("channel"))?,
-                            direction: if direction == "out" { Direction::Out } else { Direction::In },
-                            associate_id: r.try_get::<Option<i64>, _>("associate_id").map_err(db)?.map(UserId),
-                            msg_type: r.try_get("msg_type").map_err(db)?,
-                            body: String::from_utf8(body).map_err(corrupt)?,
-                            at: r.try_get("at").map_err(db)?,
-                        })
-                    })
-                    .collect()
+                rows.iter().map(|r| self.message_row(brand, r)).collect()
             }
 
             async fn add_interaction(&self, brand: BrandId, e: &NewInteraction) -> RepoResult<bool> {

@@ -4,6 +4,7 @@
 //! reaches either (see [`pii`]).
 
 mod channel_sql;
+mod conversation_sql;
 mod event_sql;
 pub mod pii;
 mod postgres;
@@ -38,6 +39,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "events",
         include_str!("../migrations/sqlite/0003_events.sql"),
         include_str!("../migrations/postgres/0003_events.sql"),
+    ),
+    (
+        4,
+        "conversations",
+        include_str!("../migrations/sqlite/0004_conversations.sql"),
+        include_str!("../migrations/postgres/0004_conversations.sql"),
     ),
 ];
 

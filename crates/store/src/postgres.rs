@@ -7,11 +7,12 @@ use sqlx::Row as _;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::channel_sql::impl_channel_store;
+use crate::conversation_sql::impl_conversation_store;
 use crate::event_sql::impl_event_store;
 use crate::pii::Purpose;
 use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
-use domain::ports::{ChannelStore, EventStore, Repo, RepoResult, StoredEvent};
+use domain::ports::{ChannelStore, ConversationStore, EventStore, Repo, RepoResult, StoredEvent};
 use domain::*;
 
 impl_repo!(
@@ -23,6 +24,7 @@ impl_repo!(
 
 impl_channel_store!(PgRepo);
 impl_event_store!(PgRepo);
+impl_conversation_store!(PgRepo, "BEGIN", "SELECT pg_advisory_xact_lock($1)");
 
 /// Any number; the same in every Salon process, so that they migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x5a_10_4e;

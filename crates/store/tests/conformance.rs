@@ -874,6 +874,7 @@ async fn schemas_stay_in_step() {
                 "INTEGER" | "BIGINT" => "int",
                 "BLOB" => "bytes",
                 "TEXT" => "text",
+                "BOOLEAN" => "bool",
                 other => panic!("unexpected SQLite type {other}"),
             };
             // SQLite's INTEGER PRIMARY KEY is NOT NULL in effect though not declared so.
@@ -901,6 +902,7 @@ async fn schemas_stay_in_step() {
                 "bigint" | "integer" => "int",
                 "bytea" => "bytes",
                 "text" => "text",
+                "boolean" => "bool",
                 other => panic!("unexpected PostgreSQL type {other}"),
             };
             format!("{t}.{c}:{ty}:{}", nullable == "NO")
@@ -1250,6 +1252,325 @@ async fn the_event_stream_adds_each_event_once() {
                 .iter()
                 .all(|(id, _)| !stored.iter().any(|(a, _)| a == id)),
             "another brand's events are not this brand's"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rules_flags_and_read_markers() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "rules").await;
+        let other = brand(r, "others").await;
+        let s1 = store(r, b.id, "SH01").await;
+        let li = user(r, b.id, "li@x.example", Role::Associate, Some(s1.id)).await;
+        let mut rules = Vec::new();
+        for rule in ::rules::default_rules() {
+            rules.push(r.put_rule(b.id, &rule, 1).await.expect("rule"));
+        }
+        assert_eq!(r.rules(b.id).await.expect("rules"), rules, "{}", db.name);
+        assert!(r.rules(other.id).await.expect("rules").is_empty());
+        // Names are unique per brand; a change keeps the id.
+        let mut dup = rules[1].clone();
+        dup.id = 0;
+        assert!(matches!(
+            r.put_rule(b.id, &dup, 2).await,
+            Err(RepoError::Conflict(_))
+        ));
+        let mut off = rules[0].clone();
+        off.enabled = false;
+        assert_eq!(r.put_rule(b.id, &off, 3).await.expect("update"), off);
+        assert!(matches!(
+            r.put_rule(other.id, &off, 3).await,
+            Err(RepoError::NotFound(_))
+        ));
+
+        let mut c = client("Mei", "Lin", "CRM-R1");
+        c.store_id = Some(s1.id);
+        c.associate_id = Some(li.id);
+        let cid = r.create_client(b.id, &c, None).await.expect("client");
+        let m1 = r
+            .add_message(b.id, &message(cid, "m1", "加我私人微信"))
+            .await
+            .expect("m")
+            .expect("new");
+        let set = ::rules::RuleSet::compile(&rules).expect("compile");
+        let hit = set.check("加我私人微信").hits.remove(0);
+        let flag = NewFlag {
+            message_id: Some(m1),
+            client_id: cid,
+            associate_id: Some(li.id),
+            store_id: Some(s1.id),
+            direction: Direction::In,
+            hit,
+            at: 30,
+        };
+        assert_eq!(
+            r.add_flags(b.id, &[flag.clone(), flag.clone()])
+                .await
+                .expect("flags"),
+            1
+        );
+        assert_eq!(
+            r.add_flags(b.id, &[flag]).await.expect("again"),
+            0,
+            "once per message and rule"
+        );
+        let open = r
+            .flags(
+                b.id,
+                &FlagQuery {
+                    status: Some(FlagStatus::Open),
+                    store: Some(s1.id),
+                    limit: 10,
+                    ..FlagQuery::default()
+                },
+            )
+            .await
+            .expect("queue");
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0].rule, "Off-platform payment");
+        assert!(
+            r.flags(
+                other.id,
+                &FlagQuery {
+                    limit: 10,
+                    ..FlagQuery::default()
+                }
+            )
+            .await
+            .expect("q")
+            .is_empty()
+        );
+        let done = r
+            .review_flag(
+                b.id,
+                open[0].id,
+                FlagStatus::Resolved,
+                "talked to Li",
+                Some(li.id),
+                40,
+            )
+            .await
+            .expect("review");
+        assert_eq!(
+            (done.status, done.note.as_deref()),
+            (FlagStatus::Resolved, Some("talked to Li"))
+        );
+        assert!(matches!(
+            r.review_flag(b.id, open[0].id, FlagStatus::Dismissed, "", None, 41)
+                .await,
+            Err(RepoError::Conflict(_))
+        ));
+        assert!(matches!(
+            r.review_flag(other.id, open[0].id, FlagStatus::Dismissed, "", None, 41)
+                .await,
+            Err(RepoError::NotFound(_))
+        ));
+        let counts = r.flag_counts(b.id).await.expect("counts");
+        assert_eq!((counts[0].open, counts[0].total), (0, 1));
+
+        // The inbox: unread until read, in scope only.
+        let m2 = r
+            .add_message(b.id, &message(cid, "m2", "还在吗"))
+            .await
+            .expect("m")
+            .expect("new");
+        let inbox = r
+            .conversations(b.id, Scope::Associate(li.id), Some(li.id), 10)
+            .await
+            .expect("inbox");
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(
+            (inbox[0].unread, inbox[0].messages, inbox[0].last.id),
+            (2, 2, m2)
+        );
+        assert_eq!(inbox[0].last.body, "还在吗");
+        r.mark_read(b.id, cid, li.id, m2).await.expect("read");
+        r.mark_read(b.id, cid, li.id, m1)
+            .await
+            .expect("an older mark changes nothing");
+        let inbox = r
+            .conversations(b.id, Scope::Associate(li.id), Some(li.id), 10)
+            .await
+            .expect("inbox");
+        assert_eq!(inbox[0].unread, 0);
+        assert!(
+            r.conversations(b.id, Scope::Nothing, None, 10)
+                .await
+                .expect("none")
+                .is_empty()
+        );
+        assert!(
+            r.conversations(other.id, Scope::Brand, None, 10)
+                .await
+                .expect("other")
+                .is_empty()
+        );
+        assert_eq!(
+            r.message(b.id, m1).await.expect("m").map(|m| m.body),
+            Some("加我私人微信".into())
+        );
+        assert!(r.message(other.id, m1).await.expect("m").is_none());
+        assert_eq!(
+            r.message_by_provider_id(b.id, ChannelKind::Wecom, "m2")
+                .await
+                .expect("p"),
+            Some(m2)
+        );
+        let all = r.messages_after(b.id, 0, 10).await.expect("after");
+        assert_eq!(all.iter().map(|m| m.id).collect::<Vec<_>>(), vec![m1, m2]);
+    }
+}
+
+#[tokio::test]
+async fn the_outbox_leases_sends_once_and_retries() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "outbox").await;
+        let cid = r
+            .create_client(b.id, &client("Mei", "Lin", "CRM-O1"), None)
+            .await
+            .expect("client");
+        let new = |key: &str| NewOutbound {
+            client_id: cid,
+            associate_id: None,
+            channel: ChannelKind::Wecom,
+            msg_type: "text".into(),
+            body: "新季手袋已到店".into(),
+            idem_key: key.into(),
+            at: 100,
+        };
+        let a = r.enqueue(b.id, &new("k1")).await.expect("enqueue");
+        let again = r.enqueue(b.id, &new("k1")).await.expect("same key");
+        assert_eq!(a.id, again.id, "{}: one row per key", db.name);
+        let second = r.enqueue(b.id, &new("k2")).await.expect("enqueue");
+        assert!(matches!(
+            r.enqueue(
+                b.id,
+                &NewOutbound {
+                    client_id: ClientId(999_999),
+                    ..new("k3")
+                }
+            )
+            .await,
+            Err(RepoError::NotFound(_))
+        ));
+        // Leased once: a second dispatcher finds nothing until the lease ends.
+        let claimed = r.outbox_claim(200, 1_000, 10).await.expect("claim");
+        assert_eq!(
+            claimed.iter().map(|o| o.id).collect::<Vec<_>>(),
+            vec![a.id, second.id]
+        );
+        assert_eq!(claimed[0].body, "新季手袋已到店");
+        assert_eq!(claimed[0].attempts, 1);
+        assert!(
+            r.outbox_claim(500, 1_500, 10)
+                .await
+                .expect("claim")
+                .is_empty()
+        );
+        // One is sent; the other fails to send and is retried later.
+        let mut m = message(cid, "s1-o1", "新季手袋已到店");
+        m.direction = Direction::Out;
+        let mid = r.outbox_sent(a.id, "s1-o1", &m).await.expect("sent");
+        assert_eq!(
+            r.outbox_sent(a.id, "s1-o1", &m).await.expect("again"),
+            mid,
+            "the same message"
+        );
+        r.outbox_retry(second.id, "busy", 2_000)
+            .await
+            .expect("retry");
+        assert!(
+            r.outbox_claim(1_500, 3_000, 10)
+                .await
+                .expect("not due")
+                .is_empty()
+        );
+        // The crashed lease comes back after it ends, with its attempt counted.
+        let again = r.outbox_claim(2_000, 3_000, 10).await.expect("due");
+        assert_eq!(
+            again.iter().map(|o| (o.id, o.attempts)).collect::<Vec<_>>(),
+            vec![(second.id, 2)]
+        );
+        let back = r.outbox_claim(3_000, 4_000, 10).await.expect("lease over");
+        assert_eq!(
+            back.iter().map(|o| (o.id, o.attempts)).collect::<Vec<_>>(),
+            vec![(second.id, 3)]
+        );
+        r.outbox_failed(second.id, "gave up").await.expect("failed");
+        let sent = r.outbound(b.id, a.id).await.expect("row").expect("exists");
+        assert_eq!(
+            (sent.status, sent.message_id, sent.provider_id.as_deref()),
+            (OutboundStatus::Sent, Some(mid), Some("s1-o1"))
+        );
+        let failed = r
+            .outbound(b.id, second.id)
+            .await
+            .expect("row")
+            .expect("exists");
+        assert_eq!(
+            (failed.status, failed.error.as_deref()),
+            (OutboundStatus::Failed, Some("gave up"))
+        );
+        assert_eq!(r.outbox_of_client(b.id, cid).await.expect("rows").len(), 2);
+        assert_eq!(r.messages(b.id, cid, 10).await.expect("messages").len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn the_audit_log_is_a_hash_chain_even_under_concurrent_appends() {
+    for db in backends().await {
+        let b = brand(&*db.repo, "audit").await;
+        let other = brand(&*db.repo, "audit2").await;
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let repo = db.repo.clone();
+            tasks.push(tokio::spawn(async move {
+                repo.audit(
+                    b.id,
+                    &NewAudit {
+                        at: i,
+                        actor_id: None,
+                        actor: "system:test".into(),
+                        action: "export".into(),
+                        subject: format!("client:{i}"),
+                        detail: serde_json::json!({"n": i}),
+                    },
+                )
+                .await
+            }));
+        }
+        for t in tasks {
+            t.await.expect("join").expect("append");
+        }
+        db.repo
+            .audit(
+                other.id,
+                &NewAudit {
+                    at: 1,
+                    actor_id: None,
+                    actor: "x".into(),
+                    action: "export".into(),
+                    subject: "s".into(),
+                    detail: serde_json::json!({}),
+                },
+            )
+            .await
+            .expect("other brand");
+        let log = db.repo.audit_log(b.id, 0, 100).await.expect("log");
+        assert_eq!(log.len(), 24, "{}", db.name);
+        assert_eq!(verify_chain(b.id, &log), Ok(24));
+        assert_eq!(
+            db.repo.audit_log(b.id, 20, 100).await.expect("tail").len(),
+            4
+        );
+        let theirs = db.repo.audit_log(other.id, 0, 100).await.expect("log");
+        assert_eq!(
+            (theirs.len(), theirs[0].seq),
+            (1, 1),
+            "each brand has its own chain"
         );
     }
 }

@@ -12,7 +12,7 @@ fn status(e: &AppError) -> StatusCode {
         AppError::NotFound(_) => StatusCode::NOT_FOUND,
         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
-        AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Invalid(_) | AppError::Blocked { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Conflict(_) => StatusCode::CONFLICT,
         AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         AppError::Unavailable(_) => StatusCode::BAD_GATEWAY,
@@ -42,6 +42,10 @@ impl IntoResponse for ApiError {
                 .iter()
                 .map(|f| json!({"field": f.field, "message": f.message}))
                 .collect();
+        }
+        if let AppError::Blocked { rule, category, .. } = &e {
+            body["rule"] = json!(rule);
+            body["category"] = json!(category);
         }
         (status(&e), Json(body)).into_response()
     }

@@ -5,3 +5,11 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// Quick replies fill the compose box; the associate still reads and sends.
+document.addEventListener("click", (event) => {
+  const b = event.target.closest && event.target.closest(".quick-reply");
+  if (!b) return;
+  const box = document.getElementById("text");
+  if (box) { box.value = b.dataset.text; box.focus(); }
+});

@@ -41,6 +41,21 @@ const POLICY: &[(&str, &str)] = &[
     ("pushAbTest", "HC"),
     ("importEvents", "HD"),
     ("exportEvents", "HD"),
+    ("listConversations", "AMC"),
+    ("getThread", "AMC"),
+    ("sendMessage", "AM"),
+    ("exportThread", "C"),
+    ("getOutbound", "AM"),
+    ("serviceQuality", "MHC"),
+    ("listRules", "MHC"),
+    ("createRule", "C"),
+    ("updateRule", "C"),
+    ("checkText", "MHC"),
+    ("listFlags", "MC"),
+    ("reviewFlag", "C"),
+    ("flagCounts", "MHC"),
+    ("auditLog", "CD"),
+    ("verifyAudit", "CD"),
 ];
 
 fn letter(r: Role) -> char {
@@ -71,16 +86,38 @@ async fn request(
     let client = app.client_of("li.na").await;
     let wang = app.user("wang.fang").await;
     let chen = app.user("chen.jie").await;
+    let chat_client = app.client_with_wecom("li.na").await;
+    let id = if path.starts_with("/clients") {
+        client.0
+    } else if path.starts_with("/conversations") {
+        chat_client.0
+    } else if path.starts_with("/outbox") {
+        app.salon
+            .repo
+            .enqueue(
+                app.brand.id,
+                &domain::NewOutbound {
+                    client_id: chat_client,
+                    associate_id: None,
+                    channel: domain::ChannelKind::Wecom,
+                    msg_type: "text".into(),
+                    body: "policy".into(),
+                    idem_key: "policy".into(),
+                    at: 0,
+                },
+            )
+            .await
+            .expect("enqueue")
+            .id
+    } else if path.starts_with("/compliance/rules") {
+        app.salon.repo.rules(app.brand.id).await.expect("rules")[0].id
+    } else if path.starts_with("/compliance/flags") {
+        app.open_flag(chat_client).await
+    } else {
+        wang.id.0
+    };
     let path = path
-        .replace(
-            "{id}",
-            &if path.starts_with("/clients") {
-                client.0
-            } else {
-                wang.id.0
-            }
-            .to_string(),
-        )
+        .replace("{id}", &id.to_string())
         .replace("{code}", "SH01")
         .replace("{channel}", "wecom");
     let json = |s: String| Some(("application/json", s));
@@ -103,6 +140,11 @@ async fn request(
             "application/x-ndjson",
             r#"{"ts":"2025-01-03T20:15:00+08:00","kind":"follow","follower":"oP1","source":"qr_code"}"#.to_owned(),
         )),
+        "sendMessage" => json(r#"{"text":"Your scarf is ready","idempotency_key":"policy-1"}"#.into()),
+        "createRule" => json(r#"{"name":"Policy","category":"other","severity":"low","action":"flag","words":"policy"}"#.into()),
+        "updateRule" => json(r#"{"name":"Policy","category":"other","severity":"low","action":"flag","words":"policy","enabled":false}"#.into()),
+        "checkText" => json(r#"{"text":"打八折"}"#.into()),
+        "reviewFlag" => json(r#"{"outcome":"resolve","note":"checked"}"#.into()),
         _ => None,
     };
     let path = if op == "getReport" || op == "getBenchmark" {

@@ -50,6 +50,9 @@ pub mod errcode {
     pub const INVALID_WELCOME_CODE: i64 = 41051;
     pub const TRANSFER_LIMIT: i64 = 40097;
     pub const GROUP_MSG_LIMIT: i64 = 41048;
+    /// `kf/send_msg` outside the 48-hour window, or past its five messages.
+    pub const KF_SESSION_INVALID: i64 = 95018;
+    pub const KF_INVALID_TOUSER: i64 = 95016;
 }
 
 /// How the client paces and retries.
@@ -467,6 +470,49 @@ impl WecomApi {
         .await
     }
 
+    /// The WeChat customer-service (微信客服) accounts of the corp.
+    pub async fn kf_accounts(&self) -> Result<Vec<KfAccount>, ApiError> {
+        #[derive(Deserialize)]
+        struct A {
+            #[serde(default)]
+            account_list: Vec<KfAccount>,
+        }
+        let a: A = self
+            .call(
+                "kf/account/list",
+                Some(json!({"offset": 0, "limit": 100})),
+                &[],
+                true,
+            )
+            .await?;
+        Ok(a.account_list)
+    }
+
+    /// Sends a text to a client through a customer-service account (`kf/send_msg`). `msgid`
+    /// (at most 32 of `[0-9a-zA-Z_-]`) makes the send idempotent: WeCom delivers one message
+    /// per msgid, so the call may be retried after a lost answer.
+    pub async fn kf_send_text(
+        &self,
+        open_kfid: &str,
+        touser: &str,
+        msgid: &str,
+        text: &str,
+    ) -> Result<String, ApiError> {
+        #[derive(Deserialize)]
+        struct A {
+            msgid: String,
+        }
+        let a: A = self
+            .call(
+                "kf/send_msg",
+                Some(json!({"touser": touser, "open_kfid": open_kfid, "msgid": msgid, "msgtype": "text", "text": {"content": text}})),
+                &[],
+                true,
+            )
+            .await?;
+        Ok(a.msgid)
+    }
+
     /// Moves clients between two serving associates (在职继承).
     pub async fn transfer_customer(
         &self,
@@ -753,6 +799,14 @@ pub struct SendResults {
     pub send_list: Vec<SendResult>,
     #[serde(default)]
     pub next_cursor: String,
+}
+
+/// A WeChat customer-service account.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KfAccount {
+    pub open_kfid: String,
+    #[serde(default)]
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

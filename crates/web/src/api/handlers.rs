@@ -431,3 +431,209 @@ pub async fn get_benchmark(
     let (from, to) = dates(&q.from, &q.to)?;
     Ok(Json(s.salon.brand_benchmark(&a, from, to).await?))
 }
+
+#[derive(Deserialize)]
+pub struct SendInput {
+    text: String,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+pub async fn list_conversations(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<LimitParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let limit = query(q)?.limit.unwrap_or(100);
+    Ok(Json(json!({ "items": s.salon.inbox(&a, limit).await? })))
+}
+
+pub async fn get_thread(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    to_json(&s.salon.thread(&a, client_id(&id)?).await?)
+}
+
+pub async fn send_message(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<SendInput>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = body(b)?;
+    let sent = s
+        .salon
+        .send_message(
+            &a,
+            client_id(&id)?,
+            &input.text,
+            input.idempotency_key.as_deref(),
+        )
+        .await?;
+    Ok((StatusCode::ACCEPTED, to_json(&sent)?))
+}
+
+#[derive(Deserialize)]
+pub struct FormatParams {
+    format: Option<String>,
+}
+
+pub async fn export_thread(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    q: Result<Query<FormatParams>, QueryRejection>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let format = query(q)?.format.unwrap_or_else(|| "jsonl".into());
+    let (text, content_type) = s.salon.export_thread(&a, client_id(&id)?, &format).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
+pub async fn get_outbound(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError(AppError::NotFound("outbox row")))?;
+    let o = s.salon.outbound(&a, id).await?;
+    to_json(&o)
+}
+
+pub async fn service_quality(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+) -> ApiResult<Json<Value>> {
+    to_json(&s.salon.service_quality(&a).await?)
+}
+
+pub async fn list_rules(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": s.salon.list_rules(&a).await? })))
+}
+
+pub async fn create_rule(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<app::compliance::RuleInput>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let r = s.salon.put_rule(&a, None, &body(b)?).await?;
+    Ok((StatusCode::CREATED, to_json(&r)?))
+}
+
+pub async fn update_rule(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<app::compliance::RuleInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError(AppError::NotFound("rule")))?;
+    to_json(&s.salon.put_rule(&a, Some(id), &body(b)?).await?)
+}
+
+#[derive(Deserialize)]
+pub struct CheckInput {
+    text: String,
+}
+
+pub async fn check_text(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<CheckInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let input = body(b)?;
+    let v = s.salon.check_text(a.brand.id, &input.text).await?;
+    Ok(Json(json!({
+        "action": v.action(),
+        "hits": v.hits,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct FlagParams {
+    status: Option<String>,
+    limit: Option<u32>,
+}
+
+pub async fn list_flags(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<FlagParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let p = query(q)?;
+    let status = match p.status.as_deref() {
+        None | Some("open") => Some(domain::FlagStatus::Open),
+        Some("all") => None,
+        Some(other) => Some(domain::FlagStatus::parse(other).ok_or_else(|| {
+            ApiError(AppError::invalid(
+                "status",
+                "expected open, resolved, dismissed or all",
+            ))
+        })?),
+    };
+    let items = s
+        .salon
+        .review_queue(&a, status, p.limit.unwrap_or(200))
+        .await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+#[derive(Deserialize)]
+pub struct ReviewInput {
+    outcome: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn review_flag(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<ReviewInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError(AppError::NotFound("review item")))?;
+    let input = body(b)?;
+    to_json(
+        &s.salon
+            .review_flag(&a, id, &input.outcome, &input.note)
+            .await?,
+    )
+}
+
+pub async fn flag_counts(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": s.salon.flag_counts(&a).await? })))
+}
+
+#[derive(Deserialize)]
+pub struct AuditParams {
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+pub async fn audit_log(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<AuditParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let p = query(q)?;
+    let items = s
+        .salon
+        .audit_log(&a, p.after.unwrap_or(0), p.limit.unwrap_or(1000))
+        .await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+pub async fn verify_audit(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
+    a.require(domain::Action::ReadAudit)?;
+    Ok(Json(match s.salon.verify_audit(a.brand.id).await? {
+        Ok(n) => json!({"ok": true, "entries": n}),
+        Err(b) => json!({"ok": false, "broken_at": b.seq, "reason": b.reason}),
+    }))
+}

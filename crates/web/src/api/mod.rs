@@ -219,6 +219,141 @@ pub fn routes() -> Vec<ApiRoute> {
         route!(
             get,
             GET,
+            "/conversations",
+            "listConversations",
+            ReadConversations,
+            list_conversations,
+            "Threads in the caller's scope, latest first, with unread counts and open flags (`limit`)"
+        ),
+        route!(
+            get,
+            GET,
+            "/conversations/{id}",
+            "getThread",
+            ReadConversations,
+            get_thread,
+            "A client's whole thread, oldest first, with pending outbox rows and flags; marks it read (a compliance read is audited)"
+        ),
+        route!(
+            post,
+            POST,
+            "/conversations/{id}/messages",
+            "sendMessage",
+            SendMessages,
+            send_message,
+            "Write to the client: checked against the rules (422 `blocked_by_rule` names the rule), then queued; `idempotency_key` makes a retry one message"
+        ),
+        route!(
+            get,
+            GET,
+            "/conversations/{id}/export",
+            "exportThread",
+            ExportConversations,
+            export_thread,
+            "The thread as JSON Lines or CSV (`format`); written to the audit log"
+        ),
+        route!(
+            get,
+            GET,
+            "/outbox/{id}",
+            "getOutbound",
+            SendMessages,
+            get_outbound,
+            "An outbox row: queued, sending, sent (with the provider's id) or failed (with the reason)"
+        ),
+        route!(
+            get,
+            GET,
+            "/service-quality",
+            "serviceQuality",
+            ReadConversationFigures,
+            service_quality,
+            "First-response time and response rate per associate in business hours, and clients waiting past the limit"
+        ),
+        route!(
+            get,
+            GET,
+            "/compliance/rules",
+            "listRules",
+            ReadRules,
+            list_rules,
+            "The brand's monitoring rules"
+        ),
+        route!(
+            post,
+            POST,
+            "/compliance/rules",
+            "createRule",
+            ManageRules,
+            create_rule,
+            "Create a rule: name, category, severity, action (block, warn, flag), words or pattern; audited"
+        ),
+        route!(
+            put,
+            PUT,
+            "/compliance/rules/{id}",
+            "updateRule",
+            ManageRules,
+            update_rule,
+            "Replace a rule (enable, disable, change); audited"
+        ),
+        route!(
+            post,
+            POST,
+            "/compliance/check",
+            "checkText",
+            ReadRules,
+            check_text,
+            "Check a text against the brand's rules without sending it"
+        ),
+        route!(
+            get,
+            GET,
+            "/compliance/flags",
+            "listFlags",
+            ReadFlags,
+            list_flags,
+            "The review queue (`status`: open, resolved, dismissed, all); store managers see their store's"
+        ),
+        route!(
+            post,
+            POST,
+            "/compliance/flags/{id}/review",
+            "reviewFlag",
+            ReviewFlags,
+            review_flag,
+            "Resolve or dismiss an open item with a note"
+        ),
+        route!(
+            get,
+            GET,
+            "/compliance/counts",
+            "flagCounts",
+            ReadConversationFigures,
+            flag_counts,
+            "Flags per associate and rule"
+        ),
+        route!(
+            get,
+            GET,
+            "/audit",
+            "auditLog",
+            ReadAudit,
+            audit_log,
+            "The hash-chained audit log from `after` (a sequence number)"
+        ),
+        route!(
+            get,
+            GET,
+            "/audit/verify",
+            "verifyAudit",
+            ReadAudit,
+            verify_audit,
+            "Check the audit chain: the number of entries, or the first broken one"
+        ),
+        route!(
+            get,
+            GET,
             "/channels/{channel}",
             "getChannel",
             ReadChannels,

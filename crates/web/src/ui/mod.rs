@@ -3,6 +3,7 @@
 
 mod analytics;
 mod channels;
+mod conversations;
 pub(crate) mod format;
 pub mod i18n;
 mod pages;
@@ -59,6 +60,17 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/analytics/plan", get(analytics::plan))
         .route("/analytics/benchmark", get(analytics::benchmark))
         .route("/analytics/{chart}", get(analytics::chart_csv))
+        .route("/inbox", get(conversations::inbox))
+        .route("/inbox/{id}", get(conversations::thread))
+        .route("/inbox/{id}/send", post(conversations::send))
+        .route("/inbox/{id}/export", get(conversations::export))
+        .route("/compliance", get(conversations::compliance))
+        .route("/compliance/flags/{id}", post(conversations::review))
+        .route(
+            "/compliance/rules",
+            get(conversations::rules).post(conversations::save_rule),
+        )
+        .route("/compliance/audit", get(conversations::audit))
         .route("/admin/channels", get(channels::channels))
         .route("/admin/channels/wecom/sync", post(channels::sync_staff))
         .route("/admin/channels/{kind}", post(channels::save_channel))

@@ -97,6 +97,16 @@ pub(crate) fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) ->
     };
     add("/clients", clients_label, a.can(Action::ReadClients));
     add(
+        "/inbox",
+        super::conversations::words_for(v).inbox,
+        a.can(Action::ReadConversations),
+    );
+    add(
+        "/compliance",
+        super::conversations::words_for(v).compliance,
+        a.can(Action::ReadFlags) || a.can(Action::ReadRules),
+    );
+    add(
         "/team",
         t.team,
         matches!(a.role, Role::StoreManager | Role::Hq | Role::Admin),

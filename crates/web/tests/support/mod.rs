@@ -23,6 +23,8 @@ pub struct TestApp {
     /// The WeCom + OA provider simulator the demo brand is connected to.
     pub sim: sim::tencent::Simulator,
     pub sim_url: String,
+    /// The SQLite database, for tests that tamper with it behind Salon's back.
+    pub db_url: String,
 }
 
 async fn serve(router: Router) -> String {
@@ -44,6 +46,7 @@ pub async fn spawn(clients: usize) -> TestApp {
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let url = format!("sqlite://{}", dir.join("salon.db").display());
+    let db_url = url.clone();
     let keys = store::Keyring::new(&[9u8; 32]).expect("key");
     let repo = store::SqliteRepo::connect(&url, keys)
         .await
@@ -90,6 +93,7 @@ pub async fn spawn(clients: usize) -> TestApp {
         url,
         sim,
         sim_url,
+        db_url,
     }
 }
 
@@ -121,6 +125,83 @@ impl TestApp {
             .await
             .expect("list");
         page.items.first().expect("the associate has clients").id
+    }
+
+    /// A client of this associate with a WeCom contact (whom Salon can write to).
+    pub async fn client_with_wecom(&self, local: &str) -> ClientId {
+        let u = self.user(local).await;
+        let mut q = ClientQuery::new(Scope::Associate(u.id));
+        q.limit = 200;
+        let page = self
+            .salon
+            .repo
+            .list_clients(self.brand.id, &q)
+            .await
+            .expect("list");
+        for c in page.items {
+            let full = self
+                .salon
+                .repo
+                .client(self.brand.id, c.id)
+                .await
+                .expect("client")
+                .expect("exists");
+            if full
+                .identities
+                .iter()
+                .any(|i| i.kind == domain::IdentityKind::Wecom)
+            {
+                return c.id;
+            }
+        }
+        panic!("{local} has no client with a WeCom contact")
+    }
+
+    /// An open review-queue item on this client, in their store.
+    pub async fn open_flag(&self, client: ClientId) -> i64 {
+        let c = self
+            .salon
+            .repo
+            .client(self.brand.id, client)
+            .await
+            .expect("client")
+            .expect("exists");
+        let hit = self
+            .salon
+            .check_text(self.brand.id, "这个可以打八折")
+            .await
+            .expect("check")
+            .hits
+            .remove(0);
+        self.salon
+            .repo
+            .add_flags(
+                self.brand.id,
+                &[domain::NewFlag {
+                    message_id: None,
+                    client_id: client,
+                    associate_id: c.associate_id,
+                    store_id: c.store_id,
+                    direction: domain::Direction::In,
+                    hit,
+                    at: 0,
+                }],
+            )
+            .await
+            .expect("flag");
+        self.salon
+            .repo
+            .flags(
+                self.brand.id,
+                &domain::FlagQuery {
+                    client: Some(client),
+                    limit: 1,
+                    ..domain::FlagQuery::default()
+                },
+            )
+            .await
+            .expect("flags")[0]
+            .id
     }
 
     pub async fn call(

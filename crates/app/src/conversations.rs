@@ -1,0 +1,700 @@
+//! Conversations: the associate's inbox, a client's thread, sending through the outbox and
+//! its dispatcher, thread export, and service quality (first response, response rate, and
+//! clients left waiting).
+//!
+//! Nothing is sent from a request: a message is checked against the brand's rules, queued in
+//! the outbox (one row per idempotency key) and sent by the dispatcher. On WeCom it goes out
+//! through WeChat customer service (`kf/send_msg`) with the outbox row's own `msgid`, so a
+//! send retried after a crash or a lost answer is delivered once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use domain::{
+    Action, BrandId, ChannelKind, Client, ClientId, ConversationSummary, Direction, Flag,
+    FlagQuery, IdentityKind, Message, NewMessage, NewOutbound, Outbound, OutboundStatus, Role,
+    StoreId, UserId, now_millis,
+};
+use rules::Hit;
+
+use crate::{Actor, AppError, AppResult, Salon};
+
+/// How long the dispatcher leases a row: a dispatcher that dies mid-send gives it back then.
+pub const LEASE_MS: i64 = 60_000;
+/// Attempts before a row is given up as failed.
+pub const MAX_ATTEMPTS: i32 = 10;
+/// Business hours, in the brand's time zone, over which response times are counted.
+pub const BUSINESS_HOURS: (i8, i8) = (10, 22);
+/// A client message unanswered this long (in business time) alerts the associate; twice as
+/// long, the store manager.
+pub const RESPONSE_LIMIT_MS: i64 = 2 * 3_600_000;
+
+/// A thread in the inbox.
+#[derive(Debug, Clone, Serialize)]
+pub struct InboxItem {
+    #[serde(flatten)]
+    pub summary: ConversationSummary,
+    pub client_name: String,
+    pub associate_name: Option<String>,
+}
+
+/// One client's thread, oldest message first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Thread {
+    pub client: Client,
+    pub messages: Vec<Message>,
+    /// Messages waiting in (or failed out of) the outbox.
+    pub pending: Vec<Outbound>,
+    pub flags: Vec<Flag>,
+    /// Names of the associates on the thread.
+    pub associates: HashMap<i64, String>,
+    pub can_send: bool,
+}
+
+/// What sending answered: the queued message, and the rules that warned.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sent {
+    pub outbound: Outbound,
+    pub warnings: Vec<Hit>,
+}
+
+/// Service quality of one associate.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ServiceFigures {
+    pub associate_id: Option<UserId>,
+    pub associate: String,
+    pub store_id: Option<StoreId>,
+    /// Client turns: a client message (or run of them) after the last answer.
+    pub turns: u32,
+    pub answered: u32,
+    /// answered / turns, 0..1.
+    pub response_rate: f64,
+    /// Median first response, in business minutes.
+    pub median_first_response_min: Option<f64>,
+    pub waiting: u32,
+    pub overdue: u32,
+}
+
+/// A client left unanswered past the brand's limit.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WaitingClient {
+    pub client_id: ClientId,
+    pub client_name: String,
+    pub associate_id: Option<UserId>,
+    pub since: i64,
+    /// Business minutes waited so far.
+    pub waited_min: f64,
+    /// Past twice the limit: the store manager is alerted too.
+    pub escalated: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServiceReport {
+    pub by_associate: Vec<ServiceFigures>,
+    pub overdue: Vec<WaitingClient>,
+    pub limit_min: i64,
+    pub business_hours: (i8, i8),
+}
+
+/// Milliseconds of `[from, to)` within business hours, in `tz`.
+pub fn business_millis(tz: &jiff::tz::TimeZone, from: i64, to: i64) -> i64 {
+    if to <= from {
+        return 0;
+    }
+    let (Ok(a), Ok(b)) = (
+        jiff::Timestamp::from_millisecond(from),
+        jiff::Timestamp::from_millisecond(to),
+    ) else {
+        return 0;
+    };
+    let mut day = a.to_zoned(tz.clone()).date();
+    let last = b.to_zoned(tz.clone()).date();
+    let mut total = 0;
+    let mut guard = 0;
+    while day <= last && guard < 400 {
+        guard += 1;
+        let open = day
+            .at(BUSINESS_HOURS.0, 0, 0, 0)
+            .to_zoned(tz.clone())
+            .map(|z| z.timestamp().as_millisecond());
+        let close = day
+            .at(BUSINESS_HOURS.1, 0, 0, 0)
+            .to_zoned(tz.clone())
+            .map(|z| z.timestamp().as_millisecond());
+        if let (Ok(open), Ok(close)) = (open, close) {
+            let s = from.max(open);
+            let e = to.min(close);
+            if e > s {
+                total += e - s;
+            }
+        }
+        match day.tomorrow() {
+            Ok(d) => day = d,
+            Err(_) => break,
+        }
+    }
+    total
+}
+
+fn check_body(text: &str) -> AppResult<String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(AppError::invalid("text", "write a message first"));
+    }
+    if t.chars().count() > 2000 {
+        return Err(AppError::invalid(
+            "text",
+            "a message is at most 2,000 characters",
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+impl Salon {
+    /// Conversations in the actor's scope, latest first.
+    pub async fn inbox(&self, actor: &Actor, limit: u32) -> AppResult<Vec<InboxItem>> {
+        actor.require(Action::ReadConversations)?;
+        let b = actor.brand.id;
+        let list = self
+            .repo
+            .conversations(b, actor.scope(), actor.user_id(), limit.clamp(1, 500))
+            .await?;
+        let names = self.staff_names(b).await?;
+        let mut out = Vec::with_capacity(list.len());
+        for s in list {
+            let client_name = self
+                .repo
+                .client(b, s.client_id)
+                .await?
+                .map(|c| c.pii.display_name())
+                .unwrap_or_default();
+            out.push(InboxItem {
+                associate_name: s.associate_id.and_then(|u| names.get(&u.0).cloned()),
+                client_name,
+                summary: s,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn staff_names(&self, brand: BrandId) -> AppResult<HashMap<i64, String>> {
+        Ok(self
+            .repo
+            .list_users(brand, None)
+            .await?
+            .into_iter()
+            .map(|(u, _)| (u.id.0, u.display_name))
+            .collect())
+    }
+
+    /// A client's whole thread: every message since the client came, whoever served them.
+    /// Opening it marks it read for the reader; a compliance officer's reading is audited.
+    pub async fn thread(&self, actor: &Actor, client: ClientId) -> AppResult<Thread> {
+        actor.require(Action::ReadConversations)?;
+        let c = self.client(actor, client).await?;
+        let b = actor.brand.id;
+        let mut messages = self.repo.messages(b, client, 5000).await?;
+        messages.reverse();
+        // Read up to the newest message stored (ids follow storage; times may not).
+        if let (Some(reader), Some(last)) = (actor.user_id(), messages.iter().map(|m| m.id).max()) {
+            self.repo.mark_read(b, client, reader, last).await?;
+        }
+        if actor.role == Role::Compliance {
+            self.audit(
+                actor,
+                "compliance_read",
+                &format!("client:{}", client.0),
+                serde_json::json!({"messages": messages.len()}),
+            )
+            .await?;
+        }
+        let flags = self
+            .repo
+            .flags(
+                b,
+                &FlagQuery {
+                    client: Some(client),
+                    limit: 200,
+                    ..FlagQuery::default()
+                },
+            )
+            .await?;
+        let pending = self.pending_outbound(b, client).await?;
+        Ok(Thread {
+            client: c,
+            messages,
+            pending,
+            flags,
+            associates: self.staff_names(b).await?,
+            can_send: actor.can(Action::SendMessages),
+        })
+    }
+
+    async fn pending_outbound(&self, brand: BrandId, client: ClientId) -> AppResult<Vec<Outbound>> {
+        Ok(self
+            .repo
+            .outbox_of_client(brand, client)
+            .await?
+            .into_iter()
+            .filter(|o| o.status != OutboundStatus::Sent)
+            .collect())
+    }
+
+    /// Writes to a client: checked against the rules (a blocking rule refuses it, naming the
+    /// rule, and nothing is queued), then queued for the dispatcher. `idem_key` makes a
+    /// repeated submission one message.
+    pub async fn send_message(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+        text: &str,
+        idem_key: Option<&str>,
+    ) -> AppResult<Sent> {
+        actor.require(Action::SendMessages)?;
+        let c = self.client(actor, client).await?;
+        let body = check_body(text)?;
+        let b = actor.brand.id;
+        let verdict = self.check_text(b, &body).await?;
+        if let Some(hit) = verdict.blocked_by() {
+            // The attempt is recorded for compliance; the client never sees it.
+            let flags = vec![domain::NewFlag {
+                message_id: None,
+                client_id: client,
+                associate_id: actor.user_id(),
+                store_id: c.store_id,
+                direction: Direction::Out,
+                hit: hit.clone(),
+                at: now_millis(),
+            }];
+            self.repo.add_flags(b, &flags).await?;
+            return Err(AppError::Blocked {
+                rule: hit.rule.clone(),
+                category: hit.category.as_str().to_owned(),
+                matched: hit.matched.clone(),
+            });
+        }
+        if !c.identities.iter().any(|i| i.kind == IdentityKind::Wecom) {
+            return Err(AppError::invalid(
+                "client",
+                "this client has no WeCom contact to write to; they join by scanning a store or associate QR code",
+            ));
+        }
+        let idem_key = match idem_key.map(str::trim).filter(|k| !k.is_empty()) {
+            Some(k) if k.len() <= 64 => k.to_owned(),
+            Some(_) => {
+                return Err(AppError::invalid(
+                    "idempotency_key",
+                    "at most 64 characters",
+                ));
+            }
+            None => crate::auth::new_secret("auto-"),
+        };
+        let outbound = self
+            .repo
+            .enqueue(
+                b,
+                &NewOutbound {
+                    client_id: client,
+                    associate_id: actor.user_id().or(c.associate_id),
+                    channel: ChannelKind::Wecom,
+                    msg_type: "text".into(),
+                    body,
+                    idem_key,
+                    at: now_millis(),
+                },
+            )
+            .await?;
+        self.outbox_wake.notify_one();
+        Ok(Sent {
+            outbound,
+            warnings: verdict.warnings().cloned().collect(),
+        })
+    }
+
+    /// An outbox row the actor queued, or one for a client in their scope.
+    pub async fn outbound(&self, actor: &Actor, id: i64) -> AppResult<Outbound> {
+        actor.require(Action::SendMessages)?;
+        let o = self
+            .repo
+            .outbound(actor.brand.id, id)
+            .await?
+            .ok_or(AppError::NotFound("outbox row"))?;
+        self.client(actor, o.client_id).await?;
+        Ok(o)
+    }
+
+    /// Runs the dispatcher until the process ends.
+    pub fn start_dispatcher(&self) -> tokio::task::JoinHandle<()> {
+        let salon = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match salon.dispatch_once().await {
+                    Ok(n) if n > 0 => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "outbox dispatch failed"),
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(1), salon.outbox_wake.notified())
+                    .await;
+            }
+        })
+    }
+
+    /// Leases due outbox rows and sends them. Returns how many were handled.
+    pub async fn dispatch_once(&self) -> AppResult<usize> {
+        let now = now_millis();
+        let rows = self.repo.outbox_claim(now, now + LEASE_MS, 32).await?;
+        let n = rows.len();
+        for row in rows {
+            if let Err(e) = self.deliver(&row).await {
+                tracing::warn!(outbox = row.id, error = %e, "outbox row not delivered");
+            }
+        }
+        Ok(n)
+    }
+
+    async fn kf_account(&self, brand: BrandId) -> AppResult<String> {
+        if let Some(id) = self
+            .kf_accounts
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&brand).cloned())
+        {
+            return Ok(id);
+        }
+        let api = self.wecom_api(brand).await?;
+        let list = api
+            .kf_accounts()
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        let id = list
+            .into_iter()
+            .next()
+            .map(|a| a.open_kfid)
+            .ok_or_else(|| {
+                AppError::Unavailable(
+                    "WeCom has no WeChat customer-service account to send from".into(),
+                )
+            })?;
+        if let Ok(mut m) = self.kf_accounts.lock() {
+            m.insert(brand, id.clone());
+        }
+        Ok(id)
+    }
+
+    async fn deliver(&self, row: &Outbound) -> AppResult<()> {
+        use channels::wecom::api::{ApiError, errcode};
+        let b = row.brand;
+        let Some(client) = self.repo.client(b, row.client_id).await? else {
+            self.repo
+                .outbox_failed(row.id, "the client no longer exists")
+                .await?;
+            return Ok(());
+        };
+        let Some(external) = client
+            .identities
+            .iter()
+            .find(|i| i.kind == IdentityKind::Wecom)
+            .map(|i| i.value.clone())
+        else {
+            self.repo
+                .outbox_failed(row.id, "the client has no WeCom contact")
+                .await?;
+            return Ok(());
+        };
+        // The msgid is the row's own: WeCom delivers one message per msgid.
+        let msgid = format!("s{}-o{}", b.0, row.id);
+        let sent = match (self.wecom_api(b).await, self.kf_account(b).await) {
+            (Ok(api), Ok(kf)) => api.kf_send_text(&kf, &external, &msgid, &row.body).await,
+            (Err(e), _) | (_, Err(e)) => Err(ApiError::Transport {
+                api: "kf/send_msg".into(),
+                detail: e.to_string(),
+            }),
+        };
+        match sent {
+            Ok(provider_id) => {
+                let message = NewMessage {
+                    client_id: row.client_id,
+                    channel: row.channel,
+                    direction: Direction::Out,
+                    associate_id: row.associate_id,
+                    provider_id: Some(provider_id.clone()),
+                    msg_type: row.msg_type.clone(),
+                    body: row.body.clone(),
+                    at: now_millis(),
+                };
+                let id = self
+                    .repo
+                    .outbox_sent(row.id, &provider_id, &message)
+                    .await?;
+                self.flag_message(
+                    b,
+                    id,
+                    row.client_id,
+                    row.associate_id,
+                    Direction::Out,
+                    &row.body,
+                )
+                .await?;
+            }
+            Err(e)
+                if matches!(
+                    e.errcode(),
+                    Some(
+                        errcode::KF_SESSION_INVALID
+                            | errcode::KF_INVALID_TOUSER
+                            | 40058
+                            | 44004
+                            | 45002
+                            | 95000
+                    )
+                ) || row.attempts >= MAX_ATTEMPTS =>
+            {
+                self.repo.outbox_failed(row.id, &e.to_string()).await?;
+            }
+            Err(e) => {
+                let backoff = 1_000i64 << row.attempts.clamp(0, 8);
+                self.repo
+                    .outbox_retry(row.id, &e.to_string(), now_millis() + backoff.min(300_000))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A thread as JSON Lines or CSV; the export is in the audit log.
+    pub async fn export_thread(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+        format: &str,
+    ) -> AppResult<(String, &'static str)> {
+        actor.require(Action::ExportConversations)?;
+        self.client(actor, client).await?;
+        let mut messages = self.repo.messages(actor.brand.id, client, 100_000).await?;
+        messages.reverse();
+        let body = match format {
+            "jsonl" | "" => {
+                let mut out = String::new();
+                for m in &messages {
+                    let line =
+                        serde_json::to_string(m).map_err(|e| AppError::Internal(e.to_string()))?;
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+                (out, "application/x-ndjson")
+            }
+            "csv" => {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                let header = [
+                    "id",
+                    "at",
+                    "client_id",
+                    "channel",
+                    "direction",
+                    "associate_id",
+                    "msg_type",
+                    "body",
+                ];
+                w.write_record(header)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                for m in &messages {
+                    w.write_record([
+                        m.id.to_string(),
+                        m.at.to_string(),
+                        m.client_id.0.to_string(),
+                        m.channel.as_str().to_owned(),
+                        m.direction.as_str().to_owned(),
+                        m.associate_id.map(|u| u.0.to_string()).unwrap_or_default(),
+                        m.msg_type.clone(),
+                        m.body.clone(),
+                    ])
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                }
+                let bytes = w
+                    .into_inner()
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                (
+                    String::from_utf8(bytes).map_err(|e| AppError::Internal(e.to_string()))?,
+                    "text/csv; charset=utf-8",
+                )
+            }
+            other => {
+                return Err(AppError::invalid(
+                    "format",
+                    format!("unknown format {other:?}; expected jsonl or csv"),
+                ));
+            }
+        };
+        self.audit(
+            actor,
+            "export",
+            &format!("client:{}", client.0),
+            serde_json::json!({"format": if format.is_empty() { "jsonl" } else { format }, "messages": messages.len()}),
+        )
+        .await?;
+        Ok(body)
+    }
+
+    /// First-response times and response rates per associate, within business hours, and
+    /// the clients waiting past the limit. A store manager sees their store's.
+    pub async fn service_quality(&self, actor: &Actor) -> AppResult<ServiceReport> {
+        if !(actor.can(Action::ReadConversationFigures) || actor.role == Role::Associate) {
+            actor.require(Action::ReadConversationFigures)?;
+        }
+        let b = actor.brand.id;
+        let tz = jiff::tz::TimeZone::get(actor.brand.time_zone.as_str())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let users: HashMap<i64, domain::User> = self
+            .repo
+            .list_users(b, None)
+            .await?
+            .into_iter()
+            .map(|(u, _)| (u.id.0, u))
+            .collect();
+        // Every message of the brand, by client, in order.
+        let mut threads: HashMap<ClientId, Vec<Message>> = HashMap::new();
+        let mut after = 0;
+        loop {
+            let page = self.repo.messages_after(b, after, 10_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for m in page {
+                threads.entry(m.client_id).or_default().push(m);
+            }
+        }
+        let now = now_millis();
+        let mut per: HashMap<Option<i64>, (ServiceFigures, Vec<f64>)> = HashMap::new();
+        let mut overdue = Vec::new();
+        for (client, mut msgs) in threads {
+            msgs.sort_by_key(|m| (m.at, m.id));
+            let mut waiting: Option<(i64, Option<UserId>)> = None;
+            for m in &msgs {
+                match (m.direction, waiting) {
+                    (Direction::In, None) => waiting = Some((m.at, m.associate_id)),
+                    (Direction::Out, Some((since, who))) => {
+                        let e = per.entry(who.map(|u| u.0)).or_default();
+                        e.0.turns += 1;
+                        e.0.answered += 1;
+                        e.1.push(business_millis(&tz, since, m.at) as f64 / 60_000.0);
+                        waiting = None;
+                    }
+                    _ => {}
+                }
+            }
+            if let Some((since, who)) = waiting {
+                let e = per.entry(who.map(|u| u.0)).or_default();
+                e.0.turns += 1;
+                e.0.waiting += 1;
+                let waited = business_millis(&tz, since, now);
+                if waited > RESPONSE_LIMIT_MS {
+                    e.0.overdue += 1;
+                    let name = self
+                        .repo
+                        .client(b, client)
+                        .await?
+                        .map(|c| c.pii.display_name())
+                        .unwrap_or_default();
+                    overdue.push(WaitingClient {
+                        client_id: client,
+                        client_name: name,
+                        associate_id: who,
+                        since,
+                        waited_min: waited as f64 / 60_000.0,
+                        escalated: waited > 2 * RESPONSE_LIMIT_MS,
+                    });
+                }
+            }
+        }
+        let mut by_associate: Vec<ServiceFigures> = per
+            .into_iter()
+            .map(|(who, (mut f, mut times))| {
+                let u = who.and_then(|id| users.get(&id));
+                f.associate_id = who.map(UserId);
+                f.associate = u.map_or_else(|| "(unassigned)".into(), |u| u.display_name.clone());
+                f.store_id = u.and_then(|u| u.store_id);
+                f.response_rate = if f.turns == 0 {
+                    0.0
+                } else {
+                    f64::from(f.answered) / f64::from(f.turns)
+                };
+                times.sort_by(f64::total_cmp);
+                f.median_first_response_min = if times.is_empty() {
+                    None
+                } else if times.len() % 2 == 1 {
+                    Some(times[times.len() / 2])
+                } else {
+                    Some((times[times.len() / 2 - 1] + times[times.len() / 2]) / 2.0)
+                };
+                f
+            })
+            .collect();
+        // Row-level scope: an associate sees their own line, a manager their store's.
+        match actor.role {
+            Role::Associate => {
+                let me = actor.user_id();
+                by_associate.retain(|f| f.associate_id == me);
+                overdue.retain(|w| w.associate_id == me);
+            }
+            Role::StoreManager => {
+                let store = actor.store;
+                by_associate.retain(|f| f.store_id.is_some() && f.store_id == store);
+                overdue.retain(|w| {
+                    w.associate_id
+                        .and_then(|u| users.get(&u.0))
+                        .is_some_and(|u| u.store_id == store)
+                });
+            }
+            _ => {}
+        }
+        by_associate.sort_by(|a, b| a.associate.cmp(&b.associate));
+        overdue.sort_by(|a, b| b.waited_min.total_cmp(&a.waited_min));
+        Ok(ServiceReport {
+            by_associate,
+            overdue,
+            limit_min: RESPONSE_LIMIT_MS / 60_000,
+            business_hours: BUSINESS_HOURS,
+        })
+    }
+}
+
+/// For the UI: a message queued but not yet sent reads as "sending".
+pub fn outbound_label(o: &Outbound) -> &'static str {
+    match o.status {
+        OutboundStatus::Queued | OutboundStatus::Sending => "sending",
+        OutboundStatus::Sent => "sent",
+        OutboundStatus::Failed => "not delivered",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn business_time_counts_only_opening_hours() {
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
+        let at = |s: &str| {
+            jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", s)
+                .expect("date")
+                .to_zoned(tz.clone())
+                .expect("zoned")
+                .timestamp()
+                .as_millisecond()
+        };
+        // 21:00 to 11:00 the next day: one hour before closing, one after opening.
+        assert_eq!(
+            business_millis(&tz, at("2026-03-02 21:00"), at("2026-03-03 11:00")),
+            2 * 3_600_000
+        );
+        assert_eq!(
+            business_millis(&tz, at("2026-03-02 23:00"), at("2026-03-03 09:00")),
+            0
+        );
+        assert_eq!(
+            business_millis(&tz, at("2026-03-02 10:30"), at("2026-03-02 10:45")),
+            15 * 60_000
+        );
+    }
+}

@@ -1,0 +1,442 @@
+//! Conversations and compliance end to end, against the WeCom simulator: a client's flagged
+//! message in the associate's inbox and the compliance queue; a blocked promise that never
+//! reaches the provider; replies sent once through the outbox even when an answer is lost; a
+//! departed associate's clients, history intact, in a colleague's inbox; and the audit chain
+//! verified, then broken behind Salon's back and caught.
+
+mod support;
+
+use axum::http::StatusCode;
+use domain::*;
+use serde_json::Value;
+use support::{TestApp, spawn};
+
+fn json(s: &str) -> Value {
+    serde_json::from_str(s).expect("json")
+}
+
+async fn settle(app: &TestApp) {
+    for _ in 0..20 {
+        app.salon.process_inbox().await.expect("process");
+        let c = app
+            .salon
+            .repo
+            .inbox_counts(
+                app.brand.id,
+                ChannelKind::Wecom,
+                app::channels::MAX_ATTEMPTS,
+            )
+            .await
+            .expect("counts");
+        if c.pending == 0 {
+            return;
+        }
+    }
+    panic!("the inbox did not settle");
+}
+
+/// A new client who scans the associate's QR code; returns the client and their WeCom id.
+async fn new_client(app: &TestApp, associate: &str, name: &str) -> (ClientId, String) {
+    let user = app.user(associate).await;
+    let way = app
+        .salon
+        .repo
+        .contact_ways(app.brand.id)
+        .await
+        .expect("ways")
+        .into_iter()
+        .find(|w| w.user_id == Some(user.id))
+        .and_then(|w| w.config_id)
+        .expect("the associate's code");
+    let external = app.sim.client_scans(&way, name, None).await.expect("scan");
+    settle(app).await;
+    let client = app
+        .salon
+        .repo
+        .client_by_identity(
+            app.brand.id,
+            &Identity::parse(IdentityKind::Wecom, &external).expect("id"),
+        )
+        .await
+        .expect("q")
+        .expect("client");
+    (client, external)
+}
+
+async fn send(
+    app: &TestApp,
+    token: &str,
+    client: ClientId,
+    text: &str,
+    key: &str,
+) -> (StatusCode, Value) {
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/conversations/{}/messages", client.0),
+            Some(token),
+            Some((
+                "application/json",
+                serde_json::json!({"text": text, "idempotency_key": key}).to_string(),
+            )),
+        )
+        .await;
+    (status, json(&body))
+}
+
+#[tokio::test]
+async fn a_flagged_client_message_shows_in_the_inbox_and_the_compliance_queue() {
+    let app = spawn(5).await;
+    let (client, external) = new_client(&app, "li.na", "Mei").await;
+    app.sim
+        .client_says(&external, "你加我私人微信吧，我直接转账给你")
+        .await
+        .expect("says");
+    settle(&app).await;
+
+    let li = app.token(Role::Associate, Some("li.na")).await;
+    let (status, body) = app
+        .call("GET", "/api/v1/conversations", Some(&li), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let inbox = json(&body);
+    let thread = inbox["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|t| t["client_id"] == client.0)
+        .expect("the thread is in Li Na's inbox");
+    assert_eq!(thread["unread"], 1);
+    assert_eq!(thread["open_flags"], 1);
+    assert_eq!(thread["last"]["body"], "你加我私人微信吧，我直接转账给你");
+
+    // Compliance sees it in the queue, naming the rule and the words.
+    let officer = app.token(Role::Compliance, None).await;
+    let (_, body) = app
+        .call("GET", "/api/v1/compliance/flags", Some(&officer), None)
+        .await;
+    let queue = json(&body);
+    let item = queue["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|f| f["client_id"] == client.0)
+        .expect("in the compliance queue")
+        .clone();
+    assert_eq!(item["rule"], "Off-platform payment");
+    assert_eq!(item["direction"], "in");
+    assert_eq!(item["status"], "open");
+    // The store manager is told (their store's queue); another associate sees nothing.
+    let manager = app.token(Role::StoreManager, Some("zhang.min")).await;
+    let (_, body) = app
+        .call("GET", "/api/v1/compliance/flags", Some(&manager), None)
+        .await;
+    assert!(
+        body.contains(&format!("\"client_id\":{}", client.0)),
+        "{body}"
+    );
+    let wang = app.token(Role::Associate, Some("wang.fang")).await;
+    let (status, _) = app
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{}", client.0),
+            Some(&wang),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // HQ sees figures, not the text.
+    let hq = app.token(Role::Hq, None).await;
+    let (status, _) = app
+        .call("GET", "/api/v1/conversations", Some(&hq), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .call("GET", "/api/v1/compliance/counts", Some(&hq), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Off-platform payment") && !body.contains("转账给你"),
+        "{body}"
+    );
+
+    // Opening the thread marks it read; the officer resolves the item with a note.
+    let (_, body) = app
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{}", client.0),
+            Some(&li),
+            None,
+        )
+        .await;
+    assert!(body.contains("你加我私人微信吧"));
+    let (_, body) = app
+        .call("GET", "/api/v1/conversations", Some(&li), None)
+        .await;
+    assert!(body.contains("\"unread\":0"), "{body}");
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/compliance/flags/{}/review", item["id"]),
+            Some(&officer),
+            Some((
+                "application/json",
+                r#"{"outcome":"resolve","note":"Client reminded of official payment"}"#.into(),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/compliance/flags/{}/review", item["id"]),
+            Some(&officer),
+            Some(("application/json", r#"{"outcome":"dismiss"}"#.into())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+#[tokio::test]
+async fn a_blocked_promise_is_refused_and_nothing_reaches_the_provider() {
+    let app = spawn(5).await;
+    let (client, external) = new_client(&app, "li.na", "Mei").await;
+    app.sim
+        .client_says(&external, "这只包还有吗？")
+        .await
+        .expect("says");
+    settle(&app).await;
+    let li = app.token(Role::Associate, Some("li.na")).await;
+
+    let (status, body) = send(&app, &li, client, "这只包我可以给您打八折", "k-blocked").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"], "blocked_by_rule");
+    assert_eq!(body["rule"], "Discount promise (折)");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("Discount promise"),
+        "{body}"
+    );
+    app.salon.dispatch_once().await.expect("dispatch");
+    assert!(
+        app.sim.accepted("kf/send_msg").is_empty(),
+        "nothing reached WeCom"
+    );
+    assert!(
+        app.salon
+            .repo
+            .outbox_of_client(app.brand.id, client)
+            .await
+            .expect("outbox")
+            .is_empty(),
+        "nothing was queued"
+    );
+    // The attempt is on record for compliance.
+    let officer = app.token(Role::Compliance, None).await;
+    let (_, queue) = app
+        .call("GET", "/api/v1/compliance/flags", Some(&officer), None)
+        .await;
+    assert!(queue.contains("Discount promise"), "{queue}");
+
+    // A clean reply goes out once, even submitted twice.
+    let (status, first) = send(&app, &li, client, "还有的，我为您留一只", "k-1").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let (_, again) = send(&app, &li, client, "还有的，我为您留一只", "k-1").await;
+    assert_eq!(first["outbound"]["id"], again["outbound"]["id"]);
+    app.salon.dispatch_once().await.expect("dispatch");
+    let sent = app.sim.accepted("kf/send_msg");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].detail["touser"], external.as_str());
+    assert_eq!(sent[0].detail["text"], "还有的，我为您留一只");
+    let (_, row) = app
+        .call(
+            "GET",
+            &format!("/api/v1/outbox/{}", first["outbound"]["id"]),
+            Some(&li),
+            None,
+        )
+        .await;
+    assert_eq!(json(&row)["status"], "sent", "{row}");
+    let (_, thread) = app
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{}", client.0),
+            Some(&li),
+            None,
+        )
+        .await;
+    let thread = json(&thread);
+    let last = thread["messages"]
+        .as_array()
+        .expect("messages")
+        .last()
+        .expect("one")
+        .clone();
+    assert_eq!(
+        (last["direction"].as_str(), last["body"].as_str()),
+        (Some("out"), Some("还有的，我为您留一只"))
+    );
+
+    // A warning rule lets the message through and tells the associate.
+    let (status, warned) = send(&app, &li, client, "给您员工价 special price", "k-2").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(warned["warnings"][0]["rule"], "Price promise", "{warned}");
+
+    // The provider accepted a send but its answer was lost (a crash, a cut connection): the
+    // retry carries the same msgid and the client receives it once.
+    let (_, lost) = send(&app, &li, client, "周六见", "k-3").await;
+    let id = lost["outbound"]["id"].as_i64().expect("id");
+    let api = app.salon.wecom_api(app.brand.id).await.expect("api");
+    api.kf_send_text(
+        sim::tencent::SANDBOX_KF_ID,
+        &external,
+        &format!("s{}-o{id}", app.brand.id.0),
+        "周六见",
+    )
+    .await
+    .expect("the send whose answer was lost");
+    for _ in 0..3 {
+        app.salon.dispatch_once().await.expect("dispatch");
+    }
+    let saturday: Vec<_> = app
+        .sim
+        .accepted("kf/send_msg")
+        .into_iter()
+        .filter(|e| e.detail["text"] == "周六见")
+        .collect();
+    assert_eq!(saturday.len(), 1, "delivered once: {saturday:?}");
+    let row = app
+        .salon
+        .repo
+        .outbound(app.brand.id, id)
+        .await
+        .expect("q")
+        .expect("row");
+    assert_eq!(row.status, OutboundStatus::Sent);
+}
+
+#[tokio::test]
+async fn a_departed_associates_clients_keep_their_history_with_the_new_associate() {
+    let app = spawn(5).await;
+    let (client, external) = new_client(&app, "li.na", "Mei").await;
+    app.sim
+        .client_says(&external, "下周有新品吗？")
+        .await
+        .expect("says");
+    settle(&app).await;
+    let li = app.token(Role::Associate, Some("li.na")).await;
+    let (status, _) = send(&app, &li, client, "有的，周三到店", "h-1").await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.salon.dispatch_once().await.expect("dispatch");
+
+    // Li Na leaves; her manager moves her book to Wang Fang.
+    let li_user = app.user("li.na").await;
+    let wang = app.user("wang.fang").await;
+    app.sim.staff_leaves("li.na").await.expect("leaves");
+    settle(&app).await;
+    let manager = app.token(Role::StoreManager, Some("zhang.min")).await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/associates/{}/transfer", li_user.id.0),
+            Some(&manager),
+            Some(("application/json", format!(r#"{{"to":{}}}"#, wang.id.0))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        !app.sim
+            .accepted("externalcontact/resigned/transfer_customer")
+            .is_empty()
+    );
+
+    let wang_token = app.token(Role::Associate, Some("wang.fang")).await;
+    let (status, body) = app
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{}", client.0),
+            Some(&wang_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let thread = json(&body);
+    let texts: Vec<&str> = thread["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["body"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"下周有新品吗？") && texts.contains(&"有的，周三到店"),
+        "{texts:?}"
+    );
+    let (_, inbox) = app
+        .call("GET", "/api/v1/conversations", Some(&wang_token), None)
+        .await;
+    assert!(inbox.contains(&format!("\"client_id\":{}", client.0)));
+
+    // The transfer is in the audit log.
+    let officer = app.token(Role::Compliance, None).await;
+    let (_, log) = app.call("GET", "/api/v1/audit", Some(&officer), None).await;
+    assert!(
+        log.contains(&format!("\"subject\":\"user:{}\"", li_user.id.0))
+            && log.contains("\"action\":\"transfer\""),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_chain_verifies_and_catches_a_row_altered_in_the_database() {
+    let app = spawn(5).await;
+    let officer = app.token(Role::Compliance, None).await;
+    let (_, ok) = app
+        .call("GET", "/api/v1/audit/verify", Some(&officer), None)
+        .await;
+    let ok = json(&ok);
+    assert_eq!(ok["ok"], true, "{ok}");
+    assert!(
+        ok["entries"].as_i64().expect("n") > 3,
+        "the demo's history is audited: {ok}"
+    );
+
+    // Exports and compliance reads are audited.
+    let (client, _) = new_client(&app, "li.na", "Mei").await;
+    let (status, export) = app
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{}/export?format=csv", client.0),
+            Some(&officer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(export.starts_with("id,at,client_id"), "{export}");
+    let (_, log) = app
+        .call("GET", "/api/v1/audit?limit=5000", Some(&officer), None)
+        .await;
+    let entries = json(&log)["items"].as_array().expect("items").clone();
+    let last = entries.last().expect("entries");
+    assert_eq!(last["action"], "export");
+    assert_eq!(last["subject"], format!("client:{}", client.0));
+
+    // Someone edits an entry in the database: the chain names it.
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&app.db_url)
+        .await
+        .expect("db");
+    sqlx::query("UPDATE audit_log SET subject = 'client:0' WHERE brand_id = $1 AND seq = 2")
+        .bind(app.brand.id.0)
+        .execute(&mut db)
+        .await
+        .expect("tamper");
+    let (_, broken) = app
+        .call("GET", "/api/v1/audit/verify", Some(&officer), None)
+        .await;
+    let broken = json(&broken);
+    assert_eq!(broken["ok"], false);
+    assert_eq!(broken["broken_at"], 2, "{broken}");
+    let verdict = app.salon.verify_audit(app.brand.id).await.expect("verify");
+    assert_eq!(verdict.map_err(|b| b.seq), Err(2));
+}
