@@ -283,7 +283,7 @@ impl RuleSet {
             Some(
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
                     .build(&words)
                     .map_err(|e| RuleError::Compile(e.to_string()))?,
             )
@@ -355,7 +355,8 @@ impl RuleSet {
     }
 }
 
-/// Full-width ASCII to ASCII, lower case, white space runs to one space.
+/// Full-width ASCII to ASCII, lower case (Latin, Greek, Cyrillic), white space runs to one
+/// space.
 pub fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut space = false;
@@ -375,8 +376,13 @@ pub fn normalise(text: &str) -> String {
         space = false;
         if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
-        } else {
+        } else if c < '\u{0530}' {
+            // Latin, Greek and Cyrillic letters have case; the scripts after them in Unicode
+            // that a brand's chats use (CJK above all) do not, and looking each of their
+            // characters up in the case tables would cost more than the whole rule check.
             out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
         }
     }
     out
@@ -573,5 +579,6 @@ mod tests {
     #[test]
     fn normalisation_folds_width_case_and_space() {
         assert_eq!(normalise("ＡＢＣ　１２３  Hi"), "abc 123 hi");
+        assert_eq!(normalise("HERMÈS Привет 打八折"), "hermès привет 打八折");
     }
 }

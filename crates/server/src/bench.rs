@@ -53,9 +53,13 @@ pub struct BenchArgs {
     /// Day after the report's period (with --report).
     #[arg(long, default_value = "2026-01-01")]
     to: String,
-    /// Reports computed (with --report).
+    /// Reports computed (with --report); messages checked (with --rules).
     #[arg(long, default_value_t = 15)]
     runs: usize,
+    /// Measure the monitoring-rule check instead: one 500-character message against this many
+    /// rules.
+    #[arg(long)]
+    rules: Option<usize>,
 }
 
 /// The dashboard's answer time over a brand held in memory: the report over a loaded table,
@@ -161,6 +165,9 @@ fn phone(i: usize) -> String {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(n) = args.rules {
+        return crate::bench_rules::run(n, args.runs.max(2_000));
+    }
     if let Some(file) = &args.report {
         return bench_report(file, &args.from, &args.to, args.runs);
     }

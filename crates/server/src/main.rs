@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_callbacks;
+mod bench_rules;
 mod config;
 
 use std::net::SocketAddr;
