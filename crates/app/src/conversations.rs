@@ -474,59 +474,7 @@ impl Salon {
         self.client(actor, client).await?;
         let mut messages = self.repo.messages(actor.brand.id, client, 100_000).await?;
         messages.reverse();
-        let body = match format {
-            "jsonl" | "" => {
-                let mut out = String::new();
-                for m in &messages {
-                    let line =
-                        serde_json::to_string(m).map_err(|e| AppError::Internal(e.to_string()))?;
-                    out.push_str(&line);
-                    out.push('\n');
-                }
-                (out, "application/x-ndjson")
-            }
-            "csv" => {
-                let mut w = csv::Writer::from_writer(Vec::new());
-                let header = [
-                    "id",
-                    "at",
-                    "client_id",
-                    "channel",
-                    "direction",
-                    "associate_id",
-                    "msg_type",
-                    "body",
-                ];
-                w.write_record(header)
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
-                for m in &messages {
-                    w.write_record([
-                        m.id.to_string(),
-                        m.at.to_string(),
-                        m.client_id.0.to_string(),
-                        m.channel.as_str().to_owned(),
-                        m.direction.as_str().to_owned(),
-                        m.associate_id.map(|u| u.0.to_string()).unwrap_or_default(),
-                        m.msg_type.clone(),
-                        m.body.clone(),
-                    ])
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
-                }
-                let bytes = w
-                    .into_inner()
-                    .map_err(|e| AppError::Internal(e.to_string()))?;
-                (
-                    String::from_utf8(bytes).map_err(|e| AppError::Internal(e.to_string()))?,
-                    "text/csv; charset=utf-8",
-                )
-            }
-            other => {
-                return Err(AppError::invalid(
-                    "format",
-                    format!("unknown format {other:?}; expected jsonl or csv"),
-                ));
-            }
-        };
+        let body = render_export(&messages, format)?;
         self.audit(
             actor,
             "export",
@@ -656,6 +604,57 @@ impl Salon {
             limit_min: RESPONSE_LIMIT_MS / 60_000,
             business_hours: BUSINESS_HOURS,
         })
+    }
+}
+
+/// Messages as JSON Lines (`jsonl`, the default) or CSV, with the content type.
+pub fn render_export(messages: &[Message], format: &str) -> AppResult<(String, &'static str)> {
+    let internal = |e: &dyn std::fmt::Display| AppError::Internal(e.to_string());
+    match format {
+        "jsonl" | "" => {
+            let mut out = String::new();
+            for m in messages {
+                out.push_str(&serde_json::to_string(m).map_err(|e| internal(&e))?);
+                out.push('\n');
+            }
+            Ok((out, "application/x-ndjson"))
+        }
+        "csv" => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record([
+                "id",
+                "at",
+                "client_id",
+                "channel",
+                "direction",
+                "associate_id",
+                "msg_type",
+                "body",
+            ])
+            .map_err(|e| internal(&e))?;
+            for m in messages {
+                w.write_record([
+                    m.id.to_string(),
+                    m.at.to_string(),
+                    m.client_id.0.to_string(),
+                    m.channel.as_str().to_owned(),
+                    m.direction.as_str().to_owned(),
+                    m.associate_id.map(|u| u.0.to_string()).unwrap_or_default(),
+                    m.msg_type.clone(),
+                    m.body.clone(),
+                ])
+                .map_err(|e| internal(&e))?;
+            }
+            let bytes = w.into_inner().map_err(|e| internal(&e))?;
+            Ok((
+                String::from_utf8(bytes).map_err(|e| internal(&e))?,
+                "text/csv; charset=utf-8",
+            ))
+        }
+        other => Err(AppError::invalid(
+            "format",
+            format!("unknown format {other:?}; expected jsonl or csv"),
+        )),
     }
 }
 

@@ -2,6 +2,7 @@
 //! the role it is checked against. The web layer and the CLI call nothing else.
 
 pub mod analytics;
+pub mod archive;
 pub mod auth;
 pub mod channels;
 pub mod clients;
@@ -49,6 +50,8 @@ pub struct Salon {
     kf_accounts: Arc<std::sync::Mutex<std::collections::HashMap<domain::BrandId, String>>>,
     /// Wakes the outbox dispatcher when a message is queued.
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// The conversation archive's search index (see [`Salon::with_archive`]).
+    archive: Option<Arc<::archive::Archive>>,
 }
 
 impl Salon {
@@ -64,6 +67,7 @@ impl Salon {
             rule_sets: Arc::default(),
             kf_accounts: Arc::default(),
             outbox_wake: Arc::default(),
+            archive: None,
         }
     }
 

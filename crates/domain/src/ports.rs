@@ -272,6 +272,16 @@ pub trait ConversationStore: Send + Sync + 'static {
         after_id: i64,
         limit: u32,
     ) -> RepoResult<Vec<Message>>;
+    /// Messages by id (those of the brand only), in the order asked.
+    async fn messages_by_ids(&self, brand: BrandId, ids: &[i64]) -> RepoResult<Vec<Message>>;
+    /// What the search index needs of the messages after `after_id`, in id order: each
+    /// message, its client's store, and whether a rule flagged it.
+    async fn messages_for_index(
+        &self,
+        brand: BrandId,
+        after_id: i64,
+        limit: u32,
+    ) -> RepoResult<Vec<(Message, Option<StoreId>, bool)>>;
     /// Threads in scope, the latest first, with what `reader` has not read.
     async fn conversations(
         &self,

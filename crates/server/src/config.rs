@@ -74,13 +74,15 @@ impl Resolved {
     pub async fn open(&self) -> anyhow::Result<Salon> {
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
-        let keys = store::Keyring::new(&master_key(&self.data_dir)?)
+        let master = master_key(&self.data_dir)?;
+        let keys = store::Keyring::new(&master).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let archive = archive::Archive::new(&self.data_dir.join("archive"), &master)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let connected = store::connect(&self.database_url, keys)
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         tracing::debug!(backend = ?connected.backend, "store open");
-        Ok(Salon::new(connected.repo))
+        Ok(Salon::new(connected.repo).with_archive(archive))
     }
 }
 

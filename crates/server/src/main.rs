@@ -869,6 +869,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("Salon is listening on http://{addr}");
     salon.start_channel_processor();
     salon.start_dispatcher();
+    salon.start_indexer(std::time::Duration::from_millis(500));
     if let Some(sim) = sandbox {
         tokio::spawn(start_sandbox(salon.clone(), sim, addr));
     }

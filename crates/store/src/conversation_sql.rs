@@ -329,6 +329,56 @@ macro_rules! impl_conversation_store {
                 rows.iter().map(|r| self.message_row(brand, r)).collect()
             }
 
+            async fn messages_by_ids(&self, brand: BrandId, ids: &[i64]) -> RepoResult<Vec<Message>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut by_id = std::collections::HashMap::new();
+                for chunk in ids.chunks(BATCH) {
+                    let mut qb = Qb::new("SELECT * FROM messages WHERE brand_id = ");
+                    qb.push_bind(brand.0).push(" AND id IN (");
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(")");
+                    for r in qb.build().fetch_all(&self.pool).await.map_err(db)? {
+                        let m = self.message_row(brand, &r)?;
+                        by_id.insert(m.id, m);
+                    }
+                }
+                Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+            }
+
+            async fn messages_for_index(
+                &self,
+                brand: BrandId,
+                after_id: i64,
+                limit: u32,
+            ) -> RepoResult<Vec<(Message, Option<StoreId>, bool)>> {
+                let rows = sqlx::query(
+                    "SELECT m.*, c.store_id AS c_store, \
+                     EXISTS (SELECT 1 FROM compliance_flags f WHERE f.message_id = m.id) AS flagged \
+                     FROM messages m JOIN clients c ON c.id = m.client_id \
+                     WHERE m.brand_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3",
+                )
+                .bind(brand.0)
+                .bind(after_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            self.message_row(brand, r)?,
+                            r.try_get::<Option<i64>, _>("c_store").map_err(db)?.map(StoreId),
+                            r.try_get::<bool, _>("flagged").map_err(db)?,
+                        ))
+                    })
+                    .collect()
+            }
+
             async fn conversations(
                 &self,
                 brand: BrandId,

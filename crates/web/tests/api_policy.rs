@@ -42,6 +42,8 @@ const POLICY: &[(&str, &str)] = &[
     ("importEvents", "HD"),
     ("exportEvents", "HD"),
     ("listConversations", "AMC"),
+    ("searchArchive", "AMC"),
+    ("exportSearch", "C"),
     ("getThread", "AMC"),
     ("sendMessage", "AM"),
     ("exportThread", "C"),

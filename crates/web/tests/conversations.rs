@@ -160,6 +160,58 @@ async fn a_flagged_client_message_shows_in_the_inbox_and_the_compliance_queue() 
         "{body}"
     );
 
+    // The archive finds it by its words, in Chinese, for those who may read it.
+    let search = |q: &str| format!("/api/v1/archive/search?q={}", support::enc(q));
+    let (status, body) = app.call("GET", &search("转账"), Some(&officer), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let found = json(&body);
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(found["items"][0]["client_name"], "Mei");
+    let (_, body) = app.call("GET", &search("私人 微信"), Some(&li), None).await;
+    assert_eq!(
+        json(&body)["items"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    let (_, body) = app.call("GET", &search("转账"), Some(&wang), None).await;
+    assert_eq!(
+        json(&body)["items"].as_array().map(Vec::len),
+        Some(0),
+        "{body}"
+    );
+    let (_, body) = app
+        .call(
+            "GET",
+            "/api/v1/archive/search?flagged=true",
+            Some(&officer),
+            None,
+        )
+        .await;
+    assert!(body.contains("转账给你"), "{body}");
+    let (status, csv) = app
+        .call(
+            "GET",
+            &format!(
+                "{}&format=csv",
+                search("转账").replace("/search", "/export")
+            ),
+            Some(&officer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    assert!(
+        csv.lines().count() == 2 && csv.contains("转账给你"),
+        "{csv}"
+    );
+    let (_, log) = app
+        .call("GET", "/api/v1/audit?limit=5000", Some(&officer), None)
+        .await;
+    assert!(
+        log.contains("\"subject\":\"archive search\""),
+        "searches and exports are audited"
+    );
+
     // Opening the thread marks it read; the officer resolves the item with a note.
     let (_, body) = app
         .call(

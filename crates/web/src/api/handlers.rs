@@ -637,3 +637,25 @@ pub async fn verify_audit(State(s): State<AppState>, Caller(a): Caller) -> ApiRe
         Err(b) => json!({"ok": false, "broken_at": b.seq, "reason": b.reason}),
     }))
 }
+
+pub async fn search_archive(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<app::archive::ArchiveSearch>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let found = s.salon.search_archive(&a, &query(q)?).await?;
+    Ok(Json(json!({ "items": found })))
+}
+
+pub async fn export_search(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<app::archive::ArchiveSearch>, QueryRejection>,
+    f: Result<Query<FormatParams>, QueryRejection>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let search = query(q)?;
+    let format = query(f)?.format.unwrap_or_else(|| "jsonl".into());
+    let (text, content_type) = s.salon.export_search(&a, &search, &format).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], text).into_response())
+}

@@ -255,6 +255,24 @@ pub fn routes() -> Vec<ApiRoute> {
         route!(
             get,
             GET,
+            "/archive/search",
+            "searchArchive",
+            ReadConversations,
+            search_archive,
+            "Full-text search of the archive in the caller's scope (`q` in Chinese or English; `client`, `associate`, `store`, `from`, `to`, `flagged`, `limit`); a compliance search is audited"
+        ),
+        route!(
+            get,
+            GET,
+            "/archive/export",
+            "exportSearch",
+            ExportConversations,
+            export_search,
+            "A search's results as JSON Lines or CSV (`format`); written to the audit log"
+        ),
+        route!(
+            get,
+            GET,
             "/outbox/{id}",
             "getOutbound",
             SendMessages,

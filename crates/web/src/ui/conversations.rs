@@ -56,6 +56,10 @@ pub struct Words {
     pub save: &'static str,
     pub export: &'static str,
     pub open_items: &'static str,
+    pub search: &'static str,
+    pub search_hint: &'static str,
+    pub nothing_found: &'static str,
+    pub only_flagged: &'static str,
     pub quick: [&'static str; 4],
 }
 
@@ -96,6 +100,10 @@ pub const EN: Words = Words {
     save: "Save",
     export: "Export",
     open_items: "open review items in your store",
+    search: "Search the archive",
+    search_hint: "Words in Chinese or English: 手袋, scarf, 八折…",
+    nothing_found: "No message matches.",
+    only_flagged: "Flagged only",
     quick: [
         "Thank you for your message, I will get back to you shortly.",
         "I have set it aside for you in store.",
@@ -141,6 +149,10 @@ pub const ZH: Words = Words {
     save: "保存",
     export: "导出",
     open_items: "条本店待审核记录",
+    search: "搜索聊天存档",
+    search_hint: "中文或英文关键词：手袋、scarf、八折……",
+    nothing_found: "没有匹配的消息。",
+    only_flagged: "仅看已标记",
     quick: [
         "感谢您的消息，我稍后回复您。",
         "我已经在店里为您预留了。",
@@ -517,6 +529,8 @@ struct CompliancePage {
     flags: Vec<FlagRow>,
     status: String,
     can_review: bool,
+    can_queue: bool,
+    can_search: bool,
     service: Vec<ServiceRow>,
     overdue: Vec<String>,
     counts: Vec<CountRow>,
@@ -584,10 +598,12 @@ async fn compliance_page(
         .collect();
     let name =
         |u: Option<domain::UserId>| u.and_then(|u| names.get(&u.0).cloned()).unwrap_or_default();
-    let flags = state
-        .salon
-        .review_queue(a, status_filter, 300)
-        .await?
+    let queue = if a.can(Action::ReadFlags) {
+        state.salon.review_queue(a, status_filter, 300).await?
+    } else {
+        Vec::new()
+    };
+    let flags = queue
         .into_iter()
         .map(|f| FlagRow {
             id: f.id,
@@ -609,11 +625,18 @@ async fn compliance_page(
             open: f.status == FlagStatus::Open,
         })
         .collect();
-    let (service, overdue) = service_rows(&state.salon.service_quality(a).await?);
-    let counts = state
-        .salon
-        .flag_counts(a)
-        .await?
+    let figures = a.can(Action::ReadConversationFigures);
+    let (service, overdue) = if figures {
+        service_rows(&state.salon.service_quality(a).await?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let counts = if figures {
+        state.salon.flag_counts(a).await?
+    } else {
+        Vec::new()
+    };
+    let counts = counts
         .into_iter()
         .map(|c| CountRow {
             associate: name(c.associate_id),
@@ -630,6 +653,8 @@ async fn compliance_page(
             flags,
             status: status.unwrap_or_else(|| "open".into()),
             can_review: a.can(Action::ReviewFlags),
+            can_queue: a.can(Action::ReadFlags),
+            can_search: a.can(Action::ReadConversations),
             service,
             overdue,
             counts,
@@ -829,4 +854,155 @@ pub async fn audit(State(state): State<AppState>, v: Viewer) -> PageResult {
         verdict,
         holds,
     })
+}
+
+pub struct FoundRow {
+    href: String,
+    client: String,
+    text: String,
+    outbound: bool,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "archive.html")]
+struct ArchivePage {
+    c: Chrome,
+    w: &'static Words,
+    q: String,
+    from: String,
+    to: String,
+    store: String,
+    flagged: bool,
+    rows: Vec<FoundRow>,
+    searched: bool,
+    export_query: String,
+    can_export: bool,
+    errors: Vec<String>,
+}
+
+/// The search form's fields (a checkbox sends "on").
+#[derive(Deserialize, Default)]
+pub struct ArchiveForm {
+    q: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    store: Option<String>,
+    flagged: Option<String>,
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub async fn archive(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(f): Query<ArchiveForm>,
+) -> PageResult {
+    let a = &v.actor;
+    let w = words(&v);
+    let text = |o: &Option<String>| o.clone().unwrap_or_default().trim().to_owned();
+    let (q, from, to, store) = (text(&f.q), text(&f.from), text(&f.to), text(&f.store));
+    let flagged = f.flagged.is_some();
+    let searched = !(q.is_empty() && from.is_empty() && to.is_empty() && !flagged);
+    let search = app::archive::ArchiveSearch {
+        q: q.clone(),
+        from: Some(from.clone()),
+        to: Some(to.clone()),
+        store: Some(store.clone()),
+        flagged: flagged.then_some(true),
+        limit: Some(200),
+        ..Default::default()
+    };
+    let mut errors = Vec::new();
+    let mut rows = Vec::new();
+    if searched {
+        match state.salon.search_archive(a, &search).await {
+            Ok(found) => {
+                rows = found
+                    .into_iter()
+                    .map(|f| FoundRow {
+                        href: format!("/inbox/{}", f.message.client_id.0),
+                        client: f.client_name,
+                        text: f.message.body,
+                        outbound: f.message.direction == Direction::Out,
+                        at: datetime(f.message.at, a.brand.time_zone.as_str()),
+                    })
+                    .collect()
+            }
+            Err(e) => errors = field_errors(e)?,
+        }
+    }
+    let mut export_query = format!(
+        "q={}&from={}&to={}&store={}",
+        enc(&q),
+        enc(&from),
+        enc(&to),
+        enc(&store)
+    );
+    if flagged {
+        export_query.push_str("&flagged=true");
+    }
+    let has_errors = !errors.is_empty();
+    render_form(
+        &ArchivePage {
+            c: chrome(&v, "/inbox", "/archive", None),
+            w,
+            q,
+            from,
+            to,
+            store,
+            flagged,
+            rows,
+            searched,
+            export_query,
+            can_export: a.can(Action::ExportConversations),
+            errors,
+        },
+        has_errors,
+    )
+}
+
+pub async fn export_archive(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(f): Query<ArchiveForm>,
+    Query(x): Query<ExportQuery>,
+) -> Result<axum::response::Response, PageError> {
+    let text = |o: &Option<String>| o.clone().unwrap_or_default();
+    let search = app::archive::ArchiveSearch {
+        q: text(&f.q),
+        from: f.from.clone(),
+        to: f.to.clone(),
+        store: f.store.clone(),
+        flagged: f.flagged.as_ref().map(|_| true),
+        limit: Some(500),
+        ..Default::default()
+    };
+    let format = x.format.unwrap_or_else(|| "jsonl".into());
+    let (body, content_type) = state
+        .salon
+        .export_search(&v.actor, &search, &format)
+        .await?;
+    let ext = if format == "csv" { "csv" } else { "jsonl" };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"archive-search.{ext}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -61,6 +61,8 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/analytics/benchmark", get(analytics::benchmark))
         .route("/analytics/{chart}", get(analytics::chart_csv))
         .route("/inbox", get(conversations::inbox))
+        .route("/archive", get(conversations::archive))
+        .route("/archive/export", get(conversations::export_archive))
         .route("/inbox/{id}", get(conversations::thread))
         .route("/inbox/{id}/send", post(conversations::send))
         .route("/inbox/{id}/export", get(conversations::export))

@@ -51,7 +51,8 @@ pub async fn spawn(clients: usize) -> TestApp {
     let repo = store::SqliteRepo::connect(&url, keys)
         .await
         .expect("sqlite");
-    let salon = Salon::new(std::sync::Arc::new(repo));
+    let salon = Salon::new(std::sync::Arc::new(repo))
+        .with_archive(archive::Archive::new(&dir.join("archive"), &[7u8; 32]).expect("archive"));
     salon
         .seed_demo(1, clients)
         .await
@@ -225,4 +226,17 @@ impl TestApp {
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+/// Percent-encodes a query-string value.
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -1,0 +1,546 @@
+//! Full-text search over a brand's archived conversations.
+//!
+//! Each brand has its own [tantivy](https://docs.rs/tantivy) index in its own directory, so that
+//! no query can reach another brand's messages and a brand's index can be dropped and rebuilt
+//! alone. Message text is cut into words by [jieba](https://docs.rs/jieba-rs) (Chinese) and at
+//! word boundaries (other scripts), normalised like the monitoring rules (full-width to ASCII,
+//! lower case), and each word is then replaced by a keyed hash (HMAC-SHA-256 with the brand's
+//! search key, 96 bits): the index on disk holds no message text, only which messages share a
+//! keyed word. A query is cut and keyed the same way. The messages themselves stay in the
+//! database, encrypted; the index is derived from it and rebuilt from it
+//! ([`BrandIndex::last_indexed`] says how far it got).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery, TermSetQuery};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions,
+    Value as _,
+};
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+
+const TOKENIZER: &str = "salon_keyed";
+/// Memory the writer may use before it flushes a segment.
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search index directory {0}: {1}")]
+    Directory(PathBuf, String),
+    #[error("the search key must be at least 32 bytes")]
+    Key,
+}
+
+pub type ArchiveResult<T> = Result<T, ArchiveError>;
+
+/// A message as the index holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedMessage {
+    pub id: i64,
+    pub client: i64,
+    /// The associate on the message (0: none).
+    pub associate: i64,
+    /// The client's store when indexed (0: none).
+    pub store: i64,
+    /// Milliseconds since the epoch.
+    pub at: i64,
+    pub inbound: bool,
+    pub flagged: bool,
+    pub body: String,
+}
+
+/// What to look for; every filter given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// Words that must all appear (any language); empty for filters alone.
+    pub text: String,
+    pub client: Option<i64>,
+    pub associate: Option<i64>,
+    pub store: Option<i64>,
+    /// Only these clients (an associate's book).
+    pub clients: Option<Vec<i64>>,
+    /// `[from, to)` in milliseconds.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub flagged: Option<bool>,
+    pub limit: usize,
+}
+
+/// Cuts text into the words both indexing and queries use.
+#[derive(Clone)]
+pub struct Cutter {
+    jieba: Arc<jieba_rs::Jieba>,
+}
+
+impl Default for Cutter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Cutter {
+    /// Loads jieba's dictionary (a few hundred milliseconds: share one).
+    pub fn new() -> Self {
+        Self {
+            jieba: Arc::new(jieba_rs::Jieba::new()),
+        }
+    }
+
+    /// The words of a text: jieba's search cut (a long word also yields its parts), each
+    /// normalised; white space and punctuation dropped.
+    pub fn words(&self, text: &str) -> Vec<String> {
+        let text = rules::normalise(text);
+        self.jieba
+            .cut_for_search(&text, false)
+            .into_iter()
+            .filter(|w| w.chars().any(char::is_alphanumeric))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Replaces each word by its keyed hash.
+#[derive(Clone)]
+struct KeyedTokenizer {
+    cutter: Cutter,
+    key: Arc<Hmac<Sha256>>,
+    token: Token,
+}
+
+fn keyed(key: &Hmac<Sha256>, word: &str) -> String {
+    let mut mac = key.clone();
+    mac.update(word.as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    hex::encode(&bytes[..12])
+}
+
+struct KeyedStream<'a> {
+    words: std::vec::IntoIter<String>,
+    key: &'a Hmac<Sha256>,
+    token: &'a mut Token,
+    position: usize,
+}
+
+impl TokenStream for KeyedStream<'_> {
+    fn advance(&mut self) -> bool {
+        let Some(w) = self.words.next() else {
+            return false;
+        };
+        self.token.text = keyed(self.key, &w);
+        self.token.position = self.position;
+        self.token.position_length = 1;
+        // Offsets would point into the text, which the index does not keep.
+        self.token.offset_from = 0;
+        self.token.offset_to = 0;
+        self.position += 1;
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.token
+    }
+}
+
+impl Tokenizer for KeyedTokenizer {
+    type TokenStream<'a> = KeyedStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> KeyedStream<'a> {
+        let words = self.cutter.words(text);
+        KeyedStream {
+            words: words.into_iter(),
+            key: &self.key,
+            token: &mut self.token,
+            position: 0,
+        }
+    }
+}
+
+struct Fields {
+    id: Field,
+    client: Field,
+    associate: Field,
+    store: Field,
+    at: Field,
+    inbound: Field,
+    flagged: Field,
+    body: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let body = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqs),
+    );
+    let fields = Fields {
+        id: b.add_i64_field("id", INDEXED | STORED | FAST),
+        client: b.add_i64_field("client", INDEXED | FAST),
+        associate: b.add_i64_field("associate", INDEXED),
+        store: b.add_i64_field("store", INDEXED),
+        at: b.add_i64_field("at", INDEXED | FAST),
+        inbound: b.add_bool_field("inbound", INDEXED),
+        flagged: b.add_bool_field("flagged", INDEXED),
+        body: b.add_text_field("body", body),
+    };
+    (b.build(), fields)
+}
+
+/// One brand's index: a writer (this process is the only one that writes) and a reader.
+pub struct BrandIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    fields: Fields,
+    tokenizer: KeyedTokenizer,
+}
+
+impl BrandIndex {
+    /// Opens (or creates) the index in `dir`, keyed with `key` (at least 32 bytes).
+    pub fn open(dir: &Path, key: &[u8], cutter: Cutter) -> ArchiveResult<Self> {
+        if key.len() < 32 {
+            return Err(ArchiveError::Key);
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ArchiveError::Directory(dir.to_owned(), e.to_string()))?;
+        let (schema, fields) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| ArchiveError::Directory(dir.to_owned(), e.to_string()))?;
+        let index = Index::open_or_create(directory, schema)?;
+        let mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| ArchiveError::Key)?;
+        let tokenizer = KeyedTokenizer {
+            cutter,
+            key: Arc::new(mac),
+            token: Token::default(),
+        };
+        index.tokenizers().register(TOKENIZER, tokenizer.clone());
+        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            tokenizer,
+        })
+    }
+
+    /// The id of the last message committed to the index (0 when empty).
+    pub fn last_indexed(&self) -> ArchiveResult<i64> {
+        let metas = self.index.load_metas()?;
+        Ok(metas
+            .payload
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Adds messages and commits, recording the highest id as how far the index got. A
+    /// message already indexed (an id at or below [`Self::last_indexed`]) is skipped.
+    pub fn add(&self, messages: &[IndexedMessage]) -> ArchiveResult<usize> {
+        let last = self.last_indexed()?;
+        let f = &self.fields;
+        let mut writer = self
+            .writer
+            .lock()
+            .map_err(|_| ArchiveError::Directory(PathBuf::new(), "writer poisoned".into()))?;
+        let mut added = 0;
+        let mut high = last;
+        for m in messages.iter().filter(|m| m.id > last) {
+            let mut doc = TantivyDocument::default();
+            doc.add_i64(f.id, m.id);
+            doc.add_i64(f.client, m.client);
+            doc.add_i64(f.associate, m.associate);
+            doc.add_i64(f.store, m.store);
+            doc.add_i64(f.at, m.at);
+            doc.add_bool(f.inbound, m.inbound);
+            doc.add_bool(f.flagged, m.flagged);
+            doc.add_text(f.body, &m.body);
+            writer.add_document(doc)?;
+            added += 1;
+            high = high.max(m.id);
+        }
+        if added > 0 {
+            let mut commit = writer.prepare_commit()?;
+            commit.set_payload(&high.to_string());
+            commit.commit()?;
+            self.reader.reload()?;
+        }
+        Ok(added)
+    }
+
+    /// Forgets a client's messages (erasure), and commits.
+    pub fn forget_client(&self, client: i64) -> ArchiveResult<()> {
+        let mut writer = self
+            .writer
+            .lock()
+            .map_err(|_| ArchiveError::Directory(PathBuf::new(), "writer poisoned".into()))?;
+        writer.delete_term(Term::from_field_i64(self.fields.client, client));
+        let last = self.last_indexed()?;
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload(&last.to_string());
+        commit.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// How many messages the index holds.
+    pub fn len(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Ids of matching messages, newest first, at most `limit` (1..=1000).
+    pub fn search(&self, q: &SearchQuery) -> ArchiveResult<Vec<i64>> {
+        let f = &self.fields;
+        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut tokenizer = self.tokenizer.clone();
+        let mut stream = tokenizer.token_stream(&q.text);
+        while stream.advance() {
+            let term = Term::from_field_text(f.body, &stream.token().text);
+            must.push((
+                Occur::Must,
+                Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+            ));
+        }
+        let mut exact = |field: Field, v: Option<i64>| {
+            if let Some(v) = v {
+                must.push((
+                    Occur::Must,
+                    Box::new(TermQuery::new(
+                        Term::from_field_i64(field, v),
+                        IndexRecordOption::Basic,
+                    )),
+                ));
+            }
+        };
+        exact(f.client, q.client);
+        exact(f.associate, q.associate);
+        exact(f.store, q.store);
+        if let Some(flagged) = q.flagged {
+            must.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_bool(f.flagged, flagged),
+                    IndexRecordOption::Basic,
+                )),
+            ));
+        }
+        if let Some(clients) = &q.clients {
+            must.push((
+                Occur::Must,
+                Box::new(TermSetQuery::new(
+                    clients.iter().map(|c| Term::from_field_i64(f.client, *c)),
+                )),
+            ));
+        }
+        if q.from.is_some() || q.to.is_some() {
+            use std::ops::Bound;
+            let lower = q.from.map_or(Bound::Unbounded, |v| {
+                Bound::Included(Term::from_field_i64(f.at, v))
+            });
+            let upper = q.to.map_or(Bound::Unbounded, |v| {
+                Bound::Excluded(Term::from_field_i64(f.at, v))
+            });
+            must.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+        }
+        if must.is_empty() {
+            must.push((Occur::Must, Box::new(tantivy::query::AllQuery)));
+        }
+        let query = BooleanQuery::new(must);
+        let searcher = self.reader.searcher();
+        let top = TopDocs::with_limit(q.limit.clamp(1, 1000))
+            .order_by_fast_field::<i64>("at", Order::Desc);
+        let hits = searcher.search(&query, &top)?;
+        let mut ids = Vec::with_capacity(hits.len());
+        for (_, address) in hits {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            if let Some(id) = doc.get_first(f.id).and_then(|v| v.as_i64()) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+}
+
+/// Every brand's index under one directory, opened on first use.
+pub struct Archive {
+    root: PathBuf,
+    master: Vec<u8>,
+    /// Loaded on first use: opening the archive costs nothing until a brand's index is used.
+    cutter: std::sync::OnceLock<Cutter>,
+    brands: Mutex<std::collections::HashMap<i64, Arc<BrandIndex>>>,
+}
+
+impl Archive {
+    /// `master`: the installation's secret (at least 32 bytes); each brand's search key is
+    /// derived from it.
+    pub fn new(root: &Path, master: &[u8]) -> ArchiveResult<Self> {
+        if master.len() < 32 {
+            return Err(ArchiveError::Key);
+        }
+        Ok(Self {
+            root: root.to_owned(),
+            master: master.to_owned(),
+            cutter: std::sync::OnceLock::new(),
+            brands: Mutex::default(),
+        })
+    }
+
+    fn brand_key(&self, brand: i64) -> ArchiveResult<Vec<u8>> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.master).map_err(|_| ArchiveError::Key)?;
+        mac.update(format!("salon-search-key:{brand}").as_bytes());
+        Ok(mac.finalize().into_bytes().to_vec())
+    }
+
+    /// The brand's index, opened once.
+    pub fn brand(&self, brand: i64) -> ArchiveResult<Arc<BrandIndex>> {
+        let mut map = self
+            .brands
+            .lock()
+            .map_err(|_| ArchiveError::Directory(self.root.clone(), "lock poisoned".into()))?;
+        if let Some(i) = map.get(&brand) {
+            return Ok(i.clone());
+        }
+        let dir = self.root.join(format!("brand-{brand}"));
+        let index = Arc::new(BrandIndex::open(
+            &dir,
+            &self.brand_key(brand)?,
+            self.cutter().clone(),
+        )?);
+        map.insert(brand, index.clone());
+        Ok(index)
+    }
+
+    pub fn cutter(&self) -> &Cutter {
+        self.cutter.get_or_init(Cutter::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "salon-archive-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn msg(id: i64, client: i64, at: i64, flagged: bool, body: &str) -> IndexedMessage {
+        IndexedMessage {
+            id,
+            client,
+            associate: 7,
+            store: 3,
+            at,
+            inbound: id % 2 == 1,
+            flagged,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn chinese_and_english_words_are_found_with_filters_newest_first() {
+        let dir = temp();
+        let archive = Archive::new(&dir, &[1u8; 32]).expect("archive");
+        let idx = archive.brand(1).expect("index");
+        idx.add(&[
+            msg(1, 10, 100, false, "您好，新季的手袋到店了吗？"),
+            msg(2, 10, 200, false, "已经到店了，周六为您留一只手袋"),
+            msg(3, 11, 300, true, "可以给我打八折吗"),
+            msg(4, 11, 400, false, "The SILK scarf is back in navy"),
+        ])
+        .expect("add");
+        let q = |text: &str| SearchQuery {
+            text: text.into(),
+            limit: 10,
+            ..SearchQuery::default()
+        };
+        assert_eq!(idx.search(&q("手袋")).expect("s"), vec![2, 1]);
+        assert_eq!(idx.search(&q("周六 手袋")).expect("s"), vec![2]);
+        assert_eq!(idx.search(&q("silk")).expect("s"), vec![4]);
+        assert_eq!(idx.search(&q("ＳＩＬＫ Scarf")).expect("s"), vec![4]);
+        assert!(idx.search(&q("爱马仕")).expect("s").is_empty());
+        let flagged = SearchQuery {
+            flagged: Some(true),
+            limit: 10,
+            ..SearchQuery::default()
+        };
+        assert_eq!(idx.search(&flagged).expect("s"), vec![3]);
+        let window = SearchQuery {
+            client: Some(10),
+            from: Some(150),
+            to: Some(1000),
+            limit: 10,
+            ..SearchQuery::default()
+        };
+        assert_eq!(idx.search(&window).expect("s"), vec![2]);
+        let book = SearchQuery {
+            clients: Some(vec![11]),
+            limit: 10,
+            ..SearchQuery::default()
+        };
+        assert_eq!(idx.search(&book).expect("s"), vec![4, 3]);
+        assert_eq!(idx.last_indexed().expect("last"), 4);
+        // Indexed once: the same batch again adds nothing.
+        assert_eq!(idx.add(&[msg(4, 11, 400, false, "again")]).expect("add"), 0);
+        idx.forget_client(11).expect("forget");
+        assert!(idx.search(&q("silk")).expect("s").is_empty());
+        assert_eq!(idx.len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_index_holds_no_message_text_and_brands_do_not_share_keys() {
+        let dir = temp();
+        let archive = Archive::new(&dir, &[2u8; 32]).expect("archive");
+        let idx = archive.brand(1).expect("index");
+        idx.add(&[msg(
+            1,
+            10,
+            100,
+            false,
+            "confidential 机密的价格 canarywordxyz",
+        )])
+        .expect("add");
+        drop(idx);
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(dir.join("brand-1")).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                all.extend(std::fs::read(path).expect("read"));
+            }
+        }
+        let haystack = String::from_utf8_lossy(&all);
+        assert!(!haystack.contains("canarywordxyz"));
+        assert!(!haystack.contains("机密"));
+        assert_ne!(
+            archive.brand_key(1).expect("k"),
+            archive.brand_key(2).expect("k")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
