@@ -70,6 +70,7 @@ pub async fn wire(
         )
         .await?;
     salon.sync_staff_of(brand.id).await?;
+    restore_conversations(salon, sim, brand.id).await?;
     let ways = salon.repo.contact_ways(brand.id).await?;
     let linked = salon
         .repo
@@ -120,6 +121,53 @@ pub async fn wire(
                 },
             )
             .await?;
+    }
+    Ok(())
+}
+
+/// The clients the brand is talking with become the simulator's contacts again, each with the
+/// customer-service window their last message opened: an associate can answer them.
+async fn restore_conversations(
+    salon: &Salon,
+    sim: &Simulator,
+    brand: domain::BrandId,
+) -> AppResult<()> {
+    let linked: std::collections::HashMap<domain::UserId, String> = salon
+        .repo
+        .staff_provider_ids(brand, crate::channels::WECOM_STAFF)
+        .await?
+        .into_iter()
+        .collect();
+    for thread in salon
+        .repo
+        .conversations(brand, domain::Scope::Brand, None, 500)
+        .await?
+    {
+        let Some(client) = salon.repo.client(brand, thread.client_id).await? else {
+            continue;
+        };
+        let Some(external) = client
+            .identities
+            .iter()
+            .find(|i| i.kind == domain::IdentityKind::Wecom)
+        else {
+            continue;
+        };
+        let last_in = salon
+            .repo
+            .messages(brand, thread.client_id, 50)
+            .await?
+            .into_iter()
+            .filter(|m| m.direction == domain::Direction::In)
+            .map(|m| m.at / 1000)
+            .max();
+        let follows = client.associate_id.and_then(|u| linked.get(&u));
+        sim.restore_contact(
+            external.value.as_str(),
+            &client.pii.display_name(),
+            follows.map(String::as_str),
+            last_in,
+        );
     }
     Ok(())
 }

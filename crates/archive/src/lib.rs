@@ -25,6 +25,9 @@ use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
 const TOKENIZER: &str = "salon_keyed";
+/// A word in more messages than this is searched newest window first (see
+/// [`BrandIndex::search`]).
+pub const COMMON_WORD: u64 = 1_000_000;
 /// Memory the writer may use before it flushes a segment.
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 
@@ -204,6 +207,7 @@ pub struct BrandIndex {
     writer: Mutex<IndexWriter>,
     fields: Fields,
     tokenizer: KeyedTokenizer,
+    common_word: std::sync::atomic::AtomicU64,
 }
 
 impl BrandIndex {
@@ -236,6 +240,7 @@ impl BrandIndex {
             writer: Mutex::new(writer),
             fields,
             tokenizer,
+            common_word: std::sync::atomic::AtomicU64::new(COMMON_WORD),
         })
     }
 
@@ -298,6 +303,12 @@ impl BrandIndex {
         Ok(())
     }
 
+    /// Sets how many messages make a word common (tests use a small index).
+    pub fn set_common_word(&self, messages: u64) {
+        self.common_word
+            .store(messages, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// How many messages the index holds.
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()
@@ -308,18 +319,68 @@ impl BrandIndex {
     }
 
     /// Ids of matching messages, newest first, at most `limit` (1..=1000).
+    ///
+    /// Ordering by time reads every match, which for a word in most messages is most of the
+    /// index. So when a word is that common, the search first looks at the last 30 days
+    /// (before `to`, or the newest message), then 180, then everything: a window holding
+    /// `limit` matches already holds the newest `limit`, so the answer is the same, found
+    /// sooner.
     pub fn search(&self, q: &SearchQuery) -> ArchiveResult<Vec<i64>> {
+        let searcher = self.reader.searcher();
         let f = &self.fields;
-        let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut terms = Vec::new();
         let mut tokenizer = self.tokenizer.clone();
         let mut stream = tokenizer.token_stream(&q.text);
         while stream.advance() {
-            let term = Term::from_field_text(f.body, &stream.token().text);
-            must.push((
-                Occur::Must,
-                Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
-            ));
+            terms.push(Term::from_field_text(f.body, &stream.token().text));
         }
+        let mut rarest = u64::MAX;
+        for t in &terms {
+            rarest = rarest.min(searcher.doc_freq(t)?);
+        }
+        let limit = q.limit.clamp(1, 1000);
+        let threshold = self.common_word.load(std::sync::atomic::Ordering::Relaxed);
+        let common = !terms.is_empty() && rarest > threshold && q.client.is_none();
+        if common {
+            let mut newest = i64::MIN;
+            for segment in searcher.segment_readers() {
+                newest = newest.max(segment.fast_fields().i64("at")?.max_value());
+            }
+            let upper = q.to.map_or(newest.saturating_add(1), |t| {
+                t.min(newest.saturating_add(1))
+            });
+            for days in [30i64, 180] {
+                let from = upper - days * 86_400_000;
+                if q.from.is_some_and(|f| f >= from) {
+                    break;
+                }
+                let ids = self.run(&searcher, &terms, q, Some(from), limit)?;
+                if ids.len() >= limit {
+                    return Ok(ids);
+                }
+            }
+        }
+        self.run(&searcher, &terms, q, q.from, limit)
+    }
+
+    fn run(
+        &self,
+        searcher: &tantivy::Searcher,
+        terms: &[Term],
+        q: &SearchQuery,
+        from: Option<i64>,
+        limit: usize,
+    ) -> ArchiveResult<Vec<i64>> {
+        let f = &self.fields;
+        let mut must: Vec<(Occur, Box<dyn Query>)> = terms
+            .iter()
+            .map(|t| {
+                (
+                    Occur::Must,
+                    Box::new(TermQuery::new(t.clone(), IndexRecordOption::Basic)) as Box<dyn Query>,
+                )
+            })
+            .collect();
         let mut exact = |field: Field, v: Option<i64>| {
             if let Some(v) = v {
                 must.push((
@@ -351,9 +412,9 @@ impl BrandIndex {
                 )),
             ));
         }
-        if q.from.is_some() || q.to.is_some() {
+        if from.is_some() || q.to.is_some() {
             use std::ops::Bound;
-            let lower = q.from.map_or(Bound::Unbounded, |v| {
+            let lower = from.map_or(Bound::Unbounded, |v| {
                 Bound::Included(Term::from_field_i64(f.at, v))
             });
             let upper = q.to.map_or(Bound::Unbounded, |v| {
@@ -365,9 +426,7 @@ impl BrandIndex {
             must.push((Occur::Must, Box::new(tantivy::query::AllQuery)));
         }
         let query = BooleanQuery::new(must);
-        let searcher = self.reader.searcher();
-        let top = TopDocs::with_limit(q.limit.clamp(1, 1000))
-            .order_by_fast_field::<i64>("at", Order::Desc);
+        let top = TopDocs::with_limit(limit).order_by_fast_field::<i64>("at", Order::Desc);
         let hits = searcher.search(&query, &top)?;
         let mut ids = Vec::with_capacity(hits.len());
         for (_, address) in hits {
@@ -510,6 +569,53 @@ mod tests {
         idx.forget_client(11).expect("forget");
         assert!(idx.search(&q("silk")).expect("s").is_empty());
         assert_eq!(idx.len(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_common_word_found_window_by_window_gives_the_same_newest_messages() {
+        let dir = temp();
+        let archive = Archive::new(&dir, &[4u8; 32]).expect("archive");
+        let idx = archive.brand(1).expect("index");
+        let day = 86_400_000;
+        let batch: Vec<IndexedMessage> = (1..=400)
+            .map(|i| {
+                msg(
+                    i,
+                    10 + i % 7,
+                    i * day,
+                    false,
+                    if i % 3 == 0 {
+                        "手袋"
+                    } else {
+                        "丝巾 手袋"
+                    },
+                )
+            })
+            .collect();
+        idx.add(&batch).expect("add");
+        for (text, limit, to) in [
+            ("手袋", 10, None),
+            ("丝巾", 50, None),
+            ("手袋", 200, Some(300 * day)),
+            ("手袋", 1000, None),
+        ] {
+            let q = SearchQuery {
+                text: text.into(),
+                limit,
+                to,
+                ..SearchQuery::default()
+            };
+            idx.set_common_word(u64::MAX);
+            let whole = idx.search(&q).expect("search");
+            idx.set_common_word(1);
+            assert_eq!(
+                idx.search(&q).expect("windowed"),
+                whole,
+                "{text} {limit} {to:?}"
+            );
+            assert_eq!(whole.len(), limit.min(whole.len()));
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -60,6 +60,14 @@ pub struct BenchArgs {
     /// rules.
     #[arg(long)]
     rules: Option<usize>,
+    /// Measure the inbound message path instead (store, rule check, search index) over this
+    /// many client messages.
+    #[arg(long)]
+    messages: Option<usize>,
+    /// Measure archive search instead, over an index of this many messages (kept in the data
+    /// directory, so that a second run reuses it).
+    #[arg(long)]
+    search: Option<usize>,
 }
 
 /// The dashboard's answer time over a brand held in memory: the report over a loaded table,
@@ -168,6 +176,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(n) = args.rules {
         return crate::bench_rules::run(n, args.runs.max(2_000));
     }
+    if let Some(n) = args.search {
+        let dir = args
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("salon-bench-search"));
+        return crate::bench_search::run(n, args.runs.max(200), &dir);
+    }
     if let Some(file) = &args.report {
         return bench_report(file, &args.from, &args.to, args.runs);
     }
@@ -180,12 +195,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let salon = store_args.resolve()?.open().await?;
-    if !args.callbacks {
+    if !args.callbacks && args.messages.is_none() {
         println!(
             "salon bench: {} clients, data in {}",
             args.clients,
             dir.display()
         );
+    }
+    if let Some(n) = args.messages {
+        return crate::bench_messages::run(salon, n).await;
     }
     if args.callbacks {
         return crate::bench_callbacks::run(

@@ -2,7 +2,9 @@
 
 mod bench;
 mod bench_callbacks;
+mod bench_messages;
 mod bench_rules;
+mod bench_search;
 mod config;
 
 use std::net::SocketAddr;
@@ -337,7 +339,7 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SALON_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+                .unwrap_or_else(|_| "info,sqlx=warn,tantivy=warn".into()),
         )
         .with_target(false)
         .init();

@@ -596,3 +596,117 @@ async fn hq_reads_the_luxury_index_of_the_demo_year() {
     shot(b, "analytics_print").await;
     b.clone().close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_associate_answers_in_the_inbox_and_compliance_sees_the_blocked_attempt() {
+    let Some(env) = start().await else { return };
+    let b = &env.browser;
+    // The demo's thread whose client wrote last (five hours ago), and its associate.
+    let officer = env.token("compliance", None);
+    let (status, inbox) = get(env.port, "/api/v1/conversations", &officer);
+    assert_eq!(status, 200, "{inbox}");
+    let inbox: serde_json::Value = serde_json::from_str(&inbox).expect("json");
+    let thread = inbox["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|t| t["last"]["body"] == "请问周末有营业吗？")
+        .expect("the demo's waiting client")
+        .clone();
+    let (_, staff) = get(env.port, "/api/v1/associates", &officer);
+    let staff: serde_json::Value = serde_json::from_str(&staff).expect("json");
+    let email = staff["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|u| u["id"] == thread["associate_id"])
+        .and_then(|u| u["email"].as_str())
+        .expect("the thread's associate")
+        .to_owned();
+    let who = email.split('@').next().expect("local part").to_owned();
+
+    env.login(&who).await;
+    b.goto(&env.url("/inbox")).await.expect("inbox");
+    let row = b
+        .find(Locator::XPath(
+            "//li[contains(@class,'conv')][contains(., '请问周末有营业吗')]",
+        ))
+        .await
+        .expect("the waiting client's thread in the inbox");
+    assert!(row.text().await.expect("text").contains("unread"));
+    shot(b, "inbox").await;
+    row.find(Locator::Css("a"))
+        .await
+        .expect("link")
+        .click()
+        .await
+        .expect("open the thread");
+    b.wait()
+        .for_element(Locator::Css("form#compose textarea"))
+        .await
+        .expect("the compose box");
+
+    // A discount promise is refused, naming the rule.
+    let send = |text: &'static str| async move {
+        let box_ = b
+            .find(Locator::Css("form#compose textarea"))
+            .await
+            .expect("compose");
+        box_.clear().await.expect("clear");
+        box_.send_keys(text).await.expect("type");
+        b.find(Locator::Css("form#compose button[type=submit]"))
+            .await
+            .expect("send")
+            .click()
+            .await
+            .expect("click");
+    };
+    send("周末可以给您打八折").await;
+    let error = b
+        .wait()
+        .for_element(Locator::Css("#send-error"))
+        .await
+        .expect("the refusal")
+        .text()
+        .await
+        .expect("text");
+    assert!(error.contains("Discount promise"), "{error}");
+    shot(b, "thread_blocked").await;
+
+    // A proper answer goes out through the sandbox and shows in the thread, sent.
+    send("周六周日都营业，十点到十点，欢迎光临").await;
+    let path = format!("/inbox/{}", thread["client_id"]);
+    let text = eventually(&env, &path, "the answer is sent", |t| {
+        t.contains("周六周日都营业") && !t.contains("sending") && !t.contains("not delivered")
+    })
+    .await;
+    assert!(
+        !text.contains("打八折"),
+        "the blocked text never entered the thread"
+    );
+    shot(b, "thread_sent").await;
+
+    // Compliance: the blocked attempt and the client's discount request are in the queue; the
+    // archive finds messages by their words; the audit chain holds.
+    env.login("compliance").await;
+    let queue = eventually(&env, "/compliance", "the review queue", |t| {
+        t.contains("Discount promise")
+    })
+    .await;
+    assert!(queue.contains("打八折"), "{queue}");
+    shot(b, "compliance").await;
+    let found = eventually(
+        &env,
+        "/archive?q=%E8%90%A5%E4%B8%9A",
+        "the archive search",
+        |t| t.contains("周六周日都营业"),
+    )
+    .await;
+    assert!(found.contains("请问周末有营业吗"), "{found}");
+    let audit = eventually(&env, "/compliance/audit", "the audit log", |t| {
+        t.contains("The chain holds")
+    })
+    .await;
+    assert!(audit.contains("compliance_read"), "{audit}");
+    b.clone().close().await.expect("close");
+}

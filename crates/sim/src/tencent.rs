@@ -302,6 +302,34 @@ impl Simulator {
         );
     }
 
+    /// Registers a client Salon already knows (from an earlier run, or the demo's seed) as an
+    /// external contact of `follows` (a staff userid); `last_said` (seconds) reopens the
+    /// customer-service window from the client's last message.
+    pub fn restore_contact(
+        &self,
+        external_userid: &str,
+        name: &str,
+        follows: Option<&str>,
+        last_said: Option<i64>,
+    ) {
+        let mut s = self.lock();
+        let n = s.contacts.len();
+        let contact = Contact {
+            name: name.to_owned(),
+            unionid: format!("oRestored{n:08}"),
+            mobile: None,
+            follows: follows
+                .map(|u| vec![(u.to_owned(), last_said.unwrap_or(0), None)])
+                .unwrap_or_default(),
+        };
+        s.contacts
+            .entry(external_userid.to_owned())
+            .or_insert(contact);
+        if let Some(at) = last_said {
+            s.kf_sessions.insert(external_userid.to_owned(), (at, 0));
+        }
+    }
+
     pub fn way_ids(&self) -> Vec<String> {
         self.lock().ways.keys().cloned().collect()
     }
