@@ -1695,7 +1695,18 @@ impl Salon {
                 let result = if from.status == UserStatus::Departed {
                     api.transfer_resigned(handover, takeover, &ids).await
                 } else {
-                    api.transfer_customer(handover, takeover, &ids).await
+                    // Between serving associates the client is told who serves them now.
+                    let name = self
+                        .repo
+                        .user(brand, to)
+                        .await?
+                        .map(|u| u.display_name)
+                        .unwrap_or_default();
+                    let message = format!(
+                        "您好，我是{name}，之后由我继续为您服务，之前的沟通记录我都已了解。Hello, I am {name} and will look after you from now on."
+                    );
+                    api.transfer_customer(handover, takeover, &ids, Some(&message))
+                        .await
                 };
                 let outcomes = result.map_err(|e| AppError::Unavailable(e.to_string()))?;
                 for o in outcomes {

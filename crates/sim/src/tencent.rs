@@ -1076,7 +1076,8 @@ fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
                     }
                     s.record(
                         api,
-                        json!({"external_userid": ext, "handover": handover, "takeover": takeover}),
+                        json!({"external_userid": ext, "handover": handover, "takeover": takeover,
+                               "transfer_success_msg": b["transfer_success_msg"]}),
                     );
                 }
                 out.push(json!({"external_userid": ext, "errcode": code}));

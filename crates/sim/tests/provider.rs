@@ -133,7 +133,7 @@ async fn every_call_salon_makes() {
 
     // Transfers: at most two per client in 90 days.
     let t1 = api
-        .transfer_customer("li.na", "wang.fang", std::slice::from_ref(&external))
+        .transfer_customer("li.na", "wang.fang", std::slice::from_ref(&external), None)
         .await
         .expect("transfer");
     assert_eq!(t1[0].errcode, 0);
@@ -143,13 +143,13 @@ async fn every_call_salon_makes() {
         .expect("transfer");
     assert_eq!(t2[0].errcode, 0);
     let t3 = api
-        .transfer_customer("li.na", "wang.fang", std::slice::from_ref(&external))
+        .transfer_customer("li.na", "wang.fang", std::slice::from_ref(&external), None)
         .await
         .expect("transfer");
     assert_eq!(t3[0].errcode, errcode::TRANSFER_LIMIT);
     sim.advance(91 * 86_400);
     let t4 = api
-        .transfer_customer("li.na", "wang.fang", std::slice::from_ref(&external))
+        .transfer_customer("li.na", "wang.fang", std::slice::from_ref(&external), None)
         .await
         .expect("transfer");
     assert_eq!(t4[0].errcode, 0, "the window moves on");

@@ -492,3 +492,38 @@ async fn the_audit_chain_verifies_and_catches_a_row_altered_in_the_database() {
     let verdict = app.salon.verify_audit(app.brand.id).await.expect("verify");
     assert_eq!(verdict.map_err(|b| b.seq), Err(2));
 }
+
+#[tokio::test]
+async fn a_transfer_between_serving_associates_tells_the_client_who_serves_them_now() {
+    let app = spawn(5).await;
+    let (client, external) = new_client(&app, "li.na", "Mei").await;
+    let li = app.user("li.na").await;
+    let wang = app.user("wang.fang").await;
+    let manager = app.token(Role::StoreManager, Some("zhang.min")).await;
+    let (status, body) = app
+        .call(
+            "POST",
+            &format!("/api/v1/associates/{}/transfer", li.id.0),
+            Some(&manager),
+            Some(("application/json", format!(r#"{{"to":{}}}"#, wang.id.0))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let moved = app.sim.accepted("externalcontact/transfer_customer");
+    let mine = moved
+        .iter()
+        .find(|e| e.detail["external_userid"] == external.as_str())
+        .expect("the serving associate's transfer reached WeCom");
+    let message = mine.detail["transfer_success_msg"]
+        .as_str()
+        .expect("a handover message");
+    assert!(message.contains("Wang Fang"), "{message}");
+    let c = app
+        .salon
+        .repo
+        .client(app.brand.id, client)
+        .await
+        .expect("q")
+        .expect("client");
+    assert_eq!(c.associate_id, Some(wang.id));
+}

@@ -513,18 +513,21 @@ impl WecomApi {
         Ok(a.msgid)
     }
 
-    /// Moves clients between two serving associates (在职继承).
+    /// Moves clients between two serving associates (在职继承); WeCom tells each client with
+    /// `handover_message` (its own default when `None`).
     pub async fn transfer_customer(
         &self,
         handover: &str,
         takeover: &str,
         external_userids: &[String],
+        handover_message: Option<&str>,
     ) -> Result<Vec<TransferOutcome>, ApiError> {
         self.transfer(
             "externalcontact/transfer_customer",
             handover,
             takeover,
             external_userids,
+            handover_message,
         )
         .await
     }
@@ -541,6 +544,7 @@ impl WecomApi {
             handover,
             takeover,
             external_userids,
+            None,
         )
         .await
     }
@@ -551,20 +555,19 @@ impl WecomApi {
         handover: &str,
         takeover: &str,
         external_userids: &[String],
+        handover_message: Option<&str>,
     ) -> Result<Vec<TransferOutcome>, ApiError> {
         #[derive(Deserialize)]
         struct A {
             #[serde(default)]
             customer: Vec<TransferOutcome>,
         }
-        let a: A = self
-            .call(
-                api,
-                Some(json!({"handover_userid": handover, "takeover_userid": takeover, "external_userid": external_userids})),
-                &[],
-                false,
-            )
-            .await?;
+        let mut body = json!({"handover_userid": handover, "takeover_userid": takeover, "external_userid": external_userids});
+        if let Some(m) = handover_message {
+            // WeCom sends it to each client in the new associate's name (at most 200 characters).
+            body["transfer_success_msg"] = json!(m.chars().take(200).collect::<String>());
+        }
+        let a: A = self.call(api, Some(body), &[], false).await?;
         Ok(a.customer)
     }
 
