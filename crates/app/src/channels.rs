@@ -521,10 +521,146 @@ impl Salon {
 
     /// Processes what is pending; returns how many callbacks it handled.
     pub async fn process_inbox(&self) -> AppResult<usize> {
-        let pending = self.repo.inbox_pending(100, MAX_ATTEMPTS).await?;
+        let pending = self.repo.inbox_pending(500, MAX_ATTEMPTS).await?;
         let n = pending.len();
+        // Client messages from known clients are stored a run at a time, in one transaction
+        // (with their stream events and their inbox entries closed); anything else is
+        // processed on its own. Order is kept: a run ends where another callback comes.
+        let mut run: Vec<Plain> = Vec::new();
+        let mut run_brand = None;
+        let mut associates: HashMap<ClientId, Option<UserId>> = HashMap::new();
         for entry in pending {
-            match self.process(&entry).await {
+            let brand = entry.item.brand;
+            if run_brand != Some(brand) {
+                if let Some(b) = run_brand {
+                    self.store_run(b, std::mem::take(&mut run)).await?;
+                }
+                run_brand = Some(brand);
+                associates.clear();
+            }
+            if let Some((m, body)) = self.plain_message(&entry, &mut associates).await? {
+                run.push((entry, m, body));
+                continue;
+            }
+            if let Some(b) = run_brand {
+                self.store_run(b, std::mem::take(&mut run)).await?;
+            }
+            self.process_entry(&entry).await?;
+        }
+        if let Some(b) = run_brand {
+            self.store_run(b, run).await?;
+        }
+        Ok(n)
+    }
+}
+
+/// A callback that is a plain client message: the entry, the message, its text.
+type Plain = (InboxEntry, InboundMessage, String);
+
+impl Salon {
+    /// A WeCom text (or media) message from a known client, ready to store in a run; `None`
+    /// for anything else, which is processed on its own.
+    async fn plain_message(
+        &self,
+        entry: &InboxEntry,
+        associates: &mut HashMap<ClientId, Option<UserId>>,
+    ) -> AppResult<Option<(InboundMessage, String)>> {
+        if entry.item.channel != ChannelKind::Wecom {
+            return Ok(None);
+        }
+        let Ok(cb) = Callback::parse(&entry.item.body) else {
+            return Ok(None);
+        };
+        let Event::Message {
+            from,
+            msg_id,
+            msg_type,
+            content,
+        } = cb.event
+        else {
+            return Ok(None);
+        };
+        let brand = entry.item.brand;
+        let Some(client) = self.client_by(brand, IdentityKind::Wecom, &from).await? else {
+            return Ok(None);
+        };
+        let associate = match associates.get(&client) {
+            Some(a) => *a,
+            None => {
+                let a = self
+                    .repo
+                    .client_assignment(brand, client)
+                    .await?
+                    .and_then(|(a, _)| a);
+                associates.insert(client, a);
+                a
+            }
+        };
+        let at = cb.create_time.saturating_mul(1000);
+        let ts =
+            jiff::Timestamp::from_millisecond(at).map_err(|e| AppError::Internal(e.to_string()))?;
+        let event = crate::analytics::stored(&events::Event {
+            ts,
+            follower: Some(from.clone()),
+            kind: events::Kind::Message,
+        });
+        let body = content.unwrap_or_else(|| format!("[{msg_type}]"));
+        Ok(Some((
+            InboundMessage {
+                inbox_id: entry.id,
+                event: Some(event),
+                message: NewMessage {
+                    client_id: client,
+                    channel: ChannelKind::Wecom,
+                    direction: Direction::In,
+                    associate_id: associate,
+                    provider_id: Some(msg_id),
+                    msg_type,
+                    body: body.clone(),
+                    at,
+                },
+            },
+            body,
+        )))
+    }
+
+    /// Stores a run of client messages at once, then checks each against the rules. If the
+    /// run cannot be stored, each of its callbacks is processed on its own, so that one bad
+    /// callback fails alone.
+    async fn store_run(&self, brand: BrandId, run: Vec<Plain>) -> AppResult<()> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<InboundMessage> = run.iter().map(|(_, m, _)| m.clone()).collect();
+        let ids = match self.repo.store_inbound(brand, &batch, now_millis()).await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(error = %e, messages = run.len(), "a run of messages could not be stored at once; one by one");
+                for (entry, _, _) in &run {
+                    self.process_entry(entry).await?;
+                }
+                return Ok(());
+            }
+        };
+        for ((_, m, body), id) in run.iter().zip(ids) {
+            self.flag_message(
+                brand,
+                id,
+                m.message.client_id,
+                m.message.associate_id,
+                Direction::In,
+                body,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Salon {
+    async fn process_entry(&self, entry: &InboxEntry) -> AppResult<()> {
+        {
+            match self.process(entry).await {
                 Ok(outcome) => {
                     self.repo
                         .inbox_done(entry.id, &outcome, now_millis())
@@ -537,7 +673,7 @@ impl Salon {
                 }
             }
         }
-        Ok(n)
+        Ok(())
     }
 
     async fn process(&self, entry: &InboxEntry) -> AppResult<String> {

@@ -230,9 +230,9 @@ impl Salon {
         }
         let store = self
             .repo
-            .client(brand, client)
+            .client_assignment(brand, client)
             .await?
-            .and_then(|c| c.store_id);
+            .and_then(|(_, s)| s);
         let at = now_millis();
         let flags: Vec<NewFlag> = verdict
             .hits

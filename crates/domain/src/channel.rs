@@ -233,3 +233,13 @@ pub struct NewInteraction {
     /// What produced it (such as `inbox:42`): an entry is recorded once per reference.
     pub reference: Option<String>,
 }
+
+/// A client message taken from the inbox, ready to store with its stream event.
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    /// The inbox entry it came from: closed in the same transaction.
+    pub inbox_id: i64,
+    /// The event of the brand's stream it adds (see `EventStore`).
+    pub event: Option<crate::ports::StoredEvent>,
+    pub message: NewMessage,
+}

@@ -195,6 +195,21 @@ pub trait ChannelStore: Send + Sync + 'static {
 
     /// Stores a message once per provider id: `None` when it was already stored.
     async fn add_message(&self, brand: BrandId, message: &NewMessage) -> RepoResult<Option<i64>>;
+    /// A client's associate and store, without reading the rest of the client.
+    async fn client_assignment(
+        &self,
+        brand: BrandId,
+        client: ClientId,
+    ) -> RepoResult<Option<(Option<UserId>, Option<StoreId>)>>;
+    /// Stores client messages from the inbox — their stream events, the messages, and their
+    /// inbox entries closed — in one transaction. Returns each message's id, whether stored now
+    /// or already held.
+    async fn store_inbound(
+        &self,
+        brand: BrandId,
+        batch: &[InboundMessage],
+        at: Millis,
+    ) -> RepoResult<Vec<i64>>;
     async fn messages(
         &self,
         brand: BrandId,

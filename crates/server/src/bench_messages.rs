@@ -1,6 +1,7 @@
 //! `salon bench --messages N`: the inbound path after the callback is received — each client
 //! message parsed from the durable inbox, stored (sealed), checked against the brand's
-//! monitoring rules (flagged where they match) — then indexed for search. Side by side, the
+//! monitoring rules (flagged where they match) — and indexed for search alongside, as the
+//! server does. Side by side, the
 //! baseline: the same messages stored alone, with nothing else done. Prints rates and ratios.
 
 use std::time::Instant;
@@ -85,7 +86,24 @@ pub async fn run(salon: app::Salon, n: usize) -> anyhow::Result<()> {
         "inbound messages: {n} client messages from {clients} clients, SQLite, rules: the defaults"
     );
 
+    // As in production: the processor drains the inbox while the indexer catches up beside it.
     let t = Instant::now();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let indexer = {
+        let salon = salon.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut indexed = 0;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::Acquire);
+                indexed += salon.catch_up_index(b).await.unwrap_or(0);
+                if finished {
+                    return indexed;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        })
+    };
     let mut processed = 0;
     loop {
         let k = salon
@@ -98,12 +116,9 @@ pub async fn run(salon: app::Salon, n: usize) -> anyhow::Result<()> {
         processed += k;
     }
     let t_process = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let indexed = salon
-        .catch_up_index(b)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let t_index = t.elapsed().as_secs_f64();
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let indexed = indexer.await?;
+    let t_all = t.elapsed().as_secs_f64();
     let flagged = repo
         .flags(
             b,
@@ -155,17 +170,13 @@ pub async fn run(salon: app::Salon, n: usize) -> anyhow::Result<()> {
         rate(t_process)
     );
     println!(
-        "  search index: {indexed} in {t_index:.2} s = {:.0} messages/s",
-        rate(t_index)
-    );
-    println!(
-        "  the whole path: {:.0} messages/s",
-        rate(t_process + t_index)
+        "  with the search index caught up ({indexed} indexed alongside): {t_all:.2} s = {:.0} messages/s",
+        rate(t_all)
     );
     println!(
         "  baseline, store alone: {:.0} messages/s; the whole path takes {:.2}× the baseline's time",
         rate(t_base),
-        (t_process + t_index) / t_base
+        t_all / t_base
     );
     Ok(())
 }

@@ -363,6 +363,64 @@ macro_rules! impl_channel_store {
                 Ok(id)
             }
 
+            async fn client_assignment(&self, brand: BrandId, client: ClientId) -> RepoResult<Option<(Option<UserId>, Option<StoreId>)>> {
+                let row: Option<(Option<i64>, Option<i64>)> =
+                    sqlx::query_as("SELECT associate_id, store_id FROM clients WHERE brand_id = $1 AND id = $2")
+                        .bind(brand.0)
+                        .bind(client.0)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                Ok(row.map(|(a, s)| (a.map(UserId), s.map(StoreId))))
+            }
+
+            async fn store_inbound(&self, brand: BrandId, batch: &[InboundMessage], at: Millis) -> RepoResult<Vec<i64>> {
+                use sha2::Digest as _;
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let events: Vec<&StoredEvent> = batch.iter().filter_map(|m| m.event.as_ref()).collect();
+                for chunk in events.chunks(1_000) {
+                    let mut q = Qb::new("INSERT INTO brand_events (brand_id, ts, kind, follower, line, digest) ");
+                    q.push_values(chunk, |mut b, e| {
+                        b.push_bind(brand.0)
+                            .push_bind(e.ts)
+                            .push_bind(&e.kind)
+                            .push_bind(&e.follower)
+                            .push_bind(&e.line)
+                            .push_bind(sha2::Sha256::digest(e.line.as_bytes()).to_vec());
+                    });
+                    q.push(" ON CONFLICT (brand_id, digest) DO NOTHING");
+                    q.build().execute(&mut *tx).await.map_err(db)?;
+                }
+                let mut ids = Vec::with_capacity(batch.len());
+                for m in batch {
+                    let (id, outcome) = match self.insert_message(&mut tx, brand, &m.message).await? {
+                        Some(id) => (id, format!("message {id} stored for client {}", m.message.client_id)),
+                        None => {
+                            let id: i64 = sqlx::query_scalar(
+                                "SELECT id FROM messages WHERE brand_id = $1 AND channel = $2 AND provider_id = $3",
+                            )
+                            .bind(brand.0)
+                            .bind(m.message.channel.as_str())
+                            .bind(&m.message.provider_id)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                            (id, "message already stored".to_owned())
+                        }
+                    };
+                    sqlx::query("UPDATE channel_inbox SET processed_at = $1, outcome = $2, attempts = attempts + 1 WHERE id = $3")
+                        .bind(at)
+                        .bind(&outcome)
+                        .bind(m.inbox_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    ids.push(id);
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(ids)
+            }
+
             async fn messages(&self, brand: BrandId, client: ClientId, limit: u32) -> RepoResult<Vec<Message>> {
                 let rows = sqlx::query(
                     "SELECT id, client_id, channel, direction, associate_id, msg_type, sealed_body, at FROM messages \

@@ -1574,3 +1574,59 @@ async fn the_audit_log_is_a_hash_chain_even_under_concurrent_appends() {
         );
     }
 }
+
+#[tokio::test]
+async fn inbound_messages_are_stored_a_run_at_a_time_with_their_events_and_inbox_closed() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "runs").await;
+        let s1 = store(r, b.id, "SH01").await;
+        let li = user(r, b.id, "li@x.example", Role::Associate, Some(s1.id)).await;
+        let mut c = client("Mei", "Lin", "CRM-I1");
+        c.store_id = Some(s1.id);
+        c.associate_id = Some(li.id);
+        let cid = r.create_client(b.id, &c, None).await.expect("client");
+        assert_eq!(
+            r.client_assignment(b.id, cid).await.expect("q"),
+            Some((Some(li.id), Some(s1.id)))
+        );
+        assert_eq!(
+            r.client_assignment(b.id, ClientId(999_999))
+                .await
+                .expect("q"),
+            None
+        );
+        let receipts = r
+            .inbox_put(&[
+                inbox_item(b.id, "k1", "<xml/>"),
+                inbox_item(b.id, "k2", "<xml/>"),
+            ])
+            .await
+            .expect("inbox");
+        let run: Vec<InboundMessage> = receipts
+            .iter()
+            .enumerate()
+            .map(|(i, rc)| InboundMessage {
+                inbox_id: rc.id,
+                event: Some(ports::StoredEvent {
+                    ts: 20 + i as i64,
+                    kind: "message".into(),
+                    follower: Some("wmMei".into()),
+                    line: format!("{{\"n\":{i}}}"),
+                }),
+                message: message(cid, &format!("run-{i}"), "在吗"),
+            })
+            .collect();
+        let ids = r.store_inbound(b.id, &run, 99).await.expect("run");
+        assert_eq!(ids.len(), 2, "{}", db.name);
+        // The same run again (a retry after a crash) stores nothing twice and answers the ids.
+        assert_eq!(r.store_inbound(b.id, &run, 100).await.expect("again"), ids);
+        assert_eq!(r.messages(b.id, cid, 10).await.expect("messages").len(), 2);
+        assert_eq!(r.count_events(b.id).await.expect("events"), 2);
+        let counts = r
+            .inbox_counts(b.id, ChannelKind::Wecom, 5)
+            .await
+            .expect("counts");
+        assert_eq!((counts.processed, counts.pending), (2, 0));
+    }
+}
