@@ -111,23 +111,31 @@ impl Salon {
         }
     }
 
-    /// Keeps every brand's index caught up, every `every`.
+    /// Keeps every brand's index caught up: again at once while there is work, else after
+    /// `every`.
     pub fn start_indexer(&self, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
         self.archive.as_ref()?;
         let salon = self.clone();
         Some(tokio::spawn(async move {
             loop {
+                let mut busy = false;
                 match salon.repo.list_brands().await {
                     Ok(brands) => {
                         for b in brands {
-                            if let Err(e) = salon.catch_up_index(b.id).await {
-                                tracing::warn!(error = %e, brand = %b.slug, "indexing failed");
+                            match salon.catch_up_index(b.id).await {
+                                Ok(n) => busy |= n > 0,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, brand = %b.slug, "indexing failed")
+                                }
                             }
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "indexing: brands unreadable"),
                 }
-                tokio::time::sleep(every).await;
+                // Under load, straight on; idle, a pause.
+                if !busy {
+                    tokio::time::sleep(every).await;
+                }
             }
         }))
     }

@@ -526,19 +526,43 @@ impl Salon {
         // Client messages from known clients are stored a run at a time, in one transaction
         // (with their stream events and their inbox entries closed); anything else is
         // processed on its own. Order is kept: a run ends where another callback comes.
+        // Who the senders of client messages are, for the whole batch at once.
+        let mut senders: HashMap<BrandId, Vec<String>> = HashMap::new();
+        let parsed: Vec<Option<Callback>> = pending
+            .iter()
+            .map(|e| {
+                let cb = Callback::parse(&e.item.body).ok()?;
+                if e.item.channel == ChannelKind::Wecom
+                    && let Event::Message { from, .. } = &cb.event
+                {
+                    senders.entry(e.item.brand).or_default().push(from.clone());
+                }
+                Some(cb)
+            })
+            .collect();
+        let mut known: HashMap<(BrandId, String), (ClientId, Option<UserId>)> = HashMap::new();
+        for (brand, mut values) in senders {
+            values.sort();
+            values.dedup();
+            for (value, client, associate) in self
+                .repo
+                .clients_by_identities(brand, IdentityKind::Wecom, &values)
+                .await?
+            {
+                known.insert((brand, value), (client, associate));
+            }
+        }
         let mut run: Vec<Plain> = Vec::new();
         let mut run_brand = None;
-        let mut associates: HashMap<ClientId, Option<UserId>> = HashMap::new();
-        for entry in pending {
+        for (entry, cb) in pending.into_iter().zip(parsed) {
             let brand = entry.item.brand;
             if run_brand != Some(brand) {
                 if let Some(b) = run_brand {
                     self.store_run(b, std::mem::take(&mut run)).await?;
                 }
                 run_brand = Some(brand);
-                associates.clear();
             }
-            if let Some((m, body)) = self.plain_message(&entry, &mut associates).await? {
+            if let Some((m, body)) = cb.and_then(|cb| plain_message(&entry, cb, &known)) {
                 run.push((entry, m, body));
                 continue;
             }
@@ -557,73 +581,57 @@ impl Salon {
 /// A callback that is a plain client message: the entry, the message, its text.
 type Plain = (InboxEntry, InboundMessage, String);
 
-impl Salon {
-    /// A WeCom text (or media) message from a known client, ready to store in a run; `None`
-    /// for anything else, which is processed on its own.
-    async fn plain_message(
-        &self,
-        entry: &InboxEntry,
-        associates: &mut HashMap<ClientId, Option<UserId>>,
-    ) -> AppResult<Option<(InboundMessage, String)>> {
-        if entry.item.channel != ChannelKind::Wecom {
-            return Ok(None);
-        }
-        let Ok(cb) = Callback::parse(&entry.item.body) else {
-            return Ok(None);
-        };
-        let Event::Message {
-            from,
-            msg_id,
-            msg_type,
-            content,
-        } = cb.event
-        else {
-            return Ok(None);
-        };
-        let brand = entry.item.brand;
-        let Some(client) = self.client_by(brand, IdentityKind::Wecom, &from).await? else {
-            return Ok(None);
-        };
-        let associate = match associates.get(&client) {
-            Some(a) => *a,
-            None => {
-                let a = self
-                    .repo
-                    .client_assignment(brand, client)
-                    .await?
-                    .and_then(|(a, _)| a);
-                associates.insert(client, a);
-                a
-            }
-        };
-        let at = cb.create_time.saturating_mul(1000);
-        let ts =
-            jiff::Timestamp::from_millisecond(at).map_err(|e| AppError::Internal(e.to_string()))?;
-        let event = crate::analytics::stored(&events::Event {
-            ts,
-            follower: Some(from.clone()),
-            kind: events::Kind::Message,
-        });
-        let body = content.unwrap_or_else(|| format!("[{msg_type}]"));
-        Ok(Some((
-            InboundMessage {
-                inbox_id: entry.id,
-                event: Some(event),
-                message: NewMessage {
-                    client_id: client,
-                    channel: ChannelKind::Wecom,
-                    direction: Direction::In,
-                    associate_id: associate,
-                    provider_id: Some(msg_id),
-                    msg_type,
-                    body: body.clone(),
-                    at,
-                },
-            },
-            body,
-        )))
-    }
+impl Salon {}
 
+/// A WeCom text (or media) message from a client known before the batch, ready to store in a
+/// run; `None` for anything else (a client who arrived in this very batch included), which is
+/// processed on its own.
+fn plain_message(
+    entry: &InboxEntry,
+    cb: Callback,
+    known: &HashMap<(BrandId, String), (ClientId, Option<UserId>)>,
+) -> Option<(InboundMessage, String)> {
+    if entry.item.channel != ChannelKind::Wecom {
+        return None;
+    }
+    let Event::Message {
+        from,
+        msg_id,
+        msg_type,
+        content,
+    } = cb.event
+    else {
+        return None;
+    };
+    let (client, associate) = *known.get(&(entry.item.brand, from.clone()))?;
+    let at = cb.create_time.saturating_mul(1000);
+    let ts = jiff::Timestamp::from_millisecond(at).ok()?;
+    let event = crate::analytics::stored(&events::Event {
+        ts,
+        follower: Some(from),
+        kind: events::Kind::Message,
+    });
+    let body = content.unwrap_or_else(|| format!("[{msg_type}]"));
+    Some((
+        InboundMessage {
+            inbox_id: entry.id,
+            event: Some(event),
+            message: NewMessage {
+                client_id: client,
+                channel: ChannelKind::Wecom,
+                direction: Direction::In,
+                associate_id: associate,
+                provider_id: Some(msg_id),
+                msg_type,
+                body: body.clone(),
+                at,
+            },
+        },
+        body,
+    ))
+}
+
+impl Salon {
     /// Stores a run of client messages at once, then checks each against the rules. If the
     /// run cannot be stored, each of its callbacks is processed on its own, so that one bad
     /// callback fails alone.

@@ -195,6 +195,13 @@ pub trait ChannelStore: Send + Sync + 'static {
 
     /// Stores a message once per provider id: `None` when it was already stored.
     async fn add_message(&self, brand: BrandId, message: &NewMessage) -> RepoResult<Option<i64>>;
+    /// The clients holding these identities of one kind, each with its associate.
+    async fn clients_by_identities(
+        &self,
+        brand: BrandId,
+        kind: IdentityKind,
+        values: &[String],
+    ) -> RepoResult<Vec<(String, ClientId, Option<UserId>)>>;
     /// A client's associate and store, without reading the rest of the client.
     async fn client_assignment(
         &self,

@@ -96,11 +96,14 @@ pub async fn run(salon: app::Salon, n: usize) -> anyhow::Result<()> {
             let mut indexed = 0;
             loop {
                 let finished = done.load(std::sync::atomic::Ordering::Acquire);
-                indexed += salon.catch_up_index(b).await.unwrap_or(0);
+                let added = salon.catch_up_index(b).await.unwrap_or(0);
+                indexed += added;
                 if finished {
                     return indexed;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                if added == 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
             }
         })
     };

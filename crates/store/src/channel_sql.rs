@@ -363,6 +363,35 @@ macro_rules! impl_channel_store {
                 Ok(id)
             }
 
+            async fn clients_by_identities(
+                &self,
+                brand: BrandId,
+                kind: IdentityKind,
+                values: &[String],
+            ) -> RepoResult<Vec<(String, ClientId, Option<UserId>)>> {
+                let mut out = Vec::with_capacity(values.len());
+                for chunk in values.chunks(BATCH) {
+                    let mut qb = Qb::new(
+                        "SELECT i.value, i.client_id, c.associate_id FROM client_identities i \
+                         JOIN clients c ON c.id = i.client_id WHERE i.brand_id = ",
+                    );
+                    qb.push_bind(brand.0).push(" AND i.kind = ").push_bind(kind.as_str()).push(" AND i.value IN (");
+                    let mut sep = qb.separated(", ");
+                    for v in chunk {
+                        sep.push_bind(v.clone());
+                    }
+                    qb.push(")");
+                    for r in qb.build().fetch_all(&self.pool).await.map_err(db)? {
+                        out.push((
+                            r.try_get("value").map_err(db)?,
+                            ClientId(r.try_get("client_id").map_err(db)?),
+                            r.try_get::<Option<i64>, _>("associate_id").map_err(db)?.map(UserId),
+                        ));
+                    }
+                }
+                Ok(out)
+            }
+
             async fn client_assignment(&self, brand: BrandId, client: ClientId) -> RepoResult<Option<(Option<UserId>, Option<StoreId>)>> {
                 let row: Option<(Option<i64>, Option<i64>)> =
                     sqlx::query_as("SELECT associate_id, store_id FROM clients WHERE brand_id = $1 AND id = $2")

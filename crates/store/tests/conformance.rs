@@ -1596,6 +1596,32 @@ async fn inbound_messages_are_stored_a_run_at_a_time_with_their_events_and_inbox
                 .expect("q"),
             None
         );
+        let mut wecom = client("Wei", "Zhao", "CRM-I2");
+        wecom.associate_id = Some(li.id);
+        wecom
+            .identities
+            .push(Identity::parse(IdentityKind::Wecom, "wmWei").expect("id"));
+        let wid = r.create_client(b.id, &wecom, None).await.expect("client");
+        let found = r
+            .clients_by_identities(
+                b.id,
+                IdentityKind::Wecom,
+                &["wmWei".into(), "wmNobody".into()],
+            )
+            .await
+            .expect("lookup");
+        assert_eq!(
+            found,
+            vec![("wmWei".to_owned(), wid, Some(li.id))],
+            "{}",
+            db.name
+        );
+        assert!(
+            r.clients_by_identities(b.id, IdentityKind::Crm, &["wmWei".into()])
+                .await
+                .expect("lookup")
+                .is_empty()
+        );
         let receipts = r
             .inbox_put(&[
                 inbox_item(b.id, "k1", "<xml/>"),

@@ -527,3 +527,69 @@ async fn a_transfer_between_serving_associates_tells_the_client_who_serves_them_
         .expect("client");
     assert_eq!(c.associate_id, Some(wang.id));
 }
+
+#[tokio::test]
+async fn a_client_who_arrives_and_writes_in_one_batch_keeps_the_order() {
+    let app = spawn(5).await;
+    let li = app.user("li.na").await;
+    let way = app
+        .salon
+        .repo
+        .contact_ways(app.brand.id)
+        .await
+        .expect("ways")
+        .into_iter()
+        .find(|w| w.user_id == Some(li.id))
+        .and_then(|w| w.config_id)
+        .expect("code");
+    // Both callbacks wait in the inbox; one pass processes them.
+    let external = app.sim.client_scans(&way, "Yan", None).await.expect("scan");
+    app.sim
+        .client_says(&external, "第一条消息")
+        .await
+        .expect("says");
+    app.sim
+        .client_says(&external, "第二条消息")
+        .await
+        .expect("says");
+    settle(&app).await;
+    let client = app
+        .salon
+        .repo
+        .client_by_identity(
+            app.brand.id,
+            &Identity::parse(IdentityKind::Wecom, &external).expect("id"),
+        )
+        .await
+        .expect("q")
+        .expect("the client was created first");
+    let mut texts: Vec<(i64, String)> = app
+        .salon
+        .repo
+        .messages(app.brand.id, client, 10)
+        .await
+        .expect("messages")
+        .into_iter()
+        .filter(|m| m.direction == Direction::In)
+        .map(|m| (m.id, m.body))
+        .collect();
+    texts.sort();
+    let bodies: Vec<&str> = texts.iter().map(|(_, b)| b.as_str()).collect();
+    assert_eq!(bodies, vec!["第一条消息", "第二条消息"]);
+    // A message from a client already known goes through the batched path, once.
+    app.sim
+        .client_says(&external, "第三条")
+        .await
+        .expect("says");
+    settle(&app).await;
+    let n = app
+        .salon
+        .repo
+        .messages(app.brand.id, client, 10)
+        .await
+        .expect("messages")
+        .iter()
+        .filter(|m| m.body == "第三条")
+        .count();
+    assert_eq!(n, 1);
+}
