@@ -73,6 +73,23 @@ macro_rules! impl_channel_store {
                 Ok(id)
             }
 
+            /// Marks an inbox entry processed, with its outcome.
+            async fn close_inbox(
+                conn: &mut <<DbRow as sqlx::Row>::Database as sqlx::Database>::Connection,
+                id: i64,
+                outcome: &str,
+                at: Millis,
+            ) -> RepoResult<()> {
+                sqlx::query("UPDATE channel_inbox SET processed_at = $1, outcome = $2, attempts = attempts + 1 WHERE id = $3")
+                    .bind(at)
+                    .bind(outcome)
+                    .bind(id)
+                    .execute(conn)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
             fn message_row(&self, brand: BrandId, r: &DbRow) -> RepoResult<Message> {
                 let channel: String = r.try_get("channel").map_err(db)?;
                 let direction: String = r.try_get("direction").map_err(db)?;
@@ -218,14 +235,8 @@ macro_rules! impl_channel_store {
             }
 
             async fn inbox_done(&self, id: i64, outcome: &str, at: Millis) -> RepoResult<()> {
-                sqlx::query("UPDATE channel_inbox SET processed_at = $1, outcome = $2, attempts = attempts + 1 WHERE id = $3")
-                    .bind(at)
-                    .bind(outcome)
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db)?;
-                Ok(())
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                Self::close_inbox(&mut *conn, id, outcome, at).await
             }
 
             async fn inbox_failed(&self, id: i64, error: &str) -> RepoResult<()> {
@@ -404,22 +415,9 @@ macro_rules! impl_channel_store {
             }
 
             async fn store_inbound(&self, brand: BrandId, batch: &[InboundMessage], at: Millis) -> RepoResult<Vec<i64>> {
-                use sha2::Digest as _;
                 let mut tx = self.pool.begin().await.map_err(db)?;
-                let events: Vec<&StoredEvent> = batch.iter().filter_map(|m| m.event.as_ref()).collect();
-                for chunk in events.chunks(1_000) {
-                    let mut q = Qb::new("INSERT INTO brand_events (brand_id, ts, kind, follower, line, digest) ");
-                    q.push_values(chunk, |mut b, e| {
-                        b.push_bind(brand.0)
-                            .push_bind(e.ts)
-                            .push_bind(&e.kind)
-                            .push_bind(&e.follower)
-                            .push_bind(&e.line)
-                            .push_bind(sha2::Sha256::digest(e.line.as_bytes()).to_vec());
-                    });
-                    q.push(" ON CONFLICT (brand_id, digest) DO NOTHING");
-                    q.build().execute(&mut *tx).await.map_err(db)?;
-                }
+                let events: Vec<StoredEvent> = batch.iter().filter_map(|m| m.event.clone()).collect();
+                Self::insert_events(&mut tx, brand, &events).await?;
                 let mut ids = Vec::with_capacity(batch.len());
                 for m in batch {
                     let (id, outcome) = match self.insert_message(&mut tx, brand, &m.message).await? {
@@ -437,13 +435,7 @@ macro_rules! impl_channel_store {
                             (id, "message already stored".to_owned())
                         }
                     };
-                    sqlx::query("UPDATE channel_inbox SET processed_at = $1, outcome = $2, attempts = attempts + 1 WHERE id = $3")
-                        .bind(at)
-                        .bind(&outcome)
-                        .bind(m.inbox_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db)?;
+                    Self::close_inbox(&mut *tx, m.inbox_id, &outcome, at).await?;
                     ids.push(id);
                 }
                 tx.commit().await.map_err(db)?;

@@ -2,11 +2,14 @@
 
 macro_rules! impl_event_store {
     ($Repo:ident) => {
-        #[async_trait]
-        impl EventStore for $Repo {
-            async fn put_events(&self, brand: BrandId, events: &[StoredEvent]) -> RepoResult<u64> {
+        impl $Repo {
+            /// Appends events in `tx`, each once (by its line's digest); returns how many were new.
+            async fn insert_events(
+                tx: &mut Tx<'_>,
+                brand: BrandId,
+                events: &[StoredEvent],
+            ) -> RepoResult<u64> {
                 use sha2::Digest as _;
-                let mut tx = self.pool.begin().await.map_err(db)?;
                 let mut added = 0;
                 // 6 parameters a row: well under SQLite's bound.
                 for chunk in events.chunks(1_000) {
@@ -24,11 +27,20 @@ macro_rules! impl_event_store {
                     q.push(" ON CONFLICT (brand_id, digest) DO NOTHING");
                     added += q
                         .build()
-                        .execute(&mut *tx)
+                        .execute(&mut **tx)
                         .await
                         .map_err(db)?
                         .rows_affected();
                 }
+                Ok(added)
+            }
+        }
+
+        #[async_trait]
+        impl EventStore for $Repo {
+            async fn put_events(&self, brand: BrandId, events: &[StoredEvent]) -> RepoResult<u64> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let added = Self::insert_events(&mut tx, brand, events).await?;
                 tx.commit().await.map_err(db)?;
                 Ok(added)
             }
