@@ -98,6 +98,34 @@ pub struct ServiceReport {
     pub business_hours: (i8, i8),
 }
 
+/// A thread's client turns: a client message (or a run of them) and the answer it got.
+struct Turns {
+    /// (waiting since, answered at, the associate the client was waiting for).
+    answered: Vec<(i64, i64, Option<UserId>)>,
+    /// The turn still waiting for an answer.
+    waiting: Option<(i64, Option<UserId>)>,
+}
+
+/// Walks a thread in time order (sorting it) into its turns.
+fn turns(msgs: &mut [Message]) -> Turns {
+    msgs.sort_by_key(|m| (m.at, m.id));
+    let mut t = Turns {
+        answered: Vec::new(),
+        waiting: None,
+    };
+    for m in msgs.iter() {
+        match (m.direction, t.waiting) {
+            (Direction::In, None) => t.waiting = Some((m.at, m.associate_id)),
+            (Direction::Out, Some((since, who))) => {
+                t.answered.push((since, m.at, who));
+                t.waiting = None;
+            }
+            _ => {}
+        }
+    }
+    t
+}
+
 /// Milliseconds of `[from, to)` within business hours, in `tz`.
 pub fn business_millis(tz: &jiff::tz::TimeZone, from: i64, to: i64) -> i64 {
     if to <= from {
@@ -179,7 +207,8 @@ impl Salon {
         Ok(out)
     }
 
-    async fn staff_names(&self, brand: BrandId) -> AppResult<HashMap<i64, String>> {
+    /// The brand's staff names by id.
+    pub async fn staff_names(&self, brand: BrandId) -> AppResult<HashMap<i64, String>> {
         Ok(self
             .repo
             .list_users(brand, None)
@@ -485,6 +514,64 @@ impl Salon {
         Ok(body)
     }
 
+    /// A client waiting since `since`, if past the limit (in business time).
+    async fn overdue_client(
+        &self,
+        brand: BrandId,
+        tz: &jiff::tz::TimeZone,
+        client: ClientId,
+        since: i64,
+        who: Option<UserId>,
+        now: i64,
+    ) -> AppResult<Option<WaitingClient>> {
+        let waited = business_millis(tz, since, now);
+        if waited <= RESPONSE_LIMIT_MS {
+            return Ok(None);
+        }
+        let name = self
+            .repo
+            .client(brand, client)
+            .await?
+            .map(|c| c.pii.display_name())
+            .unwrap_or_default();
+        Ok(Some(WaitingClient {
+            client_id: client,
+            client_name: name,
+            associate_id: who,
+            since,
+            waited_min: waited as f64 / 60_000.0,
+            escalated: waited > 2 * RESPONSE_LIMIT_MS,
+        }))
+    }
+
+    /// The clients of these inbox threads left waiting past the limit: only threads whose last
+    /// message is the client's are read, so that the inbox never reads the brand's archive.
+    pub async fn overdue_in(
+        &self,
+        actor: &Actor,
+        items: &[InboxItem],
+    ) -> AppResult<Vec<WaitingClient>> {
+        let b = actor.brand.id;
+        let tz = jiff::tz::TimeZone::get(actor.brand.time_zone.as_str())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let now = now_millis();
+        let mut out = Vec::new();
+        for item in items
+            .iter()
+            .filter(|i| i.summary.last.direction == Direction::In)
+        {
+            let client = item.summary.client_id;
+            let mut msgs = self.repo.messages(b, client, 200).await?;
+            if let Some((since, who)) = turns(&mut msgs).waiting
+                && let Some(w) = self.overdue_client(b, &tz, client, since, who, now).await?
+            {
+                out.push(w);
+            }
+        }
+        out.sort_by(|a, b| b.waited_min.total_cmp(&a.waited_min));
+        Ok(out)
+    }
+
     /// First-response times and response rates per associate, within business hours, and
     /// the clients waiting past the limit. A store manager sees their store's.
     pub async fn service_quality(&self, actor: &Actor) -> AppResult<ServiceReport> {
@@ -516,42 +603,20 @@ impl Salon {
         let mut per: HashMap<Option<i64>, (ServiceFigures, Vec<f64>)> = HashMap::new();
         let mut overdue = Vec::new();
         for (client, mut msgs) in threads {
-            msgs.sort_by_key(|m| (m.at, m.id));
-            let mut waiting: Option<(i64, Option<UserId>)> = None;
-            for m in &msgs {
-                match (m.direction, waiting) {
-                    (Direction::In, None) => waiting = Some((m.at, m.associate_id)),
-                    (Direction::Out, Some((since, who))) => {
-                        let e = per.entry(who.map(|u| u.0)).or_default();
-                        e.0.turns += 1;
-                        e.0.answered += 1;
-                        e.1.push(business_millis(&tz, since, m.at) as f64 / 60_000.0);
-                        waiting = None;
-                    }
-                    _ => {}
-                }
+            let turns = turns(&mut msgs);
+            for (since, answered, who) in turns.answered {
+                let e = per.entry(who.map(|u| u.0)).or_default();
+                e.0.turns += 1;
+                e.0.answered += 1;
+                e.1.push(business_millis(&tz, since, answered) as f64 / 60_000.0);
             }
-            if let Some((since, who)) = waiting {
+            if let Some((since, who)) = turns.waiting {
                 let e = per.entry(who.map(|u| u.0)).or_default();
                 e.0.turns += 1;
                 e.0.waiting += 1;
-                let waited = business_millis(&tz, since, now);
-                if waited > RESPONSE_LIMIT_MS {
+                if let Some(w) = self.overdue_client(b, &tz, client, since, who, now).await? {
                     e.0.overdue += 1;
-                    let name = self
-                        .repo
-                        .client(b, client)
-                        .await?
-                        .map(|c| c.pii.display_name())
-                        .unwrap_or_default();
-                    overdue.push(WaitingClient {
-                        client_id: client,
-                        client_name: name,
-                        associate_id: who,
-                        since,
-                        waited_min: waited as f64 / 60_000.0,
-                        escalated: waited > 2 * RESPONSE_LIMIT_MS,
-                    });
+                    overdue.push(w);
                 }
             }
         }
@@ -670,6 +735,37 @@ pub fn outbound_label(o: &Outbound) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn msg(id: i64, at: i64, direction: Direction, who: i64) -> Message {
+        Message {
+            id,
+            client_id: ClientId(1),
+            channel: ChannelKind::Wecom,
+            direction,
+            associate_id: Some(UserId(who)),
+            msg_type: "text".into(),
+            body: String::new(),
+            at,
+        }
+    }
+
+    #[test]
+    fn a_thread_is_walked_into_answered_turns_and_the_one_waiting() {
+        // Out of order on purpose: the walk sorts by time.
+        let mut thread = vec![
+            msg(4, 40, Direction::Out, 7),
+            msg(1, 10, Direction::In, 7),
+            msg(2, 20, Direction::In, 7),
+            msg(3, 30, Direction::Out, 7),
+            msg(5, 50, Direction::In, 8),
+        ];
+        let t = turns(&mut thread);
+        // Two client messages in a row are one turn, answered at 30; the answer at 40 answers
+        // nothing; the client has waited since 50, for associate 8.
+        assert_eq!(t.answered, vec![(10, 30, Some(UserId(7)))]);
+        assert_eq!(t.waiting, Some((50, Some(UserId(8)))));
+        assert!(turns(&mut []).waiting.is_none());
+    }
 
     #[test]
     fn business_time_counts_only_opening_hours() {

@@ -594,11 +594,14 @@ mod tests {
             })
             .collect();
         idx.add(&batch).expect("add");
-        for (text, limit, to) in [
-            ("手袋", 10, None),
-            ("丝巾", 50, None),
-            ("手袋", 200, Some(300 * day)),
-            ("手袋", 1000, None),
+        // (word, limit, before, how many it finds): 手袋 is in all 400 messages, 丝巾 in the
+        // 267 whose number is not a multiple of 3; 299 messages are before day 300.
+        for (text, limit, to, expected) in [
+            ("手袋", 10, None, 10),
+            ("丝巾", 50, None, 50),
+            ("手袋", 200, Some(300 * day), 200),
+            ("手袋", 1000, Some(300 * day), 299),
+            ("手袋", 1000, None, 400),
         ] {
             let q = SearchQuery {
                 text: text.into(),
@@ -614,7 +617,10 @@ mod tests {
                 whole,
                 "{text} {limit} {to:?}"
             );
-            assert_eq!(whole.len(), limit.min(whole.len()));
+            assert_eq!(whole.len(), expected, "{text} {limit} {to:?}");
+            // Newest first, each the newest before the next.
+            assert!(whole.windows(2).all(|w| w[0] > w[1]));
+            assert_eq!(whole[0], to.map_or(400, |t| t / day - 1));
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -8,19 +8,7 @@ use axum::http::StatusCode;
 use channels::samples::*;
 use domain::*;
 use sim::tencent::Faults;
-use support::{TestApp, spawn};
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+use support::{TestApp, enc, spawn};
 
 async fn with_tencent_samples(app: &TestApp) {
     app.salon

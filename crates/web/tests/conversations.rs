@@ -35,8 +35,9 @@ async fn settle(app: &TestApp) {
     panic!("the inbox did not settle");
 }
 
-/// A new client who scans the associate's QR code; returns the client and their WeCom id.
-async fn new_client(app: &TestApp, associate: &str, name: &str) -> (ClientId, String) {
+/// A new client scans the associate's QR code (the callback waits in the inbox); returns their
+/// WeCom id.
+async fn scan(app: &TestApp, associate: &str, name: &str) -> String {
     let user = app.user(associate).await;
     let way = app
         .salon
@@ -48,19 +49,27 @@ async fn new_client(app: &TestApp, associate: &str, name: &str) -> (ClientId, St
         .find(|w| w.user_id == Some(user.id))
         .and_then(|w| w.config_id)
         .expect("the associate's code");
-    let external = app.sim.client_scans(&way, name, None).await.expect("scan");
-    settle(app).await;
-    let client = app
-        .salon
+    app.sim.client_scans(&way, name, None).await.expect("scan")
+}
+
+/// The client a WeCom id belongs to.
+async fn client_of(app: &TestApp, external: &str) -> ClientId {
+    app.salon
         .repo
         .client_by_identity(
             app.brand.id,
-            &Identity::parse(IdentityKind::Wecom, &external).expect("id"),
+            &Identity::parse(IdentityKind::Wecom, external).expect("id"),
         )
         .await
         .expect("q")
-        .expect("client");
-    (client, external)
+        .expect("client")
+}
+
+/// A new client who scans the associate's QR code; returns the client and their WeCom id.
+async fn new_client(app: &TestApp, associate: &str, name: &str) -> (ClientId, String) {
+    let external = scan(app, associate, name).await;
+    settle(app).await;
+    (client_of(app, &external).await, external)
 }
 
 async fn send(
@@ -531,19 +540,8 @@ async fn a_transfer_between_serving_associates_tells_the_client_who_serves_them_
 #[tokio::test]
 async fn a_client_who_arrives_and_writes_in_one_batch_keeps_the_order() {
     let app = spawn(5).await;
-    let li = app.user("li.na").await;
-    let way = app
-        .salon
-        .repo
-        .contact_ways(app.brand.id)
-        .await
-        .expect("ways")
-        .into_iter()
-        .find(|w| w.user_id == Some(li.id))
-        .and_then(|w| w.config_id)
-        .expect("code");
     // Both callbacks wait in the inbox; one pass processes them.
-    let external = app.sim.client_scans(&way, "Yan", None).await.expect("scan");
+    let external = scan(&app, "li.na", "Yan").await;
     app.sim
         .client_says(&external, "第一条消息")
         .await
@@ -553,16 +551,7 @@ async fn a_client_who_arrives_and_writes_in_one_batch_keeps_the_order() {
         .await
         .expect("says");
     settle(&app).await;
-    let client = app
-        .salon
-        .repo
-        .client_by_identity(
-            app.brand.id,
-            &Identity::parse(IdentityKind::Wecom, &external).expect("id"),
-        )
-        .await
-        .expect("q")
-        .expect("the client was created first");
+    let client = client_of(&app, &external).await;
     let mut texts: Vec<(i64, String)> = app
         .salon
         .repo

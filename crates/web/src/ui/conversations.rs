@@ -204,7 +204,8 @@ pub async fn inbox(State(state): State<AppState>, v: Viewer) -> PageResult {
     let w = words(&v);
     let items = state.salon.inbox(a, 200).await?;
     let rows = items
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|i| InboxRow {
             href: format!("/inbox/{}", i.summary.client_id.0),
             client: i.client_name,
@@ -223,24 +224,20 @@ pub async fn inbox(State(state): State<AppState>, v: Viewer) -> PageResult {
         }
         _ => None,
     };
-    let overdue = match a.role {
-        Role::Associate | Role::StoreManager => state
-            .salon
-            .service_quality(a)
-            .await?
-            .overdue
-            .into_iter()
-            .map(|o| {
-                format!(
-                    "{} · {:.0} min{}",
-                    o.client_name,
-                    o.waited_min,
-                    if o.escalated { " ⚠" } else { "" }
-                )
-            })
-            .collect(),
-        _ => vec![],
-    };
+    let overdue = state
+        .salon
+        .overdue_in(a, &items)
+        .await?
+        .into_iter()
+        .map(|o| {
+            format!(
+                "{} · {:.0} min{}",
+                o.client_name,
+                o.waited_min,
+                if o.escalated { " ⚠" } else { "" }
+            )
+        })
+        .collect();
     render(&InboxPage {
         c: chrome(&v, "/inbox", "/inbox", None),
         w,
@@ -587,15 +584,7 @@ async fn compliance_page(
         Some("all") => None,
         Some(s) => FlagStatus::parse(s),
     };
-    let names: std::collections::HashMap<i64, String> = state
-        .salon
-        .repo
-        .list_users(a.brand.id, None)
-        .await
-        .map_err(|e| PageError(e.into()))?
-        .into_iter()
-        .map(|(u, _)| (u.id.0, u.display_name))
-        .collect();
+    let names = state.salon.staff_names(a.brand.id).await?;
     let name =
         |u: Option<domain::UserId>| u.and_then(|u| names.get(&u.0).cloned()).unwrap_or_default();
     let queue = if a.can(Action::ReadFlags) {
@@ -891,18 +880,6 @@ pub struct ArchiveForm {
     flagged: Option<String>,
 }
 
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 pub async fn archive(
     State(state): State<AppState>,
     v: Viewer,
@@ -942,16 +919,16 @@ pub async fn archive(
             Err(e) => errors = field_errors(e)?,
         }
     }
-    let mut export_query = format!(
-        "q={}&from={}&to={}&store={}",
-        enc(&q),
-        enc(&from),
-        enc(&to),
-        enc(&store)
-    );
+    let mut pairs = vec![
+        ("q", q.as_str()),
+        ("from", &from),
+        ("to", &to),
+        ("store", &store),
+    ];
     if flagged {
-        export_query.push_str("&flagged=true");
+        pairs.push(("flagged", "true"));
     }
+    let export_query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
     let has_errors = !errors.is_empty();
     render_form(
         &ArchivePage {
