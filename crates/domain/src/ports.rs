@@ -7,7 +7,9 @@ use crate::*;
 pub type RepoResult<T> = Result<T, RepoError>;
 
 #[async_trait]
-pub trait Repo: ChannelStore + EventStore + ConversationStore + Send + Sync + 'static {
+pub trait Repo:
+    ChannelStore + EventStore + ConversationStore + BroadcastStore + Send + Sync + 'static
+{
     /// Whether the database answers and every migration is applied.
     async fn ready(&self) -> RepoResult<()>;
 
@@ -353,4 +355,128 @@ pub trait ConversationStore: Send + Sync + 'static {
         after_seq: i64,
         limit: u32,
     ) -> RepoResult<Vec<AuditEntry>>;
+}
+
+/// Decides a campaign's sends from its candidates, the candidates' time-zone names (indexed by
+/// [`Candidate::zone`]) and the sends already asked of each associate per day.
+pub type Planner = dyn Fn(&[Candidate], &[String], &std::collections::HashMap<(i64, i32), u32>) -> Vec<Decision>
+    + Send
+    + Sync;
+
+/// What planning stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PlanCounts {
+    pub planned: u64,
+    pub suppressed: u64,
+    /// Clients the campaign already had a send for, left as they were.
+    pub already: u64,
+}
+
+/// Segments, campaigns, their sends and the batches the channel is called with.
+#[async_trait]
+pub trait BroadcastStore: Send + Sync + 'static {
+    /// The brand's contact policy (the defaults until one is saved).
+    async fn contact_policy(&self, brand: BrandId) -> RepoResult<ContactPolicy>;
+    async fn put_contact_policy(
+        &self,
+        brand: BrandId,
+        policy: &ContactPolicy,
+        at: Millis,
+    ) -> RepoResult<()>;
+
+    /// Creates (`id` None) or renames and rewrites a segment; names are unique per brand.
+    async fn save_segment(
+        &self,
+        brand: BrandId,
+        id: Option<i64>,
+        name: &str,
+        expression: &str,
+        by: Option<UserId>,
+        at: Millis,
+    ) -> RepoResult<Segment>;
+    async fn segments(&self, brand: BrandId) -> RepoResult<Vec<Segment>>;
+    async fn segment(&self, brand: BrandId, id: i64) -> RepoResult<Option<Segment>>;
+    async fn delete_segment(&self, brand: BrandId, id: i64) -> RepoResult<bool>;
+    /// Every client of the brand with the facts segments ask about.
+    async fn segment_facts(&self, brand: BrandId) -> RepoResult<Vec<segments::Facts>>;
+    /// Changes to the brand's clients since: (client count, latest update, latest message id).
+    async fn facts_version(&self, brand: BrandId) -> RepoResult<(i64, i64, i64)>;
+
+    async fn create_campaign(&self, brand: BrandId, c: &NewCampaign) -> RepoResult<Campaign>;
+    async fn campaign(&self, brand: BrandId, id: i64) -> RepoResult<Option<Campaign>>;
+    async fn campaigns(&self, brand: BrandId) -> RepoResult<Vec<Campaign>>;
+    async fn set_campaign_status(
+        &self,
+        brand: BrandId,
+        id: i64,
+        status: CampaignStatus,
+    ) -> RepoResult<()>;
+    /// In one transaction, serialised per brand: loads the candidates among `clients`, lets
+    /// `planner` decide, stores one send per client (clients the campaign already has are left
+    /// alone) and marks the campaign planned. Two broadcasts on one client's day are refused by
+    /// the database itself.
+    async fn plan_campaign(
+        &self,
+        brand: BrandId,
+        campaign: i64,
+        clients: &[ClientId],
+        planner: &Planner,
+        at: Millis,
+    ) -> RepoResult<PlanCounts>;
+
+    /// Leases the next batch to hand to the channel: one due for a retry, one whose holder died
+    /// before calling the channel, or up to `max` due sends of one campaign and associate.
+    async fn claim_batch(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        max: u32,
+    ) -> RepoResult<Option<SendBatch>>;
+    /// Leases batches whose holder called the channel and then went silent: whether the
+    /// channel took them must be asked before anything is sent again.
+    async fn stale_batches(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: u32,
+    ) -> RepoResult<Vec<SendBatch>>;
+    /// Records that the batch is about to be handed to the channel, with its text.
+    async fn batch_attempt(
+        &self,
+        batch: i64,
+        body: &str,
+        at: Millis,
+        lease_until: Millis,
+    ) -> RepoResult<()>;
+    /// The channel took the batch: its sends are sent, but for `refused`.
+    async fn batch_sent(
+        &self,
+        batch: i64,
+        msgid: &str,
+        refused: &[ClientId],
+        at: Millis,
+    ) -> RepoResult<()>;
+    async fn batch_retry(&self, batch: i64, error: &str, next_at: Millis) -> RepoResult<()>;
+    async fn batch_failed(&self, batch: i64, error: &str) -> RepoResult<()>;
+    /// Marks the clients the channel reports as received.
+    async fn mark_delivered(&self, batch: i64, clients: &[ClientId], at: Millis)
+    -> RepoResult<u64>;
+    /// Sent batches due to be asked about delivery: (brand, batch, msgid, sender).
+    async fn batches_to_confirm(
+        &self,
+        before: Millis,
+        limit: u32,
+    ) -> RepoResult<Vec<(BrandId, i64, String, String)>>;
+    /// Asked about: ask again at `again_at`, or never (every client's fate is known).
+    async fn batch_checked(&self, batch: i64, again_at: Option<Millis>) -> RepoResult<()>;
+
+    async fn campaign_report(&self, brand: BrandId, id: i64) -> RepoResult<CampaignReport>;
+    async fn campaign_sends(
+        &self,
+        brand: BrandId,
+        id: i64,
+        status: Option<SendStatus>,
+        after: i64,
+        limit: u32,
+    ) -> RepoResult<Vec<SendRow>>;
 }

@@ -3,6 +3,7 @@
 //! the same conformance suite (`tests/conformance.rs`). Personal data is encrypted before it
 //! reaches either (see [`pii`]).
 
+mod broadcast_sql;
 mod channel_sql;
 mod conversation_sql;
 mod event_sql;
@@ -45,6 +46,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "conversations",
         include_str!("../migrations/sqlite/0004_conversations.sql"),
         include_str!("../migrations/postgres/0004_conversations.sql"),
+    ),
+    (
+        5,
+        "broadcasts",
+        include_str!("../migrations/sqlite/0005_broadcasts.sql"),
+        include_str!("../migrations/postgres/0005_broadcasts.sql"),
     ),
 ];
 

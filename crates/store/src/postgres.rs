@@ -6,13 +6,17 @@ use async_trait::async_trait;
 use sqlx::Row as _;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
+use crate::broadcast_sql::impl_broadcast_store;
 use crate::channel_sql::impl_channel_store;
 use crate::conversation_sql::impl_conversation_store;
 use crate::event_sql::impl_event_store;
 use crate::pii::Purpose;
 use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
-use domain::ports::{ChannelStore, ConversationStore, EventStore, Repo, RepoResult, StoredEvent};
+use domain::ports::{
+    BroadcastStore, ChannelStore, ConversationStore, EventStore, PlanCounts, Planner, Repo,
+    RepoResult, StoredEvent,
+};
 use domain::*;
 
 impl_repo!(
@@ -25,6 +29,7 @@ impl_repo!(
 impl_channel_store!(PgRepo);
 impl_event_store!(PgRepo);
 impl_conversation_store!(PgRepo, "BEGIN", "SELECT pg_advisory_xact_lock($1)");
+impl_broadcast_store!(PgRepo, "BEGIN", "SELECT pg_advisory_xact_lock($1)");
 
 /// Any number; the same in every Salon process, so that they migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x5a_10_4e;

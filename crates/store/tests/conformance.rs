@@ -1656,3 +1656,346 @@ async fn inbound_messages_are_stored_a_run_at_a_time_with_their_events_and_inbox
         assert_eq!((counts.processed, counts.pending), (2, 0));
     }
 }
+
+fn planner(send_at: Millis, max: Option<u32>) -> Box<domain::ports::Planner> {
+    Box::new(move |c, zones, counts| {
+        let zones: Vec<jiff::tz::TimeZone> = zones
+            .iter()
+            .map(|z| jiff::tz::TimeZone::get(z).expect("zone"))
+            .collect();
+        let policy = ContactPolicy::default();
+        plan(
+            c,
+            &PlanContext {
+                send_at,
+                policy: &policy,
+                zones: &zones,
+                max_recipients: max,
+                sa_day_counts: counts,
+            },
+        )
+    })
+}
+
+#[tokio::test]
+async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "bcast").await;
+        let s = store(r, b.id, "SH01").await;
+        let sa = user(r, b.id, "sa@bcast.test", Role::Associate, Some(s.id)).await;
+        r.link_staff(b.id, sa.id, "wecom", "sa-wecom")
+            .await
+            .expect("link");
+        let consent = |granted| {
+            Consent::parse("wecom", "marketing", granted, "in_store_form", 10).expect("consent")
+        };
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let mut c = client("Mei", &format!("Lin{i}"), &format!("CRM-B{i}"));
+            c.store_id = Some(s.id);
+            c.associate_id = Some(sa.id);
+            c.tags = vec![Tag::parse("tag", "vip").expect("tag")];
+            c.pii.birthday = Some(jiff::civil::date(1990, 3, 14));
+            c.consents = match i {
+                4 => vec![
+                    consent(true),
+                    Consent {
+                        at: 20,
+                        ..consent(false)
+                    },
+                ],
+                5 => vec![],
+                _ => vec![consent(true)],
+            };
+            if i != 3 {
+                c.identities
+                    .push(Identity::parse(IdentityKind::Wecom, &format!("wm{i}")).expect("id"));
+            }
+            ids.push(r.create_client(b.id, &c, None).await.expect("client"));
+        }
+        // Segments: saved, renamed, unique by name.
+        let seg = r
+            .save_segment(b.id, None, "VIP", "tag:vip", Some(sa.id), 1)
+            .await
+            .expect("segment");
+        assert!(matches!(
+            r.save_segment(b.id, None, "VIP", "tier:gold", None, 2)
+                .await,
+            Err(RepoError::Conflict(_))
+        ));
+        let seg = r
+            .save_segment(
+                b.id,
+                Some(seg.id),
+                "VIP clients",
+                "tag:vip AND consent:wecom",
+                None,
+                3,
+            )
+            .await
+            .expect("rename");
+        assert_eq!(r.segments(b.id).await.expect("list").len(), 1);
+        assert_eq!(
+            r.segment(b.id, seg.id).await.expect("one").map(|s| s.name),
+            Some("VIP clients".to_owned())
+        );
+        let facts = r.segment_facts(b.id).await.expect("facts");
+        assert_eq!(facts.len(), 6, "{}", db.name);
+        assert_eq!(facts[0].tags, vec!["vip".to_owned()]);
+        assert_eq!(facts[0].birth_month, Some(3));
+        assert_eq!(facts[0].store.as_deref(), Some("SH01"));
+        assert_eq!(facts[4].consents, Vec::<String>::new(), "withdrawn");
+        assert_eq!(facts[0].consents, vec!["wecom".to_owned()]);
+        assert!(facts[0].channels.contains(&"wecom".to_owned()));
+        assert!(!facts[3].channels.contains(&"wecom".to_owned()));
+
+        // 10:00 in Shanghai.
+        let send_at = 1_795_485_600_000;
+        let new = |name: &str| NewCampaign {
+            name: name.into(),
+            kind: CampaignKind::Broadcast,
+            segment_id: Some(seg.id),
+            expression: seg.expression.clone(),
+            channel: ChannelKind::Wecom,
+            template: Template::parse("{sa.name} invites you to the preview").expect("template"),
+            send_at,
+            max_recipients: None,
+            created_by: None,
+            at: 5,
+        };
+        let c1 = r
+            .create_campaign(b.id, &new("Preview"))
+            .await
+            .expect("campaign");
+        assert_eq!(c1.status, CampaignStatus::Draft);
+        let counts = r
+            .plan_campaign(b.id, c1.id, &ids, &*planner(send_at, None), 100)
+            .await
+            .expect("plan");
+        assert_eq!(
+            (counts.planned, counts.suppressed, counts.already),
+            (3, 3, 0),
+            "{}",
+            db.name
+        );
+        let again = r
+            .plan_campaign(b.id, c1.id, &ids, &*planner(send_at, None), 101)
+            .await
+            .expect("plan again");
+        assert_eq!(again.already, 6, "nothing planned twice");
+        let rep = r.campaign_report(b.id, c1.id).await.expect("report");
+        assert_eq!(rep.planned, 3);
+        assert_eq!(
+            rep.suppressed_by,
+            vec![
+                (Suppression::OptedOut, 1),
+                (Suppression::NoConsent, 1),
+                (Suppression::NoAddress, 1)
+            ]
+        );
+        // A second broadcast the same day reaches nobody who had the first.
+        let c2 = r
+            .create_campaign(b.id, &new("Second"))
+            .await
+            .expect("campaign");
+        let counts = r
+            .plan_campaign(
+                b.id,
+                c2.id,
+                &ids[..3],
+                &*planner(send_at + 3_600_000, None),
+                102,
+            )
+            .await
+            .expect("plan");
+        assert_eq!(counts.planned, 0);
+        let rep2 = r.campaign_report(b.id, c2.id).await.expect("report");
+        assert_eq!(rep2.suppressed_by, vec![(Suppression::DailyCap, 3)]);
+        // A planner that ignores the cap is refused by the database, and stores nothing.
+        let c3 = r
+            .create_campaign(b.id, &new("Careless"))
+            .await
+            .expect("campaign");
+        let careless: Box<domain::ports::Planner> = Box::new(|c, _, _| {
+            c.iter()
+                .map(|_| Decision::Send {
+                    day: day_number(jiff::civil::date(2026, 11, 24)),
+                    not_before: 0,
+                })
+                .collect()
+        });
+        assert!(matches!(
+            r.plan_campaign(b.id, c3.id, &ids[..1], &*careless, 103)
+                .await,
+            Err(RepoError::Conflict(_))
+        ));
+        assert_eq!(
+            r.campaign_report(b.id, c3.id).await.expect("report"),
+            CampaignReport::default()
+        );
+
+        // Batches: leased once, with the sender and the addresses.
+        assert!(
+            r.claim_batch(send_at - 1, send_at + 1_000, 10)
+                .await
+                .expect("not due")
+                .is_none()
+        );
+        let batch = r
+            .claim_batch(send_at, send_at + 1_000, 2)
+            .await
+            .expect("claim")
+            .expect("a batch");
+        assert_eq!(batch.sender, "sa-wecom");
+        assert_eq!(batch.sends.len(), 2);
+        assert_eq!(batch.sends[0].2, "wm0");
+        let other = r
+            .claim_batch(send_at, send_at + 1_000, 2)
+            .await
+            .expect("claim")
+            .expect("the rest");
+        assert_eq!(other.sends.len(), 1);
+        assert!(
+            r.claim_batch(send_at, send_at + 1_000, 2)
+                .await
+                .expect("claim")
+                .is_none()
+        );
+        // A holder that dies before calling the channel: the batch comes back as it was.
+        let back = r
+            .claim_batch(send_at + 1_000, send_at + 2_000, 2)
+            .await
+            .expect("claim")
+            .expect("back");
+        assert_eq!(back.id, batch.id);
+        // A holder that dies after calling: only the reconciliation sees it.
+        r.batch_attempt(
+            batch.id,
+            "Li Na invites you",
+            send_at + 1_100,
+            send_at + 1_500,
+        )
+        .await
+        .expect("attempt");
+        r.batch_attempt(
+            other.id,
+            "Li Na invites you",
+            send_at + 1_100,
+            send_at + 5_000,
+        )
+        .await
+        .expect("attempt");
+        assert!(
+            r.claim_batch(send_at + 1_600, send_at + 3_000, 2)
+                .await
+                .expect("claim")
+                .is_none()
+        );
+        let stale = r
+            .stale_batches(send_at + 1_600, send_at + 9_000, 10)
+            .await
+            .expect("stale");
+        assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0].body.as_deref(), Some("Li Na invites you"));
+        assert_eq!(stale[0].attempts, 1);
+        assert!(
+            r.stale_batches(send_at + 1_700, send_at + 9_000, 10)
+                .await
+                .expect("leased")
+                .is_empty()
+        );
+        r.batch_sent(batch.id, "msgA", &[ids[1]], send_at + 2_000)
+            .await
+            .expect("sent");
+        r.batch_retry(other.id, "busy", send_at + 6_000)
+            .await
+            .expect("retry");
+        let retried = r
+            .claim_batch(send_at + 6_000, send_at + 7_000, 2)
+            .await
+            .expect("claim")
+            .expect("retry due");
+        assert_eq!((retried.id, retried.attempts), (other.id, 1));
+        r.batch_failed(other.id, "gave up").await.expect("failed");
+        assert_eq!(
+            r.mark_delivered(batch.id, &ids, send_at + 3_000)
+                .await
+                .expect("delivered"),
+            1
+        );
+        let to_confirm = r
+            .batches_to_confirm(send_at + 10_000, 10)
+            .await
+            .expect("confirm");
+        assert_eq!(
+            to_confirm,
+            vec![(b.id, batch.id, "msgA".to_owned(), "sa-wecom".to_owned())]
+        );
+        r.batch_checked(batch.id, None).await.expect("checked");
+        assert!(
+            r.batches_to_confirm(send_at + 10_000, 10)
+                .await
+                .expect("none")
+                .is_empty()
+        );
+        let rep = r.campaign_report(b.id, c1.id).await.expect("report");
+        assert_eq!(
+            (
+                rep.sent,
+                rep.delivered,
+                rep.failed,
+                rep.planned,
+                rep.sending
+            ),
+            (1, 1, 2, 0, 0)
+        );
+        let sends = r
+            .campaign_sends(b.id, c1.id, Some(SendStatus::Sent), 0, 100)
+            .await
+            .expect("sends");
+        assert_eq!(sends.len(), 1);
+        assert_eq!(sends[0].provider_msgid.as_deref(), Some("msgA"));
+        let archived = r.messages(b.id, ids[0], 10).await.expect("messages");
+        assert_eq!(archived.len(), 1);
+        assert_eq!(archived[0].body, "Li Na invites you");
+        // Cancelling withdraws what was not handed over, and frees the day.
+        let c4 = r
+            .create_campaign(b.id, &new("Tomorrow"))
+            .await
+            .expect("campaign");
+        let counts = r
+            .plan_campaign(
+                b.id,
+                c4.id,
+                &ids,
+                &*planner(send_at + 86_400_000, None),
+                104,
+            )
+            .await
+            .expect("plan");
+        assert_eq!(counts.planned, 3);
+        r.set_campaign_status(b.id, c4.id, CampaignStatus::Cancelled)
+            .await
+            .expect("cancel");
+        let rep = r.campaign_report(b.id, c4.id).await.expect("report");
+        assert_eq!((rep.planned, rep.suppressed), (0, 6));
+        assert!(matches!(
+            r.plan_campaign(b.id, c4.id, &ids, &*planner(send_at, None), 105)
+                .await,
+            Err(RepoError::Conflict(_))
+        ));
+        // Policies: defaults until saved.
+        assert_eq!(
+            r.contact_policy(b.id).await.expect("policy"),
+            ContactPolicy::default()
+        );
+        let p = ContactPolicy {
+            per_week: 2,
+            ..ContactPolicy::default()
+        };
+        r.put_contact_policy(b.id, &p, 7).await.expect("put");
+        assert_eq!(r.contact_policy(b.id).await.expect("policy"), p);
+        assert!(r.delete_segment(b.id, seg.id).await.expect("delete"));
+    }
+}

@@ -1,0 +1,884 @@
+//! The broadcasts' part of the port ([`domain::ports::BroadcastStore`]) in the SQL both
+//! backends accept. Planning a campaign and forming a batch are serialised: `$begin` starts the
+//! transaction (SQLite's `BEGIN IMMEDIATE` takes the write lock at once) and `$lock` then runs
+//! with a key (PostgreSQL takes a transaction-scoped advisory lock on it).
+
+/// Advisory-lock keys, apart from the audit log's (which are brand ids).
+pub(crate) const PLAN_LOCK_BASE: i64 = 1 << 40;
+pub(crate) const CLAIM_LOCK: i64 = (1 << 41) + 1;
+/// Rows per multi-row INSERT: well under both backends' limit of bound parameters.
+pub(crate) const SEND_ROWS: usize = 1_000;
+
+macro_rules! impl_broadcast_store {
+    ($Repo:ident, $begin:literal, $lock:literal) => {
+        impl $Repo {
+            fn segment_row(r: &DbRow) -> RepoResult<Segment> {
+                Ok(Segment {
+                    id: r.try_get("id").map_err(db)?,
+                    name: r.try_get("name").map_err(db)?,
+                    expression: r.try_get("expression").map_err(db)?,
+                    created_by: r.try_get::<Option<i64>, _>("created_by").map_err(db)?.map(UserId),
+                    updated_at: r.try_get("updated_at").map_err(db)?,
+                })
+            }
+
+            fn campaign_row(r: &DbRow) -> RepoResult<Campaign> {
+                let text = |c: &str| r.try_get::<String, _>(c).map_err(db);
+                Ok(Campaign {
+                    id: r.try_get("id").map_err(db)?,
+                    name: text("name")?,
+                    kind: CampaignKind::parse(&text("kind")?).ok_or_else(|| corrupt("campaign kind"))?,
+                    segment_id: r.try_get("segment_id").map_err(db)?,
+                    expression: text("expression")?,
+                    channel: ChannelKind::parse(&text("channel")?).ok_or_else(|| corrupt("campaign channel"))?,
+                    template: Template::parse(&text("template")?).map_err(corrupt)?,
+                    send_at: r.try_get("send_at").map_err(db)?,
+                    max_recipients: r
+                        .try_get::<Option<i64>, _>("max_recipients")
+                        .map_err(db)?
+                        .map(|m| u32::try_from(m).unwrap_or(u32::MAX)),
+                    status: CampaignStatus::parse(&text("status")?).ok_or_else(|| corrupt("campaign status"))?,
+                    created_by: r.try_get::<Option<i64>, _>("created_by").map_err(db)?.map(UserId),
+                    created_at: r.try_get("created_at").map_err(db)?,
+                    planned_at: r.try_get("planned_at").map_err(db)?,
+                })
+            }
+
+            /// A batch with its sends, their addresses and the associate's account.
+            async fn load_batch(
+                &self,
+                conn: &mut <<DbRow as sqlx::Row>::Database as sqlx::Database>::Connection,
+                id: i64,
+            ) -> RepoResult<SendBatch> {
+                let b = sqlx::query(
+                    "SELECT b.*, (SELECT s.value FROM staff_identities s WHERE s.brand_id = b.brand_id \
+                     AND s.kind = c.channel AND s.user_id = b.associate_id) AS sender \
+                     FROM send_batches b JOIN campaigns c ON c.id = b.campaign_id WHERE b.id = $1",
+                )
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db)?;
+                let brand = BrandId(b.try_get("brand_id").map_err(db)?);
+                let body = match b.try_get::<Option<Vec<u8>>, _>("sealed_body").map_err(db)? {
+                    Some(sealed) => Some(
+                        String::from_utf8(self.keys.open(brand, Purpose::MessageBody, &sealed).map_err(corrupt)?)
+                            .map_err(corrupt)?,
+                    ),
+                    None => None,
+                };
+                let sends = sqlx::query(
+                    "SELECT s.id, s.client_id, (SELECT i.value FROM client_identities i WHERE i.client_id = s.client_id \
+                     AND i.kind = c.channel ORDER BY i.created_at LIMIT 1) AS address \
+                     FROM campaign_sends s JOIN campaigns c ON c.id = s.campaign_id WHERE s.batch_id = $1 ORDER BY s.id",
+                )
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db)?;
+                Ok(SendBatch {
+                    id,
+                    campaign_id: b.try_get("campaign_id").map_err(db)?,
+                    associate_id: UserId(b.try_get("associate_id").map_err(db)?),
+                    sender: b.try_get::<Option<String>, _>("sender").map_err(db)?.unwrap_or_default(),
+                    sends: sends
+                        .iter()
+                        .map(|r| {
+                            Ok((
+                                r.try_get("id").map_err(db)?,
+                                ClientId(r.try_get("client_id").map_err(db)?),
+                                r.try_get::<Option<String>, _>("address").map_err(db)?.unwrap_or_default(),
+                            ))
+                        })
+                        .collect::<RepoResult<_>>()?,
+                    body,
+                    attempt_at: b.try_get("attempt_at").map_err(db)?,
+                    attempts: b.try_get("attempts").map_err(db)?,
+                })
+            }
+
+            async fn try_plan(
+                &self,
+                brand: BrandId,
+                campaign: i64,
+                clients: &[ClientId],
+                planner: &Planner,
+                at: Millis,
+            ) -> RepoResult<PlanCounts> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                sqlx::query($lock)
+                    .bind($crate::broadcast_sql::PLAN_LOCK_BASE + brand.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let c = sqlx::query("SELECT * FROM campaigns WHERE brand_id = $1 AND id = $2")
+                    .bind(brand.0)
+                    .bind(campaign)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .ok_or(RepoError::NotFound("campaign"))?;
+                let c = Self::campaign_row(&c)?;
+                if matches!(c.status, CampaignStatus::Done | CampaignStatus::Cancelled) {
+                    return Err(RepoError::Conflict(format!("the campaign is {}", c.status.as_str())));
+                }
+                let channel = c.channel.as_str();
+                let wanted: std::collections::HashSet<i64> = clients.iter().map(|c| c.0).collect();
+                let already: std::collections::HashSet<i64> =
+                    sqlx::query_scalar::<_, i64>("SELECT client_id FROM campaign_sends WHERE campaign_id = $1")
+                        .bind(campaign)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        .into_iter()
+                        .collect();
+                // Broadcast days from five weeks back: enough for the month and week caps.
+                let from_day = day_number(
+                    jiff::Timestamp::from_millisecond(at)
+                        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date())
+                        .unwrap_or_default(),
+                ) - 40;
+                let mut days: std::collections::HashMap<i64, Vec<i32>> = std::collections::HashMap::new();
+                let mut sa_days: std::collections::HashMap<(i64, i32), u32> = std::collections::HashMap::new();
+                let rows = sqlx::query(
+                    "SELECT client_id, associate_id, cap_day FROM campaign_sends WHERE brand_id = $1 AND cap_day >= $2",
+                )
+                .bind(brand.0)
+                .bind(from_day)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+                for r in &rows {
+                    let client: i64 = r.try_get("client_id").map_err(db)?;
+                    let day: i32 = r.try_get("cap_day").map_err(db)?;
+                    if let Some(sa) = r.try_get::<Option<i64>, _>("associate_id").map_err(db)? {
+                        *sa_days.entry((sa, day)).or_default() += 1;
+                    }
+                    if wanted.contains(&client) {
+                        days.entry(client).or_default().push(day);
+                    }
+                }
+                let rows = sqlx::query(
+                    "SELECT c.id, c.associate_id, COALESCE(st.time_zone, b.time_zone) AS tz, \
+                     EXISTS (SELECT 1 FROM client_identities i WHERE i.client_id = c.id AND i.kind = $2) AS has_address, \
+                     EXISTS (SELECT 1 FROM staff_identities s WHERE s.brand_id = c.brand_id AND s.kind = $2 AND s.user_id = c.associate_id) AS has_sender, \
+                     (SELECT k.granted FROM client_consents k WHERE k.client_id = c.id AND k.channel = $2 \
+                      AND k.purpose = 'marketing' ORDER BY k.at DESC, k.id DESC LIMIT 1) AS consent \
+                     FROM clients c JOIN brands b ON b.id = c.brand_id LEFT JOIN stores st ON st.id = c.store_id \
+                     WHERE c.brand_id = $1 ORDER BY c.id",
+                )
+                .bind(brand.0)
+                .bind(channel)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+                let mut zones: Vec<String> = Vec::new();
+                let mut candidates = Vec::with_capacity(wanted.len());
+                let mut counts = PlanCounts::default();
+                for r in &rows {
+                    let id: i64 = r.try_get("id").map_err(db)?;
+                    if !wanted.contains(&id) {
+                        continue;
+                    }
+                    if already.contains(&id) {
+                        counts.already += 1;
+                        continue;
+                    }
+                    let tz: String = r.try_get("tz").map_err(db)?;
+                    let zone = match zones.iter().position(|z| *z == tz) {
+                        Some(i) => i,
+                        None => {
+                            zones.push(tz);
+                            zones.len() - 1
+                        }
+                    };
+                    candidates.push(Candidate {
+                        client_id: ClientId(id),
+                        associate: r.try_get::<Option<i64>, _>("associate_id").map_err(db)?.map(UserId),
+                        has_address: r.try_get("has_address").map_err(db)?,
+                        has_sender: r.try_get("has_sender").map_err(db)?,
+                        consent: r.try_get::<Option<i64>, _>("consent").map_err(db)?.map(|g| g != 0),
+                        zone,
+                        broadcast_days: days.remove(&id).unwrap_or_default(),
+                    });
+                }
+                drop(rows);
+                let decisions = planner(&candidates, &zones, &sa_days);
+                if decisions.len() != candidates.len() {
+                    return Err(RepoError::Backend("the planner decided for a different number of clients".into()));
+                }
+                for chunk in candidates.iter().zip(&decisions).collect::<Vec<_>>().chunks($crate::broadcast_sql::SEND_ROWS) {
+                    let mut qb = Qb::new(
+                        "INSERT INTO campaign_sends (brand_id, campaign_id, client_id, associate_id, status, reason, cap_day, not_before) ",
+                    );
+                    qb.push_values(chunk, |mut row, (cand, d)| {
+                        let (status, reason, day, not_before) = match d {
+                            Decision::Send { day, not_before } => ("planned", None, Some(*day), *not_before),
+                            Decision::Suppress(s) => ("suppressed", Some(s.as_str()), None, at),
+                        };
+                        row.push_bind(brand.0)
+                            .push_bind(campaign)
+                            .push_bind(cand.client_id.0)
+                            .push_bind(cand.associate.map(|u| u.0))
+                            .push_bind(status)
+                            .push_bind(reason)
+                            .push_bind(day)
+                            .push_bind(not_before);
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(|e| match &e {
+                        sqlx::Error::Database(d) if d.is_unique_violation() => RepoError::Conflict(
+                            "a client would receive two broadcasts on one day".into(),
+                        ),
+                        _ => db(e),
+                    })?;
+                }
+                for d in &decisions {
+                    match d {
+                        Decision::Send { .. } => counts.planned += 1,
+                        Decision::Suppress(_) => counts.suppressed += 1,
+                    }
+                }
+                sqlx::query(
+                    "UPDATE campaigns SET status = 'planned', planned_at = COALESCE(planned_at, $3) WHERE brand_id = $1 AND id = $2",
+                )
+                .bind(brand.0)
+                .bind(campaign)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(counts)
+            }
+        }
+
+        #[async_trait]
+        impl BroadcastStore for $Repo {
+            async fn contact_policy(&self, brand: BrandId) -> RepoResult<ContactPolicy> {
+                let r = sqlx::query("SELECT * FROM contact_policies WHERE brand_id = $1")
+                    .bind(brand.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                let Some(r) = r else { return Ok(ContactPolicy::default()) };
+                let n = |c: &str| r.try_get::<i64, _>(c).map_err(db);
+                Ok(ContactPolicy {
+                    per_week: u32::try_from(n("per_week")?).map_err(corrupt)?,
+                    per_month: u32::try_from(n("per_month")?).map_err(corrupt)?,
+                    quiet_start: u16::try_from(n("quiet_start")?).map_err(corrupt)?,
+                    quiet_end: u16::try_from(n("quiet_end")?).map_err(corrupt)?,
+                    sa_daily_quota: u32::try_from(n("sa_daily_quota")?).map_err(corrupt)?,
+                })
+            }
+
+            async fn put_contact_policy(&self, brand: BrandId, p: &ContactPolicy, at: Millis) -> RepoResult<()> {
+                sqlx::query(
+                    "INSERT INTO contact_policies (brand_id, per_week, per_month, quiet_start, quiet_end, sa_daily_quota, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (brand_id) DO UPDATE SET per_week = excluded.per_week, \
+                     per_month = excluded.per_month, quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end, \
+                     sa_daily_quota = excluded.sa_daily_quota, updated_at = excluded.updated_at",
+                )
+                .bind(brand.0)
+                .bind(i64::from(p.per_week))
+                .bind(i64::from(p.per_month))
+                .bind(i64::from(p.quiet_start))
+                .bind(i64::from(p.quiet_end))
+                .bind(i64::from(p.sa_daily_quota))
+                .bind(at)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn save_segment(
+                &self,
+                brand: BrandId,
+                id: Option<i64>,
+                name: &str,
+                expression: &str,
+                by: Option<UserId>,
+                at: Millis,
+            ) -> RepoResult<Segment> {
+                let r = match id {
+                    None => sqlx::query(
+                        "INSERT INTO segments (brand_id, name, expression, created_by, updated_at) VALUES ($1, $2, $3, $4, $5) RETURNING *",
+                    )
+                    .bind(brand.0)
+                    .bind(name)
+                    .bind(expression)
+                    .bind(by.map(|u| u.0))
+                    .bind(at)
+                    .fetch_one(&self.pool)
+                    .await,
+                    Some(id) => sqlx::query(
+                        "UPDATE segments SET name = $3, expression = $4, updated_at = $5 WHERE brand_id = $1 AND id = $2 RETURNING *",
+                    )
+                    .bind(brand.0)
+                    .bind(id)
+                    .bind(name)
+                    .bind(expression)
+                    .bind(at)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .and_then(|r| r.ok_or(sqlx::Error::RowNotFound)),
+                };
+                match r {
+                    Ok(r) => Self::segment_row(&r),
+                    Err(sqlx::Error::RowNotFound) => Err(RepoError::NotFound("segment")),
+                    Err(e) => Err(conflict(e, "a segment with this name already exists")),
+                }
+            }
+
+            async fn segments(&self, brand: BrandId) -> RepoResult<Vec<Segment>> {
+                let rows = sqlx::query("SELECT * FROM segments WHERE brand_id = $1 ORDER BY name")
+                    .bind(brand.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter().map(Self::segment_row).collect()
+            }
+
+            async fn segment(&self, brand: BrandId, id: i64) -> RepoResult<Option<Segment>> {
+                let r = sqlx::query("SELECT * FROM segments WHERE brand_id = $1 AND id = $2")
+                    .bind(brand.0)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                r.as_ref().map(Self::segment_row).transpose()
+            }
+
+            async fn delete_segment(&self, brand: BrandId, id: i64) -> RepoResult<bool> {
+                let n = sqlx::query("DELETE FROM segments WHERE brand_id = $1 AND id = $2")
+                    .bind(brand.0)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+                Ok(n > 0)
+            }
+
+            async fn segment_facts(&self, brand: BrandId) -> RepoResult<Vec<segments::Facts>> {
+                let rows = sqlx::query(
+                    "SELECT c.id, c.pii, c.tier, s.code AS store, c.city, c.language, c.associate_id, \
+                     c.lifetime_spend_minor, c.last_purchase_at FROM clients c LEFT JOIN stores s ON s.id = c.store_id \
+                     WHERE c.brand_id = $1 ORDER BY c.id",
+                )
+                .bind(brand.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                let mut facts = Vec::with_capacity(rows.len());
+                let mut at: std::collections::HashMap<i64, usize> = std::collections::HashMap::with_capacity(rows.len());
+                for r in &rows {
+                    let id: i64 = r.try_get("id").map_err(db)?;
+                    let sealed: Vec<u8> = r.try_get("pii").map_err(db)?;
+                    let pii = self.open_pii(brand, &sealed)?;
+                    at.insert(id, facts.len());
+                    facts.push(segments::Facts {
+                        client_id: id,
+                        tier: r.try_get("tier").map_err(db)?,
+                        store: r.try_get("store").map_err(db)?,
+                        city: r.try_get("city").map_err(db)?,
+                        language: r.try_get("language").map_err(db)?,
+                        associate: r.try_get("associate_id").map_err(db)?,
+                        spend_minor: r.try_get("lifetime_spend_minor").map_err(db)?,
+                        last_purchase: r.try_get("last_purchase_at").map_err(db)?,
+                        birth_month: pii.birthday.map(|d| d.month() as u8),
+                        ..segments::Facts::default()
+                    });
+                }
+                drop(rows);
+                let pairs = |sql: &'static str| {
+                    sqlx::query_as::<_, (i64, String)>(sql).bind(brand.0).fetch_all(&self.pool)
+                };
+                for (id, tag) in pairs("SELECT client_id, tag FROM client_tags WHERE brand_id = $1").await.map_err(db)? {
+                    if let Some(f) = at.get(&id).and_then(|i| facts.get_mut(*i)) {
+                        f.tags.push(tag);
+                    }
+                }
+                for (id, kind) in pairs("SELECT client_id, kind FROM client_identities WHERE brand_id = $1").await.map_err(db)? {
+                    if let Some(f) = at.get(&id).and_then(|i| facts.get_mut(*i)) {
+                        if !f.channels.contains(&kind) {
+                            f.channels.push(kind);
+                        }
+                    }
+                }
+                // The latest marketing decision per channel is the one in force.
+                let rows = sqlx::query(
+                    "SELECT client_id, channel, granted FROM client_consents WHERE brand_id = $1 AND purpose = 'marketing' ORDER BY at, id",
+                )
+                .bind(brand.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                for r in &rows {
+                    let id: i64 = r.try_get("client_id").map_err(db)?;
+                    let channel: String = r.try_get("channel").map_err(db)?;
+                    let granted: i64 = r.try_get("granted").map_err(db)?;
+                    if let Some(f) = at.get(&id).and_then(|i| facts.get_mut(*i)) {
+                        f.consents.retain(|c| *c != channel);
+                        if granted != 0 {
+                            f.consents.push(channel);
+                        }
+                    }
+                }
+                let last = sqlx::query_as::<_, (i64, i64)>(
+                    "SELECT client_id, MAX(at) FROM messages WHERE brand_id = $1 GROUP BY client_id",
+                )
+                .bind(brand.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                for (id, t) in last {
+                    if let Some(f) = at.get(&id).and_then(|i| facts.get_mut(*i)) {
+                        f.last_interaction = Some(t);
+                    }
+                }
+                Ok(facts)
+            }
+
+            async fn facts_version(&self, brand: BrandId) -> RepoResult<(i64, i64, i64)> {
+                let (n, updated): (i64, Option<i64>) =
+                    sqlx::query_as("SELECT COUNT(*), MAX(updated_at) FROM clients WHERE brand_id = $1")
+                        .bind(brand.0)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db)?;
+                let consents: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM client_consents WHERE brand_id = $1")
+                    .bind(brand.0)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?;
+                let messages: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM messages WHERE brand_id = $1")
+                    .bind(brand.0)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok((n, updated.unwrap_or(0) ^ consents.unwrap_or(0).rotate_left(20), messages.unwrap_or(0)))
+            }
+
+            async fn create_campaign(&self, brand: BrandId, c: &NewCampaign) -> RepoResult<Campaign> {
+                let r = sqlx::query(
+                    "INSERT INTO campaigns (brand_id, name, kind, segment_id, expression, channel, template, send_at, \
+                     max_recipients, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'draft', $10, $11) RETURNING *",
+                )
+                .bind(brand.0)
+                .bind(&c.name)
+                .bind(c.kind.as_str())
+                .bind(c.segment_id)
+                .bind(&c.expression)
+                .bind(c.channel.as_str())
+                .bind(c.template.as_str())
+                .bind(c.send_at)
+                .bind(c.max_recipients.map(i64::from))
+                .bind(c.created_by.map(|u| u.0))
+                .bind(c.at)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                Self::campaign_row(&r)
+            }
+
+            async fn campaign(&self, brand: BrandId, id: i64) -> RepoResult<Option<Campaign>> {
+                let r = sqlx::query("SELECT * FROM campaigns WHERE brand_id = $1 AND id = $2")
+                    .bind(brand.0)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                r.as_ref().map(Self::campaign_row).transpose()
+            }
+
+            async fn campaigns(&self, brand: BrandId) -> RepoResult<Vec<Campaign>> {
+                let rows = sqlx::query("SELECT * FROM campaigns WHERE brand_id = $1 ORDER BY id DESC LIMIT 500")
+                    .bind(brand.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter().map(Self::campaign_row).collect()
+            }
+
+            async fn set_campaign_status(&self, brand: BrandId, id: i64, status: CampaignStatus) -> RepoResult<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let n = sqlx::query("UPDATE campaigns SET status = $3 WHERE brand_id = $1 AND id = $2")
+                    .bind(brand.0)
+                    .bind(id)
+                    .bind(status.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+                if n == 0 {
+                    return Err(RepoError::NotFound("campaign"));
+                }
+                if status == CampaignStatus::Cancelled {
+                    // Sends not yet handed to the channel are withdrawn, and free their day.
+                    sqlx::query(
+                        "UPDATE campaign_sends SET status = 'suppressed', reason = 'cancelled', cap_day = NULL \
+                         WHERE campaign_id = $1 AND status = 'planned'",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(())
+            }
+
+            async fn plan_campaign(
+                &self,
+                brand: BrandId,
+                campaign: i64,
+                clients: &[ClientId],
+                planner: &Planner,
+                at: Millis,
+            ) -> RepoResult<PlanCounts> {
+                self.try_plan(brand, campaign, clients, planner, at).await
+            }
+
+            async fn claim_batch(&self, now: Millis, lease_until: Millis, max: u32) -> RepoResult<Option<SendBatch>> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                sqlx::query($lock)
+                    .bind($crate::broadcast_sql::CLAIM_LOCK)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                // A batch due for a retry, or one whose holder died before calling the channel.
+                let again: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM send_batches WHERE (status = 'retry' AND next_at <= $1) \
+                     OR (status = 'sending' AND attempt_at IS NULL AND lease_until <= $1) ORDER BY id LIMIT 1",
+                )
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+                let id = match again {
+                    Some(id) => {
+                        sqlx::query("UPDATE send_batches SET status = 'sending', lease_until = $2 WHERE id = $1")
+                            .bind(id)
+                            .bind(lease_until)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        id
+                    }
+                    None => {
+                        let next: Option<(i64, i64, i64)> = sqlx::query_as(
+                            "SELECT brand_id, campaign_id, associate_id FROM campaign_sends \
+                             WHERE status = 'planned' AND not_before <= $1 AND associate_id IS NOT NULL LIMIT 1",
+                        )
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        let Some((brand, campaign, associate)) = next else {
+                            return Ok(None);
+                        };
+                        let ids: Vec<i64> = sqlx::query_scalar(
+                            "SELECT id FROM campaign_sends WHERE status = 'planned' AND campaign_id = $1 \
+                             AND associate_id = $2 AND not_before <= $3 ORDER BY id LIMIT $4",
+                        )
+                        .bind(campaign)
+                        .bind(associate)
+                        .bind(now)
+                        .bind(i64::from(max.max(1)))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        let id: i64 = sqlx::query_scalar(
+                            "INSERT INTO send_batches (brand_id, campaign_id, associate_id, status, attempts, next_at, lease_until, created_at) \
+                             VALUES ($1, $2, $3, 'sending', 0, $4, $5, $4) RETURNING id",
+                        )
+                        .bind(brand)
+                        .bind(campaign)
+                        .bind(associate)
+                        .bind(now)
+                        .bind(lease_until)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        let mut qb = Qb::new("UPDATE campaign_sends SET status = 'sending', batch_id = ");
+                        qb.push_bind(id).push(" WHERE id IN (");
+                        let mut sep = qb.separated(", ");
+                        for s in &ids {
+                            sep.push_bind(*s);
+                        }
+                        qb.push(")");
+                        qb.build().execute(&mut *tx).await.map_err(db)?;
+                        id
+                    }
+                };
+                let batch = self.load_batch(&mut tx, id).await?;
+                tx.commit().await.map_err(db)?;
+                Ok(Some(batch))
+            }
+
+            async fn stale_batches(&self, now: Millis, lease_until: Millis, limit: u32) -> RepoResult<Vec<SendBatch>> {
+                let ids: Vec<i64> = sqlx::query_scalar(
+                    "UPDATE send_batches SET lease_until = $2 WHERE id IN (SELECT id FROM send_batches \
+                     WHERE status = 'sending' AND attempt_at IS NOT NULL AND lease_until <= $1 ORDER BY id LIMIT $3) \
+                     AND status = 'sending' AND attempt_at IS NOT NULL AND lease_until <= $1 RETURNING id",
+                )
+                .bind(now)
+                .bind(lease_until)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    out.push(self.load_batch(&mut conn, id).await?);
+                }
+                out.sort_by_key(|b| b.id);
+                Ok(out)
+            }
+
+            async fn batch_attempt(&self, batch: i64, body: &str, at: Millis, lease_until: Millis) -> RepoResult<()> {
+                let brand: i64 = sqlx::query_scalar("SELECT brand_id FROM send_batches WHERE id = $1")
+                    .bind(batch)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .ok_or(RepoError::NotFound("batch"))?;
+                sqlx::query(
+                    "UPDATE send_batches SET status = 'sending', attempts = attempts + 1, attempt_at = $2, \
+                     sealed_body = $3, lease_until = $4 WHERE id = $1",
+                )
+                .bind(batch)
+                .bind(at)
+                .bind(self.keys.seal(BrandId(brand), Purpose::MessageBody, body.as_bytes()))
+                .bind(lease_until)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn batch_sent(&self, batch: i64, msgid: &str, refused: &[ClientId], at: Millis) -> RepoResult<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let b = self.load_batch(&mut tx, batch).await?;
+                let (brand, channel): (i64, String) = sqlx::query_as(
+                    "SELECT b.brand_id, c.channel FROM send_batches b JOIN campaigns c ON c.id = b.campaign_id WHERE b.id = $1",
+                )
+                .bind(batch)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                let brand = BrandId(brand);
+                let channel = ChannelKind::parse(&channel).ok_or_else(|| corrupt("campaign channel"))?;
+                sqlx::query(
+                    "UPDATE send_batches SET status = 'sent', provider_msgid = $2, sent_at = $3, next_at = $3, error = NULL WHERE id = $1",
+                )
+                .bind(batch)
+                .bind(msgid)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                let body = b.body.clone().unwrap_or_default();
+                for (send, client, address) in &b.sends {
+                    if refused.contains(client) {
+                        sqlx::query("UPDATE campaign_sends SET status = 'failed', reason = 'channel_limit' WHERE id = $1")
+                            .bind(send)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        continue;
+                    }
+                    sqlx::query("UPDATE campaign_sends SET status = 'sent', provider_msgid = $2, sent_at = $3 WHERE id = $1")
+                        .bind(send)
+                        .bind(msgid)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    // The archive keeps what the brand said, as every other message.
+                    let m = NewMessage {
+                        client_id: *client,
+                        channel,
+                        direction: Direction::Out,
+                        associate_id: Some(b.associate_id),
+                        provider_id: Some(format!("{msgid}:{address}")),
+                        msg_type: "broadcast".into(),
+                        body: body.clone(),
+                        at,
+                    };
+                    match self.insert_message(&mut tx, brand, &m).await {
+                        Ok(_) | Err(RepoError::NotFound(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(())
+            }
+
+            async fn batch_retry(&self, batch: i64, error: &str, next_at: Millis) -> RepoResult<()> {
+                sqlx::query("UPDATE send_batches SET status = 'retry', error = $2, next_at = $3 WHERE id = $1")
+                    .bind(batch)
+                    .bind(error)
+                    .bind(next_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn batch_failed(&self, batch: i64, error: &str) -> RepoResult<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                sqlx::query("UPDATE send_batches SET status = 'failed', error = $2 WHERE id = $1")
+                    .bind(batch)
+                    .bind(error)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                sqlx::query("UPDATE campaign_sends SET status = 'failed', reason = $2 WHERE batch_id = $1")
+                    .bind(batch)
+                    .bind(error.chars().take(200).collect::<String>())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                Ok(())
+            }
+
+            async fn mark_delivered(&self, batch: i64, clients: &[ClientId], at: Millis) -> RepoResult<u64> {
+                if clients.is_empty() {
+                    return Ok(0);
+                }
+                let mut qb = Qb::new("UPDATE campaign_sends SET delivered_at = ");
+                qb.push_bind(at).push(" WHERE batch_id = ").push_bind(batch);
+                qb.push(" AND status = 'sent' AND delivered_at IS NULL AND client_id IN (");
+                let mut sep = qb.separated(", ");
+                for c in clients {
+                    sep.push_bind(c.0);
+                }
+                qb.push(")");
+                Ok(qb.build().execute(&self.pool).await.map_err(db)?.rows_affected())
+            }
+
+            async fn batches_to_confirm(&self, before: Millis, limit: u32) -> RepoResult<Vec<(BrandId, i64, String, String)>> {
+                let rows = sqlx::query(
+                    "SELECT b.id, b.brand_id, b.provider_msgid, (SELECT s.value FROM staff_identities s WHERE s.brand_id = b.brand_id \
+                     AND s.kind = c.channel AND s.user_id = b.associate_id) AS sender \
+                     FROM send_batches b JOIN campaigns c ON c.id = b.campaign_id \
+                     WHERE b.status = 'sent' AND b.next_at <= $1 ORDER BY b.next_at LIMIT $2",
+                )
+                .bind(before)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter()
+                    .map(|r| {
+                        Ok((
+                            BrandId(r.try_get("brand_id").map_err(db)?),
+                            r.try_get("id").map_err(db)?,
+                            r.try_get::<Option<String>, _>("provider_msgid").map_err(db)?.unwrap_or_default(),
+                            r.try_get::<Option<String>, _>("sender").map_err(db)?.unwrap_or_default(),
+                        ))
+                    })
+                    .collect()
+            }
+
+            async fn batch_checked(&self, batch: i64, again_at: Option<Millis>) -> RepoResult<()> {
+                let q = match again_at {
+                    Some(t) => sqlx::query("UPDATE send_batches SET next_at = $2 WHERE id = $1").bind(batch).bind(t),
+                    None => sqlx::query("UPDATE send_batches SET status = 'confirmed' WHERE id = $1").bind(batch),
+                };
+                q.execute(&self.pool).await.map_err(db)?;
+                Ok(())
+            }
+
+            async fn campaign_report(&self, brand: BrandId, id: i64) -> RepoResult<CampaignReport> {
+                let rows = sqlx::query(
+                    "SELECT status, reason, COUNT(*) AS n, COUNT(delivered_at) AS delivered FROM campaign_sends \
+                     WHERE brand_id = $1 AND campaign_id = $2 GROUP BY status, reason",
+                )
+                .bind(brand.0)
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                let mut rep = CampaignReport::default();
+                let mut by: std::collections::BTreeMap<Suppression, u64> = std::collections::BTreeMap::new();
+                for r in &rows {
+                    let status: String = r.try_get("status").map_err(db)?;
+                    let reason: Option<String> = r.try_get("reason").map_err(db)?;
+                    let n = u64::try_from(r.try_get::<i64, _>("n").map_err(db)?).unwrap_or(0);
+                    rep.delivered += u64::try_from(r.try_get::<i64, _>("delivered").map_err(db)?).unwrap_or(0);
+                    match SendStatus::parse(&status) {
+                        Some(SendStatus::Planned) => rep.planned += n,
+                        Some(SendStatus::Sending) => rep.sending += n,
+                        Some(SendStatus::Sent) => rep.sent += n,
+                        Some(SendStatus::Failed) => {
+                            if reason.as_deref() == Some("channel_limit") {
+                                *by.entry(Suppression::ChannelLimit).or_default() += n;
+                            }
+                            rep.failed += n;
+                        }
+                        Some(SendStatus::Suppressed) => {
+                            rep.suppressed += n;
+                            if let Some(s) = reason.as_deref().and_then(Suppression::parse) {
+                                *by.entry(s).or_default() += n;
+                            }
+                        }
+                        None => return Err(corrupt("send status")),
+                    }
+                }
+                rep.suppressed_by = by.into_iter().collect();
+                let replies: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(DISTINCT s.client_id) FROM campaign_sends s JOIN messages m ON m.client_id = s.client_id \
+                     AND m.direction = 'in' AND m.at > s.sent_at AND m.at <= s.sent_at + 604800000 \
+                     WHERE s.brand_id = $1 AND s.campaign_id = $2 AND s.status = 'sent'",
+                )
+                .bind(brand.0)
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                rep.replies = u64::try_from(replies).unwrap_or(0);
+                Ok(rep)
+            }
+
+            async fn campaign_sends(
+                &self,
+                brand: BrandId,
+                id: i64,
+                status: Option<SendStatus>,
+                after: i64,
+                limit: u32,
+            ) -> RepoResult<Vec<SendRow>> {
+                let mut qb = Qb::new("SELECT * FROM campaign_sends WHERE brand_id = ");
+                qb.push_bind(brand.0).push(" AND campaign_id = ").push_bind(id);
+                qb.push(" AND id > ").push_bind(after);
+                if let Some(s) = status {
+                    qb.push(" AND status = ").push_bind(s.as_str());
+                }
+                qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit.clamp(1, 10_000)));
+                let rows = qb.build().fetch_all(&self.pool).await.map_err(db)?;
+                rows.iter()
+                    .map(|r| {
+                        let status: String = r.try_get("status").map_err(db)?;
+                        Ok(SendRow {
+                            id: r.try_get("id").map_err(db)?,
+                            client_id: ClientId(r.try_get("client_id").map_err(db)?),
+                            associate_id: r.try_get::<Option<i64>, _>("associate_id").map_err(db)?.map(UserId),
+                            status: SendStatus::parse(&status).ok_or_else(|| corrupt("send status"))?,
+                            reason: r.try_get("reason").map_err(db)?,
+                            provider_msgid: r.try_get("provider_msgid").map_err(db)?,
+                            sent_at: r.try_get("sent_at").map_err(db)?,
+                            delivered_at: r.try_get("delivered_at").map_err(db)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_broadcast_store;
