@@ -4,6 +4,7 @@
 pub mod analytics;
 pub mod archive;
 pub mod auth;
+pub mod broadcasts;
 pub mod channels;
 pub mod clients;
 pub mod compliance;
@@ -52,6 +53,8 @@ pub struct Salon {
     outbox_wake: Arc<tokio::sync::Notify>,
     /// The conversation archive's search index (see [`Salon::with_archive`]).
     archive: Option<Arc<::archive::Archive>>,
+    /// Segment indexes and the campaign dispatcher's settings.
+    pub broadcasts: Arc<broadcasts::Broadcasts>,
 }
 
 impl Salon {
@@ -68,6 +71,7 @@ impl Salon {
             kf_accounts: Arc::default(),
             outbox_wake: Arc::default(),
             archive: None,
+            broadcasts: Arc::default(),
         }
     }
 

@@ -524,6 +524,7 @@ pub struct CampaignReport {
 #[derive(Debug, Clone)]
 pub struct SendBatch {
     pub id: i64,
+    pub brand: crate::BrandId,
     pub campaign_id: i64,
     pub associate_id: UserId,
     /// The associate's account on the channel.

@@ -461,6 +461,7 @@ pub trait BroadcastStore: Send + Sync + 'static {
     /// Marks the clients the channel reports as received.
     async fn mark_delivered(&self, batch: i64, clients: &[ClientId], at: Millis)
     -> RepoResult<u64>;
+    async fn batch(&self, id: i64) -> RepoResult<Option<SendBatch>>;
     /// Sent batches due to be asked about delivery: (brand, batch, msgid, sender).
     async fn batches_to_confirm(
         &self,

@@ -119,6 +119,14 @@ pub enum Action {
     ExportConversations,
     /// Read and verify the audit log.
     ReadAudit,
+    /// Count and read segments.
+    ReadSegments,
+    /// Save segments, set the contact policy, create, plan and cancel campaigns.
+    ManageCampaigns,
+    /// Read campaigns and their reports.
+    ReadCampaigns,
+    /// Send a prepared message to one's own clients.
+    SendPrepared,
 }
 
 impl Action {
@@ -150,6 +158,9 @@ impl Action {
             ManageRules | ReviewFlags | ExportConversations => matches!(role, Compliance),
             ReadFlags => matches!(role, StoreManager | Compliance),
             ReadAudit => matches!(role, Compliance | Admin),
+            ReadSegments | ReadCampaigns => matches!(role, StoreManager | Hq),
+            ManageCampaigns => matches!(role, Hq),
+            SendPrepared => matches!(role, Associate),
         }
     }
 }

@@ -153,6 +153,12 @@ struct ServeArgs {
     /// Trust X-Forwarded-For and X-Forwarded-Proto (behind a TLS-terminating proxy).
     #[arg(long, env = "SALON_BEHIND_PROXY")]
     behind_proxy: bool,
+    /// How long a campaign batch is held before a silent holder is presumed dead (ms).
+    #[arg(long, env = "SALON_DISPATCH_LEASE_MS", hide = true)]
+    dispatch_lease_ms: Option<u64>,
+    /// How long to wait for a provider's answer (ms); must stay below the lease.
+    #[arg(long, env = "SALON_PROVIDER_TIMEOUT_MS", hide = true)]
+    provider_timeout_ms: Option<u64>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -827,6 +833,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let no_demo = args.no_demo || cfg.file.no_demo.unwrap_or(false);
     let behind_proxy = args.behind_proxy || cfg.file.behind_proxy.unwrap_or(false);
     let salon = cfg.open().await?;
+    if let Some(ms) = args.dispatch_lease_ms
+        && let Ok(mut l) = salon.broadcasts.lease.write()
+    {
+        *l = std::time::Duration::from_millis(ms);
+    }
+    if let Some(ms) = args.provider_timeout_ms
+        && let Ok(mut p) = salon.channels.api_policy.write()
+    {
+        p.timeout = std::time::Duration::from_millis(ms);
+    }
     if !no_demo {
         let n = args.demo_clients.unwrap_or(DEMO_CLIENTS);
         let started = std::time::Instant::now();
@@ -871,6 +887,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("Salon is listening on http://{addr}");
     salon.start_channel_processor();
     salon.start_dispatcher();
+    salon.start_broadcaster();
     salon.start_indexer(std::time::Duration::from_millis(500));
     if let Some(sim) = sandbox {
         tokio::spawn(start_sandbox(salon.clone(), sim, addr));

@@ -77,6 +77,12 @@ pub struct Faults {
     pub system_busy: f64,
     /// Handle the request, then drop the connection before the answer is complete.
     pub drop_after_handling: f64,
+    /// Handle the request, then hold the answer this long (the caller times out, not knowing
+    /// whether it was taken), with this probability.
+    pub hang: f64,
+    pub hang_for: Duration,
+    /// Bursts of 45009 (over the rate) for everyone: `(every, lasting)`.
+    pub busy_bursts: Option<(Duration, Duration)>,
 }
 
 /// One thing the provider accepted.
@@ -121,6 +127,14 @@ struct WelcomeCode {
 
 /// (external_userid, status, send_time) of one group message.
 type Delivery = (String, i64, i64);
+
+/// One group message (`add_msg_template`) as the corp created it.
+struct GroupMsg {
+    sender: String,
+    text: String,
+    created: i64,
+    list: Vec<Delivery>,
+}
 /// (group id, group name, [(tag id, tag name)]).
 type TagGroup = (String, String, Vec<(String, String)>);
 
@@ -136,7 +150,7 @@ struct Sim {
     welcomes: Vec<(String, String)>,
     transfers: HashMap<String, Vec<i64>>,
     /// msgid → (sender, [(external_userid, status, send_time)]).
-    group_msgs: BTreeMap<String, (String, Vec<Delivery>)>,
+    group_msgs: BTreeMap<String, GroupMsg>,
     /// Group messages received per (client, day).
     daily: HashMap<(String, i64), u32>,
     moment_jobs: HashMap<String, Vec<String>>,
@@ -152,6 +166,7 @@ struct Sim {
     kf_sent: BTreeMap<String, (String, String)>,
     seq: u64,
     rng: Option<rand_chacha::ChaCha8Rng>,
+    started: Option<std::time::Instant>,
 }
 
 impl Sim {
@@ -606,9 +621,15 @@ impl Simulator {
             Some(Some(expiry)) if expiry <= now => return Err(err(42001, "access_token expired")),
             _ => {}
         }
+        let t = std::time::Instant::now();
+        if let Some((every, lasting)) = faults.busy_bursts {
+            let since = t.duration_since(*s.started.get_or_insert(t));
+            if !every.is_zero() && since.as_nanos() % every.as_nanos() < lasting.as_nanos() {
+                return Err(err(45009, "api freq out of limit"));
+            }
+        }
         let limit = self.config.per_api_per_minute;
         let w = s.windows.entry(api.to_owned()).or_default();
-        let t = std::time::Instant::now();
         while w
             .front()
             .is_some_and(|f| t.duration_since(*f) >= Duration::from_secs(60))
@@ -620,17 +641,27 @@ impl Simulator {
         }
         w.push_back(t);
         let roll: f64 = s.rng().r#gen();
+        let hang: f64 = s.rng().r#gen();
         Ok(Fault {
             drop: roll < faults.drop_after_handling,
+            hang: (hang < faults.hang).then_some(faults.hang_for),
         })
     }
 }
 
 struct Fault {
     drop: bool,
+    hang: Option<Duration>,
 }
 
 impl Fault {
+    /// Holds the (already decided) answer back, when this call hangs.
+    async fn pause(&self) {
+        if let Some(d) = self.hang {
+            tokio::time::sleep(d).await;
+        }
+    }
+
     /// The answer, or a connection cut before the answer's body is complete.
     fn answer(self, r: Response) -> Response {
         if self.drop {
@@ -817,6 +848,7 @@ async fn contact_post(
         return err(47001, "data format error");
     };
     let answer = handle_post(&sim, &api_name, &b);
+    fault.pause().await;
     fault.answer(answer)
 }
 
@@ -839,6 +871,7 @@ async fn kf_post(
         return err(47001, "data format error");
     };
     let answer = handle_kf(&sim, &api_name, &b);
+    fault.pause().await;
     fault.answer(answer)
 }
 
@@ -1001,7 +1034,11 @@ fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
         }
         "externalcontact/add_msg_template" => {
             let sender = b["sender"].as_str().unwrap_or("").to_owned();
+            let text = b["text"]["content"].as_str().unwrap_or("").to_owned();
             let targets = strings(&b["external_userid"]);
+            if targets.len() > 10_000 {
+                return err(40058, "external_userid over 10000");
+            }
             let day = now / 86_400;
             let msgid = s.next_id("msg");
             let mut list = Vec::new();
@@ -1022,19 +1059,65 @@ fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
                 .filter(|(_, st, _)| *st == 1)
                 .map(|(t, _, _)| t)
                 .collect();
-            let record = json!({"msgid": msgid, "sender": sender, "external_userid": accepted, "text": b["text"]["content"]});
-            s.group_msgs.insert(msgid.clone(), (sender.clone(), list));
+            let over_cap: Vec<&String> = list
+                .iter()
+                .filter(|(_, st, _)| *st == 3)
+                .map(|(t, _, _)| t)
+                .collect();
+            let record = json!({"msgid": msgid, "sender": sender, "external_userid": accepted,
+                "over_daily_cap": over_cap, "text": text});
+            s.group_msgs.insert(
+                msgid.clone(),
+                GroupMsg {
+                    sender: sender.clone(),
+                    text,
+                    created: now,
+                    list,
+                },
+            );
             s.record(api, record);
             ok(json!({"msgid": msgid, "fail_list": fail}))
         }
+        "externalcontact/get_groupmsg_list_v2" => {
+            let from = b["start_time"].as_i64().unwrap_or(0);
+            let to = b["end_time"].as_i64().unwrap_or(i64::MAX);
+            if to < from || to - from > 31 * 86_400 {
+                return err(41065, "time range over one month");
+            }
+            let creator = b["creator"].as_str();
+            let limit = b["limit"].as_u64().unwrap_or(50).clamp(1, 100) as usize;
+            let cursor = b["cursor"].as_str().unwrap_or("");
+            let list: Vec<Value> = s
+                .group_msgs
+                .iter()
+                .filter(|(id, _)| cursor.is_empty() || id.as_str() > cursor)
+                .filter(|(_, g)| g.created >= from && g.created <= to)
+                .filter(|(_, g)| creator.is_none_or(|c| c == g.sender))
+                .take(limit)
+                .map(|(id, g)| {
+                    json!({"msgid": id, "creator": g.sender, "create_type": 0,
+                    "create_time": g.created, "text": {"content": g.text}})
+                })
+                .collect();
+            let next = if list.len() == limit {
+                list.last()
+                    .and_then(|v| v["msgid"].as_str())
+                    .unwrap_or("")
+                    .to_owned()
+            } else {
+                String::new()
+            };
+            ok(json!({"group_msg_list": list, "next_cursor": next}))
+        }
         "externalcontact/get_groupmsg_send_result" => {
             let msgid = b["msgid"].as_str().unwrap_or("");
-            let Some((sender, list)) = s.group_msgs.get(msgid) else {
+            let Some(g) = s.group_msgs.get(msgid) else {
                 return err(41063, "invalid msgid");
             };
-            let send: Vec<Value> = list
+            let send: Vec<Value> = g
+                .list
                 .iter()
-                .map(|(e, st, t)| json!({"external_userid": e, "userid": sender, "status": st, "send_time": t}))
+                .map(|(e, st, t)| json!({"external_userid": e, "userid": g.sender, "status": st, "send_time": t}))
                 .collect();
             ok(json!({"send_list": send, "next_cursor": ""}))
         }

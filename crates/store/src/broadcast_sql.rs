@@ -78,6 +78,7 @@ macro_rules! impl_broadcast_store {
                 .map_err(db)?;
                 Ok(SendBatch {
                     id,
+                    brand,
                     campaign_id: b.try_get("campaign_id").map_err(db)?,
                     associate_id: UserId(b.try_get("associate_id").map_err(db)?),
                     sender: b.try_get::<Option<String>, _>("sender").map_err(db)?.unwrap_or_default(),
@@ -578,6 +579,16 @@ macro_rules! impl_broadcast_store {
                         let Some((brand, campaign, associate)) = next else {
                             return Ok(None);
                         };
+                        let template: String = sqlx::query_scalar("SELECT template FROM campaigns WHERE id = $1")
+                            .bind(campaign)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        // A text that differs per client is handed over one client at a time.
+                        let max = match Template::parse(&template) {
+                            Ok(t) if t.per_client() => 1,
+                            _ => max,
+                        };
                         let ids: Vec<i64> = sqlx::query_scalar(
                             "SELECT id FROM campaign_sends WHERE status = 'planned' AND campaign_id = $1 \
                              AND associate_id = $2 AND not_before <= $3 ORDER BY id LIMIT $4",
@@ -759,6 +770,19 @@ macro_rules! impl_broadcast_store {
                 }
                 qb.push(")");
                 Ok(qb.build().execute(&self.pool).await.map_err(db)?.rows_affected())
+            }
+
+            async fn batch(&self, id: i64) -> RepoResult<Option<SendBatch>> {
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                let known: Option<i64> = sqlx::query_scalar("SELECT id FROM send_batches WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                match known {
+                    Some(_) => Ok(Some(self.load_batch(&mut conn, id).await?)),
+                    None => Ok(None),
+                }
             }
 
             async fn batches_to_confirm(&self, before: Millis, limit: u32) -> RepoResult<Vec<(BrandId, i64, String, String)>> {

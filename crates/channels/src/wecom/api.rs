@@ -440,6 +440,27 @@ impl WecomApi {
         .await
     }
 
+    /// The corp's group messages created in a time range (at most a month), by one creator:
+    /// how a send left unanswered is found again.
+    pub async fn get_groupmsg_list_v2(
+        &self,
+        creator: &str,
+        start_time: i64,
+        end_time: i64,
+        cursor: &str,
+    ) -> Result<GroupMsgPage, ApiError> {
+        self.call(
+            "externalcontact/get_groupmsg_list_v2",
+            Some(
+                json!({"chat_type": "single", "start_time": start_time, "end_time": end_time,
+                "creator": creator, "filter_type": 2, "limit": 100, "cursor": cursor}),
+            ),
+            &[],
+            true,
+        )
+        .await
+    }
+
     pub async fn add_moment_task(
         &self,
         senders: &[String],
@@ -783,6 +804,30 @@ pub struct MsgTemplate {
     #[serde(default)]
     pub fail_list: Vec<String>,
     pub msgid: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GroupMsgText {
+    #[serde(default)]
+    pub content: String,
+}
+
+/// One group message in `get_groupmsg_list_v2`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GroupMsg {
+    pub msgid: String,
+    #[serde(default)]
+    pub creator: String,
+    #[serde(default)]
+    pub text: Option<GroupMsgText>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GroupMsgPage {
+    #[serde(default)]
+    pub group_msg_list: Vec<GroupMsg>,
+    #[serde(default)]
+    pub next_cursor: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

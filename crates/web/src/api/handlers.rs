@@ -659,3 +659,214 @@ pub async fn export_search(
     let (text, content_type) = s.salon.export_search(&a, &search, &format).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, content_type)], text).into_response())
 }
+
+// --- Segments and campaigns ---------------------------------------------------------------
+
+fn id_of(raw: &str, what: &'static str) -> ApiResult<i64> {
+    raw.parse().map_err(|_| ApiError(AppError::NotFound(what)))
+}
+
+#[derive(Deserialize)]
+pub struct CountInput {
+    expression: String,
+}
+
+pub async fn count_segment(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<CountInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let input = body(b)?;
+    to_json(&s.salon.count_segment(&a, &input.expression).await?)
+}
+
+pub async fn list_segments(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": s.salon.segments(&a).await? })))
+}
+
+#[derive(Deserialize)]
+pub struct SegmentInput {
+    name: String,
+    expression: String,
+}
+
+pub async fn create_segment(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<SegmentInput>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = body(b)?;
+    let seg = s
+        .salon
+        .save_segment(&a, None, &input.name, &input.expression)
+        .await?;
+    Ok((StatusCode::CREATED, to_json(&seg)?))
+}
+
+pub async fn update_segment(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<SegmentInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = id_of(&id, "segment")?;
+    let input = body(b)?;
+    to_json(
+        &s.salon
+            .save_segment(&a, Some(id), &input.name, &input.expression)
+            .await?,
+    )
+}
+
+pub async fn get_contact_policy(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+) -> ApiResult<Json<Value>> {
+    to_json(&s.salon.contact_policy(&a).await?)
+}
+
+pub async fn put_contact_policy(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<domain::ContactPolicy>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let p = body(b)?;
+    s.salon.set_contact_policy(&a, &p).await?;
+    to_json(&p)
+}
+
+#[derive(Deserialize)]
+pub struct CampaignBody {
+    name: String,
+    #[serde(default)]
+    kind: Option<String>,
+    segment_id: Option<i64>,
+    expression: Option<String>,
+    text: String,
+    /// RFC 3339; now when absent.
+    send_at: Option<String>,
+    max_recipients: Option<u32>,
+}
+
+pub async fn create_campaign(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<CampaignBody>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = body(b)?;
+    let kind = match input.kind.as_deref() {
+        None => domain::CampaignKind::Broadcast,
+        Some(k) => domain::CampaignKind::parse(k)
+            .ok_or_else(|| ApiError(AppError::invalid("kind", "must be broadcast or prepared")))?,
+    };
+    let send_at = match input.send_at.as_deref() {
+        None | Some("") => None,
+        Some(t) => Some(
+            t.parse::<jiff::Timestamp>()
+                .map_err(|_| {
+                    ApiError(AppError::invalid(
+                        "send_at",
+                        "must be an RFC 3339 time such as 2026-12-01T10:00:00+08:00",
+                    ))
+                })?
+                .as_millisecond(),
+        ),
+    };
+    let c = s
+        .salon
+        .create_campaign(
+            &a,
+            app::broadcasts::CampaignInput {
+                name: input.name,
+                kind,
+                segment_id: input.segment_id,
+                expression: input.expression,
+                text: input.text,
+                send_at,
+                max_recipients: input.max_recipients,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, to_json(&c)?))
+}
+
+pub async fn list_campaigns(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": s.salon.campaigns(&a).await? })))
+}
+
+pub async fn get_campaign(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    to_json(&s.salon.campaign(&a, id_of(&id, "campaign")?).await?)
+}
+
+pub async fn plan_campaign(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    to_json(&s.salon.plan_campaign(&a, id_of(&id, "campaign")?).await?)
+}
+
+pub async fn cancel_campaign(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = id_of(&id, "campaign")?;
+    s.salon.cancel_campaign(&a, id).await?;
+    to_json(&s.salon.campaign(&a, id).await?)
+}
+
+#[derive(Deserialize)]
+pub struct SendsParams {
+    status: Option<String>,
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+pub async fn campaign_sends(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    q: Result<Query<SendsParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let q = query(q)?;
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(st) => Some(domain::SendStatus::parse(st).ok_or_else(|| {
+            ApiError(AppError::invalid(
+                "status",
+                "must be suppressed, planned, sending, sent or failed",
+            ))
+        })?),
+    };
+    let items = s
+        .salon
+        .campaign_sends(
+            &a,
+            id_of(&id, "campaign")?,
+            status,
+            q.after.unwrap_or(0),
+            q.limit.unwrap_or(500),
+        )
+        .await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+pub async fn list_tasks(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": s.salon.tasks(&a).await? })))
+}
+
+pub async fn send_task(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    to_json(&s.salon.send_prepared(&a, id_of(&id, "campaign")?).await?)
+}

@@ -469,6 +469,132 @@ pub fn routes() -> Vec<ApiRoute> {
             "Import events (JSON Lines of spec/events.md; `skip_bad`); the same events twice add nothing"
         ),
         route!(
+            post,
+            POST,
+            "/segments/count",
+            "countSegment",
+            ReadSegments,
+            count_segment,
+            "How many clients an expression holds, in the caller's scope (the live count while it is edited)"
+        ),
+        route!(
+            get,
+            GET,
+            "/segments",
+            "listSegments",
+            ReadSegments,
+            list_segments,
+            "Saved segments"
+        ),
+        route!(
+            post,
+            POST,
+            "/segments",
+            "createSegment",
+            ManageCampaigns,
+            create_segment,
+            "Save a segment: a name and an expression (tags, tier, store, sa, spend, last_purchase, last_interaction, birthday, consent, channel; AND, OR, NOT)"
+        ),
+        route!(
+            put,
+            PUT,
+            "/segments/{id}",
+            "updateSegment",
+            ManageCampaigns,
+            update_segment,
+            "Rename or rewrite a segment"
+        ),
+        route!(
+            get,
+            GET,
+            "/contact-policy",
+            "getContactPolicy",
+            ReadCampaigns,
+            get_contact_policy,
+            "The brand's contact policy: weekly and monthly caps, quiet hours, associates' daily quota"
+        ),
+        route!(
+            put,
+            PUT,
+            "/contact-policy",
+            "putContactPolicy",
+            ManageCampaigns,
+            put_contact_policy,
+            "Set the contact policy (one broadcast per client per day is fixed); audited"
+        ),
+        route!(
+            get,
+            GET,
+            "/campaigns",
+            "listCampaigns",
+            ReadCampaigns,
+            list_campaigns,
+            "Campaigns, newest first, each with its report"
+        ),
+        route!(
+            post,
+            POST,
+            "/campaigns",
+            "createCampaign",
+            ManageCampaigns,
+            create_campaign,
+            "Create a broadcast (a draft until planned) or a prepared message for associates (`kind`): name, segment_id or expression, text with {client.first_name} {client.name} {sa.name}, send_at, max_recipients"
+        ),
+        route!(
+            get,
+            GET,
+            "/campaigns/{id}",
+            "getCampaign",
+            ReadCampaigns,
+            get_campaign,
+            "A campaign and its report: planned, sending, sent, delivered, failed, suppressed by reason, replies"
+        ),
+        route!(
+            post,
+            POST,
+            "/campaigns/{id}/plan",
+            "planCampaign",
+            ManageCampaigns,
+            plan_campaign,
+            "Expand a broadcast into one send per client of its segment, with consent, caps, quiet hours and quotas checked in one transaction"
+        ),
+        route!(
+            post,
+            POST,
+            "/campaigns/{id}/cancel",
+            "cancelCampaign",
+            ManageCampaigns,
+            cancel_campaign,
+            "Cancel: sends not yet handed to the channel are withdrawn"
+        ),
+        route!(
+            get,
+            GET,
+            "/campaigns/{id}/sends",
+            "campaignSends",
+            ReadCampaigns,
+            campaign_sends,
+            "A campaign's sends (`status`, keyset `after`, `limit`), with suppression reasons"
+        ),
+        route!(
+            get,
+            GET,
+            "/tasks",
+            "listTasks",
+            SendPrepared,
+            list_tasks,
+            "The associate's prepared messages, each with their own clients still to send to"
+        ),
+        route!(
+            post,
+            POST,
+            "/tasks/{id}/send",
+            "sendTask",
+            SendPrepared,
+            send_task,
+            "Send a prepared message to each of the associate's clients in its segment (through the checks and the dispatcher)"
+        ),
+        route!(
             get,
             GET,
             "/events/export",

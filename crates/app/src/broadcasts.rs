@@ -1,0 +1,825 @@
+//! Segments, campaigns and their delivery.
+//!
+//! A campaign names a segment, a message and a time. Planning evaluates the segment and
+//! expands it, in one transaction, into one send per client with every check applied
+//! ([`domain::plan`]): consent, opt-out, one broadcast per client per day in the client's zone,
+//! the week and month caps, quiet hours, and the campaign's and associates' quotas. Suppressed
+//! clients are stored with their reason.
+//!
+//! The dispatcher then hands the sends to WeCom as group messages (`add_msg_template`), one
+//! batch per associate, at the pace the API client keeps. A batch is recorded with its text
+//! before the call. A call that ends without a clear answer (a timeout, a lost connection, a
+//! crash) is never repeated blindly: once its lease ends, the provider's own list of group
+//! messages (`get_groupmsg_list_v2` and `get_groupmsg_send_result`) says whether it was taken.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use channels::wecom::api::{ApiError, errcode};
+use domain::ports::PlanCounts;
+use domain::*;
+use segments::{EvalContext, Expr, SegmentIndex};
+use serde::Serialize;
+
+use crate::{Actor, AppError, AppResult, Salon};
+
+/// Sends per group message when the text is the same for every client.
+pub const BATCH: u32 = 200;
+/// Attempts before a batch is given up.
+const MAX_ATTEMPTS: i32 = 10;
+/// How often the segment facts are checked for changes.
+const FACTS_FRESH: Duration = Duration::from_secs(2);
+
+type FactsVersion = (i64, i64, i64);
+/// A brand's segment index: when its freshness was last checked, and against which version.
+type CachedIndex = (Instant, FactsVersion, Arc<SegmentIndex>);
+
+/// The broadcasts' shared state: cached segment indexes and the dispatcher's settings.
+pub struct Broadcasts {
+    indexes: Mutex<HashMap<BrandId, CachedIndex>>,
+    /// Wakes the dispatcher when sends are planned.
+    pub wake: tokio::sync::Notify,
+    /// How long a batch is held; a holder silent longer is presumed dead.
+    pub lease: std::sync::RwLock<Duration>,
+}
+
+impl Default for Broadcasts {
+    fn default() -> Self {
+        Self {
+            indexes: Mutex::default(),
+            wake: tokio::sync::Notify::new(),
+            lease: std::sync::RwLock::new(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// A segment's size, for the person editing it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentCount {
+    pub expression: String,
+    pub count: u64,
+    /// Clients in the brand, or in the person's scope.
+    pub of: u64,
+    pub micros: u64,
+}
+
+/// What a person asks a campaign to be.
+#[derive(Debug, Clone)]
+pub struct CampaignInput {
+    pub name: String,
+    pub kind: CampaignKind,
+    pub segment_id: Option<i64>,
+    pub expression: Option<String>,
+    pub text: String,
+    pub send_at: Option<Millis>,
+    pub max_recipients: Option<u32>,
+}
+
+/// A campaign with its figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignView {
+    #[serde(flatten)]
+    pub campaign: Campaign,
+    pub report: CampaignReport,
+}
+
+/// A prepared message as one associate sees it: their own clients in its segment.
+#[derive(Debug, Clone, Serialize)]
+pub struct Task {
+    pub campaign: Campaign,
+    /// Clients still to send to: (id, name).
+    pub clients: Vec<(ClientId, String)>,
+    /// The text as the first of them would receive it.
+    pub preview: String,
+    /// Clients of the associate it already went (or will go) to.
+    pub done: u64,
+}
+
+fn lease(s: &Salon) -> Duration {
+    s.broadcasts
+        .lease
+        .read()
+        .map(|d| *d)
+        .unwrap_or(Duration::from_secs(30))
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    AppError::Invalid(vec![FieldError::new(field, message)])
+}
+
+fn zone(name: &str) -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(name).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+impl Salon {
+    /// The brand's clients indexed for segments, rebuilt when they changed.
+    pub async fn segment_index(&self, brand: BrandId) -> AppResult<Arc<SegmentIndex>> {
+        let cached = self
+            .broadcasts
+            .indexes
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&brand).cloned());
+        if let Some((checked, _, ix)) = &cached
+            && checked.elapsed() < FACTS_FRESH
+        {
+            return Ok(ix.clone());
+        }
+        let version = self.repo.facts_version(brand).await?;
+        if let Some((_, v, ix)) = cached
+            && v == version
+        {
+            if let Ok(mut m) = self.broadcasts.indexes.lock() {
+                m.insert(brand, (Instant::now(), v, ix.clone()));
+            }
+            return Ok(ix);
+        }
+        let facts = self.repo.segment_facts(brand).await?;
+        let ix = Arc::new(tokio::task::block_in_place(|| SegmentIndex::build(facts)));
+        if let Ok(mut m) = self.broadcasts.indexes.lock() {
+            m.insert(brand, (Instant::now(), version, ix.clone()));
+        }
+        Ok(ix)
+    }
+
+    fn eval_context(brand: &Brand) -> EvalContext {
+        EvalContext {
+            now_ms: now_millis(),
+            tz: zone(brand.time_zone.as_str()),
+        }
+    }
+
+    /// The expression, limited to the clients the actor may see.
+    async fn scoped(&self, actor: &Actor, expr: Expr) -> AppResult<Expr> {
+        let limit = match actor.scope() {
+            Scope::Brand => return Ok(expr),
+            Scope::Associate(u) => segments::Term::Sa { id: u.0 },
+            Scope::Store(s) => {
+                let store = self
+                    .repo
+                    .store(actor.brand.id, s)
+                    .await?
+                    .ok_or(AppError::NotFound("store"))?;
+                segments::Term::Store {
+                    value: store.code.as_str().to_lowercase(),
+                }
+            }
+            Scope::Nothing => return Err(AppError::Forbidden("no clients in scope".into())),
+        };
+        Ok(Expr::And {
+            terms: vec![expr, Expr::Term { term: limit }],
+        })
+    }
+
+    fn parse_segment(expression: &str) -> AppResult<Expr> {
+        segments::parse(expression).map_err(|e| invalid("expression", e.to_string()))
+    }
+
+    /// How many clients a segment expression holds: the live count while it is edited.
+    pub async fn count_segment(&self, actor: &Actor, expression: &str) -> AppResult<SegmentCount> {
+        actor.require(Action::ReadSegments)?;
+        let expr = Self::parse_segment(expression)?;
+        let ix = self.segment_index(actor.brand.id).await?;
+        let ctx = Self::eval_context(&actor.brand);
+        let started = Instant::now();
+        let all = Expr::Term {
+            term: segments::Term::Spend {
+                cmp: segments::expr::Cmp::Ge,
+                minor: i64::MIN,
+            },
+        };
+        let of = self.scoped(actor, all).await?;
+        let scoped = self.scoped(actor, expr.clone()).await?;
+        let count = ix.count(&scoped, &ctx);
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        Ok(SegmentCount {
+            expression: expr.to_string(),
+            count,
+            of: ix.count(&of, &ctx),
+            micros,
+        })
+    }
+
+    pub async fn segments(&self, actor: &Actor) -> AppResult<Vec<Segment>> {
+        actor.require(Action::ReadSegments)?;
+        Ok(self.repo.segments(actor.brand.id).await?)
+    }
+
+    pub async fn segment(&self, actor: &Actor, id: i64) -> AppResult<Segment> {
+        actor.require(Action::ReadSegments)?;
+        self.repo
+            .segment(actor.brand.id, id)
+            .await?
+            .ok_or(AppError::NotFound("segment"))
+    }
+
+    /// Saves a segment (new when `id` is none); the expression is stored as it reads back.
+    pub async fn save_segment(
+        &self,
+        actor: &Actor,
+        id: Option<i64>,
+        name: &str,
+        expression: &str,
+    ) -> AppResult<Segment> {
+        actor.require(Action::ManageCampaigns)?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(invalid("name", "must be 1 to 80 characters"));
+        }
+        let expr = Self::parse_segment(expression)?;
+        Ok(self
+            .repo
+            .save_segment(
+                actor.brand.id,
+                id,
+                name,
+                &expr.to_string(),
+                actor.user_id(),
+                now_millis(),
+            )
+            .await?)
+    }
+
+    pub async fn delete_segment(&self, actor: &Actor, id: i64) -> AppResult<()> {
+        actor.require(Action::ManageCampaigns)?;
+        if self.repo.delete_segment(actor.brand.id, id).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("segment"))
+        }
+    }
+
+    pub async fn contact_policy(&self, actor: &Actor) -> AppResult<ContactPolicy> {
+        actor.require(Action::ReadCampaigns)?;
+        Ok(self.repo.contact_policy(actor.brand.id).await?)
+    }
+
+    pub async fn set_contact_policy(&self, actor: &Actor, p: &ContactPolicy) -> AppResult<()> {
+        actor.require(Action::ManageCampaigns)?;
+        p.validate().map_err(|e| AppError::Invalid(vec![e]))?;
+        self.repo
+            .put_contact_policy(actor.brand.id, p, now_millis())
+            .await?;
+        self.audit(
+            actor,
+            "contact_policy.update",
+            "contact policy",
+            serde_json::to_value(p).unwrap_or_default(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Creates a campaign (a draft broadcast, or a prepared message open to associates at
+    /// once). The segment is named, or written out.
+    pub async fn create_campaign(
+        &self,
+        actor: &Actor,
+        input: CampaignInput,
+    ) -> AppResult<Campaign> {
+        actor.require(Action::ManageCampaigns)?;
+        let name = input.name.trim();
+        if name.is_empty() || name.chars().count() > 120 {
+            return Err(invalid("name", "must be 1 to 120 characters"));
+        }
+        let template = Template::parse(&input.text).map_err(|e| AppError::Invalid(vec![e]))?;
+        let expression = match (input.segment_id, input.expression.as_deref()) {
+            (Some(id), _) => self.segment(actor, id).await?.expression,
+            (None, Some(e)) if !e.trim().is_empty() => Self::parse_segment(e)?.to_string(),
+            _ => {
+                return Err(invalid(
+                    "segment",
+                    "name a saved segment or write an expression",
+                ));
+            }
+        };
+        let now = now_millis();
+        let send_at = input.send_at.unwrap_or(now);
+        if send_at < now - 60_000 {
+            return Err(invalid("send_at", "is in the past"));
+        }
+        if input.max_recipients == Some(0) {
+            return Err(invalid("max_recipients", "must be at least 1 when given"));
+        }
+        let wecom = self
+            .repo
+            .channel_settings(actor.brand.id, ChannelKind::Wecom)
+            .await?;
+        if wecom.is_none() {
+            return Err(AppError::Conflict(
+                "WeCom is not connected: campaigns are sent as WeCom group messages".into(),
+            ));
+        }
+        let c = self
+            .repo
+            .create_campaign(
+                actor.brand.id,
+                &NewCampaign {
+                    name: name.to_owned(),
+                    kind: input.kind,
+                    segment_id: input.segment_id,
+                    expression,
+                    channel: ChannelKind::Wecom,
+                    template,
+                    send_at,
+                    max_recipients: input.max_recipients,
+                    created_by: actor.user_id(),
+                    at: now,
+                },
+            )
+            .await?;
+        if c.kind == CampaignKind::Prepared {
+            self.repo
+                .set_campaign_status(actor.brand.id, c.id, CampaignStatus::Planned)
+                .await?;
+        }
+        self.audit(
+            actor,
+            "campaign.create",
+            &format!("campaign:{}", c.id),
+            serde_json::json!({"name": c.name, "kind": c.kind.as_str(), "segment": c.expression}),
+        )
+        .await?;
+        self.campaign(actor, c.id).await.map(|v| v.campaign)
+    }
+
+    pub async fn campaign(&self, actor: &Actor, id: i64) -> AppResult<CampaignView> {
+        actor.require(Action::ReadCampaigns)?;
+        let campaign = self
+            .repo
+            .campaign(actor.brand.id, id)
+            .await?
+            .ok_or(AppError::NotFound("campaign"))?;
+        let report = self.repo.campaign_report(actor.brand.id, id).await?;
+        Ok(CampaignView { campaign, report })
+    }
+
+    pub async fn campaigns(&self, actor: &Actor) -> AppResult<Vec<CampaignView>> {
+        actor.require(Action::ReadCampaigns)?;
+        let mut out = Vec::new();
+        for campaign in self.repo.campaigns(actor.brand.id).await? {
+            let report = self
+                .repo
+                .campaign_report(actor.brand.id, campaign.id)
+                .await?;
+            out.push(CampaignView { campaign, report });
+        }
+        Ok(out)
+    }
+
+    pub async fn campaign_sends(
+        &self,
+        actor: &Actor,
+        id: i64,
+        status: Option<SendStatus>,
+        after: i64,
+        limit: u32,
+    ) -> AppResult<Vec<SendRow>> {
+        actor.require(Action::ReadCampaigns)?;
+        Ok(self
+            .repo
+            .campaign_sends(actor.brand.id, id, status, after, limit)
+            .await?)
+    }
+
+    /// The planner for a campaign at `send_at`, with the brand's policy.
+    fn planner(
+        brand: &Brand,
+        policy: ContactPolicy,
+        send_at: Millis,
+        max: Option<u32>,
+    ) -> Box<domain::ports::Planner> {
+        let fallback = brand.time_zone.as_str().to_owned();
+        Box::new(move |candidates, zones, counts| {
+            let zones: Vec<jiff::tz::TimeZone> = zones
+                .iter()
+                .map(|z| jiff::tz::TimeZone::get(z).unwrap_or_else(|_| zone(&fallback)))
+                .collect();
+            plan(
+                candidates,
+                &PlanContext {
+                    send_at,
+                    policy: &policy,
+                    zones: &zones,
+                    max_recipients: max,
+                    sa_day_counts: counts,
+                },
+            )
+        })
+    }
+
+    /// Expands a broadcast into its sends: every client of its segment, checked.
+    pub async fn plan_campaign(&self, actor: &Actor, id: i64) -> AppResult<PlanCounts> {
+        actor.require(Action::ManageCampaigns)?;
+        let b = actor.brand.id;
+        let c = self
+            .repo
+            .campaign(b, id)
+            .await?
+            .ok_or(AppError::NotFound("campaign"))?;
+        if c.kind != CampaignKind::Broadcast {
+            return Err(AppError::Conflict(
+                "a prepared message is sent by each associate, not planned at once".into(),
+            ));
+        }
+        let expr = Self::parse_segment(&c.expression)?;
+        let ix = self.segment_index(b).await?;
+        let members = ix.client_ids(&ix.evaluate(&expr, &Self::eval_context(&actor.brand)));
+        let clients: Vec<ClientId> = members.into_iter().map(ClientId).collect();
+        let policy = self.repo.contact_policy(b).await?;
+        let planner = Self::planner(
+            &actor.brand,
+            policy,
+            c.send_at.max(now_millis()),
+            c.max_recipients,
+        );
+        let counts = self
+            .repo
+            .plan_campaign(b, id, &clients, &*planner, now_millis())
+            .await?;
+        self.audit(
+            actor,
+            "campaign.plan",
+            &format!("campaign:{id}"),
+            serde_json::to_value(counts).unwrap_or_default(),
+        )
+        .await?;
+        self.broadcasts.wake.notify_one();
+        Ok(counts)
+    }
+
+    pub async fn cancel_campaign(&self, actor: &Actor, id: i64) -> AppResult<()> {
+        actor.require(Action::ManageCampaigns)?;
+        self.repo
+            .set_campaign_status(actor.brand.id, id, CampaignStatus::Cancelled)
+            .await?;
+        self.audit(
+            actor,
+            "campaign.cancel",
+            &format!("campaign:{id}"),
+            serde_json::json!({}),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// An associate's own clients in a prepared message's segment who have not had it.
+    async fn task_clients(&self, actor: &Actor, c: &Campaign) -> AppResult<(Vec<ClientId>, u64)> {
+        let b = actor.brand.id;
+        let expr = self
+            .scoped(actor, Self::parse_segment(&c.expression)?)
+            .await?;
+        let ix = self.segment_index(b).await?;
+        let mine = ix.client_ids(&ix.evaluate(&expr, &Self::eval_context(&actor.brand)));
+        let mut had = HashSet::new();
+        let mut after = 0;
+        loop {
+            let page = self
+                .repo
+                .campaign_sends(b, c.id, None, after, 10_000)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            had.extend(page.iter().map(|s| s.client_id.0));
+        }
+        let done = mine.iter().filter(|c| had.contains(c)).count() as u64;
+        let todo = mine
+            .into_iter()
+            .filter(|c| !had.contains(c))
+            .map(ClientId)
+            .collect();
+        Ok((todo, done))
+    }
+
+    /// The prepared messages open to this associate, each with their clients still to send to.
+    pub async fn tasks(&self, actor: &Actor) -> AppResult<Vec<Task>> {
+        actor.require(Action::SendPrepared)?;
+        let sa = actor
+            .user
+            .as_ref()
+            .ok_or_else(|| AppError::Forbidden("an associate signs in".into()))?;
+        let mut out = Vec::new();
+        for c in self.repo.campaigns(actor.brand.id).await? {
+            if c.kind != CampaignKind::Prepared || c.status != CampaignStatus::Planned {
+                continue;
+            }
+            let (todo, done) = self.task_clients(actor, &c).await?;
+            let mut clients = Vec::new();
+            let mut preview = None;
+            for id in todo.iter().take(50) {
+                if let Some(cl) = self.repo.client(actor.brand.id, *id).await? {
+                    let name = cl.pii.display_name();
+                    if preview.is_none() {
+                        preview = Some(c.template.render(
+                            cl.pii.first_name.as_deref(),
+                            cl.pii.last_name.as_deref(),
+                            &name,
+                            &sa.display_name,
+                        ));
+                    }
+                    clients.push((*id, name));
+                }
+            }
+            let preview =
+                preview.unwrap_or_else(|| c.template.render(None, None, "…", &sa.display_name));
+            out.push(Task {
+                campaign: c,
+                clients,
+                preview,
+                done,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One tap: the prepared message goes to each of the associate's clients in its segment,
+    /// through the same checks and dispatcher as a broadcast.
+    pub async fn send_prepared(&self, actor: &Actor, id: i64) -> AppResult<PlanCounts> {
+        actor.require(Action::SendPrepared)?;
+        let b = actor.brand.id;
+        let c = self
+            .repo
+            .campaign(b, id)
+            .await?
+            .ok_or(AppError::NotFound("campaign"))?;
+        if c.kind != CampaignKind::Prepared || c.status != CampaignStatus::Planned {
+            return Err(AppError::Conflict(
+                "this message is not open for sending".into(),
+            ));
+        }
+        let (todo, _) = self.task_clients(actor, &c).await?;
+        let policy = self.repo.contact_policy(b).await?;
+        let planner = Self::planner(&actor.brand, policy, now_millis(), None);
+        let counts = self
+            .repo
+            .plan_campaign(b, id, &todo, &*planner, now_millis())
+            .await?;
+        self.broadcasts.wake.notify_one();
+        Ok(counts)
+    }
+
+    /// Starts the dispatcher of campaign sends.
+    pub fn start_broadcaster(&self) -> tokio::task::JoinHandle<()> {
+        let salon = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match salon.broadcast_once().await {
+                    Ok(n) if n > 0 => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "campaign dispatch failed"),
+                }
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(500),
+                    salon.broadcasts.wake.notified(),
+                )
+                .await;
+            }
+        })
+    }
+
+    /// One round: reconcile silent batches, hand due batches over (a few at once), ask about
+    /// deliveries. Returns how many batches it handled.
+    pub async fn broadcast_once(&self) -> AppResult<usize> {
+        let hold = ms(lease(self));
+        let now = now_millis();
+        let mut handled = 0;
+        for batch in self.repo.stale_batches(now, now + hold, 8).await? {
+            handled += 1;
+            if let Err(e) = self.reconcile(&batch).await {
+                tracing::warn!(batch = batch.id, error = %e, "reconciliation postponed");
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..4 {
+            let now = now_millis();
+            let Some(batch) = self.repo.claim_batch(now, now + hold, BATCH).await? else {
+                break;
+            };
+            handled += 1;
+            let salon = self.clone();
+            tasks.spawn(async move {
+                if let Err(e) = salon.send_batch(&batch).await {
+                    tracing::warn!(batch = batch.id, error = %e, "batch not handed over");
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        self.confirm_deliveries().await?;
+        Ok(handled)
+    }
+
+    async fn send_batch(&self, batch: &SendBatch) -> AppResult<()> {
+        let b = batch.brand;
+        let Some(c) = self.repo.campaign(b, batch.campaign_id).await? else {
+            self.repo
+                .batch_failed(batch.id, "the campaign is gone")
+                .await?;
+            return Ok(());
+        };
+        if c.status == CampaignStatus::Cancelled {
+            self.repo.batch_failed(batch.id, "cancelled").await?;
+            return Ok(());
+        }
+        if batch.sender.is_empty() {
+            self.repo
+                .batch_failed(batch.id, "the associate has no WeCom account")
+                .await?;
+            return Ok(());
+        }
+        if batch.attempts >= MAX_ATTEMPTS {
+            self.repo
+                .batch_failed(batch.id, "gave up after 10 attempts")
+                .await?;
+            return Ok(());
+        }
+        let sa = self.repo.user(b, batch.associate_id).await?;
+        let sa_name = sa.map(|u| u.display_name).unwrap_or_default();
+        let body = match (c.template.per_client(), batch.sends.first()) {
+            (true, Some((_, client, _))) => match self.repo.client(b, *client).await? {
+                Some(cl) => c.template.render(
+                    cl.pii.first_name.as_deref(),
+                    cl.pii.last_name.as_deref(),
+                    &cl.pii.display_name(),
+                    &sa_name,
+                ),
+                None => {
+                    self.repo
+                        .batch_failed(batch.id, "the client is gone")
+                        .await?;
+                    return Ok(());
+                }
+            },
+            _ => c.template.render(None, None, "", &sa_name),
+        };
+        let addresses: Vec<String> = batch
+            .sends
+            .iter()
+            .filter(|(_, _, a)| !a.is_empty())
+            .map(|(_, _, a)| a.clone())
+            .collect();
+        let now = now_millis();
+        // The text is on record before the call: a crash after it can be reconciled.
+        self.repo
+            .batch_attempt(batch.id, &body, now, now + ms(lease(self)))
+            .await?;
+        let api = self.wecom_api(b).await?;
+        match api.add_msg_template(&batch.sender, &addresses, &body).await {
+            Ok(t) => {
+                let refused: Vec<ClientId> = batch
+                    .sends
+                    .iter()
+                    .filter(|(_, _, a)| a.is_empty() || t.fail_list.contains(a))
+                    .map(|(_, c, _)| *c)
+                    .collect();
+                self.repo
+                    .batch_sent(batch.id, &t.msgid, &refused, now_millis())
+                    .await?;
+            }
+            Err(ApiError::Api {
+                errcode: code,
+                errmsg,
+                ..
+            }) => {
+                let error = format!("WeCom errcode {code}: {errmsg}");
+                if matches!(code, errcode::SYSTEM_BUSY | errcode::API_FREQ_OUT_OF_LIMIT)
+                    || code == errcode::ACCESS_TOKEN_EXPIRED
+                {
+                    let backoff = 1_000_i64 << batch.attempts.clamp(0, 6);
+                    self.repo
+                        .batch_retry(batch.id, &error, now_millis() + backoff)
+                        .await?;
+                } else {
+                    self.repo.batch_failed(batch.id, &error).await?;
+                }
+            }
+            Err(e) => {
+                // No clear answer: the batch keeps its lease, then is reconciled.
+                tracing::warn!(batch = batch.id, error = %e, "group message left unanswered; reconciling after the lease");
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks WeCom whether a batch whose call went unanswered was taken, and settles it.
+    async fn reconcile(&self, batch: &SendBatch) -> AppResult<()> {
+        let (Some(body), Some(at)) = (&batch.body, batch.attempt_at) else {
+            self.repo
+                .batch_retry(batch.id, "never handed over", now_millis())
+                .await?;
+            return Ok(());
+        };
+        let api = self.wecom_api(batch.brand).await?;
+        let unavailable = |e: ApiError| AppError::Unavailable(e.to_string());
+        let ours: HashSet<&str> = batch
+            .sends
+            .iter()
+            .map(|(_, _, a)| a.as_str())
+            .filter(|a| !a.is_empty())
+            .collect();
+        let from = at / 1000 - 300;
+        let to = now_millis() / 1000 + 60;
+        let mut cursor = String::new();
+        let mut found: Option<(String, HashSet<String>)> = None;
+        'pages: loop {
+            let page = api
+                .get_groupmsg_list_v2(&batch.sender, from, to, &cursor)
+                .await
+                .map_err(unavailable)?;
+            for m in &page.group_msg_list {
+                if m.text.as_ref().map(|t| t.content.as_str()) != Some(body.as_str()) {
+                    continue;
+                }
+                let mut got = HashSet::new();
+                let mut c = String::new();
+                loop {
+                    let r = api
+                        .get_groupmsg_send_result(&m.msgid, &batch.sender, &c)
+                        .await
+                        .map_err(unavailable)?;
+                    got.extend(
+                        r.send_list
+                            .into_iter()
+                            .filter(|s| s.status != 3)
+                            .map(|s| s.external_userid),
+                    );
+                    if r.next_cursor.is_empty() {
+                        break;
+                    }
+                    c = r.next_cursor;
+                }
+                if got.iter().any(|a| ours.contains(a.as_str())) {
+                    found = Some((m.msgid.clone(), got));
+                    break 'pages;
+                }
+            }
+            if page.next_cursor.is_empty() {
+                break;
+            }
+            cursor = page.next_cursor;
+        }
+        match found {
+            Some((msgid, got)) => {
+                tracing::info!(batch = batch.id, %msgid, "an unanswered group message had been taken: not sent again");
+                let refused: Vec<ClientId> = batch
+                    .sends
+                    .iter()
+                    .filter(|(_, _, a)| !got.contains(a))
+                    .map(|(_, c, _)| *c)
+                    .collect();
+                self.repo
+                    .batch_sent(batch.id, &msgid, &refused, now_millis())
+                    .await?;
+            }
+            None => {
+                tracing::info!(
+                    batch = batch.id,
+                    "an unanswered group message was not taken: sending it again"
+                );
+                self.repo
+                    .batch_retry(batch.id, "not taken by WeCom; sent again", now_millis())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks WeCom which clients received the batches sent a little while ago.
+    async fn confirm_deliveries(&self) -> AppResult<()> {
+        let now = now_millis();
+        for (brand, id, msgid, sender) in self.repo.batches_to_confirm(now - 2_000, 8).await? {
+            let Some(batch) = self.repo.batch(id).await? else {
+                continue;
+            };
+            let Ok(api) = self.wecom_api(brand).await else {
+                continue;
+            };
+            let Ok(r) = api.get_groupmsg_send_result(&msgid, &sender, "").await else {
+                self.repo.batch_checked(id, Some(now + 60_000)).await?;
+                continue;
+            };
+            let received: HashSet<&str> = r
+                .send_list
+                .iter()
+                .filter(|s| s.status == 1)
+                .map(|s| s.external_userid.as_str())
+                .collect();
+            let clients: Vec<ClientId> = batch
+                .sends
+                .iter()
+                .filter(|(_, _, a)| received.contains(a.as_str()))
+                .map(|(_, c, _)| *c)
+                .collect();
+            self.repo.mark_delivered(id, &clients, now).await?;
+            let pending = r.send_list.iter().any(|s| s.status == 0);
+            self.repo
+                .batch_checked(id, pending.then_some(now + 60_000))
+                .await?;
+        }
+        Ok(())
+    }
+}
