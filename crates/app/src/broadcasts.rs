@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use channels::wecom::api::{ApiError, errcode};
 use domain::ports::PlanCounts;
 use domain::*;
+use roaring::RoaringBitmap;
 use segments::{EvalContext, Expr, SegmentIndex};
 use serde::Serialize;
 
@@ -119,16 +120,26 @@ fn zone(name: &str) -> jiff::tz::TimeZone {
 impl Salon {
     /// The brand's clients indexed for segments, rebuilt when they changed.
     pub async fn segment_index(&self, brand: BrandId) -> AppResult<Arc<SegmentIndex>> {
+        Ok(self.segment_index_at(brand, false).await?.0)
+    }
+
+    /// The index and the version of the facts it holds; `fresh` checks the version now.
+    async fn segment_index_at(
+        &self,
+        brand: BrandId,
+        fresh: bool,
+    ) -> AppResult<(Arc<SegmentIndex>, FactsVersion)> {
         let cached = self
             .broadcasts
             .indexes
             .lock()
             .ok()
             .and_then(|m| m.get(&brand).cloned());
-        if let Some((checked, _, ix)) = &cached
+        if let Some((checked, v, ix)) = &cached
             && checked.elapsed() < FACTS_FRESH
+            && !fresh
         {
-            return Ok(ix.clone());
+            return Ok((ix.clone(), *v));
         }
         let version = self.repo.facts_version(brand).await?;
         if let Some((_, v, ix)) = cached
@@ -137,14 +148,120 @@ impl Salon {
             if let Ok(mut m) = self.broadcasts.indexes.lock() {
                 m.insert(brand, (Instant::now(), v, ix.clone()));
             }
-            return Ok(ix);
+            return Ok((ix, v));
         }
         let facts = self.repo.segment_facts(brand).await?;
         let ix = Arc::new(tokio::task::block_in_place(|| SegmentIndex::build(facts)));
         if let Ok(mut m) = self.broadcasts.indexes.lock() {
             m.insert(brand, (Instant::now(), version, ix.clone()));
         }
-        Ok(ix)
+        Ok((ix, version))
+    }
+
+    /// The campaign's audience: the segment's members (limited to `only`, when given) with
+    /// what the checks need, read from the index, and the facts' version.
+    async fn audience(
+        &self,
+        brand: &Brand,
+        expr: &Expr,
+        only: Option<&[ClientId]>,
+        fresh: bool,
+    ) -> AppResult<domain::ports::Audience> {
+        let (ix, version) = self.segment_index_at(brand.id, fresh).await?;
+        let mut members = ix.evaluate(expr, &Self::eval_context(brand));
+        if let Some(o) = only {
+            let o: RoaringBitmap = ix.of_clients(&o.iter().map(|c| c.0).collect::<Vec<_>>());
+            members &= o;
+        }
+        let stores: HashMap<String, String> = self
+            .repo
+            .list_stores(brand.id)
+            .await?
+            .into_iter()
+            .map(|s| (s.code.as_str().to_owned(), s.time_zone.as_str().to_owned()))
+            .collect();
+        let mut zones = vec![brand.time_zone.as_str().to_owned()];
+        let mut zone_of_store: HashMap<&str, usize> = HashMap::new();
+        let channel = ChannelKind::Wecom.as_str();
+        let mut candidates = Vec::with_capacity(members.len() as usize);
+        for d in &members {
+            let Some(id) = ix.client_id(d) else { continue };
+            let zone = match ix.store_of(d) {
+                Some(code) => match zone_of_store.get(code) {
+                    Some(z) => *z,
+                    None => {
+                        let tz = stores
+                            .get(code)
+                            .cloned()
+                            .unwrap_or_else(|| zones[0].clone());
+                        let z = zones.iter().position(|x| *x == tz).unwrap_or_else(|| {
+                            zones.push(tz);
+                            zones.len() - 1
+                        });
+                        zone_of_store.insert(code, z);
+                        z
+                    }
+                },
+                None => 0,
+            };
+            candidates.push(Candidate {
+                client_id: ClientId(id),
+                associate: ix.associate_of(d).map(UserId),
+                has_address: ix.reachable(d, channel),
+                has_sender: false,
+                consent: ix.consent_of(d, channel),
+                zone,
+                broadcast_days: Vec::new(),
+            });
+        }
+        Ok(domain::ports::Audience {
+            candidates,
+            zones,
+            version,
+        })
+    }
+
+    /// Plans a broadcast to its whole segment with a given planner (for `salon bench --plan`).
+    pub async fn plan_campaign_with(
+        &self,
+        brand: &Brand,
+        campaign: i64,
+        planner: &domain::ports::Planner,
+    ) -> AppResult<PlanCounts> {
+        let c = self
+            .repo
+            .campaign(brand.id, campaign)
+            .await?
+            .ok_or(AppError::NotFound("campaign"))?;
+        let expr = Self::parse_segment(&c.expression)?;
+        self.plan_audience(brand, campaign, &expr, None, planner)
+            .await
+    }
+
+    /// Plans against the index, reading it again if the facts changed meanwhile.
+    async fn plan_audience(
+        &self,
+        brand: &Brand,
+        campaign: i64,
+        expr: &Expr,
+        only: Option<&[ClientId]>,
+        planner: &domain::ports::Planner,
+    ) -> AppResult<PlanCounts> {
+        let mut fresh = false;
+        for _ in 0..3 {
+            let audience = self.audience(brand, expr, only, fresh).await?;
+            match self
+                .repo
+                .plan_campaign(brand.id, campaign, &audience, planner, now_millis())
+                .await
+            {
+                Err(RepoError::Stale(_)) => fresh = true,
+                other => return Ok(other?),
+            }
+        }
+        Err(AppError::Conflict(
+            "the clients keep changing; try again in a moment".into(),
+        ))
     }
 
     fn eval_context(brand: &Brand) -> EvalContext {
@@ -428,9 +545,6 @@ impl Salon {
             ));
         }
         let expr = Self::parse_segment(&c.expression)?;
-        let ix = self.segment_index(b).await?;
-        let members = ix.client_ids(&ix.evaluate(&expr, &Self::eval_context(&actor.brand)));
-        let clients: Vec<ClientId> = members.into_iter().map(ClientId).collect();
         let policy = self.repo.contact_policy(b).await?;
         let planner = Self::planner(
             &actor.brand,
@@ -439,8 +553,7 @@ impl Salon {
             c.max_recipients,
         );
         let counts = self
-            .repo
-            .plan_campaign(b, id, &clients, &*planner, now_millis())
+            .plan_audience(&actor.brand, id, &expr, None, &*planner)
             .await?;
         self.audit(
             actor,
@@ -555,9 +668,11 @@ impl Salon {
         let (todo, _) = self.task_clients(actor, &c).await?;
         let policy = self.repo.contact_policy(b).await?;
         let planner = Self::planner(&actor.brand, policy, now_millis(), None);
+        let expr = self
+            .scoped(actor, Self::parse_segment(&c.expression)?)
+            .await?;
         let counts = self
-            .repo
-            .plan_campaign(b, id, &todo, &*planner, now_millis())
+            .plan_audience(&actor.brand, id, &expr, Some(&todo), &*planner)
             .await?;
         self.broadcasts.wake.notify_one();
         Ok(counts)
@@ -609,7 +724,7 @@ impl Salon {
             });
         }
         while tasks.join_next().await.is_some() {}
-        self.confirm_deliveries().await?;
+        self.confirm_deliveries(Duration::from_secs(2)).await?;
         Ok(handled)
     }
 
@@ -788,10 +903,11 @@ impl Salon {
         Ok(())
     }
 
-    /// Asks WeCom which clients received the batches sent a little while ago.
-    async fn confirm_deliveries(&self) -> AppResult<()> {
+    /// Asks WeCom which clients received the batches sent at least `after` ago (an associate
+    /// may still have to confirm a group message in WeCom: those are asked again later).
+    pub async fn confirm_deliveries(&self, after: Duration) -> AppResult<()> {
         let now = now_millis();
-        for (brand, id, msgid, sender) in self.repo.batches_to_confirm(now - 2_000, 8).await? {
+        for (brand, id, msgid, sender) in self.repo.batches_to_confirm(now - ms(after), 8).await? {
             let Some(batch) = self.repo.batch(id).await? else {
                 continue;
             };

@@ -62,6 +62,9 @@ impl From<RepoError> for AppError {
         match e {
             RepoError::NotFound(what) => AppError::NotFound(what),
             RepoError::Conflict(m) => AppError::Conflict(m),
+            RepoError::Stale(what) => {
+                AppError::Conflict(format!("{what} changed meanwhile; try again"))
+            }
             RepoError::Invalid(f) => AppError::Invalid(vec![f]),
             RepoError::Backend(m) => AppError::Internal(m),
         }

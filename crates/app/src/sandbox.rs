@@ -70,6 +70,7 @@ pub async fn wire(
         )
         .await?;
     salon.sync_staff_of(brand.id).await?;
+    restore_contacts(salon, sim, brand.id).await?;
     restore_conversations(salon, sim, brand.id).await?;
     let ways = salon.repo.contact_ways(brand.id).await?;
     let linked = salon
@@ -121,6 +122,43 @@ pub async fn wire(
                 },
             )
             .await?;
+    }
+    Ok(())
+}
+
+/// Every client with a WeCom contact becomes the simulator's contact of their associate again:
+/// broadcasts and prepared messages reach them.
+async fn restore_contacts(salon: &Salon, sim: &Simulator, brand: domain::BrandId) -> AppResult<()> {
+    let linked: std::collections::HashMap<domain::UserId, String> = salon
+        .repo
+        .staff_provider_ids(brand, crate::channels::WECOM_STAFF)
+        .await?
+        .into_iter()
+        .collect();
+    let mut q = domain::ClientQuery::new(domain::Scope::Brand);
+    q.limit = 500;
+    loop {
+        let page = salon.repo.list_clients(brand, &q).await?;
+        for c in &page.items {
+            let Some(client) = salon.repo.client(brand, c.id).await? else {
+                continue;
+            };
+            let follows = client.associate_id.and_then(|u| linked.get(&u));
+            for i in &client.identities {
+                if i.kind == domain::IdentityKind::Wecom {
+                    sim.restore_contact(
+                        &i.value,
+                        &client.pii.display_name(),
+                        follows.map(String::as_str),
+                        None,
+                    );
+                }
+            }
+        }
+        match page.items.last() {
+            Some(last) if page.next_cursor.is_some() => q.after = Some(last.id),
+            _ => break,
+        }
     }
     Ok(())
 }

@@ -27,6 +27,9 @@ pub enum RepoError {
     Conflict(String),
     #[error("invalid: {0}")]
     Invalid(#[from] FieldError),
+    /// What the caller read has changed since: read it again and retry.
+    #[error("stale: {0}")]
+    Stale(&'static str),
     /// The database failed; the text is for logs and never contains PII.
     #[error("storage failure: {0}")]
     Backend(String),

@@ -363,6 +363,17 @@ pub type Planner = dyn Fn(&[Candidate], &[String], &std::collections::HashMap<(i
     + Send
     + Sync;
 
+/// Who a campaign may reach, as the brand's segment index saw them at `version` (see
+/// [`BroadcastStore::facts_version`]). The store checks the version inside the planning
+/// transaction, so that a consent withdrawn meanwhile is never missed.
+#[derive(Debug, Clone, Default)]
+pub struct Audience {
+    /// `has_sender` and `broadcast_days` are the store's to fill.
+    pub candidates: Vec<Candidate>,
+    pub zones: Vec<String>,
+    pub version: (i64, i64, i64),
+}
+
 /// What planning stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PlanCounts {
@@ -411,15 +422,16 @@ pub trait BroadcastStore: Send + Sync + 'static {
         id: i64,
         status: CampaignStatus,
     ) -> RepoResult<()>;
-    /// In one transaction, serialised per brand: loads the candidates among `clients`, lets
-    /// `planner` decide, stores one send per client (clients the campaign already has are left
-    /// alone) and marks the campaign planned. Two broadcasts on one client's day are refused by
-    /// the database itself.
+    /// In one transaction, serialised per brand: checks the audience is current
+    /// ([`RepoError::Stale`] if not), adds each candidate's broadcast days and whether their
+    /// associate can send, lets `planner` decide, stores one send per client (clients the
+    /// campaign already has are left alone) and marks the campaign planned. Two broadcasts on
+    /// one client's day are refused by the database itself.
     async fn plan_campaign(
         &self,
         brand: BrandId,
         campaign: i64,
-        clients: &[ClientId],
+        audience: &Audience,
         planner: &Planner,
         at: Millis,
     ) -> RepoResult<PlanCounts>;

@@ -28,6 +28,8 @@ pub struct Facts {
     pub birth_month: Option<u8>,
     /// Channels with marketing consent in force.
     pub consents: Vec<String>,
+    /// Channels on which the client withdrew marketing consent (opted out).
+    pub withdrawn: Vec<String>,
     /// Channel identities: `wecom`, `wechat_oa`, `whatsapp`, `crm`.
     pub channels: Vec<String>,
 }
@@ -137,7 +139,12 @@ pub struct SegmentIndex {
     languages: HashMap<String, RoaringBitmap>,
     associates: HashMap<i64, RoaringBitmap>,
     consents: HashMap<String, RoaringBitmap>,
+    withdrawn: HashMap<String, RoaringBitmap>,
     channels: HashMap<String, RoaringBitmap>,
+    /// Per dense id: the associate (0: none) and the store (an index into `store_names`).
+    associate_of: Vec<i64>,
+    store_of: Vec<u32>,
+    store_names: Vec<String>,
     birthdays: [RoaringBitmap; 12],
     spend: RangeIndex,
     last_purchase: RangeIndex,
@@ -193,8 +200,23 @@ impl SegmentIndex {
             if let Some(a) = f.associate {
                 ix.associates.entry(a).or_default().insert(d);
             }
+            ix.associate_of.push(f.associate.unwrap_or(0));
+            let store = match &f.store {
+                Some(code) => match ix.store_names.iter().position(|s| s == code) {
+                    Some(i) => i as u32,
+                    None => {
+                        ix.store_names.push(code.clone());
+                        (ix.store_names.len() - 1) as u32
+                    }
+                },
+                None => u32::MAX,
+            };
+            ix.store_of.push(store);
             for c in &f.consents {
                 add(&mut ix.consents, c, d);
+            }
+            for c in &f.withdrawn {
+                add(&mut ix.withdrawn, c, d);
             }
             for c in &f.channels {
                 add(&mut ix.channels, c, d);
@@ -235,6 +257,51 @@ impl SegmentIndex {
             .binary_search(&client_id)
             .ok()
             .and_then(|i| u32::try_from(i).ok())
+    }
+
+    /// The client of a dense id.
+    pub fn client_id(&self, dense: u32) -> Option<i64> {
+        self.ids.get(dense as usize).copied()
+    }
+
+    /// The client's associate.
+    pub fn associate_of(&self, dense: u32) -> Option<i64> {
+        self.associate_of
+            .get(dense as usize)
+            .copied()
+            .filter(|a| *a != 0)
+    }
+
+    /// The code of the client's store.
+    pub fn store_of(&self, dense: u32) -> Option<&str> {
+        self.store_of
+            .get(dense as usize)
+            .and_then(|i| self.store_names.get(*i as usize))
+            .map(String::as_str)
+    }
+
+    /// The marketing consent in force on a channel: granted, withdrawn, or never given.
+    pub fn consent_of(&self, dense: u32, channel: &str) -> Option<bool> {
+        if self
+            .consents
+            .get(channel)
+            .is_some_and(|b| b.contains(dense))
+        {
+            Some(true)
+        } else if self
+            .withdrawn
+            .get(channel)
+            .is_some_and(|b| b.contains(dense))
+        {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the client can be reached on a channel.
+    pub fn reachable(&self, dense: u32, kind: &str) -> bool {
+        self.channels.get(kind).is_some_and(|b| b.contains(dense))
     }
 
     /// The clients of a set of dense ids, ascending.

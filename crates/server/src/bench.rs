@@ -68,6 +68,13 @@ pub struct BenchArgs {
     /// directory, so that a second run reuses it).
     #[arg(long)]
     search: Option<usize>,
+    /// Measure counting a five-term segment over this many clients instead.
+    #[arg(long)]
+    segments: Option<usize>,
+    /// Measure planning a broadcast to this many clients instead (a brand seeded in the data
+    /// directory, reused by later runs).
+    #[arg(long)]
+    plan: Option<usize>,
 }
 
 /// The dashboard's answer time over a brand held in memory: the report over a loaded table,
@@ -176,6 +183,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(n) = args.rules {
         return crate::bench_rules::run(n, args.runs.max(2_000));
     }
+    if let Some(n) = args.segments {
+        return crate::bench_segments::segments(n, args.runs.max(20));
+    }
     if let Some(n) = args.search {
         let dir = args
             .data_dir
@@ -195,7 +205,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let salon = store_args.resolve()?.open().await?;
-    if !args.callbacks && args.messages.is_none() {
+    if !args.callbacks && args.messages.is_none() && args.plan.is_none() {
         println!(
             "salon bench: {} clients, data in {}",
             args.clients,
@@ -204,6 +214,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if let Some(n) = args.messages {
         return crate::bench_messages::run(salon, n).await;
+    }
+    if let Some(n) = args.plan {
+        return crate::bench_segments::plan(salon, n).await;
     }
     if args.callbacks {
         return crate::bench_callbacks::run(

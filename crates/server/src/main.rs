@@ -5,6 +5,7 @@ mod bench_callbacks;
 mod bench_messages;
 mod bench_rules;
 mod bench_search;
+mod bench_segments;
 mod config;
 
 use std::net::SocketAddr;

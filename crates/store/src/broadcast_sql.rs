@@ -98,14 +98,50 @@ macro_rules! impl_broadcast_store {
                 })
             }
 
+            /// What the clients' facts are at: (clients, their latest update and consent),
+            /// (identities), (messages).
+            async fn facts_version_in(
+                &self,
+                conn: &mut <<DbRow as sqlx::Row>::Database as sqlx::Database>::Connection,
+                brand: BrandId,
+            ) -> RepoResult<(i64, i64, i64)> {
+                let (n, updated): (i64, Option<i64>) =
+                    sqlx::query_as("SELECT COUNT(*), MAX(updated_at) FROM clients WHERE brand_id = $1")
+                        .bind(brand.0)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                let consents: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM client_consents WHERE brand_id = $1")
+                    .bind(brand.0)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                let identities: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM client_identities WHERE brand_id = $1")
+                    .bind(brand.0)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                let messages: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM messages WHERE brand_id = $1")
+                    .bind(brand.0)
+                    .fetch_one(&mut *conn)
+                    .await
+                    .map_err(db)?;
+                Ok((
+                    n,
+                    updated.unwrap_or(0) ^ consents.unwrap_or(0).rotate_left(20) ^ identities.rotate_left(40),
+                    messages.unwrap_or(0),
+                ))
+            }
+
             async fn try_plan(
                 &self,
                 brand: BrandId,
                 campaign: i64,
-                clients: &[ClientId],
+                audience: &Audience,
                 planner: &Planner,
                 at: Millis,
             ) -> RepoResult<PlanCounts> {
+                let started = std::time::Instant::now();
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 sqlx::query($lock)
                     .bind($crate::broadcast_sql::PLAN_LOCK_BASE + brand.0)
@@ -124,7 +160,11 @@ macro_rules! impl_broadcast_store {
                     return Err(RepoError::Conflict(format!("the campaign is {}", c.status.as_str())));
                 }
                 let channel = c.channel.as_str();
-                let wanted: std::collections::HashSet<i64> = clients.iter().map(|c| c.0).collect();
+                if self.facts_version_in(&mut tx, brand).await? != audience.version {
+                    return Err(RepoError::Stale("the clients' facts"));
+                }
+                let wanted: std::collections::HashSet<i64> =
+                    audience.candidates.iter().map(|c| c.client_id.0).collect();
                 let already: std::collections::HashSet<i64> =
                     sqlx::query_scalar::<_, i64>("SELECT client_id FROM campaign_sends WHERE campaign_id = $1")
                         .bind(campaign)
@@ -159,52 +199,33 @@ macro_rules! impl_broadcast_store {
                         days.entry(client).or_default().push(day);
                     }
                 }
-                let rows = sqlx::query(
-                    "SELECT c.id, c.associate_id, COALESCE(st.time_zone, b.time_zone) AS tz, \
-                     EXISTS (SELECT 1 FROM client_identities i WHERE i.client_id = c.id AND i.kind = $2) AS has_address, \
-                     EXISTS (SELECT 1 FROM staff_identities s WHERE s.brand_id = c.brand_id AND s.kind = $2 AND s.user_id = c.associate_id) AS has_sender, \
-                     (SELECT k.granted FROM client_consents k WHERE k.client_id = c.id AND k.channel = $2 \
-                      AND k.purpose = 'marketing' ORDER BY k.at DESC, k.id DESC LIMIT 1) AS consent \
-                     FROM clients c JOIN brands b ON b.id = c.brand_id LEFT JOIN stores st ON st.id = c.store_id \
-                     WHERE c.brand_id = $1 ORDER BY c.id",
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "plan: broadcast days read");
+                let senders: std::collections::HashSet<i64> = sqlx::query_scalar::<_, i64>(
+                    "SELECT user_id FROM staff_identities WHERE brand_id = $1 AND kind = $2",
                 )
                 .bind(brand.0)
                 .bind(channel)
                 .fetch_all(&mut *tx)
                 .await
-                .map_err(db)?;
-                let mut zones: Vec<String> = Vec::new();
-                let mut candidates = Vec::with_capacity(wanted.len());
+                .map_err(db)?
+                .into_iter()
+                .collect();
+                let zones = audience.zones.clone();
                 let mut counts = PlanCounts::default();
-                for r in &rows {
-                    let id: i64 = r.try_get("id").map_err(db)?;
-                    if !wanted.contains(&id) {
-                        continue;
-                    }
-                    if already.contains(&id) {
+                let mut candidates = Vec::with_capacity(audience.candidates.len());
+                for cand in &audience.candidates {
+                    if already.contains(&cand.client_id.0) {
                         counts.already += 1;
                         continue;
                     }
-                    let tz: String = r.try_get("tz").map_err(db)?;
-                    let zone = match zones.iter().position(|z| *z == tz) {
-                        Some(i) => i,
-                        None => {
-                            zones.push(tz);
-                            zones.len() - 1
-                        }
-                    };
-                    candidates.push(Candidate {
-                        client_id: ClientId(id),
-                        associate: r.try_get::<Option<i64>, _>("associate_id").map_err(db)?.map(UserId),
-                        has_address: r.try_get("has_address").map_err(db)?,
-                        has_sender: r.try_get("has_sender").map_err(db)?,
-                        consent: r.try_get::<Option<i64>, _>("consent").map_err(db)?.map(|g| g != 0),
-                        zone,
-                        broadcast_days: days.remove(&id).unwrap_or_default(),
-                    });
+                    let mut cand = cand.clone();
+                    cand.has_sender = cand.associate.is_some_and(|u| senders.contains(&u.0));
+                    cand.broadcast_days = days.remove(&cand.client_id.0).unwrap_or_default();
+                    candidates.push(cand);
                 }
-                drop(rows);
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "plan: candidates built");
                 let decisions = planner(&candidates, &zones, &sa_days);
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "plan: decided");
                 if decisions.len() != candidates.len() {
                     return Err(RepoError::Backend("the planner decided for a different number of clients".into()));
                 }
@@ -233,6 +254,7 @@ macro_rules! impl_broadcast_store {
                         _ => db(e),
                     })?;
                 }
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "plan: sends written");
                 for d in &decisions {
                     match d {
                         Decision::Send { .. } => counts.planned += 1,
@@ -249,6 +271,7 @@ macro_rules! impl_broadcast_store {
                 .await
                 .map_err(db)?;
                 tx.commit().await.map_err(db)?;
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "plan: committed");
                 Ok(counts)
             }
         }
@@ -421,8 +444,11 @@ macro_rules! impl_broadcast_store {
                     let granted: i64 = r.try_get("granted").map_err(db)?;
                     if let Some(f) = at.get(&id).and_then(|i| facts.get_mut(*i)) {
                         f.consents.retain(|c| *c != channel);
+                        f.withdrawn.retain(|c| *c != channel);
                         if granted != 0 {
                             f.consents.push(channel);
+                        } else {
+                            f.withdrawn.push(channel);
                         }
                     }
                 }
@@ -442,23 +468,8 @@ macro_rules! impl_broadcast_store {
             }
 
             async fn facts_version(&self, brand: BrandId) -> RepoResult<(i64, i64, i64)> {
-                let (n, updated): (i64, Option<i64>) =
-                    sqlx::query_as("SELECT COUNT(*), MAX(updated_at) FROM clients WHERE brand_id = $1")
-                        .bind(brand.0)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(db)?;
-                let consents: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM client_consents WHERE brand_id = $1")
-                    .bind(brand.0)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(db)?;
-                let messages: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM messages WHERE brand_id = $1")
-                    .bind(brand.0)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(db)?;
-                Ok((n, updated.unwrap_or(0) ^ consents.unwrap_or(0).rotate_left(20), messages.unwrap_or(0)))
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                self.facts_version_in(&mut conn, brand).await
             }
 
             async fn create_campaign(&self, brand: BrandId, c: &NewCampaign) -> RepoResult<Campaign> {
@@ -534,11 +545,11 @@ macro_rules! impl_broadcast_store {
                 &self,
                 brand: BrandId,
                 campaign: i64,
-                clients: &[ClientId],
+                audience: &Audience,
                 planner: &Planner,
                 at: Millis,
             ) -> RepoResult<PlanCounts> {
-                self.try_plan(brand, campaign, clients, planner, at).await
+                self.try_plan(brand, campaign, audience, planner, at).await
             }
 
             async fn claim_batch(&self, now: Millis, lease_until: Millis, max: u32) -> RepoResult<Option<SendBatch>> {
@@ -671,7 +682,9 @@ macro_rules! impl_broadcast_store {
             }
 
             async fn batch_sent(&self, batch: i64, msgid: &str, refused: &[ClientId], at: Millis) -> RepoResult<()> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                // It reads before it writes: on SQLite the write lock is taken at once, so that
+                // concurrent senders wait for each other instead of failing to upgrade.
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 let b = self.load_batch(&mut tx, batch).await?;
                 let (brand, channel): (i64, String) = sqlx::query_as(
                     "SELECT b.brand_id, c.channel FROM send_batches b JOIN campaigns c ON c.id = b.campaign_id WHERE b.id = $1",

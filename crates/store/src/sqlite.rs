@@ -18,8 +18,8 @@ use crate::pii::Purpose;
 use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
 use domain::ports::{
-    BroadcastStore, ChannelStore, ConversationStore, EventStore, PlanCounts, Planner, Repo,
-    RepoResult, StoredEvent,
+    Audience, BroadcastStore, ChannelStore, ConversationStore, EventStore, PlanCounts, Planner,
+    Repo, RepoResult, StoredEvent,
 };
 use domain::*;
 

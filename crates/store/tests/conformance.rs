@@ -1657,6 +1657,36 @@ async fn inbound_messages_are_stored_a_run_at_a_time_with_their_events_and_inbox
     }
 }
 
+/// The audience of `ids` as the app reads it from the segment facts.
+async fn audience(r: &dyn Repo, b: BrandId, ids: &[ClientId]) -> domain::ports::Audience {
+    let version = r.facts_version(b).await.expect("version");
+    let facts = r.segment_facts(b).await.expect("facts");
+    let candidates = facts
+        .iter()
+        .filter(|f| ids.contains(&ClientId(f.client_id)))
+        .map(|f| Candidate {
+            client_id: ClientId(f.client_id),
+            associate: f.associate.map(UserId),
+            has_address: f.channels.iter().any(|c| c == "wecom"),
+            has_sender: false,
+            consent: if f.consents.iter().any(|c| c == "wecom") {
+                Some(true)
+            } else if f.withdrawn.iter().any(|c| c == "wecom") {
+                Some(false)
+            } else {
+                None
+            },
+            zone: 0,
+            broadcast_days: vec![],
+        })
+        .collect();
+    domain::ports::Audience {
+        candidates,
+        zones: vec!["Asia/Shanghai".into()],
+        version,
+    }
+}
+
 fn planner(send_at: Millis, max: Option<u32>) -> Box<domain::ports::Planner> {
     Box::new(move |c, zones, counts| {
         let zones: Vec<jiff::tz::TimeZone> = zones
@@ -1770,7 +1800,13 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
             .expect("campaign");
         assert_eq!(c1.status, CampaignStatus::Draft);
         let counts = r
-            .plan_campaign(b.id, c1.id, &ids, &*planner(send_at, None), 100)
+            .plan_campaign(
+                b.id,
+                c1.id,
+                &audience(r, b.id, &ids).await,
+                &*planner(send_at, None),
+                100,
+            )
             .await
             .expect("plan");
         assert_eq!(
@@ -1780,7 +1816,13 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
             db.name
         );
         let again = r
-            .plan_campaign(b.id, c1.id, &ids, &*planner(send_at, None), 101)
+            .plan_campaign(
+                b.id,
+                c1.id,
+                &audience(r, b.id, &ids).await,
+                &*planner(send_at, None),
+                101,
+            )
             .await
             .expect("plan again");
         assert_eq!(again.already, 6, "nothing planned twice");
@@ -1803,7 +1845,7 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
             .plan_campaign(
                 b.id,
                 c2.id,
-                &ids[..3],
+                &audience(r, b.id, &ids[..3]).await,
                 &*planner(send_at + 3_600_000, None),
                 102,
             )
@@ -1826,8 +1868,14 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
                 .collect()
         });
         assert!(matches!(
-            r.plan_campaign(b.id, c3.id, &ids[..1], &*careless, 103)
-                .await,
+            r.plan_campaign(
+                b.id,
+                c3.id,
+                &audience(r, b.id, &ids[..1]).await,
+                &*careless,
+                103
+            )
+            .await,
             Err(RepoError::Conflict(_))
         ));
         assert_eq!(
@@ -1959,6 +2007,36 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
         let archived = r.messages(b.id, ids[0], 10).await.expect("messages");
         assert_eq!(archived.len(), 1);
         assert_eq!(archived[0].body, "Li Na invites you");
+        // An audience read before a consent changed is refused as stale.
+        let old = audience(r, b.id, &ids).await;
+        r.update_client(
+            b.id,
+            ids[0],
+            &ClientPatch {
+                consents: vec![
+                    Consent::parse("wecom", "marketing", false, "client_request", 50).expect("c"),
+                ],
+                ..ClientPatch::default()
+            },
+            None,
+        )
+        .await
+        .expect("opt out");
+        let c5 = r
+            .create_campaign(b.id, &new("Stale"))
+            .await
+            .expect("campaign");
+        assert!(matches!(
+            r.plan_campaign(
+                b.id,
+                c5.id,
+                &old,
+                &*planner(send_at + 2 * 86_400_000, None),
+                106
+            )
+            .await,
+            Err(RepoError::Stale(_))
+        ));
         // Cancelling withdraws what was not handed over, and frees the day.
         let c4 = r
             .create_campaign(b.id, &new("Tomorrow"))
@@ -1968,21 +2046,27 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
             .plan_campaign(
                 b.id,
                 c4.id,
-                &ids,
+                &audience(r, b.id, &ids).await,
                 &*planner(send_at + 86_400_000, None),
                 104,
             )
             .await
             .expect("plan");
-        assert_eq!(counts.planned, 3);
+        assert_eq!(counts.planned, 2, "client 0 opted out");
         r.set_campaign_status(b.id, c4.id, CampaignStatus::Cancelled)
             .await
             .expect("cancel");
         let rep = r.campaign_report(b.id, c4.id).await.expect("report");
         assert_eq!((rep.planned, rep.suppressed), (0, 6));
         assert!(matches!(
-            r.plan_campaign(b.id, c4.id, &ids, &*planner(send_at, None), 105)
-                .await,
+            r.plan_campaign(
+                b.id,
+                c4.id,
+                &audience(r, b.id, &ids).await,
+                &*planner(send_at, None),
+                105
+            )
+            .await,
             Err(RepoError::Conflict(_))
         ));
         // Policies: defaults until saved.

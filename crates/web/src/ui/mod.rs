@@ -2,6 +2,7 @@
 //! cookie, English and Simplified Chinese. Mobile-first: associates use it on their phones.
 
 mod analytics;
+mod campaigns;
 mod channels;
 mod conversations;
 pub(crate) mod format;
@@ -60,6 +61,17 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/analytics/plan", get(analytics::plan))
         .route("/analytics/benchmark", get(analytics::benchmark))
         .route("/analytics/{chart}", get(analytics::chart_csv))
+        .route(
+            "/campaigns",
+            get(campaigns::campaigns).post(campaigns::create_campaign),
+        )
+        .route("/campaigns/policy", post(campaigns::save_policy))
+        .route("/campaigns/{id}/plan", post(campaigns::plan_campaign))
+        .route("/campaigns/{id}/cancel", post(campaigns::cancel_campaign))
+        .route("/segments", post(campaigns::save_segment))
+        .route("/segments/count", get(campaigns::count))
+        .route("/tasks", get(campaigns::tasks))
+        .route("/tasks/{id}/send", post(campaigns::send_task))
         .route("/inbox", get(conversations::inbox))
         .route("/archive", get(conversations::archive))
         .route("/archive/export", get(conversations::export_archive))

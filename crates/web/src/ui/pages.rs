@@ -102,6 +102,16 @@ pub(crate) fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) ->
         a.can(Action::ReadConversations),
     );
     add(
+        "/tasks",
+        super::campaigns::words_for(v).tasks,
+        a.can(Action::SendPrepared),
+    );
+    add(
+        "/campaigns",
+        super::campaigns::words_for(v).campaigns,
+        a.can(Action::ReadCampaigns),
+    );
+    add(
         "/compliance",
         super::conversations::words_for(v).compliance,
         a.can(Action::ReadFlags) || a.can(Action::ReadRules),

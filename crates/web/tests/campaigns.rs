@@ -1,0 +1,297 @@
+//! Segments, campaigns and prepared messages end to end through the API, against the WeCom
+//! simulator: a live count that names a bad term; a broadcast planned with its suppressions
+//! and sent once; a second broadcast the same day that reaches nobody twice; and HQ's prepared
+//! message sent by an associate to their own clients, personalised, received in the simulator.
+
+mod support;
+
+use axum::http::StatusCode;
+use domain::*;
+use serde_json::{Value, json};
+use support::{TestApp, spawn};
+
+fn j(s: &str) -> Value {
+    serde_json::from_str(s).expect("json")
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+    let (st, b) = app
+        .call(
+            "POST",
+            path,
+            Some(token),
+            Some(("application/json", body.to_string())),
+        )
+        .await;
+    (st, j(&b))
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> (StatusCode, Value) {
+    let (st, b) = app.call("GET", path, Some(token), None).await;
+    (st, j(&b))
+}
+
+/// Runs the dispatcher until nothing is left to hand over.
+async fn drain(app: &TestApp) {
+    for _ in 0..200 {
+        if app.salon.broadcast_once().await.expect("dispatch") == 0 {
+            for _ in 0..20 {
+                app.salon
+                    .confirm_deliveries(std::time::Duration::ZERO)
+                    .await
+                    .expect("deliveries");
+            }
+            return;
+        }
+    }
+    panic!("the dispatcher did not settle");
+}
+
+async fn no_quiet_hours(app: &TestApp, hq: &str) {
+    let (st, b) = app
+        .call(
+            "PUT",
+            "/api/v1/contact-policy",
+            Some(hq),
+            Some((
+                "application/json",
+                json!({"per_week": 3, "per_month": 8, "quiet_start": 0, "quiet_end": 0, "sa_daily_quota": 1000})
+                    .to_string(),
+            )),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn segments_count_live_and_broadcasts_reach_each_client_once_a_day() {
+    let app = spawn(60).await;
+    let hq = app.token(Role::Hq, None).await;
+    no_quiet_hours(&app, &hq).await;
+
+    // The live count, and an error that names the term.
+    let (st, c) = post(
+        &app,
+        &hq,
+        "/api/v1/segments/count",
+        json!({"expression": "consent:wecom AND channel:wecom"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{c}");
+    let reachable = c["count"].as_u64().expect("count");
+    assert!(
+        reachable > 0 && reachable <= c["of"].as_u64().expect("of"),
+        "{c}"
+    );
+    let (st, e) = post(
+        &app,
+        &hq,
+        "/api/v1/segments/count",
+        json!({"expression": "consent:wecom AND colour:red"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unknown field \"colour\""),
+        "{e}"
+    );
+    // Saved, then used by a campaign.
+    let (st, seg) = post(
+        &app,
+        &hq,
+        "/api/v1/segments",
+        json!({"name": "All", "expression": "channel:wecom"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{seg}");
+    let (st, camp) = post(&app, &hq, "/api/v1/campaigns", json!({
+        "name": "Preview", "segment_id": seg["id"], "text": "{sa.name} invites you to the winter preview"
+    })).await;
+    assert_eq!(st, StatusCode::CREATED, "{camp}");
+    assert_eq!(camp["status"], "draft");
+    let id = camp["id"].as_i64().expect("id");
+    let (st, planned) = post(
+        &app,
+        &hq,
+        &format!("/api/v1/campaigns/{id}/plan"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{planned}");
+    assert_eq!(planned["planned"].as_u64(), Some(reachable), "{planned}");
+    drain(&app).await;
+    let (_, report) = get(&app, &hq, &format!("/api/v1/campaigns/{id}")).await;
+    let r = &report["report"];
+    assert_eq!(r["planned"], 0, "{r}");
+    assert_eq!(r["sent"].as_u64(), Some(reachable), "{r}");
+    assert_eq!(
+        r["delivered"].as_u64(),
+        Some(reachable),
+        "the simulator reports them received: {r}"
+    );
+    let reasons: Vec<&str> = r["suppressed_by"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .filter_map(|p| p[0].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"no_consent") || reasons.contains(&"opted_out"),
+        "{r}"
+    );
+
+    // A second broadcast the same day: everyone already had one.
+    let (_, second) = post(
+        &app,
+        &hq,
+        "/api/v1/campaigns",
+        json!({
+            "name": "Again", "expression": "channel:wecom", "text": "One more thing"
+        }),
+    )
+    .await;
+    let id2 = second["id"].as_i64().expect("id");
+    let (_, planned) = post(
+        &app,
+        &hq,
+        &format!("/api/v1/campaigns/{id2}/plan"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(planned["planned"], 0, "{planned}");
+    drain(&app).await;
+    let log = app.sim.accepted("externalcontact/add_msg_template");
+    let mut seen = std::collections::HashSet::new();
+    for e in &log {
+        for u in e.detail["external_userid"].as_array().into_iter().flatten() {
+            assert!(
+                seen.insert(u.as_str().unwrap_or("").to_owned()),
+                "{u} received two broadcasts"
+            );
+        }
+    }
+    assert_eq!(seen.len() as u64, reachable);
+    let (_, sends) = get(
+        &app,
+        &hq,
+        &format!("/api/v1/campaigns/{id2}/sends?status=suppressed&limit=500"),
+    )
+    .await;
+    let capped = sends["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|s| s["reason"] == "daily_cap")
+        .count() as u64;
+    assert_eq!(capped, reachable, "{sends}");
+
+    // Bad input names what is wrong; roles are enforced.
+    let (st, e) = post(
+        &app,
+        &hq,
+        "/api/v1/campaigns",
+        json!({"name": "X", "expression": "tier:gold", "text": "Hi {client.nick}"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("{client.nick}"),
+        "{e}"
+    );
+    let sa = app.token(Role::Associate, Some("li.na")).await;
+    let (st, _) = post(
+        &app,
+        &sa,
+        "/api/v1/campaigns",
+        json!({"name": "X", "expression": "tier:gold", "text": "Hi"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_associate_sends_hqs_prepared_message_to_their_own_clients() {
+    let app = spawn(60).await;
+    let hq = app.token(Role::Hq, None).await;
+    no_quiet_hours(&app, &hq).await;
+    let who = "li.na";
+    let me = app.user(who).await;
+    let sa = app.token(Role::Associate, Some(who)).await;
+    let (st, camp) = post(
+        &app,
+        &hq,
+        "/api/v1/campaigns",
+        json!({
+            "name": "Birthday wishes", "kind": "prepared",
+            "expression": "consent:wecom AND channel:wecom",
+            "text": "Dear {client.first_name}, {sa.name} wishes you a wonderful season"
+        }),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{camp}");
+    assert_eq!(
+        camp["status"], "planned",
+        "a prepared message is open at once"
+    );
+    let (st, tasks) = get(&app, &sa, "/api/v1/tasks").await;
+    assert_eq!(st, StatusCode::OK, "{tasks}");
+    let task = &tasks["items"][0];
+    let mine = task["clients"].as_array().expect("clients").len();
+    assert!(mine > 0, "{task}");
+    assert!(
+        task["preview"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&me.display_name),
+        "{task}"
+    );
+    let id = task["campaign"]["id"].as_i64().expect("id");
+    let (st, sent) = post(&app, &sa, &format!("/api/v1/tasks/{id}/send"), json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{sent}");
+    assert_eq!(sent["planned"].as_u64(), Some(mine as u64), "{sent}");
+    drain(&app).await;
+    // Each of the associate's clients received their own text, from the associate's account.
+    let log = app.sim.accepted("externalcontact/add_msg_template");
+    assert_eq!(log.len(), mine, "one personalised message each");
+    let wecom_id = app
+        .salon
+        .repo
+        .staff_provider_ids(app.brand.id, "wecom")
+        .await
+        .expect("ids")
+        .into_iter()
+        .find(|(u, _)| *u == me.id)
+        .map(|(_, v)| v)
+        .expect("linked");
+    for e in &log {
+        assert_eq!(e.detail["sender"], wecom_id.as_str());
+        let text = e.detail["text"].as_str().unwrap_or("");
+        assert!(
+            text.starts_with("Dear ") && text.contains(&me.display_name),
+            "{text}"
+        );
+        assert!(!text.contains('{'), "placeholders filled: {text}");
+    }
+    // Nothing left for the associate; the thread keeps what was said.
+    let (_, tasks) = get(&app, &sa, "/api/v1/tasks").await;
+    assert_eq!(
+        tasks["items"][0]["clients"].as_array().map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(tasks["items"][0]["done"].as_u64(), Some(mine as u64));
+    // HQ sees who sent what in the report; a colleague cannot send it for li.na's clients.
+    let (_, report) = get(&app, &hq, &format!("/api/v1/campaigns/{id}")).await;
+    assert_eq!(
+        report["report"]["sent"].as_u64(),
+        Some(mine as u64),
+        "{report}"
+    );
+    let (st, _) = post(&app, &hq, &format!("/api/v1/tasks/{id}/send"), json!({})).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+}
