@@ -29,6 +29,9 @@ use crate::{Actor, AppError, AppResult, Salon};
 pub const BATCH: u32 = 200;
 /// Attempts before a batch is given up.
 const MAX_ATTEMPTS: i32 = 10;
+/// Why a post is marked unknown after its dispatcher died mid-call.
+const INTERRUPTED: &str =
+    "interrupted while being handed to WeCom: check WeCom before posting again";
 /// How often the segment facts are checked for changes.
 const FACTS_FRESH: Duration = Duration::from_secs(2);
 
@@ -151,7 +154,11 @@ impl Salon {
             return Ok((ix, v));
         }
         let facts = self.repo.segment_facts(brand).await?;
-        let ix = Arc::new(tokio::task::block_in_place(|| SegmentIndex::build(facts)));
+        let ix = Arc::new(
+            tokio::task::spawn_blocking(move || SegmentIndex::build(facts))
+                .await
+                .map_err(|e| AppError::Internal(e.to_string()))?,
+        );
         if let Ok(mut m) = self.broadcasts.indexes.lock() {
             m.insert(brand, (Instant::now(), version, ix.clone()));
         }
@@ -498,6 +505,10 @@ impl Salon {
         limit: u32,
     ) -> AppResult<Vec<SendRow>> {
         actor.require(Action::ReadCampaigns)?;
+        self.repo
+            .campaign(actor.brand.id, id)
+            .await?
+            .ok_or(AppError::NotFound("campaign"))?;
         Ok(self
             .repo
             .campaign_sends(actor.brand.id, id, status, after, limit)
@@ -724,6 +735,7 @@ impl Salon {
             });
         }
         while tasks.join_next().await.is_some() {}
+        handled += self.process_moments().await?;
         self.confirm_deliveries(Duration::from_secs(2)).await?;
         Ok(handled)
     }
@@ -937,5 +949,227 @@ impl Salon {
                 .await?;
         }
         Ok(())
+    }
+}
+
+impl Salon {
+    /// Refuses a text a monitoring rule blocks, naming the rule.
+    async fn refuse_blocked(&self, brand: BrandId, text: &str) -> AppResult<()> {
+        let verdict = self.check_text(brand, text).await?;
+        if let Some(hit) = verdict.blocked_by() {
+            return Err(AppError::Blocked {
+                rule: hit.rule.clone(),
+                category: hit.category.as_str().to_owned(),
+                matched: hit.matched.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Queues a post to clients' Moments. HQ picks the associates whose clients see it (all
+    /// associates linked to WeCom when none are named); an associate posts for their own
+    /// clients. The text passes the monitoring rules first.
+    pub async fn create_moment(
+        &self,
+        actor: &Actor,
+        text: &str,
+        senders: &[UserId],
+    ) -> AppResult<Moment> {
+        let b = actor.brand.id;
+        let senders: Vec<UserId> = if actor.role == Role::Associate {
+            actor.require(Action::SendPrepared)?;
+            vec![actor.user_id().ok_or(AppError::Unauthenticated)?]
+        } else {
+            actor.require(Action::ManageCampaigns)?;
+            let linked: HashMap<UserId, String> = self
+                .repo
+                .staff_provider_ids(b, crate::channels::WECOM_STAFF)
+                .await?
+                .into_iter()
+                .collect();
+            if senders.is_empty() {
+                let mut all: Vec<UserId> = linked.keys().copied().collect();
+                all.sort();
+                all
+            } else {
+                if let Some(u) = senders.iter().find(|u| !linked.contains_key(u)) {
+                    return Err(invalid(
+                        "senders",
+                        format!("associate {} has no WeCom account", u.0),
+                    ));
+                }
+                senders.to_vec()
+            }
+        };
+        if senders.is_empty() {
+            return Err(invalid("senders", "no associate is linked to WeCom"));
+        }
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > 2_000 {
+            return Err(invalid("text", "must be 1 to 2,000 characters"));
+        }
+        self.refuse_blocked(b, text).await?;
+        let m = self
+            .repo
+            .create_moment(b, text, &senders, actor.user_id(), now_millis())
+            .await?;
+        self.broadcasts.wake.notify_one();
+        Ok(m)
+    }
+
+    /// The brand's posts (an associate sees their own).
+    pub async fn moments(&self, actor: &Actor) -> AppResult<Vec<Moment>> {
+        let all = self.repo.moments(actor.brand.id, 200).await?;
+        if actor.role == Role::Associate {
+            actor.require(Action::SendPrepared)?;
+            let me = actor.user_id();
+            return Ok(all
+                .into_iter()
+                .filter(|m| m.created_by == me || me.is_some_and(|u| m.senders.contains(&u)))
+                .collect());
+        }
+        actor.require(Action::ReadCampaigns)?;
+        Ok(all)
+    }
+
+    /// Hands queued posts to WeCom (`add_moment_task`) and asks about submitted ones. A post
+    /// whose call went unanswered is marked unknown rather than posted twice.
+    pub async fn process_moments(&self) -> AppResult<usize> {
+        let now = now_millis();
+        let mut n = 0;
+        for m in self.repo.moments_due(16).await? {
+            let Ok(api) = self.wecom_api(m.brand).await else {
+                continue;
+            };
+            match m.status {
+                MomentStatus::Queued => {
+                    if !self
+                        .repo
+                        .moment_update(
+                            m.id,
+                            MomentStatus::Queued,
+                            MomentStatus::Submitting,
+                            None,
+                            None,
+                            None,
+                            now,
+                        )
+                        .await?
+                    {
+                        continue;
+                    }
+                    n += 1;
+                    let linked: HashMap<UserId, String> = self
+                        .repo
+                        .staff_provider_ids(m.brand, crate::channels::WECOM_STAFF)
+                        .await?
+                        .into_iter()
+                        .collect();
+                    let senders: Vec<String> = m
+                        .senders
+                        .iter()
+                        .filter_map(|u| linked.get(u).cloned())
+                        .collect();
+                    let (status, jobid, error) = match api.add_moment_task(&senders, &m.text).await
+                    {
+                        Ok(job) => (MomentStatus::Submitted, Some(job), None),
+                        Err(ApiError::Api {
+                            errcode: code,
+                            errmsg,
+                            ..
+                        }) if matches!(
+                            code,
+                            errcode::SYSTEM_BUSY | errcode::API_FREQ_OUT_OF_LIMIT
+                        ) =>
+                        {
+                            (
+                                MomentStatus::Queued,
+                                None,
+                                Some(format!("WeCom errcode {code}: {errmsg}")),
+                            )
+                        }
+                        Err(ApiError::Api {
+                            errcode: code,
+                            errmsg,
+                            ..
+                        }) => (
+                            MomentStatus::Failed,
+                            None,
+                            Some(format!("WeCom errcode {code}: {errmsg}")),
+                        ),
+                        Err(e) => (MomentStatus::Unknown, None, Some(e.to_string())),
+                    };
+                    self.repo
+                        .moment_update(
+                            m.id,
+                            MomentStatus::Submitting,
+                            status,
+                            jobid.as_deref(),
+                            None,
+                            error.as_deref(),
+                            now_millis(),
+                        )
+                        .await?;
+                }
+                // Its dispatcher died mid-call: whether WeCom has it is unknown.
+                MomentStatus::Submitting
+                    if m.attempt_at.is_some_and(|t| now - t > ms(lease(self))) =>
+                {
+                    self.repo
+                        .moment_update(
+                            m.id,
+                            MomentStatus::Submitting,
+                            MomentStatus::Unknown,
+                            None,
+                            None,
+                            Some(INTERRUPTED),
+                            now,
+                        )
+                        .await?;
+                }
+                MomentStatus::Submitted => {
+                    let Some(job) = &m.jobid else { continue };
+                    if now - m.updated_at < 2_000 {
+                        continue;
+                    }
+                    match api.get_moment_task_result(job).await {
+                        Ok(r) if r.status == 3 => {
+                            let id = r
+                                .result
+                                .as_ref()
+                                .and_then(|v| v["moment_id"].as_str())
+                                .map(str::to_owned);
+                            self.repo
+                                .moment_update(
+                                    m.id,
+                                    MomentStatus::Submitted,
+                                    MomentStatus::Done,
+                                    None,
+                                    id.as_deref(),
+                                    None,
+                                    now,
+                                )
+                                .await?;
+                            n += 1;
+                        }
+                        _ => {
+                            self.repo
+                                .moment_update(
+                                    m.id,
+                                    MomentStatus::Submitted,
+                                    MomentStatus::Submitted,
+                                    None,
+                                    None,
+                                    None,
+                                    now,
+                                )
+                                .await?;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(n)
     }
 }

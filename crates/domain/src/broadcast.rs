@@ -550,6 +550,65 @@ pub struct SendRow {
     pub delivered_at: Option<Millis>,
 }
 
+/// Where a Moments post is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MomentStatus {
+    /// Waiting for the dispatcher.
+    Queued,
+    /// Being handed to WeCom.
+    Submitting,
+    /// WeCom has the task; the associates publish it.
+    Submitted,
+    Done,
+    Failed,
+    /// The call went unanswered: WeCom may have the task. Never resent blindly.
+    Unknown,
+}
+
+impl MomentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MomentStatus::Queued => "queued",
+            MomentStatus::Submitting => "submitting",
+            MomentStatus::Submitted => "submitted",
+            MomentStatus::Done => "done",
+            MomentStatus::Failed => "failed",
+            MomentStatus::Unknown => "unknown",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            MomentStatus::Queued,
+            MomentStatus::Submitting,
+            MomentStatus::Submitted,
+            MomentStatus::Done,
+            MomentStatus::Failed,
+            MomentStatus::Unknown,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// A post to clients' Moments (朋友圈), published by the associates in its visible range.
+#[derive(Debug, Clone, Serialize)]
+pub struct Moment {
+    pub id: i64,
+    pub brand: crate::BrandId,
+    pub text: String,
+    /// The associates whose clients see it.
+    pub senders: Vec<UserId>,
+    pub status: MomentStatus,
+    pub jobid: Option<String>,
+    pub moment_id: Option<String>,
+    pub error: Option<String>,
+    pub attempt_at: Option<Millis>,
+    pub created_by: Option<UserId>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

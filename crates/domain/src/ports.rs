@@ -483,6 +483,32 @@ pub trait BroadcastStore: Send + Sync + 'static {
     /// Asked about: ask again at `again_at`, or never (every client's fate is known).
     async fn batch_checked(&self, batch: i64, again_at: Option<Millis>) -> RepoResult<()>;
 
+    async fn create_moment(
+        &self,
+        brand: BrandId,
+        text: &str,
+        senders: &[UserId],
+        by: Option<UserId>,
+        at: Millis,
+    ) -> RepoResult<Moment>;
+    async fn moments(&self, brand: BrandId, limit: u32) -> RepoResult<Vec<Moment>>;
+    /// Posts the dispatcher has work on: queued, submitting (to settle) or submitted (to ask
+    /// about), oldest first.
+    async fn moments_due(&self, limit: u32) -> RepoResult<Vec<Moment>>;
+    /// Moves a post from `from` to `status` with what is known; false if it was not in `from`
+    /// (another dispatcher has it).
+    #[allow(clippy::too_many_arguments)]
+    async fn moment_update(
+        &self,
+        id: i64,
+        from: MomentStatus,
+        status: MomentStatus,
+        jobid: Option<&str>,
+        moment_id: Option<&str>,
+        error: Option<&str>,
+        at: Millis,
+    ) -> RepoResult<bool>;
+
     async fn campaign_report(&self, brand: BrandId, id: i64) -> RepoResult<CampaignReport>;
     async fn campaign_sends(
         &self,

@@ -45,6 +45,26 @@ macro_rules! impl_broadcast_store {
             }
 
             /// A batch with its sends, their addresses and the associate's account.
+            fn moment_row(r: &DbRow) -> RepoResult<Moment> {
+                let senders: String = r.try_get("senders").map_err(db)?;
+                let senders: Vec<i64> = serde_json::from_str(&senders).map_err(corrupt)?;
+                let status: String = r.try_get("status").map_err(db)?;
+                Ok(Moment {
+                    id: r.try_get("id").map_err(db)?,
+                    brand: BrandId(r.try_get("brand_id").map_err(db)?),
+                    text: r.try_get("text").map_err(db)?,
+                    senders: senders.into_iter().map(UserId).collect(),
+                    status: MomentStatus::parse(&status).ok_or_else(|| corrupt("moment status"))?,
+                    jobid: r.try_get("jobid").map_err(db)?,
+                    moment_id: r.try_get("moment_id").map_err(db)?,
+                    error: r.try_get("error").map_err(db)?,
+                    attempt_at: r.try_get("attempt_at").map_err(db)?,
+                    created_by: r.try_get::<Option<i64>, _>("created_by").map_err(db)?.map(UserId),
+                    created_at: r.try_get("created_at").map_err(db)?,
+                    updated_at: r.try_get("updated_at").map_err(db)?,
+                })
+            }
+
             async fn load_batch(
                 &self,
                 conn: &mut <<DbRow as sqlx::Row>::Database as sqlx::Database>::Connection,
@@ -829,6 +849,80 @@ macro_rules! impl_broadcast_store {
                 };
                 q.execute(&self.pool).await.map_err(db)?;
                 Ok(())
+            }
+
+            async fn create_moment(
+                &self,
+                brand: BrandId,
+                text: &str,
+                senders: &[UserId],
+                by: Option<UserId>,
+                at: Millis,
+            ) -> RepoResult<Moment> {
+                let ids: Vec<i64> = senders.iter().map(|u| u.0).collect();
+                let r = sqlx::query(
+                    "INSERT INTO moments (brand_id, text, senders, status, created_by, created_at, updated_at) \
+                     VALUES ($1, $2, $3, 'queued', $4, $5, $5) RETURNING *",
+                )
+                .bind(brand.0)
+                .bind(text)
+                .bind(serde_json::to_string(&ids).map_err(corrupt)?)
+                .bind(by.map(|u| u.0))
+                .bind(at)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                Self::moment_row(&r)
+            }
+
+            async fn moments(&self, brand: BrandId, limit: u32) -> RepoResult<Vec<Moment>> {
+                let rows = sqlx::query("SELECT * FROM moments WHERE brand_id = $1 ORDER BY id DESC LIMIT $2")
+                    .bind(brand.0)
+                    .bind(i64::from(limit.clamp(1, 1000)))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter().map(Self::moment_row).collect()
+            }
+
+            async fn moments_due(&self, limit: u32) -> RepoResult<Vec<Moment>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM moments WHERE status IN ('queued', 'submitting', 'submitted') ORDER BY id LIMIT $1",
+                )
+                .bind(i64::from(limit.clamp(1, 1000)))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter().map(Self::moment_row).collect()
+            }
+
+            async fn moment_update(
+                &self,
+                id: i64,
+                from: MomentStatus,
+                status: MomentStatus,
+                jobid: Option<&str>,
+                moment_id: Option<&str>,
+                error: Option<&str>,
+                at: Millis,
+            ) -> RepoResult<bool> {
+                let n = sqlx::query(
+                    "UPDATE moments SET status = $3, jobid = COALESCE($4, jobid), moment_id = COALESCE($5, moment_id), \
+                     error = $6, updated_at = $7, attempt_at = CASE WHEN $3 = 'submitting' THEN $7 ELSE attempt_at END \
+                     WHERE id = $1 AND status = $2",
+                )
+                .bind(id)
+                .bind(from.as_str())
+                .bind(status.as_str())
+                .bind(jobid)
+                .bind(moment_id)
+                .bind(error)
+                .bind(at)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?
+                .rows_affected();
+                Ok(n == 1)
             }
 
             async fn campaign_report(&self, brand: BrandId, id: i64) -> RepoResult<CampaignReport> {

@@ -58,7 +58,56 @@ const POLICY: &[(&str, &str)] = &[
     ("flagCounts", "MHC"),
     ("auditLog", "CD"),
     ("verifyAudit", "CD"),
+    ("countSegment", "MH"),
+    ("listSegments", "MH"),
+    ("createSegment", "H"),
+    ("updateSegment", "H"),
+    ("getContactPolicy", "MH"),
+    ("putContactPolicy", "H"),
+    ("listCampaigns", "MH"),
+    ("createCampaign", "H"),
+    ("getCampaign", "MH"),
+    ("planCampaign", "H"),
+    ("cancelCampaign", "H"),
+    ("campaignSends", "MH"),
+    ("listMoments", "MH"),
+    ("createMoment", "H"),
+    ("postMyMoment", "A"),
+    ("listTasks", "A"),
+    ("sendTask", "A"),
 ];
+
+/// A campaign of the brand, open (a prepared message) or a draft broadcast.
+async fn campaign(app: &TestApp, kind: domain::CampaignKind) -> i64 {
+    let c = app
+        .salon
+        .repo
+        .create_campaign(
+            app.brand.id,
+            &domain::NewCampaign {
+                name: "Policy".into(),
+                kind,
+                segment_id: None,
+                expression: "channel:wecom".into(),
+                channel: domain::ChannelKind::Wecom,
+                template: domain::Template::parse("Hello from {sa.name}").expect("template"),
+                send_at: domain::now_millis(),
+                max_recipients: None,
+                created_by: None,
+                at: domain::now_millis(),
+            },
+        )
+        .await
+        .expect("campaign");
+    if kind == domain::CampaignKind::Prepared {
+        app.salon
+            .repo
+            .set_campaign_status(app.brand.id, c.id, domain::CampaignStatus::Planned)
+            .await
+            .expect("open");
+    }
+    c.id
+}
 
 fn letter(r: Role) -> char {
     match r {
@@ -111,6 +160,17 @@ async fn request(
             .await
             .expect("enqueue")
             .id
+    } else if path.starts_with("/segments/") {
+        app.salon
+            .repo
+            .save_segment(app.brand.id, None, "Policy segment", "tier:gold", None, 0)
+            .await
+            .expect("segment")
+            .id
+    } else if path.starts_with("/campaigns/") {
+        campaign(app, domain::CampaignKind::Broadcast).await
+    } else if path.starts_with("/tasks/") {
+        campaign(app, domain::CampaignKind::Prepared).await
     } else if path.starts_with("/compliance/rules") {
         app.salon.repo.rules(app.brand.id).await.expect("rules")[0].id
     } else if path.starts_with("/compliance/flags") {
@@ -147,6 +207,12 @@ async fn request(
         "updateRule" => json(r#"{"name":"Policy","category":"other","severity":"low","action":"flag","words":"policy","enabled":false}"#.into()),
         "checkText" => json(r#"{"text":"打八折"}"#.into()),
         "reviewFlag" => json(r#"{"outcome":"resolve","note":"checked"}"#.into()),
+        "countSegment" => json(r#"{"expression":"tier:gold"}"#.into()),
+        "createSegment" => json(r#"{"name":"Policy","expression":"tier:gold"}"#.into()),
+        "updateSegment" => json(r#"{"name":"Policy 2","expression":"tier:gold"}"#.into()),
+        "putContactPolicy" => json(r#"{"per_week":3,"per_month":8,"quiet_start":1320,"quiet_end":540,"sa_daily_quota":200}"#.into()),
+        "createCampaign" => json(r#"{"name":"Policy","expression":"tier:gold","text":"Hello"}"#.into()),
+        "createMoment" | "postMyMoment" => json(r#"{"text":"The winter collection is in store"}"#.into()),
         _ => None,
     };
     let path = if op == "getReport" || op == "getBenchmark" {

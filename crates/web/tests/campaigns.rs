@@ -295,3 +295,63 @@ async fn an_associate_sends_hqs_prepared_message_to_their_own_clients() {
     let (st, _) = post(&app, &hq, &format!("/api/v1/tasks/{id}/send"), json!({})).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_moments_post_reaches_wecom_for_the_chosen_associates_and_a_blocked_one_never_does() {
+    let app = spawn(40).await;
+    let hq = app.token(Role::Hq, None).await;
+    let sa = app.token(Role::Associate, Some("li.na")).await;
+    let (st, e) = post(
+        &app,
+        &hq,
+        "/api/v1/moments",
+        json!({"text": "全场打八折，快来"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"], "blocked_by_rule", "{e}");
+    let (st, m) = post(
+        &app,
+        &hq,
+        "/api/v1/moments",
+        json!({"text": "The winter collection has arrived in store"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{m}");
+    assert_eq!(m["status"], "queued");
+    let everyone = m["senders"].as_array().expect("senders").len();
+    assert!(everyone > 1, "all linked associates: {m}");
+    let (st, mine) = post(
+        &app,
+        &sa,
+        "/api/v1/me/moments",
+        json!({"text": "My picks for the holidays"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{mine}");
+    assert_eq!(mine["senders"].as_array().map(Vec::len), Some(1));
+    app.salon.process_moments().await.expect("moments");
+    let tasks = app.sim.accepted("externalcontact/add_moment_task");
+    assert_eq!(tasks.len(), 2, "{tasks:?}");
+    assert_eq!(
+        tasks[0].detail["text"],
+        "The winter collection has arrived in store"
+    );
+    assert_eq!(
+        tasks[0].detail["senders"].as_array().map(Vec::len),
+        Some(everyone)
+    );
+    assert_eq!(tasks[1].detail["senders"].as_array().map(Vec::len), Some(1));
+    let (_, list) = get(&app, &hq, "/api/v1/moments").await;
+    assert!(
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|m| m["status"] == "submitted" && m["jobid"].is_string()),
+        "{list}"
+    );
+    // Nothing is posted twice.
+    app.salon.process_moments().await.expect("again");
+    assert_eq!(app.sim.accepted("externalcontact/add_moment_task").len(), 2);
+}

@@ -80,3 +80,21 @@ CREATE UNIQUE INDEX campaign_sends_one_a_day ON campaign_sends (brand_id, client
 CREATE INDEX campaign_sends_due ON campaign_sends (status, not_before, campaign_id, associate_id)
     WHERE status = 'planned';
 CREATE INDEX campaign_sends_by_batch ON campaign_sends (batch_id) WHERE batch_id IS NOT NULL;
+
+-- Posts to clients' Moments (朋友圈), as WeCom tasks for the associates in the visible range.
+CREATE TABLE moments (
+    id INTEGER PRIMARY KEY,
+    brand_id BIGINT NOT NULL REFERENCES brands(id),
+    text TEXT NOT NULL,
+    senders TEXT NOT NULL,
+    status TEXT NOT NULL,
+    jobid TEXT,
+    moment_id TEXT,
+    error TEXT,
+    attempt_at BIGINT,
+    created_by BIGINT REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX moments_by_brand ON moments (brand_id, id);
+CREATE INDEX moments_due ON moments (status, id);

@@ -870,3 +870,25 @@ pub async fn send_task(
 ) -> ApiResult<Json<Value>> {
     to_json(&s.salon.send_prepared(&a, id_of(&id, "campaign")?).await?)
 }
+
+#[derive(Deserialize)]
+pub struct MomentInput {
+    text: String,
+    #[serde(default)]
+    senders: Vec<i64>,
+}
+
+pub async fn list_moments(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": s.salon.moments(&a).await? })))
+}
+
+pub async fn create_moment(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<MomentInput>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = body(b)?;
+    let senders: Vec<UserId> = input.senders.into_iter().map(UserId).collect();
+    let m = s.salon.create_moment(&a, &input.text, &senders).await?;
+    Ok((StatusCode::CREATED, to_json(&m)?))
+}

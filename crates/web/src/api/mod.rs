@@ -579,6 +579,33 @@ pub fn routes() -> Vec<ApiRoute> {
         route!(
             get,
             GET,
+            "/moments",
+            "listMoments",
+            ReadCampaigns,
+            list_moments,
+            "Posts to clients' Moments and where each is (queued, submitted, done, failed, unknown)"
+        ),
+        route!(
+            post,
+            POST,
+            "/moments",
+            "createMoment",
+            ManageCampaigns,
+            create_moment,
+            "Queue a Moments post (WeCom add_moment_task) for the associates in `senders` (all linked associates when empty); the text passes the monitoring rules"
+        ),
+        route!(
+            post,
+            POST,
+            "/me/moments",
+            "postMyMoment",
+            SendPrepared,
+            create_moment,
+            "An associate's Moments post, seen by their own clients"
+        ),
+        route!(
+            get,
+            GET,
             "/tasks",
             "listTasks",
             SendPrepared,

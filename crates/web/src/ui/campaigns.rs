@@ -55,6 +55,10 @@ pub struct Words {
     pub already: &'static str,
     pub preview: &'static str,
     pub sent_flash: &'static str,
+    pub moments: &'static str,
+    pub moments_help: &'static str,
+    pub post: &'static str,
+    pub my_moment_help: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -95,6 +99,10 @@ pub const EN: Words = Words {
     already: "already sent",
     preview: "Preview",
     sent_flash: "On its way: the messages are queued for WeCom.",
+    moments: "Moments",
+    moments_help: "A post to clients' Moments, published through each associate's WeCom (all linked associates).",
+    post: "Post",
+    my_moment_help: "A post your clients see in their Moments.",
 };
 
 pub const ZH: Words = Words {
@@ -135,6 +143,10 @@ pub const ZH: Words = Words {
     already: "已发送",
     preview: "预览",
     sent_flash: "正在发送：消息已排队交给企业微信。",
+    moments: "朋友圈",
+    moments_help: "发布到客户朋友圈，由每位顾问的企业微信发表（所有已关联的顾问）。",
+    post: "发布",
+    my_moment_help: "您的客户会在朋友圈看到这条内容。",
 };
 
 fn words(v: &Viewer) -> &'static Words {
@@ -185,6 +197,27 @@ fn minutes(field: &str, s: &str) -> Result<u16, AppError> {
     Ok(h * 60 + m)
 }
 
+pub struct MomentRow {
+    text: String,
+    status: &'static str,
+    senders: usize,
+    at: String,
+    error: String,
+}
+
+fn moment_rows(moments: Vec<domain::Moment>, tz: &str) -> Vec<MomentRow> {
+    moments
+        .into_iter()
+        .map(|m| MomentRow {
+            text: m.text,
+            status: m.status.as_str(),
+            senders: m.senders.len(),
+            at: datetime(m.created_at, tz),
+            error: m.error.unwrap_or_default(),
+        })
+        .collect()
+}
+
 pub struct SegmentRow {
     id: i64,
     name: String,
@@ -220,6 +253,7 @@ struct CampaignsPage {
     campaigns: Vec<CampaignRow>,
     can_manage: bool,
     policy: ContactPolicy,
+    moments: Vec<MomentRow>,
     quiet_start: String,
     quiet_end: String,
     errors: Vec<String>,
@@ -306,6 +340,7 @@ async fn campaigns_page(
             segments,
             campaigns,
             can_manage,
+            moments: moment_rows(state.salon.moments(a).await?, tz),
             quiet_start: hhmm(policy.quiet_start),
             quiet_end: hhmm(policy.quiet_end),
             policy,
@@ -506,6 +541,7 @@ struct TasksPage {
     c: Chrome,
     w: &'static Words,
     tasks: Vec<TaskRow>,
+    moments: Vec<MomentRow>,
     sent: bool,
     errors: Vec<String>,
 }
@@ -538,6 +574,10 @@ async fn tasks_page(state: &AppState, v: &Viewer, sent: bool, errors: Vec<String
             c: chrome(v, "/tasks", "/tasks", None),
             w,
             tasks,
+            moments: moment_rows(
+                state.salon.moments(&v.actor).await?,
+                v.actor.brand.time_zone.as_str(),
+            ),
             sent,
             errors,
         },
@@ -563,5 +603,51 @@ pub async fn send_task(
     match state.salon.send_prepared(&v.actor, id).await {
         Ok(_) => Ok(to("/tasks?sent=1")),
         Err(e) => tasks_page(&state, &v, false, field_errors(e)?).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MomentForm {
+    text: String,
+}
+
+/// A Moments post: HQ's for every linked associate, an associate's for their own clients.
+pub async fn post_moment(
+    State(state): State<AppState>,
+    v: Viewer,
+    Form(f): Form<WithCsrf<MomentForm>>,
+) -> PageResult {
+    v.check_csrf(&f.csrf)?;
+    let back = if v.actor.role == domain::Role::Associate {
+        "/tasks"
+    } else {
+        "/campaigns"
+    };
+    match state
+        .salon
+        .create_moment(&v.actor, &f.input.text, &[])
+        .await
+    {
+        Ok(_) => Ok(to(back)),
+        Err(AppError::Blocked { rule, .. }) if back == "/tasks" => {
+            tasks_page(
+                &state,
+                &v,
+                false,
+                vec![format!("blocked by the rule \"{rule}\"")],
+            )
+            .await
+        }
+        Err(AppError::Blocked { rule, .. }) => {
+            campaigns_page(
+                &state,
+                &v,
+                vec![format!("blocked by the rule \"{rule}\"")],
+                CampaignForm::default(),
+            )
+            .await
+        }
+        Err(e) if back == "/tasks" => tasks_page(&state, &v, false, field_errors(e)?).await,
+        Err(e) => campaigns_page(&state, &v, field_errors(e)?, CampaignForm::default()).await,
     }
 }

@@ -71,6 +71,7 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/segments", post(campaigns::save_segment))
         .route("/segments/count", get(campaigns::count))
         .route("/tasks", get(campaigns::tasks))
+        .route("/moments", post(campaigns::post_moment))
         .route("/tasks/{id}/send", post(campaigns::send_task))
         .route("/inbox", get(conversations::inbox))
         .route("/archive", get(conversations::archive))
