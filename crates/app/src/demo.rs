@@ -197,6 +197,7 @@ impl Salon {
         }
         self.seed_demo_conversations(b, &ids, &staff, departed_count, now)
             .await?;
+        self.seed_demo_campaigns(b, now).await?;
         tracing::info!(clients = demo.len(), "seeded the demo brand");
         Ok(Some(Seeded {
             brand,
@@ -206,6 +207,55 @@ impl Salon {
 }
 
 impl Salon {
+    /// The demo's audiences and prepared messages: saved segments HQ works with, and a
+    /// prepared message open to every associate, so that an associate's "To send" page has
+    /// something to send on first start.
+    async fn seed_demo_campaigns(&self, b: BrandId, now: Millis) -> AppResult<()> {
+        let repo = &self.repo;
+        for (name, expr) in [
+            (
+                "VIC reachable on WeCom",
+                "tag:vic AND consent:wecom AND channel:wecom",
+            ),
+            (
+                "Birthdays this month",
+                "birthday:this_month AND consent:wecom",
+            ),
+            (
+                "Gold and above, quiet for 60 days",
+                "(tier:gold OR tier:platinum OR tier:black) AND NOT last_interaction:60d",
+            ),
+        ] {
+            let expression = segments::parse(expr)
+                .map_err(|e| AppError::Internal(e.to_string()))?
+                .to_string();
+            repo.save_segment(b, None, name, &expression, None, now)
+                .await?;
+        }
+        let prepared = repo
+            .create_campaign(
+                b,
+                &NewCampaign {
+                    name: "Winter preview invitation".into(),
+                    kind: CampaignKind::Prepared,
+                    segment_id: None,
+                    expression: "consent:wecom AND channel:wecom".into(),
+                    channel: ChannelKind::Wecom,
+                    template: Template::parse(
+                        "Dear {client.first_name}, {sa.name} would be delighted to welcome you to our private winter preview.",
+                    )?,
+                    send_at: now,
+                    max_recipients: None,
+                    created_by: None,
+                    at: now,
+                },
+            )
+            .await?;
+        repo.set_campaign_status(b, prepared.id, CampaignStatus::Planned)
+            .await?;
+        Ok(())
+    }
+
     /// The demo's conversations, rules and audit history: the brand's default monitoring
     /// rules; a few threads between clients and their associates (one client asking for a
     /// discount, which the rules flag; one left waiting); and the audit entries a year of

@@ -55,6 +55,29 @@ fn get(port: u16, path: &str, token: &str) -> (u16, String) {
     (status, body)
 }
 
+/// A plain HTTP/1.1 request with a bearer token and a JSON body: (status, body).
+fn send_json(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
 fn chromedriver() -> Option<String> {
     for c in ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"] {
         if std::path::Path::new(c).exists() {
@@ -708,5 +731,91 @@ async fn an_associate_answers_in_the_inbox_and_compliance_sees_the_blocked_attem
     })
     .await;
     assert!(audit.contains("compliance_read"), "{audit}");
+    b.clone().close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_associate_sends_hqs_prepared_message_and_the_clients_receive_it() {
+    let Some(env) = start().await else { return };
+    let b = &env.browser;
+    let hq = env.token("hq", None);
+    // Quiet hours would hold the messages until the morning in Shanghai.
+    let (status, body) = send_json(
+        env.port,
+        "PUT",
+        "/api/v1/contact-policy",
+        &hq,
+        r#"{"per_week":3,"per_month":8,"quiet_start":0,"quiet_end":0,"sa_daily_quota":500}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, list) = get(env.port, "/api/v1/campaigns", &hq);
+    let list: serde_json::Value = serde_json::from_str(&list).expect("json");
+    let id = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|c| c["name"] == "Winter preview invitation")
+        .and_then(|c| c["id"].as_i64())
+        .expect("the demo's prepared message");
+
+    env.login("li.na").await;
+    b.goto(&env.url("/tasks")).await.expect("tasks");
+    let card = b
+        .wait()
+        .for_element(Locator::Css(&format!("#task-{id}")))
+        .await
+        .expect("HQ's prepared message");
+    let preview = card.text().await.expect("text");
+    assert!(preview.contains("would be delighted"), "{preview}");
+    assert!(
+        !preview.contains("{client"),
+        "the preview is personalised: {preview}"
+    );
+    shot(b, "tasks").await;
+    card.find(Locator::Css("button.send-task"))
+        .await
+        .expect("the send button")
+        .click()
+        .await
+        .expect("tap");
+    b.accept_alert().await.expect("confirm");
+    let flash = b
+        .wait()
+        .for_element(Locator::Css("p.flash"))
+        .await
+        .expect("the confirmation")
+        .text()
+        .await
+        .expect("text");
+    assert!(flash.contains("On its way"), "{flash}");
+
+    // WeCom (the sandbox) reports each of li.na's clients as having received it.
+    let mut report = serde_json::Value::Null;
+    for _ in 0..60 {
+        let (_, body) = get(env.port, &format!("/api/v1/campaigns/{id}"), &hq);
+        report = serde_json::from_str::<serde_json::Value>(&body).expect("json")["report"].clone();
+        let sent = report["sent"].as_u64().unwrap_or(0);
+        if sent > 0
+            && report["planned"] == 0
+            && report["sending"] == 0
+            && report["delivered"] == sent
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let sent = report["sent"].as_u64().unwrap_or(0);
+    assert!(sent > 0, "{report}");
+    assert_eq!(report["delivered"].as_u64(), Some(sent), "{report}");
+    assert_eq!(report["failed"].as_u64(), Some(0), "{report}");
+    b.goto(&env.url("/tasks")).await.expect("tasks again");
+    let after = b
+        .find(Locator::Css(&format!("#task-{id}")))
+        .await
+        .expect("card")
+        .text()
+        .await
+        .expect("text");
+    assert!(after.contains("already sent"), "{after}");
     b.clone().close().await.expect("close");
 }
