@@ -78,6 +78,8 @@ pub struct CampaignInput {
     pub text: String,
     pub send_at: Option<Millis>,
     pub max_recipients: Option<u32>,
+    /// Approved images of the asset pool sent with the text.
+    pub asset_ids: Vec<i64>,
 }
 
 /// A campaign with its figures.
@@ -430,6 +432,28 @@ impl Salon {
         if input.max_recipients == Some(0) {
             return Err(invalid("max_recipients", "must be at least 1 when given"));
         }
+        let mut asset_ids = input.asset_ids.clone();
+        asset_ids.sort_unstable();
+        asset_ids.dedup();
+        if asset_ids.len() > 9 {
+            return Err(invalid(
+                "asset_ids",
+                "at most 9 images a message (WeCom's limit)",
+            ));
+        }
+        for id in &asset_ids {
+            let a = self
+                .repo
+                .asset(actor.brand.id, *id)
+                .await?
+                .ok_or(AppError::NotFound("asset"))?;
+            if !a.usable_at(send_at) {
+                return Err(invalid(
+                    "asset_ids",
+                    format!("\"{}\" is not approved and valid at the send time", a.title),
+                ));
+            }
+        }
         let wecom = self
             .repo
             .channel_settings(actor.brand.id, ChannelKind::Wecom)
@@ -449,6 +473,7 @@ impl Salon {
                     segment_id: input.segment_id,
                     expression,
                     channel: ChannelKind::Wecom,
+                    asset_ids,
                     template,
                     send_at,
                     max_recipients: input.max_recipients,
@@ -795,7 +820,23 @@ impl Salon {
             .batch_attempt(batch.id, &body, now, now + ms(lease(self)))
             .await?;
         let api = self.wecom_api(b).await?;
-        match api.add_msg_template(&batch.sender, &addresses, &body).await {
+        let mut media = Vec::new();
+        for id in &c.asset_ids {
+            match self.media_id(b, *id).await {
+                Ok(m) => media.push(m),
+                Err(e) => {
+                    // Nothing was sent: the batch waits and tries again.
+                    self.repo
+                        .batch_retry(batch.id, &e.to_string(), now_millis() + 5_000)
+                        .await?;
+                    return Ok(());
+                }
+            }
+        }
+        match api
+            .add_msg_template_with(&batch.sender, &addresses, &body, &media)
+            .await
+        {
             Ok(t) => {
                 let refused: Vec<ClientId> = batch
                     .sends
@@ -806,6 +847,7 @@ impl Salon {
                 self.repo
                     .batch_sent(batch.id, &t.msgid, &refused, now_millis())
                     .await?;
+                self.record_uses(&c, batch, &refused).await?;
             }
             Err(ApiError::Api {
                 errcode: code,
@@ -830,6 +872,34 @@ impl Salon {
             }
         }
         Ok(())
+    }
+
+    /// Who received which of the campaign's images.
+    async fn record_uses(
+        &self,
+        c: &Campaign,
+        batch: &SendBatch,
+        refused: &[ClientId],
+    ) -> AppResult<()> {
+        if c.asset_ids.is_empty() {
+            return Ok(());
+        }
+        let at = now_millis();
+        let uses: Vec<AssetUse> = batch
+            .sends
+            .iter()
+            .filter(|(_, client, _)| !refused.contains(client))
+            .flat_map(|(_, client, _)| {
+                c.asset_ids.iter().map(move |a| AssetUse {
+                    asset_id: *a,
+                    client_id: *client,
+                    associate_id: Some(batch.associate_id),
+                    campaign_id: Some(c.id),
+                    at,
+                })
+            })
+            .collect();
+        Ok(self.repo.record_asset_uses(batch.brand, &uses).await?)
     }
 
     /// Asks WeCom whether a batch whose call went unanswered was taken, and settles it.
@@ -901,6 +971,9 @@ impl Salon {
                 self.repo
                     .batch_sent(batch.id, &msgid, &refused, now_millis())
                     .await?;
+                if let Some(c) = self.repo.campaign(batch.brand, batch.campaign_id).await? {
+                    self.record_uses(&c, batch, &refused).await?;
+                }
             }
             None => {
                 tracing::info!(

@@ -241,6 +241,7 @@ impl Salon {
                     segment_id: None,
                     expression: "consent:wecom AND channel:wecom".into(),
                     channel: ChannelKind::Wecom,
+                    asset_ids: vec![],
                     template: Template::parse(
                         "Dear {client.first_name}, {sa.name} would be delighted to welcome you to our private winter preview.",
                     )?,

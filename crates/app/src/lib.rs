@@ -3,6 +3,7 @@
 
 pub mod analytics;
 pub mod archive;
+pub mod assets;
 pub mod auth;
 pub mod broadcasts;
 pub mod channels;
@@ -55,6 +56,8 @@ pub struct Salon {
     archive: Option<Arc<::archive::Archive>>,
     /// Segment indexes and the campaign dispatcher's settings.
     pub broadcasts: Arc<broadcasts::Broadcasts>,
+    /// The asset pool's files and WeCom media ids.
+    assets: Arc<assets::AssetStore>,
 }
 
 impl Salon {
@@ -72,6 +75,7 @@ impl Salon {
             outbox_wake: Arc::default(),
             archive: None,
             broadcasts: Arc::default(),
+            assets: Arc::default(),
         }
     }
 

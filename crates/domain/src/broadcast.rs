@@ -447,6 +447,8 @@ pub struct NewCampaign {
     pub expression: String,
     pub channel: crate::ChannelKind,
     pub template: Template,
+    /// Approved images sent with the text.
+    pub asset_ids: Vec<i64>,
     pub send_at: Millis,
     pub max_recipients: Option<u32>,
     pub created_by: Option<UserId>,
@@ -462,6 +464,7 @@ pub struct Campaign {
     pub expression: String,
     pub channel: crate::ChannelKind,
     pub template: Template,
+    pub asset_ids: Vec<i64>,
     pub send_at: Millis,
     pub max_recipients: Option<u32>,
     pub status: CampaignStatus,

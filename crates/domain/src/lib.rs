@@ -2,6 +2,7 @@
 //! and SQL. Values are parsed once at the edge into newtypes that cannot hold an invalid value
 //! ("parse, don't validate"); the storage ports ([`ports::Repo`]) are implemented by `store`.
 
+pub mod asset;
 pub mod broadcast;
 pub mod channel;
 pub mod client;
@@ -14,6 +15,7 @@ pub mod role;
 pub mod search;
 pub mod values;
 
+pub use asset::*;
 pub use broadcast::*;
 pub use channel::*;
 pub use client::*;

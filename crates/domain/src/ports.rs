@@ -509,6 +509,34 @@ pub trait BroadcastStore: Send + Sync + 'static {
         at: Millis,
     ) -> RepoResult<bool>;
 
+    async fn create_asset(
+        &self,
+        brand: BrandId,
+        text: &AssetText,
+        file: &AssetFile,
+        by: Option<UserId>,
+        at: Millis,
+    ) -> RepoResult<Asset>;
+    async fn update_asset(
+        &self,
+        brand: BrandId,
+        id: i64,
+        text: &AssetText,
+        at: Millis,
+    ) -> RepoResult<Asset>;
+    /// Moves an asset along its workflow; refused when the move is not allowed.
+    async fn set_asset_status(
+        &self,
+        brand: BrandId,
+        id: i64,
+        status: AssetStatus,
+        at: Millis,
+    ) -> RepoResult<Asset>;
+    async fn asset(&self, brand: BrandId, id: i64) -> RepoResult<Option<Asset>>;
+    /// The brand's assets, newest first, with their use counts.
+    async fn assets(&self, brand: BrandId) -> RepoResult<Vec<Asset>>;
+    async fn record_asset_uses(&self, brand: BrandId, uses: &[AssetUse]) -> RepoResult<()>;
+
     async fn campaign_report(&self, brand: BrandId, id: i64) -> RepoResult<CampaignReport>;
     async fn campaign_sends(
         &self,

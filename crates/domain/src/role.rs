@@ -127,6 +127,8 @@ pub enum Action {
     ReadCampaigns,
     /// Send a prepared message to one's own clients.
     SendPrepared,
+    /// See the asset pool (associates: what is approved and valid now).
+    ReadAssets,
 }
 
 impl Action {
@@ -161,6 +163,7 @@ impl Action {
             ReadSegments | ReadCampaigns => matches!(role, StoreManager | Hq),
             ManageCampaigns => matches!(role, Hq),
             SendPrepared => matches!(role, Associate),
+            ReadAssets => matches!(role, Associate | StoreManager | Hq),
         }
     }
 }

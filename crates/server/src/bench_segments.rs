@@ -222,6 +222,7 @@ pub async fn plan(salon: app::Salon, n: usize) -> anyhow::Result<()> {
                     segment_id: None,
                     expression: "consent:wecom".into(),
                     channel: ChannelKind::Wecom,
+                    asset_ids: vec![],
                     template: Template::parse("{sa.name}: the private preview")?,
                     send_at,
                     max_recipients: None,

@@ -82,7 +82,9 @@ impl Resolved {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         tracing::debug!(backend = ?connected.backend, "store open");
-        Ok(Salon::new(connected.repo).with_archive(archive))
+        Ok(Salon::new(connected.repo)
+            .with_archive(archive)
+            .with_asset_dir(&self.data_dir.join("assets")))
     }
 }
 

@@ -154,6 +154,8 @@ struct Sim {
     /// Group messages received per (client, day).
     daily: HashMap<(String, i64), u32>,
     moment_jobs: HashMap<String, Vec<String>>,
+    /// Uploaded temporary media: media id → size in bytes.
+    media: HashMap<String, usize>,
     tags: Vec<TagGroup>,
     marks: HashMap<String, Vec<String>>,
     windows: HashMap<String, VecDeque<std::time::Instant>>,
@@ -595,6 +597,7 @@ impl Simulator {
             )
             .route("/cgi-bin/externalcontact/{*api}", post(contact_post))
             .route("/cgi-bin/kf/{*api}", post(kf_post))
+            .route("/cgi-bin/media/upload", post(media_upload))
             .route("/qr/{config_id}", get(qr_image))
             .route("/scan/{config_id}", get(scan_page).post(scan_now))
             .with_state(self.clone())
@@ -852,6 +855,51 @@ async fn contact_post(
     fault.answer(answer)
 }
 
+/// Temporary media (`media/upload?type=image`): a multipart `media` part, an image of at most
+/// 10 MB (PNG or JPEG by its first bytes), answered with a `media_id`.
+async fn media_upload(
+    State(sim): State<Shared>,
+    Query(q): Params,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    let fault = match sim
+        .gate("media/upload", q.get("access_token").map(String::as_str))
+        .await
+    {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    if q.get("type").map(String::as_str) != Some("image") {
+        return err(40004, "invalid media type");
+    }
+    let mut data = None;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("media") {
+            data = field.bytes().await.ok();
+        }
+    }
+    let Some(bytes) = data else {
+        return err(41005, "media data missing");
+    };
+    let image = bytes.starts_with(b"\x89PNG") || bytes.starts_with(&[0xFF, 0xD8, 0xFF]);
+    if !image || bytes.len() > 10 * 1024 * 1024 {
+        return err(40005, "invalid file type");
+    }
+    let answer = {
+        let mut s = sim.lock();
+        let id = s.next_id("media");
+        s.media.insert(id.clone(), bytes.len());
+        let now = s.now();
+        s.record(
+            "media/upload",
+            json!({"media_id": id, "bytes": bytes.len()}),
+        );
+        ok(json!({"type": "image", "media_id": id, "created_at": now.to_string()}))
+    };
+    fault.pause().await;
+    fault.answer(answer)
+}
+
 /// WeChat customer service (微信客服) through WeCom: the account list and `send_msg`.
 async fn kf_post(
     State(sim): State<Shared>,
@@ -1033,6 +1081,15 @@ fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
             ok(json!({}))
         }
         "externalcontact/add_msg_template" => {
+            let images: Vec<String> = b["attachments"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a["image"]["media_id"].as_str().map(str::to_owned))
+                .collect();
+            if let Some(bad) = images.iter().find(|m| !s.media.contains_key(*m)) {
+                return err(40007, &format!("invalid media_id {bad}"));
+            }
             let sender = b["sender"].as_str().unwrap_or("").to_owned();
             let text = b["text"]["content"].as_str().unwrap_or("").to_owned();
             let targets = strings(&b["external_userid"]);
@@ -1065,7 +1122,7 @@ fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
                 .map(|(t, _, _)| t)
                 .collect();
             let record = json!({"msgid": msgid, "sender": sender, "external_userid": accepted,
-                "over_daily_cap": over_cap, "text": text});
+                "over_daily_cap": over_cap, "text": text, "images": images});
             s.group_msgs.insert(
                 msgid.clone(),
                 GroupMsg {

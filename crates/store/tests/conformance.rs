@@ -1788,6 +1788,7 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
             segment_id: Some(seg.id),
             expression: seg.expression.clone(),
             channel: ChannelKind::Wecom,
+            asset_ids: vec![],
             template: Template::parse("{sa.name} invites you to the preview").expect("template"),
             send_at,
             max_recipients: None,
@@ -2081,5 +2082,164 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
         r.put_contact_policy(b.id, &p, 7).await.expect("put");
         assert_eq!(r.contact_policy(b.id).await.expect("policy"), p);
         assert!(r.delete_segment(b.id, seg.id).await.expect("delete"));
+    }
+}
+
+#[tokio::test]
+async fn assets_follow_their_workflow_and_moments_move_once() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "assets").await;
+        let other = brand(r, "assets2").await;
+        let text = AssetText::parse(
+            "Bag",
+            "手袋",
+            "Bag",
+            "Say it is handmade",
+            "No discounts",
+            "bags",
+            "Winter",
+            Some(10),
+            Some(20),
+        )
+        .expect("text");
+        let file = AssetFile {
+            name: "a.png".into(),
+            thumb: "a.thumb.png".into(),
+            mime: "image/png".into(),
+            bytes: 123,
+            width: 64,
+            height: 48,
+        };
+        let a = r
+            .create_asset(b.id, &text, &file, None, 5)
+            .await
+            .expect("asset");
+        assert_eq!(
+            (a.status, a.file.clone(), a.tags.len()),
+            (AssetStatus::Draft, file.clone(), 1),
+            "{}",
+            db.name
+        );
+        assert!(
+            r.asset(other.id, a.id).await.expect("q").is_none(),
+            "another brand's"
+        );
+        assert!(matches!(
+            r.set_asset_status(b.id, a.id, AssetStatus::Draft, 6).await,
+            Err(RepoError::Conflict(_))
+        ));
+        let a = r
+            .set_asset_status(b.id, a.id, AssetStatus::Approved, 6)
+            .await
+            .expect("approve");
+        assert!(a.usable_at(15) && !a.usable_at(25));
+        let mut t2 = text.clone();
+        t2.title = "Bag, renamed".into();
+        assert_eq!(
+            r.update_asset(b.id, a.id, &t2, 7)
+                .await
+                .expect("update")
+                .title,
+            "Bag, renamed"
+        );
+        let c = r
+            .create_client(b.id, &client("Mei", "Lin", "CRM-A1"), None)
+            .await
+            .expect("client");
+        let uses = vec![
+            AssetUse {
+                asset_id: a.id,
+                client_id: c,
+                associate_id: None,
+                campaign_id: None,
+                at: 8,
+            },
+            AssetUse {
+                asset_id: a.id,
+                client_id: c,
+                associate_id: None,
+                campaign_id: None,
+                at: 9,
+            },
+        ];
+        r.record_asset_uses(b.id, &uses).await.expect("uses");
+        let listed = r.assets(b.id).await.expect("list");
+        assert_eq!((listed[0].uses, listed[0].clients), (2, 1));
+        assert!(r.assets(other.id).await.expect("list").is_empty());
+
+        let u = user(r, b.id, "sa@assets.test", Role::Associate, None).await;
+        let m = r
+            .create_moment(b.id, "新品到店", &[u.id], Some(u.id), 10)
+            .await
+            .expect("moment");
+        assert_eq!(
+            (m.status, m.senders.clone()),
+            (MomentStatus::Queued, vec![u.id])
+        );
+        assert!(
+            r.moment_update(
+                m.id,
+                MomentStatus::Queued,
+                MomentStatus::Submitting,
+                None,
+                None,
+                None,
+                11
+            )
+            .await
+            .expect("lease")
+        );
+        assert!(
+            !r.moment_update(
+                m.id,
+                MomentStatus::Queued,
+                MomentStatus::Submitting,
+                None,
+                None,
+                None,
+                11
+            )
+            .await
+            .expect("again"),
+            "a second dispatcher does not get it"
+        );
+        assert!(
+            r.moment_update(
+                m.id,
+                MomentStatus::Submitting,
+                MomentStatus::Submitted,
+                Some("job1"),
+                None,
+                None,
+                12
+            )
+            .await
+            .expect("submitted")
+        );
+        let due = r.moments_due(10).await.expect("due");
+        assert_eq!(
+            (due.len(), due[0].jobid.as_deref(), due[0].attempt_at),
+            (1, Some("job1"), Some(11))
+        );
+        r.moment_update(
+            m.id,
+            MomentStatus::Submitted,
+            MomentStatus::Done,
+            None,
+            Some("mom1"),
+            None,
+            13,
+        )
+        .await
+        .expect("done");
+        assert!(r.moments_due(10).await.expect("due").is_empty());
+        assert_eq!(
+            r.moments(b.id, 10).await.expect("list")[0]
+                .moment_id
+                .as_deref(),
+            Some("mom1")
+        );
+        assert!(r.moments(other.id, 10).await.expect("list").is_empty());
     }
 }

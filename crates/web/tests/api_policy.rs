@@ -73,6 +73,10 @@ const POLICY: &[(&str, &str)] = &[
     ("listMoments", "MH"),
     ("createMoment", "H"),
     ("postMyMoment", "A"),
+    ("listAssets", "AMH"),
+    ("uploadAsset", "H"),
+    ("setAssetStatus", "H"),
+    ("assetImage", "AMH"),
     ("listTasks", "A"),
     ("sendTask", "A"),
 ];
@@ -90,6 +94,7 @@ async fn campaign(app: &TestApp, kind: domain::CampaignKind) -> i64 {
                 segment_id: None,
                 expression: "channel:wecom".into(),
                 channel: domain::ChannelKind::Wecom,
+                asset_ids: vec![],
                 template: domain::Template::parse("Hello from {sa.name}").expect("template"),
                 send_at: domain::now_millis(),
                 max_recipients: None,
@@ -167,6 +172,8 @@ async fn request(
             .await
             .expect("segment")
             .id
+    } else if path.starts_with("/assets/") {
+        app.approved_asset().await
     } else if path.starts_with("/campaigns/") {
         campaign(app, domain::CampaignKind::Broadcast).await
     } else if path.starts_with("/tasks/") {
@@ -212,6 +219,7 @@ async fn request(
         "updateSegment" => json(r#"{"name":"Policy 2","expression":"tier:gold"}"#.into()),
         "putContactPolicy" => json(r#"{"per_week":3,"per_month":8,"quiet_start":1320,"quiet_end":540,"sa_daily_quota":200}"#.into()),
         "createCampaign" => json(r#"{"name":"Policy","expression":"tier:gold","text":"Hello"}"#.into()),
+        "setAssetStatus" => json(r#"{"status":"retired"}"#.into()),
         "createMoment" | "postMyMoment" => json(r#"{"text":"The winter collection is in store"}"#.into()),
         _ => None,
     };
@@ -254,7 +262,12 @@ async fn every_route_every_role_and_a_foreign_brand() {
             let app = spawn(40).await;
             let token = token_for(&app, role).await;
             let (method, path, body) = request(&app, r.operation, r.method.as_str(), r.path).await;
-            let (status, text) = app.call(&method, &path, Some(&token), body).await;
+            let (status, text) = if r.operation == "uploadAsset" {
+                let (ct, b) = support::asset_multipart("Policy", &support::png(32, 32));
+                app.call_raw(&method, &path, Some(&token), &ct, b).await
+            } else {
+                app.call(&method, &path, Some(&token), body.clone()).await
+            };
             if allowed.contains(letter(role)) {
                 assert!(
                     status.is_success(),

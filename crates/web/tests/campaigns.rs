@@ -355,3 +355,110 @@ async fn a_moments_post_reaches_wecom_for_the_chosen_associates_and_a_blocked_on
     app.salon.process_moments().await.expect("again");
     assert_eq!(app.sim.accepted("externalcontact/add_moment_task").len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hq_approves_an_image_and_associates_send_it_with_their_message() {
+    let app = spawn(60).await;
+    let hq = app.token(Role::Hq, None).await;
+    let sa = app.token(Role::Associate, Some("li.na")).await;
+    no_quiet_hours(&app, &hq).await;
+    // The content decides, not the name; the error names the field.
+    let (ct, body) = support::asset_multipart("Fake", b"GIF89a not a png");
+    let (st, e) = app
+        .call_raw("POST", "/api/v1/assets", Some(&hq), &ct, body)
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e.contains("file") && e.contains("PNG or JPEG"), "{e}");
+    let (ct, body) = support::asset_multipart("Winter bag", &support::png(640, 480));
+    let (st, a) = app
+        .call_raw("POST", "/api/v1/assets", Some(&hq), &ct, body)
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{a}");
+    let a = j(&a);
+    assert_eq!(a["status"], "draft");
+    assert_eq!(
+        (a["file"]["width"].as_i64(), a["file"]["height"].as_i64()),
+        (Some(640), Some(480))
+    );
+    let id = a["id"].as_i64().expect("id");
+    // A draft is HQ's alone.
+    let (_, list) = get(&app, &sa, "/api/v1/assets").await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0), "{list}");
+    let (st, _) = app
+        .call(
+            "GET",
+            &format!("/api/v1/assets/{id}/image"),
+            Some(&sa),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, e) = post(&app, &hq, "/api/v1/campaigns", json!({
+        "name": "X", "kind": "prepared", "expression": "channel:wecom", "text": "Hi", "asset_ids": [id]
+    })).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (st, ok) = post(
+        &app,
+        &hq,
+        &format!("/api/v1/assets/{id}/status"),
+        json!({"status": "approved"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{ok}");
+    let (_, list) = get(&app, &sa, "/api/v1/assets").await;
+    assert_eq!(list["items"][0]["id"].as_i64(), Some(id));
+    let (st, thumb) = app
+        .call(
+            "GET",
+            &format!("/api/v1/assets/{id}/image?thumb=true"),
+            Some(&sa),
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(!thumb.is_empty());
+
+    // HQ's prepared message carries the image; li.na sends it.
+    let (st, camp) = post(&app, &hq, "/api/v1/campaigns", json!({
+        "name": "Winter bag", "kind": "prepared", "expression": "consent:wecom AND channel:wecom",
+        "text": "{sa.name}: the winter bag has arrived", "asset_ids": [id]
+    })).await;
+    assert_eq!(st, StatusCode::CREATED, "{camp}");
+    let cid = camp["id"].as_i64().expect("id");
+    let (_, sent) = post(&app, &sa, &format!("/api/v1/tasks/{cid}/send"), json!({})).await;
+    let n = sent["planned"].as_u64().expect("planned");
+    assert!(n > 0, "{sent}");
+    drain(&app).await;
+    let uploads = app.sim.accepted("media/upload");
+    assert_eq!(uploads.len(), 1, "the image is uploaded once: {uploads:?}");
+    let media = uploads[0].detail["media_id"]
+        .as_str()
+        .expect("media id")
+        .to_owned();
+    let log = app.sim.accepted("externalcontact/add_msg_template");
+    assert!(!log.is_empty());
+    for e in &log {
+        assert_eq!(e.detail["images"], json!([media]), "{e:?}");
+    }
+    // The pool knows who received it.
+    let (_, list) = get(&app, &hq, "/api/v1/assets").await;
+    assert_eq!(list["items"][0]["clients"].as_u64(), Some(n), "{list}");
+    // Retired: gone from the associates' pool.
+    post(
+        &app,
+        &hq,
+        &format!("/api/v1/assets/{id}/status"),
+        json!({"status": "retired"}),
+    )
+    .await;
+    let (_, list) = get(&app, &sa, "/api/v1/assets").await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
+    let (st, e) = post(
+        &app,
+        &hq,
+        &format!("/api/v1/assets/{id}/status"),
+        json!({"status": "draft"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{e}");
+}

@@ -98,3 +98,43 @@ CREATE TABLE moments (
 );
 CREATE INDEX moments_by_brand ON moments (brand_id, id);
 CREATE INDEX moments_due ON moments (status, id);
+
+-- The asset pool: images with their texts; the files live under the data directory.
+CREATE TABLE assets (
+    id INTEGER PRIMARY KEY,
+    brand_id BIGINT NOT NULL REFERENCES brands(id),
+    title TEXT NOT NULL,
+    caption_zh TEXT NOT NULL,
+    caption_en TEXT NOT NULL,
+    talking_points TEXT NOT NULL,
+    guidelines TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    collection TEXT,
+    valid_from BIGINT,
+    valid_to BIGINT,
+    status TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    thumb_name TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    bytes BIGINT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    created_by BIGINT REFERENCES users(id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX assets_by_brand ON assets (brand_id, status, id);
+
+-- Who sent which asset to whom, and in which campaign.
+CREATE TABLE asset_uses (
+    brand_id BIGINT NOT NULL,
+    asset_id BIGINT NOT NULL REFERENCES assets(id),
+    client_id BIGINT NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+    associate_id BIGINT,
+    campaign_id BIGINT,
+    at BIGINT NOT NULL
+);
+CREATE INDEX asset_uses_by_asset ON asset_uses (asset_id, client_id);
+
+-- The images a campaign's messages carry.
+ALTER TABLE campaigns ADD COLUMN asset_ids TEXT NOT NULL DEFAULT '[]';

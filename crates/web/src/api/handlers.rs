@@ -746,6 +746,8 @@ pub struct CampaignBody {
     /// RFC 3339; now when absent.
     send_at: Option<String>,
     max_recipients: Option<u32>,
+    #[serde(default)]
+    asset_ids: Vec<i64>,
 }
 
 pub async fn create_campaign(
@@ -784,6 +786,7 @@ pub async fn create_campaign(
                 text: input.text,
                 send_at,
                 max_recipients: input.max_recipients,
+                asset_ids: input.asset_ids,
             },
         )
         .await?;
@@ -891,4 +894,63 @@ pub async fn create_moment(
     let senders: Vec<UserId> = input.senders.into_iter().map(UserId).collect();
     let m = s.salon.create_moment(&a, &input.text, &senders).await?;
     Ok((StatusCode::CREATED, to_json(&m)?))
+}
+
+pub async fn list_assets(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({ "items": s.salon.assets(&a).await? })))
+}
+
+/// `multipart/form-data`: `file` (PNG or JPEG) and the texts (`title`, `caption_zh`,
+/// `caption_en`, `talking_points`, `guidelines`, `tags`, `collection`, `valid_from`,
+/// `valid_to` as dates).
+pub async fn upload_asset(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    form: axum::extract::Multipart,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let up = crate::ui::read_asset_form(form, a.brand.time_zone.as_str()).await?;
+    let asset = s.salon.upload_asset(&a, up.file, up.text?).await?;
+    Ok((StatusCode::CREATED, to_json(&asset)?))
+}
+
+#[derive(Deserialize)]
+pub struct AssetStatusInput {
+    status: String,
+}
+
+pub async fn set_asset_status(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<AssetStatusInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = id_of(&id, "asset")?;
+    let input = body(b)?;
+    let status = domain::AssetStatus::parse(&input.status).ok_or_else(|| {
+        ApiError(AppError::invalid(
+            "status",
+            "must be draft, approved or retired",
+        ))
+    })?;
+    to_json(&s.salon.set_asset_status(&a, id, status).await?)
+}
+
+#[derive(Deserialize)]
+pub struct ImageParams {
+    thumb: Option<bool>,
+}
+
+pub async fn asset_image(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    q: Result<Query<ImageParams>, QueryRejection>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let q = query(q)?;
+    let (mime, bytes) = s
+        .salon
+        .asset_image(&a, id_of(&id, "asset")?, q.thumb.unwrap_or(false))
+        .await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, mime)], bytes).into_response())
 }

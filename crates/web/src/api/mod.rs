@@ -606,6 +606,42 @@ pub fn routes() -> Vec<ApiRoute> {
         route!(
             get,
             GET,
+            "/assets",
+            "listAssets",
+            ReadAssets,
+            list_assets,
+            "The asset pool (associates: what is approved and valid now), with use counts"
+        ),
+        route!(
+            post_upload,
+            POST,
+            "/assets",
+            "uploadAsset",
+            ManageCampaigns,
+            upload_asset,
+            "Upload an image (multipart `file`, PNG or JPEG up to 10 MiB) with its captions, talking points, guidelines, tags, collection and validity; a draft"
+        ),
+        route!(
+            post,
+            POST,
+            "/assets/{id}/status",
+            "setAssetStatus",
+            ManageCampaigns,
+            set_asset_status,
+            "Approve, retire or send back to draft; audited"
+        ),
+        route!(
+            get,
+            GET,
+            "/assets/{id}/image",
+            "assetImage",
+            ReadAssets,
+            asset_image,
+            "The image (`thumb=true`: its thumbnail)"
+        ),
+        route!(
+            get,
+            GET,
             "/tasks",
             "listTasks",
             SendPrepared,
@@ -631,6 +667,17 @@ pub fn routes() -> Vec<ApiRoute> {
             "The brand's events as JSON Lines"
         ),
     ]
+}
+
+/// A POST whose body may be an image of up to 10 MiB, over axum's default body limit.
+fn post_upload<H, T>(h: H) -> MethodRouter<AppState>
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    post(h).layer(axum::extract::DefaultBodyLimit::max(
+        crate::ui::ASSET_BODY_LIMIT,
+    ))
 }
 
 /// The API router: each route behind the bearer-token check and its action's role check.

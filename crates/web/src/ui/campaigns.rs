@@ -258,6 +258,8 @@ struct CampaignsPage {
     quiet_end: String,
     errors: Vec<String>,
     form: CampaignForm,
+    /// Approved images a campaign may carry: (id, title).
+    images: Vec<(i64, String)>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -269,6 +271,9 @@ pub struct CampaignForm {
     text: String,
     send_at: Option<String>,
     max_recipients: Option<String>,
+    /// Checked images: `asset_<id>=on`.
+    #[serde(flatten)]
+    extra: std::collections::HashMap<String, String>,
 }
 
 async fn campaigns_page(
@@ -346,6 +351,19 @@ async fn campaigns_page(
             policy,
             errors,
             form,
+            images: if a.can(Action::ManageCampaigns) {
+                let now = domain::now_millis();
+                state
+                    .salon
+                    .assets(a)
+                    .await?
+                    .into_iter()
+                    .filter(|x| x.usable_at(now))
+                    .map(|x| (x.id, x.title))
+                    .collect()
+            } else {
+                vec![]
+            },
         },
         has_errors,
     )
@@ -394,6 +412,11 @@ pub async fn create_campaign(
             expression: opt(&form.expression).map(str::to_owned),
             text: form.text.clone(),
             send_at,
+            asset_ids: form
+                .extra
+                .keys()
+                .filter_map(|k| k.strip_prefix("asset_").and_then(|id| id.parse().ok()))
+                .collect(),
             max_recipients: match opt(&form.max_recipients) {
                 None => None,
                 Some(m) => {

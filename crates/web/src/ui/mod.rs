@@ -2,6 +2,7 @@
 //! cookie, English and Simplified Chinese. Mobile-first: associates use it on their phones.
 
 mod analytics;
+mod assets;
 mod campaigns;
 mod channels;
 mod conversations;
@@ -21,7 +22,11 @@ use app::Actor;
 use domain::{Action, Role};
 
 use crate::{AppState, CookieSecurity};
+pub(crate) use assets::read_asset_form;
 pub use i18n::{Lang, Tr};
+
+/// An image of at most 10 MiB and its texts.
+pub(crate) const ASSET_BODY_LIMIT: usize = 11 * 1024 * 1024;
 
 pub const SESSION_COOKIE_SECURE: &str = "__Host-salon_session";
 pub const SESSION_COOKIE_PLAIN: &str = "salon_session";
@@ -72,6 +77,14 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/segments/count", get(campaigns::count))
         .route("/tasks", get(campaigns::tasks))
         .route("/moments", post(campaigns::post_moment))
+        .route(
+            "/assets",
+            get(assets::assets)
+                .post(assets::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(ASSET_BODY_LIMIT)),
+        )
+        .route("/assets/{id}/status", post(assets::set_status))
+        .route("/assets/{id}/image", get(assets::image))
         .route("/tasks/{id}/send", post(campaigns::send_task))
         .route("/inbox", get(conversations::inbox))
         .route("/archive", get(conversations::archive))

@@ -112,6 +112,11 @@ pub(crate) fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) ->
         a.can(Action::ReadCampaigns),
     );
     add(
+        "/assets",
+        super::assets::words_for(v).assets,
+        a.can(Action::ReadAssets),
+    );
+    add(
         "/compliance",
         super::conversations::words_for(v).compliance,
         a.can(Action::ReadFlags) || a.can(Action::ReadRules),

@@ -52,7 +52,8 @@ pub async fn spawn(clients: usize) -> TestApp {
         .await
         .expect("sqlite");
     let salon = Salon::new(std::sync::Arc::new(repo))
-        .with_archive(archive::Archive::new(&dir.join("archive"), &[7u8; 32]).expect("archive"));
+        .with_archive(archive::Archive::new(&dir.join("archive"), &[7u8; 32]).expect("archive"))
+        .with_asset_dir(&dir.join("assets"));
     salon
         .seed_demo(1, clients)
         .await
@@ -226,6 +227,142 @@ impl TestApp {
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+impl TestApp {
+    /// A request with a body of raw bytes (multipart uploads).
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, String) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", content_type);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = req.body(Body::from(body)).expect("request");
+        let res = self.router.clone().oneshot(req).await.expect("response");
+        let status = res.status();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// An approved asset of the brand, made from a generated image.
+    pub async fn approved_asset(&self) -> i64 {
+        let hq = app::Actor {
+            brand: self.brand.clone(),
+            role: Role::Hq,
+            user: None,
+            store: None,
+        };
+        let text = domain::AssetText::parse(
+            "Winter bag",
+            "冬季手袋",
+            "The winter bag",
+            "",
+            "",
+            "bags",
+            "Winter",
+            None,
+            None,
+        )
+        .expect("text");
+        let a = self
+            .salon
+            .upload_asset(&hq, png(64, 48), text)
+            .await
+            .expect("upload");
+        self.salon
+            .set_asset_status(&hq, a.id, domain::AssetStatus::Approved)
+            .await
+            .expect("approve");
+        a.id
+    }
+}
+
+/// A PNG image of the given size.
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    // A minimal valid PNG, built by hand: 8-bit greyscale, stored (uncompressed) deflate.
+    fn crc(data: &[u8]) -> u32 {
+        let mut c = 0xFFFF_FFFFu32;
+        for b in data {
+            c ^= u32::from(*b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+    fn adler(data: &[u8]) -> u32 {
+        let (mut a, mut b) = (1u32, 0u32);
+        for x in data {
+            a = (a + u32::from(*x)) % 65_521;
+            b = (b + a) % 65_521;
+        }
+        (b << 16) | a
+    }
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend((data.len() as u32).to_be_bytes());
+        let mut c = kind.to_vec();
+        c.extend(data);
+        out.extend(&c);
+        out.extend(crc(&c).to_be_bytes());
+    }
+    let mut raw = Vec::new();
+    for y in 0..h {
+        raw.push(0);
+        raw.extend((0..w).map(|x| ((x + y) % 256) as u8));
+    }
+    let mut z = vec![0x78, 0x01];
+    for (i, block) in raw.chunks(65_535).enumerate() {
+        let last = (i + 1) * 65_535 >= raw.len();
+        z.push(u8::from(last));
+        let n = block.len() as u16;
+        z.extend(n.to_le_bytes());
+        z.extend((!n).to_le_bytes());
+        z.extend(block);
+    }
+    z.extend(adler(&raw).to_be_bytes());
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend(w.to_be_bytes());
+    ihdr.extend(h.to_be_bytes());
+    ihdr.extend([8, 0, 0, 0, 0]);
+    chunk(&mut out, b"IHDR", &ihdr);
+    chunk(&mut out, b"IDAT", &z);
+    chunk(&mut out, b"IEND", &[]);
+    out
+}
+
+/// A multipart body with an image and its texts: (content type, body).
+pub fn asset_multipart(title: &str, image: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "salonTestBoundary7MA4YWxkTrZu0gW";
+    let mut b = Vec::new();
+    for (k, v) in [
+        ("title", title),
+        ("caption_zh", "冬季手袋"),
+        ("caption_en", "The winter bag"),
+        ("tags", "bags, winter"),
+    ] {
+        b.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    b.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bag.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes());
+    b.extend(image);
+    b.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), b)
 }
 
 /// Percent-encodes a query-string value.

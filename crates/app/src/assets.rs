@@ -1,0 +1,181 @@
+//! The asset pool's use cases: HQ uploads images with their texts and moves them through
+//! draft → approved → retired; associates see only what is approved and valid now. Images go
+//! to WeCom as temporary media when a campaign carries them (uploaded once per three days).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use domain::*;
+
+use crate::{Actor, AppError, AppResult, Salon};
+
+/// WeCom keeps temporary media three days; Salon uploads again a little before.
+const MEDIA_TTL: Duration = Duration::from_secs(3 * 24 * 3600 - 3600);
+
+/// The files of the asset pool and the WeCom media ids of recently sent images.
+#[derive(Default)]
+pub struct AssetStore {
+    files: std::sync::RwLock<Option<Arc<::assets::FileStore>>>,
+    media: std::sync::Mutex<std::collections::HashMap<(BrandId, i64), (Instant, String)>>,
+}
+
+fn file_error(e: ::assets::AssetFileError) -> AppError {
+    match e {
+        ::assets::AssetFileError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            AppError::NotFound("asset file")
+        }
+        ::assets::AssetFileError::Io(io) => AppError::Internal(io.to_string()),
+        other => AppError::Invalid(vec![FieldError::new("file", other.to_string())]),
+    }
+}
+
+impl Salon {
+    /// Keeps the asset pool's files under `root` (the data directory's `assets`).
+    pub fn with_asset_dir(self, root: &std::path::Path) -> Self {
+        if let Ok(mut f) = self.assets.files.write() {
+            *f = Some(Arc::new(::assets::FileStore::new(root)));
+        }
+        self
+    }
+
+    fn files(&self) -> AppResult<Arc<::assets::FileStore>> {
+        self.assets
+            .files
+            .read()
+            .ok()
+            .and_then(|f| f.clone())
+            .ok_or_else(|| AppError::Unavailable("no asset store is configured".into()))
+    }
+
+    /// Uploads an image with its texts, as a draft.
+    pub async fn upload_asset(
+        &self,
+        actor: &Actor,
+        bytes: Vec<u8>,
+        text: AssetText,
+    ) -> AppResult<Asset> {
+        actor.require(Action::ManageCampaigns)?;
+        let files = self.files()?;
+        let brand = actor.brand.id;
+        let stored = tokio::task::spawn_blocking(move || files.put(brand.0, &bytes))
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?
+            .map_err(file_error)?;
+        let file = AssetFile {
+            name: stored.name,
+            thumb: stored.thumb,
+            mime: stored.mime.to_owned(),
+            bytes: i64::try_from(stored.bytes).unwrap_or(i64::MAX),
+            width: i32::try_from(stored.width).unwrap_or(i32::MAX),
+            height: i32::try_from(stored.height).unwrap_or(i32::MAX),
+        };
+        Ok(self
+            .repo
+            .create_asset(brand, &text, &file, actor.user_id(), now_millis())
+            .await?)
+    }
+
+    pub async fn update_asset(&self, actor: &Actor, id: i64, text: AssetText) -> AppResult<Asset> {
+        actor.require(Action::ManageCampaigns)?;
+        Ok(self
+            .repo
+            .update_asset(actor.brand.id, id, &text, now_millis())
+            .await?)
+    }
+
+    /// Approves, retires or sends back an asset; audited.
+    pub async fn set_asset_status(
+        &self,
+        actor: &Actor,
+        id: i64,
+        status: AssetStatus,
+    ) -> AppResult<Asset> {
+        actor.require(Action::ManageCampaigns)?;
+        let a = self
+            .repo
+            .set_asset_status(actor.brand.id, id, status, now_millis())
+            .await?;
+        self.audit(
+            actor,
+            &format!("asset.{}", status.as_str()),
+            &format!("asset:{id}"),
+            serde_json::json!({"title": a.title}),
+        )
+        .await?;
+        Ok(a)
+    }
+
+    /// The pool as the actor may see it: associates only what is approved and valid now.
+    pub async fn assets(&self, actor: &Actor) -> AppResult<Vec<Asset>> {
+        actor.require(Action::ReadAssets)?;
+        let all = self.repo.assets(actor.brand.id).await?;
+        if actor.role == Role::Associate {
+            let now = now_millis();
+            return Ok(all.into_iter().filter(|a| a.usable_at(now)).collect());
+        }
+        Ok(all)
+    }
+
+    /// An asset's image or thumbnail: (mime, bytes), within the actor's view of the pool.
+    pub async fn asset_image(
+        &self,
+        actor: &Actor,
+        id: i64,
+        thumb: bool,
+    ) -> AppResult<(String, Vec<u8>)> {
+        actor.require(Action::ReadAssets)?;
+        let a = self
+            .repo
+            .asset(actor.brand.id, id)
+            .await?
+            .ok_or(AppError::NotFound("asset"))?;
+        if actor.role == Role::Associate && !a.usable_at(now_millis()) {
+            return Err(AppError::NotFound("asset"));
+        }
+        let files = self.files()?;
+        let name = if thumb {
+            a.file.thumb.clone()
+        } else {
+            a.file.name.clone()
+        };
+        let bytes = files.get(actor.brand.id.0, &name).map_err(file_error)?;
+        let mime = if thumb {
+            "image/png".to_owned()
+        } else {
+            a.file.mime
+        };
+        Ok((mime, bytes))
+    }
+
+    /// The WeCom media id of an asset's image, uploading it when none is fresh.
+    pub(crate) async fn media_id(&self, brand: BrandId, asset: i64) -> AppResult<String> {
+        if let Some((at, id)) = self
+            .assets
+            .media
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(brand, asset)).cloned())
+            && at.elapsed() < MEDIA_TTL
+        {
+            return Ok(id);
+        }
+        let a = self
+            .repo
+            .asset(brand, asset)
+            .await?
+            .ok_or(AppError::NotFound("asset"))?;
+        let bytes = self
+            .files()?
+            .get(brand.0, &a.file.name)
+            .map_err(file_error)?;
+        let api = self.wecom_api(brand).await?;
+        let id = api
+            .upload_image(&a.file.name, &a.file.mime, bytes)
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        if let Ok(mut m) = self.assets.media.lock() {
+            m.insert((brand, asset), (Instant::now(), id.clone()));
+        }
+        Ok(id)
+    }
+}

@@ -1,0 +1,234 @@
+//! The files of the brand's asset pool. An upload is checked by its content (PNG or JPEG,
+//! whatever its name says), its size and its dimensions; it is stored once under its SHA-256
+//! in the brand's directory, with a thumbnail at most [`THUMB`] pixels wide. Pure file work:
+//! what an asset *means* (captions, workflow, validity) lives in `domain`.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// The largest file accepted.
+pub const MAX_BYTES: usize = 10 * 1024 * 1024;
+/// The largest side accepted, in pixels (WeCom's own limit for images is far below 20 MP).
+pub const MAX_SIDE: u32 = 8_000;
+/// Thumbnails fit in this many pixels on their longer side.
+pub const THUMB: u32 = 320;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AssetFileError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file is {0} bytes; at most 10 MiB is accepted")]
+    TooLarge(usize),
+    #[error("the file is not a PNG or JPEG image (it starts with {0})")]
+    NotAnImage(String),
+    #[error("the image cannot be read: {0}")]
+    Unreadable(String),
+    #[error("the image is {0}×{1} pixels; at most {MAX_SIDE} on a side")]
+    TooBig(u32, u32),
+    #[error("the asset store cannot be written: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What kind of image a file is, by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Png,
+    Jpeg,
+}
+
+impl Kind {
+    pub fn sniff(bytes: &[u8]) -> Option<Self> {
+        if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(Kind::Png)
+        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Kind::Jpeg)
+        } else {
+            None
+        }
+    }
+    pub fn mime(self) -> &'static str {
+        match self {
+            Kind::Png => "image/png",
+            Kind::Jpeg => "image/jpeg",
+        }
+    }
+    pub fn ext(self) -> &'static str {
+        match self {
+            Kind::Png => "png",
+            Kind::Jpeg => "jpg",
+        }
+    }
+}
+
+/// A stored image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    /// `<sha256>.<ext>`, relative to the brand's directory.
+    pub name: String,
+    pub thumb: String,
+    pub mime: &'static str,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub sha256: String,
+}
+
+/// The brand directories of one installation.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    root: PathBuf,
+}
+
+impl FileStore {
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+
+    fn dir(&self, brand: i64) -> PathBuf {
+        self.root.join(format!("brand-{brand}"))
+    }
+
+    /// Checks and stores an image with its thumbnail; the same bytes twice are one file.
+    pub fn put(&self, brand: i64, bytes: &[u8]) -> Result<StoredFile, AssetFileError> {
+        if bytes.is_empty() {
+            return Err(AssetFileError::Empty);
+        }
+        if bytes.len() > MAX_BYTES {
+            return Err(AssetFileError::TooLarge(bytes.len()));
+        }
+        let kind = Kind::sniff(bytes)
+            .ok_or_else(|| AssetFileError::NotAnImage(hex::encode(&bytes[..bytes.len().min(4)])))?;
+        let format = match kind {
+            Kind::Png => image::ImageFormat::Png,
+            Kind::Jpeg => image::ImageFormat::Jpeg,
+        };
+        let reader = image::ImageReader::with_format(Cursor::new(bytes), format);
+        let (w, h) = reader
+            .into_dimensions()
+            .map_err(|e| AssetFileError::Unreadable(e.to_string()))?;
+        if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
+            return Err(AssetFileError::TooBig(w, h));
+        }
+        let img = image::load_from_memory_with_format(bytes, format)
+            .map_err(|e| AssetFileError::Unreadable(e.to_string()))?;
+        let sha = hex::encode(Sha256::digest(bytes));
+        let dir = self.dir(brand);
+        std::fs::create_dir_all(&dir)?;
+        let name = format!("{sha}.{}", kind.ext());
+        let thumb = format!("{sha}.thumb.png");
+        let path = dir.join(&name);
+        if !path.exists() {
+            // Written aside, then renamed: a crash never leaves half a file under the name.
+            let tmp = dir.join(format!("{name}.tmp"));
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, &path)?;
+        }
+        let thumb_path = dir.join(&thumb);
+        if !thumb_path.exists() {
+            let small = img.thumbnail(THUMB, THUMB);
+            let mut out = Vec::new();
+            small
+                .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+                .map_err(|e| AssetFileError::Unreadable(e.to_string()))?;
+            let tmp = dir.join(format!("{thumb}.tmp"));
+            std::fs::write(&tmp, &out)?;
+            std::fs::rename(&tmp, &thumb_path)?;
+        }
+        Ok(StoredFile {
+            name,
+            thumb,
+            mime: kind.mime(),
+            bytes: bytes.len() as u64,
+            width: w,
+            height: h,
+            sha256: sha,
+        })
+    }
+
+    /// A stored file's bytes. Names are the store's own (`<hex>.<ext>`); anything else is
+    /// refused, so that a name can never reach outside the brand's directory.
+    pub fn get(&self, brand: i64, name: &str) -> Result<Vec<u8>, AssetFileError> {
+        let ok = name
+            .split('.')
+            .next()
+            .is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()))
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+            && !name.contains("..");
+        if !ok {
+            return Err(AssetFileError::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such asset file",
+            )));
+        }
+        Ok(std::fs::read(self.dir(brand).join(name))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+        });
+        let mut out = Vec::new();
+        image::DynamicImage::ImageRgb8(img)
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .expect("png");
+        out
+    }
+
+    fn store() -> (FileStore, PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "salon_assets_{}_{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        (FileStore::new(&dir), dir)
+    }
+
+    #[test]
+    fn an_image_is_stored_once_with_a_thumbnail() {
+        let (fs, dir) = store();
+        let bytes = png(1200, 600);
+        let a = fs.put(7, &bytes).expect("stored");
+        assert_eq!((a.width, a.height, a.mime), (1200, 600, "image/png"));
+        assert_eq!(fs.put(7, &bytes).expect("again"), a);
+        let thumb = fs.get(7, &a.thumb).expect("thumb");
+        let t = image::load_from_memory(&thumb).expect("decodes");
+        assert_eq!((t.width(), t.height()), (320, 160));
+        assert_eq!(fs.get(7, &a.name).expect("file"), bytes);
+        // Another brand has its own directory.
+        assert!(fs.get(8, &a.name).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn the_content_decides_not_the_name() {
+        let (fs, dir) = store();
+        assert!(matches!(
+            fs.put(1, b"GIF89a...."),
+            Err(AssetFileError::NotAnImage(_))
+        ));
+        assert!(matches!(fs.put(1, b""), Err(AssetFileError::Empty)));
+        let mut broken = png(10, 10);
+        broken.truncate(30);
+        assert!(matches!(
+            fs.put(1, &broken),
+            Err(AssetFileError::Unreadable(_))
+        ));
+        assert!(matches!(
+            fs.put(1, &vec![0xFF; MAX_BYTES + 1]),
+            Err(AssetFileError::TooLarge(_))
+        ));
+        assert!(fs.get(1, "../../etc/passwd").is_err());
+        assert!(fs.get(1, "x.png").is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
