@@ -254,6 +254,66 @@ impl Salon {
             .await?;
         repo.set_campaign_status(b, prepared.id, CampaignStatus::Planned)
             .await?;
+        // The asset pool: approved visuals with their texts, and one still in draft.
+        let brand = self.brand(b).await?.ok_or(AppError::NotFound("brand"))?;
+        let hq = crate::Actor {
+            brand,
+            role: Role::Hq,
+            user: None,
+            store: None,
+        };
+        for (i, (title, zh, en, points, rgb, approved)) in [
+            (
+                "Winter preview — the Camille bag",
+                "冬季预览：Camille 手袋，手工缝制，限量发售。",
+                "Winter preview: the Camille bag, hand-stitched, in limited numbers.",
+                "Hand-stitched in our atelier; 18 hours of work; three colours; invite to try it in store.",
+                [88, 44, 52],
+                true,
+            ),
+            (
+                "Silk scarf, snow print",
+                "雪景印花真丝围巾，适合节日礼赠。",
+                "The snow-print silk scarf, a gift for the season.",
+                "Twill silk; 90 × 90 cm; gift wrapping in store.",
+                [38, 62, 96],
+                true,
+            ),
+            (
+                "Holiday window (draft)",
+                "节日橱窗",
+                "The holiday window",
+                "",
+                [150, 120, 60],
+                false,
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let text = AssetText::parse(
+                title,
+                zh,
+                en,
+                points,
+                "Send with a personal line; never with a price or a discount.",
+                "winter, demo",
+                "Winter 2026",
+                None,
+                None,
+            )?;
+            let image = ::assets::swatch(480 + i as u32 * 40, 600, rgb);
+            match self.upload_asset(&hq, image, text).await {
+                Ok(a) if approved => {
+                    repo.set_asset_status(b, a.id, AssetStatus::Approved, now)
+                        .await?;
+                }
+                Ok(_) => {}
+                // Without an asset store (some tests), the pool stays empty.
+                Err(AppError::Unavailable(_)) => break,
+                Err(e) => return Err(e),
+            }
+        }
         Ok(())
     }
 

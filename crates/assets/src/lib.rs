@@ -168,6 +168,22 @@ impl FileStore {
     }
 }
 
+/// A placeholder visual of one colour with a lighter band (the demo's stand-in for a brand's
+/// photography), as PNG bytes.
+pub fn swatch(w: u32, h: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |_, y| {
+        if y > h * 2 / 3 {
+            image::Rgb(rgb.map(|c| c.saturating_add(60)))
+        } else {
+            image::Rgb(rgb)
+        }
+    });
+    let mut out = Vec::new();
+    let _ = image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
