@@ -71,6 +71,13 @@ pub struct BenchArgs {
     /// Measure counting a five-term segment over this many clients instead.
     #[arg(long)]
     segments: Option<usize>,
+    /// Measure the campaign dispatcher against the provider's rate limit instead: this many
+    /// personalised messages, one WeCom call each.
+    #[arg(long)]
+    dispatch: Option<usize>,
+    /// The provider's limit, calls a minute (with --dispatch).
+    #[arg(long, default_value_t = 600)]
+    rate: u32,
     /// Measure planning a broadcast to this many clients instead (a brand seeded in the data
     /// directory, reused by later runs).
     #[arg(long)]
@@ -205,7 +212,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let salon = store_args.resolve()?.open().await?;
-    if !args.callbacks && args.messages.is_none() && args.plan.is_none() {
+    if !args.callbacks && args.messages.is_none() && args.plan.is_none() && args.dispatch.is_none()
+    {
         println!(
             "salon bench: {} clients, data in {}",
             args.clients,
@@ -217,6 +225,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if let Some(n) = args.plan {
         return crate::bench_segments::plan(salon, n).await;
+    }
+    if let Some(n) = args.dispatch {
+        return crate::bench_dispatch::run(salon, n, args.rate).await;
     }
     if args.callbacks {
         return crate::bench_callbacks::run(

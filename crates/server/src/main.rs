@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_callbacks;
+mod bench_dispatch;
 mod bench_messages;
 mod bench_rules;
 mod bench_search;
