@@ -1047,6 +1047,7 @@ impl Salon {
         actor: &Actor,
         text: &str,
         senders: &[UserId],
+        asset_ids: &[i64],
     ) -> AppResult<Moment> {
         let b = actor.brand.id;
         let senders: Vec<UserId> = if actor.role == Role::Associate {
@@ -1082,12 +1083,40 @@ impl Salon {
             return Err(invalid("text", "must be 1 to 2,000 characters"));
         }
         self.refuse_blocked(b, text).await?;
+        let mut asset_ids = asset_ids.to_vec();
+        asset_ids.sort_unstable();
+        asset_ids.dedup();
+        if asset_ids.len() > 9 {
+            return Err(invalid("asset_ids", "at most 9 images a post"));
+        }
+        for id in &asset_ids {
+            let a = self
+                .repo
+                .asset(b, *id)
+                .await?
+                .ok_or(AppError::NotFound("asset"))?;
+            if !a.usable_at(now_millis()) {
+                return Err(invalid(
+                    "asset_ids",
+                    format!("\"{}\" is not approved and valid now", a.title),
+                ));
+            }
+        }
         let m = self
             .repo
-            .create_moment(b, text, &senders, actor.user_id(), now_millis())
+            .create_moment(b, text, &senders, &asset_ids, actor.user_id(), now_millis())
             .await?;
         self.broadcasts.wake.notify_one();
         Ok(m)
+    }
+
+    /// The WeCom media ids of a post's images.
+    async fn moment_images(&self, m: &Moment) -> AppResult<Vec<String>> {
+        let mut out = Vec::new();
+        for id in &m.asset_ids {
+            out.push(self.media_id(m.brand, *id).await?);
+        }
+        Ok(out)
     }
 
     /// The brand's posts (an associate sees their own).
@@ -1143,8 +1172,17 @@ impl Salon {
                         .iter()
                         .filter_map(|u| linked.get(u).cloned())
                         .collect();
-                    let (status, jobid, error) = match api.add_moment_task(&senders, &m.text).await
-                    {
+                    // An image that could not be uploaded leaves the post queued, as a busy
+                    // answer would: nothing was handed over.
+                    let sent = match self.moment_images(&m).await {
+                        Ok(images) => api.add_moment_task_with(&senders, &m.text, &images).await,
+                        Err(e) => Err(ApiError::Api {
+                            api: "media/upload".into(),
+                            errcode: errcode::SYSTEM_BUSY,
+                            errmsg: e.to_string(),
+                        }),
+                    };
+                    let (status, jobid, error) = match sent {
                         Ok(job) => (MomentStatus::Submitted, Some(job), None),
                         Err(ApiError::Api {
                             errcode: code,

@@ -602,6 +602,8 @@ pub struct Moment {
     pub text: String,
     /// The associates whose clients see it.
     pub senders: Vec<UserId>,
+    /// Approved images of the asset pool it shows.
+    pub asset_ids: Vec<i64>,
     pub status: MomentStatus,
     pub jobid: Option<String>,
     pub moment_id: Option<String>,

@@ -488,6 +488,7 @@ pub trait BroadcastStore: Send + Sync + 'static {
         brand: BrandId,
         text: &str,
         senders: &[UserId],
+        asset_ids: &[i64],
         by: Option<UserId>,
         at: Millis,
     ) -> RepoResult<Moment>;

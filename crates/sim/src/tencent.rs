@@ -1179,12 +1179,21 @@ fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
             ok(json!({"send_list": send, "next_cursor": ""}))
         }
         "externalcontact/add_moment_task" => {
+            let images: Vec<String> = b["attachments"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a["image"]["media_id"].as_str().map(str::to_owned))
+                .collect();
+            if let Some(bad) = images.iter().find(|m| !s.media.contains_key(*m)) {
+                return err(40007, &format!("invalid media_id {bad}"));
+            }
             let job = s.next_id("job");
             let senders = strings(&b["visible_range"]["sender_list"]["user_list"]);
             s.moment_jobs.insert(job.clone(), senders.clone());
             s.record(
                 api,
-                json!({"jobid": job, "senders": senders, "text": b["text"]["content"]}),
+                json!({"jobid": job, "senders": senders, "text": b["text"]["content"], "images": images}),
             );
             ok(json!({"jobid": job}))
         }

@@ -86,6 +86,7 @@ macro_rules! impl_broadcast_store {
                     brand: BrandId(r.try_get("brand_id").map_err(db)?),
                     text: r.try_get("text").map_err(db)?,
                     senders: senders.into_iter().map(UserId).collect(),
+                    asset_ids: serde_json::from_str(&r.try_get::<String, _>("asset_ids").map_err(db)?).map_err(corrupt)?,
                     status: MomentStatus::parse(&status).ok_or_else(|| corrupt("moment status"))?,
                     jobid: r.try_get("jobid").map_err(db)?,
                     moment_id: r.try_get("moment_id").map_err(db)?,
@@ -889,19 +890,21 @@ macro_rules! impl_broadcast_store {
                 brand: BrandId,
                 text: &str,
                 senders: &[UserId],
+                asset_ids: &[i64],
                 by: Option<UserId>,
                 at: Millis,
             ) -> RepoResult<Moment> {
                 let ids: Vec<i64> = senders.iter().map(|u| u.0).collect();
                 let r = sqlx::query(
-                    "INSERT INTO moments (brand_id, text, senders, status, created_by, created_at, updated_at) \
-                     VALUES ($1, $2, $3, 'queued', $4, $5, $5) RETURNING *",
+                    "INSERT INTO moments (brand_id, text, senders, status, created_by, created_at, updated_at, asset_ids) \
+                     VALUES ($1, $2, $3, 'queued', $4, $5, $5, $6) RETURNING *",
                 )
                 .bind(brand.0)
                 .bind(text)
                 .bind(serde_json::to_string(&ids).map_err(corrupt)?)
                 .bind(by.map(|u| u.0))
                 .bind(at)
+                .bind(serde_json::to_string(asset_ids).map_err(corrupt)?)
                 .fetch_one(&self.pool)
                 .await
                 .map_err(db)?;

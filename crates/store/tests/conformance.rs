@@ -2170,12 +2170,12 @@ async fn assets_follow_their_workflow_and_moments_move_once() {
 
         let u = user(r, b.id, "sa@assets.test", Role::Associate, None).await;
         let m = r
-            .create_moment(b.id, "新品到店", &[u.id], Some(u.id), 10)
+            .create_moment(b.id, "新品到店", &[u.id], &[a.id], Some(u.id), 10)
             .await
             .expect("moment");
         assert_eq!(
-            (m.status, m.senders.clone()),
-            (MomentStatus::Queued, vec![u.id])
+            (m.status, m.senders.clone(), m.asset_ids.clone()),
+            (MomentStatus::Queued, vec![u.id], vec![a.id])
         );
         assert!(
             r.moment_update(

@@ -310,11 +310,12 @@ async fn a_moments_post_reaches_wecom_for_the_chosen_associates_and_a_blocked_on
     .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     assert_eq!(e["error"], "blocked_by_rule", "{e}");
+    let image = app.approved_asset().await;
     let (st, m) = post(
         &app,
         &hq,
         "/api/v1/moments",
-        json!({"text": "The winter collection has arrived in store"}),
+        json!({"text": "The winter collection has arrived in store", "asset_ids": [image]}),
     )
     .await;
     assert_eq!(st, StatusCode::CREATED, "{m}");
@@ -342,6 +343,12 @@ async fn a_moments_post_reaches_wecom_for_the_chosen_associates_and_a_blocked_on
         Some(everyone)
     );
     assert_eq!(tasks[1].detail["senders"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        tasks[0].detail["images"].as_array().map(Vec::len),
+        Some(1),
+        "the image went with it"
+    );
+    assert_eq!(app.sim.accepted("media/upload").len(), 1);
     let (_, list) = get(&app, &hq, "/api/v1/moments").await;
     assert!(
         list["items"]

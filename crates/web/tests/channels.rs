@@ -439,6 +439,7 @@ async fn provider_faults_never_lose_or_repeat_anything() {
         server_error: 0.2,
         system_busy: 0.2,
         drop_after_handling: 0.2,
+        ..Faults::default()
     });
     let mut externals = Vec::new();
     for i in 0..12 {

@@ -561,6 +561,38 @@ impl WecomApi {
         Ok(a.jobid)
     }
 
+    /// A Moments task with images (media ids from [`WecomApi::upload_image`]).
+    pub async fn add_moment_task_with(
+        &self,
+        senders: &[String],
+        text: &str,
+        images: &[String],
+    ) -> Result<String, ApiError> {
+        if images.is_empty() {
+            return self.add_moment_task(senders, text).await;
+        }
+        #[derive(Deserialize)]
+        struct A {
+            jobid: String,
+        }
+        let attachments: Vec<serde_json::Value> = images
+            .iter()
+            .map(|m| json!({"msgtype": "image", "image": {"media_id": m}}))
+            .collect();
+        let a: A = self
+            .call(
+                "externalcontact/add_moment_task",
+                Some(
+                    json!({"text": {"content": text}, "attachments": attachments,
+                    "visible_range": {"sender_list": {"user_list": senders}}}),
+                ),
+                &[],
+                false,
+            )
+            .await?;
+        Ok(a.jobid)
+    }
+
     pub async fn get_moment_task_result(&self, jobid: &str) -> Result<MomentTaskResult, ApiError> {
         self.call(
             "externalcontact/get_moment_task_result",

@@ -87,6 +87,7 @@ CREATE TABLE moments (
     brand_id BIGINT NOT NULL REFERENCES brands(id),
     text TEXT NOT NULL,
     senders TEXT NOT NULL,
+    asset_ids TEXT NOT NULL,
     status TEXT NOT NULL,
     jobid TEXT,
     moment_id TEXT,

@@ -879,6 +879,8 @@ pub struct MomentInput {
     text: String,
     #[serde(default)]
     senders: Vec<i64>,
+    #[serde(default)]
+    asset_ids: Vec<i64>,
 }
 
 pub async fn list_moments(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
@@ -892,7 +894,10 @@ pub async fn create_moment(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let input = body(b)?;
     let senders: Vec<UserId> = input.senders.into_iter().map(UserId).collect();
-    let m = s.salon.create_moment(&a, &input.text, &senders).await?;
+    let m = s
+        .salon
+        .create_moment(&a, &input.text, &senders, &input.asset_ids)
+        .await?;
     Ok((StatusCode::CREATED, to_json(&m)?))
 }
 

@@ -565,6 +565,8 @@ struct TasksPage {
     w: &'static Words,
     tasks: Vec<TaskRow>,
     moments: Vec<MomentRow>,
+    /// Approved images an associate may post: (id, title).
+    images: Vec<(i64, String)>,
     sent: bool,
     errors: Vec<String>,
 }
@@ -601,6 +603,13 @@ async fn tasks_page(state: &AppState, v: &Viewer, sent: bool, errors: Vec<String
                 state.salon.moments(&v.actor).await?,
                 v.actor.brand.time_zone.as_str(),
             ),
+            images: state
+                .salon
+                .assets(&v.actor)
+                .await?
+                .into_iter()
+                .map(|x| (x.id, x.title))
+                .collect(),
             sent,
             errors,
         },
@@ -632,6 +641,9 @@ pub async fn send_task(
 #[derive(Deserialize)]
 pub struct MomentForm {
     text: String,
+    /// Checked images: `asset_<id>=on`.
+    #[serde(flatten)]
+    extra: std::collections::HashMap<String, String>,
 }
 
 /// A Moments post: HQ's for every linked associate, an associate's for their own clients.
@@ -646,9 +658,15 @@ pub async fn post_moment(
     } else {
         "/campaigns"
     };
+    let images: Vec<i64> = f
+        .input
+        .extra
+        .keys()
+        .filter_map(|k| k.strip_prefix("asset_").and_then(|id| id.parse().ok()))
+        .collect();
     match state
         .salon
-        .create_moment(&v.actor, &f.input.text, &[])
+        .create_moment(&v.actor, &f.input.text, &[], &images)
         .await
     {
         Ok(_) => Ok(to(back)),
