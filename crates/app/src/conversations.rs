@@ -180,6 +180,9 @@ fn check_body(text: &str) -> AppResult<String> {
     Ok(t.to_owned())
 }
 
+/// How an image row of the outbox names its asset.
+const IMAGE_PREFIX: &str = "asset:";
+
 impl Salon {
     /// Conversations in the actor's scope, latest first.
     pub async fn inbox(&self, actor: &Actor, limit: u32) -> AppResult<Vec<InboxItem>> {
@@ -342,6 +345,64 @@ impl Salon {
         })
     }
 
+    /// Sends an approved image of the asset pool to a client, through the outbox like any
+    /// message. The thread shows it as `[image] <title>`.
+    pub async fn send_image(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+        asset_id: i64,
+        idem_key: Option<&str>,
+    ) -> AppResult<Outbound> {
+        actor.require(Action::SendMessages)?;
+        let c = self.client(actor, client).await?;
+        let b = actor.brand.id;
+        let asset = self
+            .repo
+            .asset(b, asset_id)
+            .await?
+            .filter(|a| a.usable_at(now_millis()))
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "asset_id",
+                    "not an approved image of the asset pool, valid now",
+                )
+            })?;
+        if !c.identities.iter().any(|i| i.kind == IdentityKind::Wecom) {
+            return Err(AppError::invalid(
+                "client",
+                "this client has no WeCom contact to write to",
+            ));
+        }
+        let idem_key = match idem_key.map(str::trim).filter(|k| !k.is_empty()) {
+            Some(k) if k.len() <= 64 => k.to_owned(),
+            Some(_) => {
+                return Err(AppError::invalid(
+                    "idempotency_key",
+                    "at most 64 characters",
+                ));
+            }
+            None => crate::auth::new_secret("auto-"),
+        };
+        let outbound = self
+            .repo
+            .enqueue(
+                b,
+                &NewOutbound {
+                    client_id: client,
+                    associate_id: actor.user_id().or(c.associate_id),
+                    channel: ChannelKind::Wecom,
+                    msg_type: "image".into(),
+                    body: format!("{IMAGE_PREFIX}{} {}", asset.id, asset.title),
+                    idem_key,
+                    at: now_millis(),
+                },
+            )
+            .await?;
+        self.outbox_wake.notify_one();
+        Ok(outbound)
+    }
+
     /// An outbox row the actor queued, or one for a client in their scope.
     pub async fn outbound(&self, actor: &Actor, id: i64) -> AppResult<Outbound> {
         actor.require(Action::SendMessages)?;
@@ -434,8 +495,23 @@ impl Salon {
         };
         // The msgid is the row's own: WeCom delivers one message per msgid.
         let msgid = format!("s{}-o{}", b.0, row.id);
+        // An image row's body is `asset:<id> <title>`: the image goes as WeCom media.
+        let image = (row.msg_type == "image")
+            .then(|| row.body.strip_prefix(IMAGE_PREFIX))
+            .flatten()
+            .and_then(|rest| rest.split_once(' '))
+            .and_then(|(id, _)| id.parse::<i64>().ok());
         let sent = match (self.wecom_api(b).await, self.kf_account(b).await) {
-            (Ok(api), Ok(kf)) => api.kf_send_text(&kf, &external, &msgid, &row.body).await,
+            (Ok(api), Ok(kf)) => match image {
+                Some(asset) => match self.media_id(b, asset).await {
+                    Ok(media) => api.kf_send_image(&kf, &external, &msgid, &media).await,
+                    Err(e) => Err(ApiError::Transport {
+                        api: "media/upload".into(),
+                        detail: e.to_string(),
+                    }),
+                },
+                None => api.kf_send_text(&kf, &external, &msgid, &row.body).await,
+            },
             (Err(e), _) | (_, Err(e)) => Err(ApiError::Transport {
                 api: "kf/send_msg".into(),
                 detail: e.to_string(),
@@ -450,13 +526,32 @@ impl Salon {
                     associate_id: row.associate_id,
                     provider_id: Some(provider_id.clone()),
                     msg_type: row.msg_type.clone(),
-                    body: row.body.clone(),
+                    // The thread shows an image by its title.
+                    body: match (image, row.body.split_once(' ')) {
+                        (Some(_), Some((_, title))) => format!("[image] {title}"),
+                        _ => row.body.clone(),
+                    },
                     at: now_millis(),
                 };
                 let id = self
                     .repo
                     .outbox_sent(row.id, &provider_id, &message)
                     .await?;
+                if let Some(asset) = image {
+                    self.repo
+                        .record_asset_uses(
+                            b,
+                            &[domain::AssetUse {
+                                asset_id: asset,
+                                client_id: row.client_id,
+                                associate_id: row.associate_id,
+                                campaign_id: None,
+                                at: message.at,
+                            }],
+                        )
+                        .await?;
+                    return Ok(());
+                }
                 self.flag_message(
                     b,
                     id,
@@ -477,6 +572,7 @@ impl Salon {
                             | 44004
                             | 45002
                             | 95000
+                            | 40007
                     )
                 ) || row.attempts >= MAX_ATTEMPTS =>
             {

@@ -940,11 +940,16 @@ fn handle_kf(sim: &Simulator, api: &str, b: &Value) -> Response {
             let touser = b["touser"].as_str().unwrap_or("").to_owned();
             let kf = b["open_kfid"].as_str().unwrap_or("");
             let msgid = b["msgid"].as_str().map(str::to_owned);
-            let text = b["text"]["content"].as_str().unwrap_or("").to_owned();
+            let image = b["image"]["media_id"].as_str().map(str::to_owned);
+            let text = match (b["msgtype"].as_str(), &image) {
+                (Some("image"), Some(m)) if s.media.contains_key(m) => format!("[image {m}]"),
+                (Some("image"), _) => return err(40007, "invalid media_id"),
+                _ => b["text"]["content"].as_str().unwrap_or("").to_owned(),
+            };
             if kf != SANDBOX_KF_ID {
                 return err(95000, "invalid open_kfid");
             }
-            if b["msgtype"].as_str() != Some("text") || text.is_empty() {
+            if !matches!(b["msgtype"].as_str(), Some("text" | "image")) || text.is_empty() {
                 return err(44004, "empty content");
             }
             if text.len() > 2048 {
@@ -983,7 +988,7 @@ fn handle_kf(sim: &Simulator, api: &str, b: &Value) -> Response {
             s.kf_sent.insert(id.clone(), (touser.clone(), text.clone()));
             s.record(
                 api,
-                json!({"msgid": id, "touser": touser, "open_kfid": kf, "text": text}),
+                json!({"msgid": id, "touser": touser, "open_kfid": kf, "text": text, "media_id": image}),
             );
             ok(json!({"msgid": id}))
         }

@@ -77,6 +77,7 @@ const POLICY: &[(&str, &str)] = &[
     ("uploadAsset", "H"),
     ("setAssetStatus", "H"),
     ("assetImage", "AMH"),
+    ("sendImage", "AM"),
     ("listTasks", "A"),
     ("sendTask", "A"),
 ];
@@ -220,6 +221,7 @@ async fn request(
         "putContactPolicy" => json(r#"{"per_week":3,"per_month":8,"quiet_start":1320,"quiet_end":540,"sa_daily_quota":200}"#.into()),
         "createCampaign" => json(r#"{"name":"Policy","expression":"tier:gold","text":"Hello"}"#.into()),
         "setAssetStatus" => json(r#"{"status":"retired"}"#.into()),
+        "sendImage" => json(format!(r#"{{"asset_id":{},"idempotency_key":"policy-img"}}"#, app.approved_asset().await)),
         "createMoment" | "postMyMoment" => json(r#"{"text":"The winter collection is in store"}"#.into()),
         _ => None,
     };

@@ -582,3 +582,57 @@ async fn a_client_who_arrives_and_writes_in_one_batch_keeps_the_order() {
         .count();
     assert_eq!(n, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_associate_sends_an_approved_image_from_the_asset_pool_once() {
+    let app = spawn(5).await;
+    let (client, external) = new_client(&app, "li.na", "Mei").await;
+    app.sim
+        .client_says(&external, "有新款的照片吗？")
+        .await
+        .expect("says");
+    settle(&app).await;
+    let li = app.token(Role::Associate, Some("li.na")).await;
+    let image = app.approved_asset().await;
+    let body = serde_json::json!({"asset_id": image, "idempotency_key": "img-1"}).to_string();
+    let path = format!("/api/v1/conversations/{}/images", client.0);
+    let (status, first) = app
+        .call(
+            "POST",
+            &path,
+            Some(&li),
+            Some(("application/json", body.clone())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let (_, again) = app
+        .call("POST", &path, Some(&li), Some(("application/json", body)))
+        .await;
+    assert_eq!(json(&first)["id"], json(&again)["id"], "one row per key");
+    app.salon.dispatch_once().await.expect("dispatch");
+    let sent = app.sim.accepted("kf/send_msg");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].detail["touser"], external.as_str());
+    assert!(sent[0].detail["media_id"].is_string(), "{sent:?}");
+    assert_eq!(app.sim.accepted("media/upload").len(), 1);
+    let (_, thread) = app
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{}", client.0),
+            Some(&li),
+            None,
+        )
+        .await;
+    assert!(thread.contains("[image] Winter bag"), "{thread}");
+    // Not an approved image: refused, naming the field.
+    let (status, e) = app
+        .call(
+            "POST",
+            &path,
+            Some(&li),
+            Some(("application/json", r#"{"asset_id": 999999}"#.to_owned())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e.contains("asset_id"), "{e}");
+}

@@ -646,6 +646,29 @@ impl WecomApi {
         Ok(a.msgid)
     }
 
+    /// An image through WeChat customer service (`kf/send_msg`, msgtype `image`).
+    pub async fn kf_send_image(
+        &self,
+        open_kfid: &str,
+        touser: &str,
+        msgid: &str,
+        media_id: &str,
+    ) -> Result<String, ApiError> {
+        #[derive(Deserialize)]
+        struct A {
+            msgid: String,
+        }
+        let a: A = self
+            .call(
+                "kf/send_msg",
+                Some(json!({"touser": touser, "open_kfid": open_kfid, "msgid": msgid, "msgtype": "image", "image": {"media_id": media_id}})),
+                &[],
+                true,
+            )
+            .await?;
+        Ok(a.msgid)
+    }
+
     /// Moves clients between two serving associates (在职继承); WeCom tells each client with
     /// `handover_message` (its own default when `None`).
     pub async fn transfer_customer(

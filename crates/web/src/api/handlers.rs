@@ -959,3 +959,28 @@ pub async fn asset_image(
         .await?;
     Ok(([(axum::http::header::CONTENT_TYPE, mime)], bytes).into_response())
 }
+
+#[derive(Deserialize)]
+pub struct ImageInput {
+    asset_id: i64,
+    idempotency_key: Option<String>,
+}
+
+pub async fn send_image(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<ImageInput>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = body(b)?;
+    let row = s
+        .salon
+        .send_image(
+            &a,
+            client_id(&id)?,
+            input.asset_id,
+            input.idempotency_key.as_deref(),
+        )
+        .await?;
+    Ok((StatusCode::ACCEPTED, to_json(&row)?))
+}

@@ -640,6 +640,15 @@ pub fn routes() -> Vec<ApiRoute> {
             "The image (`thumb=true`: its thumbnail)"
         ),
         route!(
+            post,
+            POST,
+            "/conversations/{id}/images",
+            "sendImage",
+            SendMessages,
+            send_image,
+            "Send an approved image of the asset pool to the client (`asset_id`, `idempotency_key`), through the outbox"
+        ),
+        route!(
             get,
             GET,
             "/tasks",

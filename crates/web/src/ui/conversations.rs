@@ -292,6 +292,8 @@ struct ThreadPage {
     ok: Option<String>,
     draft: String,
     idem: String,
+    /// Approved images the associate may send: (id, title).
+    images: Vec<(i64, String)>,
 }
 
 #[derive(Deserialize, Default)]
@@ -396,7 +398,55 @@ async fn thread_page(
         ok,
         draft,
         idem: app::auth::new_secret("ui-"),
+        images: if t.can_send && a.can(Action::ReadAssets) {
+            state
+                .salon
+                .assets(a)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|x| x.usable_at(domain::now_millis()))
+                .map(|x| (x.id, x.title))
+                .collect()
+        } else {
+            vec![]
+        },
     })
+}
+
+#[derive(Deserialize)]
+pub struct ImageForm {
+    asset_id: i64,
+    idem: Option<String>,
+}
+
+/// The 📎 picker: an approved image sent to the client through the outbox.
+pub async fn send_image(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+    Form(f): Form<WithCsrf<ImageForm>>,
+) -> PageResult {
+    v.check_csrf(&f.csrf)?;
+    let id = client_id(&id)?;
+    match state
+        .salon
+        .send_image(&v.actor, id, f.input.asset_id, f.input.idem.as_deref())
+        .await
+    {
+        Ok(_) => Ok(to(&format!("/inbox/{}?ok=queued#compose", id.0))),
+        Err(AppError::Invalid(fields)) => {
+            let msg = fields
+                .iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join("; ");
+            let mut page = thread_page(&state, &v, id, Some(msg), None, String::new()).await?;
+            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(page)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn thread(

@@ -91,6 +91,7 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/archive/export", get(conversations::export_archive))
         .route("/inbox/{id}", get(conversations::thread))
         .route("/inbox/{id}/send", post(conversations::send))
+        .route("/inbox/{id}/image", post(conversations::send_image))
         .route("/inbox/{id}/export", get(conversations::export))
         .route("/compliance", get(conversations::compliance))
         .route("/compliance/flags/{id}", post(conversations::review))
