@@ -25,6 +25,17 @@ pub struct TestApp {
     pub sim_url: String,
     /// The SQLite database, for tests that tamper with it behind Salon's back.
     pub db_url: String,
+    /// The data directory, removed when the test ends.
+    _dir: TempDir,
+}
+
+/// A directory removed when dropped: hundreds of apps a run must not fill the disk.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 async fn serve(router: Router) -> String {
@@ -96,6 +107,7 @@ pub async fn spawn(clients: usize) -> TestApp {
         sim,
         sim_url,
         db_url,
+        _dir: TempDir(dir),
     }
 }
 
