@@ -698,6 +698,12 @@ async fn an_associate_answers_in_the_inbox_and_compliance_sees_the_blocked_attem
 
     // A proper answer goes out through the sandbox and shows in the thread, sent.
     send("周六周日都营业，十点到十点，欢迎光临").await;
+    // Wait for the answer to the submission before navigating: a navigation started earlier
+    // would cancel the form's request in the browser.
+    b.wait()
+        .for_element(Locator::Css("p.flash"))
+        .await
+        .expect("the message is queued");
     let path = format!("/inbox/{}", thread["client_id"]);
     let text = eventually(&env, &path, "the answer is sent", |t| {
         t.contains("周六周日都营业") && !t.contains("sending") && !t.contains("not delivered")
