@@ -432,28 +432,9 @@ impl Salon {
         if input.max_recipients == Some(0) {
             return Err(invalid("max_recipients", "must be at least 1 when given"));
         }
-        let mut asset_ids = input.asset_ids.clone();
-        asset_ids.sort_unstable();
-        asset_ids.dedup();
-        if asset_ids.len() > 9 {
-            return Err(invalid(
-                "asset_ids",
-                "at most 9 images a message (WeCom's limit)",
-            ));
-        }
-        for id in &asset_ids {
-            let a = self
-                .repo
-                .asset(actor.brand.id, *id)
-                .await?
-                .ok_or(AppError::NotFound("asset"))?;
-            if !a.usable_at(send_at) {
-                return Err(invalid(
-                    "asset_ids",
-                    format!("\"{}\" is not approved and valid at the send time", a.title),
-                ));
-            }
-        }
+        let asset_ids = self
+            .approved_images(actor.brand.id, &input.asset_ids, send_at)
+            .await?;
         let wecom = self
             .repo
             .channel_settings(actor.brand.id, ChannelKind::Wecom)
@@ -625,17 +606,15 @@ impl Salon {
             .await?;
         let ix = self.segment_index(b).await?;
         let mine = ix.client_ids(&ix.evaluate(&expr, &Self::eval_context(&actor.brand)));
-        let mut had = HashSet::new();
-        let mut after = 0;
-        loop {
-            let page = self
-                .repo
-                .campaign_sends(b, c.id, None, after, 10_000)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = last.id;
-            had.extend(page.iter().map(|s| s.client_id.0));
-        }
+        // Only the associate's own clients are looked up, not the campaign's every send.
+        let ids: Vec<ClientId> = mine.iter().copied().map(ClientId).collect();
+        let had: HashSet<i64> = self
+            .repo
+            .clients_with_sends(b, c.id, &ids)
+            .await?
+            .into_iter()
+            .map(|c| c.0)
+            .collect();
         let done = mine.iter().filter(|c| had.contains(c)).count() as u64;
         let todo = mine
             .into_iter()
@@ -1026,6 +1005,36 @@ impl Salon {
 }
 
 impl Salon {
+    /// The images a message or post carries: at most nine (WeCom's limit), each approved and
+    /// valid at `at`; sorted, without repeats.
+    async fn approved_images(
+        &self,
+        brand: BrandId,
+        ids: &[i64],
+        at: Millis,
+    ) -> AppResult<Vec<i64>> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.len() > 9 {
+            return Err(invalid("asset_ids", "at most 9 images (WeCom's limit)"));
+        }
+        for id in &ids {
+            let a = self
+                .repo
+                .asset(brand, *id)
+                .await?
+                .ok_or(AppError::NotFound("asset"))?;
+            if !a.usable_at(at) {
+                return Err(invalid(
+                    "asset_ids",
+                    format!("\"{}\" is not approved and valid at the send time", a.title),
+                ));
+            }
+        }
+        Ok(ids)
+    }
+
     /// Refuses a text a monitoring rule blocks, naming the rule.
     async fn refuse_blocked(&self, brand: BrandId, text: &str) -> AppResult<()> {
         let verdict = self.check_text(brand, text).await?;
@@ -1083,25 +1092,7 @@ impl Salon {
             return Err(invalid("text", "must be 1 to 2,000 characters"));
         }
         self.refuse_blocked(b, text).await?;
-        let mut asset_ids = asset_ids.to_vec();
-        asset_ids.sort_unstable();
-        asset_ids.dedup();
-        if asset_ids.len() > 9 {
-            return Err(invalid("asset_ids", "at most 9 images a post"));
-        }
-        for id in &asset_ids {
-            let a = self
-                .repo
-                .asset(b, *id)
-                .await?
-                .ok_or(AppError::NotFound("asset"))?;
-            if !a.usable_at(now_millis()) {
-                return Err(invalid(
-                    "asset_ids",
-                    format!("\"{}\" is not approved and valid now", a.title),
-                ));
-            }
-        }
+        let asset_ids = self.approved_images(b, asset_ids, now_millis()).await?;
         let m = self
             .repo
             .create_moment(b, text, &senders, &asset_ids, actor.user_id(), now_millis())

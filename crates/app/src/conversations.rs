@@ -307,6 +307,24 @@ impl Salon {
                 matched: hit.matched.clone(),
             });
         }
+        let outbound = self.queue_for(actor, &c, "text", body, idem_key).await?;
+        self.outbox_wake.notify_one();
+        Ok(Sent {
+            outbound,
+            warnings: verdict.warnings().cloned().collect(),
+        })
+    }
+
+    /// Queues a message to a client who can be written to on WeCom, once per idempotency key
+    /// (a fresh key when none is given).
+    async fn queue_for(
+        &self,
+        actor: &Actor,
+        c: &domain::Client,
+        msg_type: &str,
+        body: String,
+        idem_key: Option<&str>,
+    ) -> AppResult<Outbound> {
         if !c.identities.iter().any(|i| i.kind == IdentityKind::Wecom) {
             return Err(AppError::invalid(
                 "client",
@@ -323,26 +341,21 @@ impl Salon {
             }
             None => crate::auth::new_secret("auto-"),
         };
-        let outbound = self
+        Ok(self
             .repo
             .enqueue(
-                b,
+                actor.brand.id,
                 &NewOutbound {
-                    client_id: client,
+                    client_id: c.id,
                     associate_id: actor.user_id().or(c.associate_id),
                     channel: ChannelKind::Wecom,
-                    msg_type: "text".into(),
+                    msg_type: msg_type.to_owned(),
                     body,
                     idem_key,
                     at: now_millis(),
                 },
             )
-            .await?;
-        self.outbox_wake.notify_one();
-        Ok(Sent {
-            outbound,
-            warnings: verdict.warnings().cloned().collect(),
-        })
+            .await?)
     }
 
     /// Sends an approved image of the asset pool to a client, through the outbox like any
@@ -368,37 +381,8 @@ impl Salon {
                     "not an approved image of the asset pool, valid now",
                 )
             })?;
-        if !c.identities.iter().any(|i| i.kind == IdentityKind::Wecom) {
-            return Err(AppError::invalid(
-                "client",
-                "this client has no WeCom contact to write to",
-            ));
-        }
-        let idem_key = match idem_key.map(str::trim).filter(|k| !k.is_empty()) {
-            Some(k) if k.len() <= 64 => k.to_owned(),
-            Some(_) => {
-                return Err(AppError::invalid(
-                    "idempotency_key",
-                    "at most 64 characters",
-                ));
-            }
-            None => crate::auth::new_secret("auto-"),
-        };
-        let outbound = self
-            .repo
-            .enqueue(
-                b,
-                &NewOutbound {
-                    client_id: client,
-                    associate_id: actor.user_id().or(c.associate_id),
-                    channel: ChannelKind::Wecom,
-                    msg_type: "image".into(),
-                    body: format!("{IMAGE_PREFIX}{} {}", asset.id, asset.title),
-                    idem_key,
-                    at: now_millis(),
-                },
-            )
-            .await?;
+        let body = format!("{IMAGE_PREFIX}{} {}", asset.id, asset.title);
+        let outbound = self.queue_for(actor, &c, "image", body, idem_key).await?;
         self.outbox_wake.notify_one();
         Ok(outbound)
     }

@@ -538,6 +538,13 @@ pub trait BroadcastStore: Send + Sync + 'static {
     async fn assets(&self, brand: BrandId) -> RepoResult<Vec<Asset>>;
     async fn record_asset_uses(&self, brand: BrandId, uses: &[AssetUse]) -> RepoResult<()>;
 
+    /// Which of `clients` the campaign already has a send for (planned, sent or suppressed).
+    async fn clients_with_sends(
+        &self,
+        brand: BrandId,
+        campaign: i64,
+        clients: &[ClientId],
+    ) -> RepoResult<Vec<ClientId>>;
     async fn campaign_report(&self, brand: BrandId, id: i64) -> RepoResult<CampaignReport>;
     async fn campaign_sends(
         &self,

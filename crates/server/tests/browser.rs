@@ -39,20 +39,7 @@ fn wait_for(port: u16, what: &str) {
 
 /// A plain HTTP/1.1 GET with a bearer token: (status, body).
 fn get(port: u16, path: &str, token: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    send_json(port, "GET", path, token, "")
 }
 
 /// A plain HTTP/1.1 request with a bearer token and a JSON body: (status, body).

@@ -996,6 +996,20 @@ fn handle_kf(sim: &Simulator, api: &str, b: &Value) -> Response {
     }
 }
 
+/// The media ids of a request's image attachments, or the one the corp never uploaded.
+fn attached_images(s: &Sim, b: &Value) -> Result<Vec<String>, String> {
+    let images: Vec<String> = b["attachments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["image"]["media_id"].as_str().map(str::to_owned))
+        .collect();
+    match images.iter().find(|m| !s.media.contains_key(*m)) {
+        Some(bad) => Err(bad.clone()),
+        None => Ok(images),
+    }
+}
+
 fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
     let mut s = sim.lock();
     let now = s.now();
@@ -1086,15 +1100,10 @@ fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
             ok(json!({}))
         }
         "externalcontact/add_msg_template" => {
-            let images: Vec<String> = b["attachments"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|a| a["image"]["media_id"].as_str().map(str::to_owned))
-                .collect();
-            if let Some(bad) = images.iter().find(|m| !s.media.contains_key(*m)) {
-                return err(40007, &format!("invalid media_id {bad}"));
-            }
+            let images = match attached_images(&s, b) {
+                Ok(i) => i,
+                Err(bad) => return err(40007, &format!("invalid media_id {bad}")),
+            };
             let sender = b["sender"].as_str().unwrap_or("").to_owned();
             let text = b["text"]["content"].as_str().unwrap_or("").to_owned();
             let targets = strings(&b["external_userid"]);
@@ -1184,15 +1193,10 @@ fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
             ok(json!({"send_list": send, "next_cursor": ""}))
         }
         "externalcontact/add_moment_task" => {
-            let images: Vec<String> = b["attachments"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|a| a["image"]["media_id"].as_str().map(str::to_owned))
-                .collect();
-            if let Some(bad) = images.iter().find(|m| !s.media.contains_key(*m)) {
-                return err(40007, &format!("invalid media_id {bad}"));
-            }
+            let images = match attached_images(&s, b) {
+                Ok(i) => i,
+                Err(bad) => return err(40007, &format!("invalid media_id {bad}")),
+            };
             let job = s.next_id("job");
             let senders = strings(&b["visible_range"]["sender_list"]["user_list"]);
             s.moment_jobs.insert(job.clone(), senders.clone());

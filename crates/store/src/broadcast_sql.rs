@@ -1096,6 +1096,28 @@ macro_rules! impl_broadcast_store {
                 Ok(())
             }
 
+            async fn clients_with_sends(
+                &self,
+                brand: BrandId,
+                campaign: i64,
+                clients: &[ClientId],
+            ) -> RepoResult<Vec<ClientId>> {
+                let mut out = Vec::new();
+                for chunk in clients.chunks($crate::broadcast_sql::SEND_ROWS) {
+                    let mut qb = Qb::new("SELECT client_id FROM campaign_sends WHERE brand_id = ");
+                    qb.push_bind(brand.0).push(" AND campaign_id = ").push_bind(campaign);
+                    qb.push(" AND client_id IN (");
+                    let mut sep = qb.separated(", ");
+                    for c in chunk {
+                        sep.push_bind(c.0);
+                    }
+                    qb.push(") ORDER BY client_id");
+                    let ids: Vec<i64> = qb.build_query_scalar().fetch_all(&self.pool).await.map_err(db)?;
+                    out.extend(ids.into_iter().map(ClientId));
+                }
+                Ok(out)
+            }
+
             async fn campaign_report(&self, brand: BrandId, id: i64) -> RepoResult<CampaignReport> {
                 let rows = sqlx::query(
                     "SELECT status, reason, COUNT(*) AS n, COUNT(delivered_at) AS delivered FROM campaign_sends \

@@ -1827,6 +1827,17 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
             .await
             .expect("plan again");
         assert_eq!(again.already, 6, "nothing planned twice");
+        let other = r
+            .create_client(b.id, &client("Wu", "Lei", "CRM-B9"), None)
+            .await
+            .expect("client");
+        assert_eq!(
+            r.clients_with_sends(b.id, c1.id, &[ids[0], other, ids[5]])
+                .await
+                .expect("had"),
+            vec![ids[0], ids[5]],
+            "planned and suppressed clients, not a stranger"
+        );
         let rep = r.campaign_report(b.id, c1.id).await.expect("report");
         assert_eq!(rep.planned, 3);
         assert_eq!(

@@ -436,10 +436,7 @@ impl WecomApi {
         if images.is_empty() {
             return self.add_msg_template(sender, external_userids, text).await;
         }
-        let attachments: Vec<serde_json::Value> = images
-            .iter()
-            .map(|m| json!({"msgtype": "image", "image": {"media_id": m}}))
-            .collect();
+        let attachments = image_attachments(images);
         self.call(
             "externalcontact/add_msg_template",
             Some(
@@ -575,10 +572,7 @@ impl WecomApi {
         struct A {
             jobid: String,
         }
-        let attachments: Vec<serde_json::Value> = images
-            .iter()
-            .map(|m| json!({"msgtype": "image", "image": {"media_id": m}}))
-            .collect();
+        let attachments = image_attachments(images);
         let a: A = self
             .call(
                 "externalcontact/add_moment_task",
@@ -794,6 +788,14 @@ impl WecomApi {
             .await?;
         Ok(a.userlist)
     }
+}
+
+/// Images as WeCom attachments (`msgtype` image, a media id each).
+fn image_attachments(media_ids: &[String]) -> Vec<serde_json::Value> {
+    media_ids
+        .iter()
+        .map(|m| json!({"msgtype": "image", "image": {"media_id": m}}))
+        .collect()
 }
 
 fn retryable(e: &ApiError, idempotent: bool) -> bool {

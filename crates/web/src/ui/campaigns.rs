@@ -373,6 +373,14 @@ pub async fn campaigns(State(state): State<AppState>, v: Viewer) -> PageResult {
     campaigns_page(&state, &v, vec![], CampaignForm::default()).await
 }
 
+/// The images ticked in a form: its `asset_<id>` fields.
+fn checked_images(fields: &std::collections::HashMap<String, String>) -> Vec<i64> {
+    fields
+        .keys()
+        .filter_map(|k| k.strip_prefix("asset_").and_then(|id| id.parse().ok()))
+        .collect()
+}
+
 fn opt(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
@@ -412,11 +420,7 @@ pub async fn create_campaign(
             expression: opt(&form.expression).map(str::to_owned),
             text: form.text.clone(),
             send_at,
-            asset_ids: form
-                .extra
-                .keys()
-                .filter_map(|k| k.strip_prefix("asset_").and_then(|id| id.parse().ok()))
-                .collect(),
+            asset_ids: checked_images(&form.extra),
             max_recipients: match opt(&form.max_recipients) {
                 None => None,
                 Some(m) => {
@@ -658,12 +662,7 @@ pub async fn post_moment(
     } else {
         "/campaigns"
     };
-    let images: Vec<i64> = f
-        .input
-        .extra
-        .keys()
-        .filter_map(|k| k.strip_prefix("asset_").and_then(|id| id.parse().ok()))
-        .collect();
+    let images = checked_images(&f.input.extra);
     match state
         .salon
         .create_moment(&v.actor, &f.input.text, &[], &images)
