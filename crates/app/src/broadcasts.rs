@@ -27,6 +27,9 @@ use crate::{Actor, AppError, AppResult, Salon};
 
 /// Sends per group message when the text is the same for every client.
 pub const BATCH: u32 = 200;
+/// How often what came of a Moments post is read again, and for how long after it was made.
+const MOMENT_FOLLOW_EVERY: Millis = 10 * 60_000;
+const MOMENT_FOLLOW_FOR: Millis = 7 * 86_400_000;
 /// Attempts before a batch is given up.
 const MAX_ATTEMPTS: i32 = 10;
 /// Why a post is marked unknown after its dispatcher died mid-call.
@@ -227,6 +230,7 @@ impl Salon {
             candidates,
             zones,
             version,
+            per_batch: BATCH as usize,
         })
     }
 
@@ -727,7 +731,7 @@ impl Salon {
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..4 {
             let now = now_millis();
-            let Some(batch) = self.repo.claim_batch(now, now + hold, BATCH).await? else {
+            let Some(batch) = self.repo.claim_batch(now, now + hold).await? else {
                 break;
             };
             handled += 1;
@@ -1116,9 +1120,14 @@ impl Salon {
         if actor.role == Role::Associate {
             actor.require(Action::SendPrepared)?;
             let me = actor.user_id();
+            // An associate sees what came of their own posting only.
             return Ok(all
                 .into_iter()
                 .filter(|m| m.created_by == me || me.is_some_and(|u| m.senders.contains(&u)))
+                .map(|mut m| {
+                    m.reach.retain(|r| Some(r.associate_id) == me);
+                    m
+                })
                 .collect());
         }
         actor.require(Action::ReadCampaigns)?;
@@ -1272,6 +1281,95 @@ impl Salon {
                 _ => {}
             }
         }
+        Ok(n + self.follow_moments(now).await?)
+    }
+
+    /// Reads again what came of recent posts: which associates published them, how many
+    /// clients see them, and which clients liked them or commented.
+    async fn follow_moments(&self, now: Millis) -> AppResult<usize> {
+        let mut n = 0;
+        for m in self
+            .repo
+            .moments_to_follow(now - MOMENT_FOLLOW_FOR, now - MOMENT_FOLLOW_EVERY, 4)
+            .await?
+        {
+            let reach = match self.read_moment_reach(&m).await {
+                Ok(reach) => {
+                    n += 1;
+                    reach
+                }
+                Err(e) => {
+                    // Asked again at the next round; what was known is kept.
+                    tracing::warn!(moment = m.id, error = %e, "could not read what came of a Moments post");
+                    m.reach.clone()
+                }
+            };
+            self.repo.moment_reach(m.id, &reach, now).await?;
+        }
         Ok(n)
+    }
+
+    async fn read_moment_reach(&self, m: &Moment) -> AppResult<Vec<MomentReach>> {
+        let Some(moment_id) = m.moment_id.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let api = self.wecom_api(m.brand).await?;
+        let channel = |e: ApiError| AppError::Internal(e.to_string());
+        let staff: HashMap<String, UserId> = self
+            .repo
+            .staff_provider_ids(m.brand, crate::channels::WECOM_STAFF)
+            .await?
+            .into_iter()
+            .map(|(u, id)| (id, u))
+            .collect();
+        let mut out = Vec::new();
+        for (userid, published) in api.get_moment_task(moment_id).await.map_err(channel)? {
+            let Some(&associate_id) = staff.get(&userid) else {
+                continue;
+            };
+            let mut r = MomentReach {
+                associate_id,
+                published,
+                seen_by: 0,
+                liked_by: Vec::new(),
+                commented_by: Vec::new(),
+            };
+            if published {
+                let seen = api
+                    .get_moment_send_result(moment_id, &userid)
+                    .await
+                    .map_err(channel)?;
+                r.seen_by = u32::try_from(seen.len()).unwrap_or(u32::MAX);
+                let c = api
+                    .get_moment_comments(moment_id, &userid)
+                    .await
+                    .map_err(channel)?;
+                let clients = |list: &[channels::wecom::api::MomentInteraction]| -> Vec<String> {
+                    list.iter()
+                        .filter_map(|i| i.external_userid.clone())
+                        .collect()
+                };
+                let (likes, comments) = (clients(&c.like_list), clients(&c.comment_list));
+                let asked: Vec<String> = likes.iter().chain(&comments).cloned().collect();
+                let known: HashMap<String, ClientId> = self
+                    .repo
+                    .clients_by_identities(m.brand, IdentityKind::Wecom, &asked)
+                    .await?
+                    .into_iter()
+                    .map(|(value, client, _)| (value, client))
+                    .collect();
+                let ids = |list: &[String]| -> Vec<ClientId> {
+                    let mut ids: Vec<ClientId> =
+                        list.iter().filter_map(|e| known.get(e).copied()).collect();
+                    ids.sort();
+                    ids.dedup();
+                    ids
+                };
+                r.liked_by = ids(&likes);
+                r.commented_by = ids(&comments);
+            }
+            out.push(r);
+        }
+        Ok(out)
     }
 }

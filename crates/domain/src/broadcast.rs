@@ -540,10 +540,9 @@ pub struct SendBatch {
     pub attempts: i32,
 }
 
-/// A campaign send as the report lists it.
+/// A client's send of a campaign as the report lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct SendRow {
-    pub id: i64,
     pub client_id: ClientId,
     pub associate_id: Option<UserId>,
     pub status: SendStatus,
@@ -612,6 +611,37 @@ pub struct Moment {
     pub created_by: Option<UserId>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// What came of it per associate, as WeCom last reported (empty until asked).
+    pub reach: Vec<MomentReach>,
+    /// When WeCom was last asked.
+    pub checked_at: Option<Millis>,
+}
+
+/// What came of a Moments post for one associate, as WeCom reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct MomentReach {
+    pub associate_id: UserId,
+    /// Whether the associate published it (WeCom asks each associate to confirm).
+    pub published: bool,
+    /// Clients who can see it in their Moments.
+    pub seen_by: u32,
+    /// The brand's clients who liked it, and who commented on it.
+    pub liked_by: Vec<ClientId>,
+    pub commented_by: Vec<ClientId>,
+}
+
+impl Moment {
+    /// Totals over the associates: (published by, seen by, likes, comments).
+    pub fn totals(&self) -> (usize, u32, usize, usize) {
+        self.reach.iter().fold((0, 0, 0, 0), |(p, s, l, c), r| {
+            (
+                p + usize::from(r.published),
+                s + r.seen_by,
+                l + r.liked_by.len(),
+                c + r.commented_by.len(),
+            )
+        })
+    }
 }
 
 #[cfg(test)]

@@ -372,6 +372,9 @@ pub struct Audience {
     pub candidates: Vec<Candidate>,
     pub zones: Vec<String>,
     pub version: (i64, i64, i64),
+    /// Clients per batch when the text is the same for everyone (a text that differs per
+    /// client goes one client per batch).
+    pub per_batch: usize,
 }
 
 /// What planning stored.
@@ -424,9 +427,10 @@ pub trait BroadcastStore: Send + Sync + 'static {
     ) -> RepoResult<()>;
     /// In one transaction, serialised per brand: checks the audience is current
     /// ([`RepoError::Stale`] if not), adds each candidate's broadcast days and whether their
-    /// associate can send, lets `planner` decide, stores one send per client (clients the
-    /// campaign already has are left alone) and marks the campaign planned. Two broadcasts on
-    /// one client's day are refused by the database itself.
+    /// associate can send, lets `planner` decide, stores the planned clients as batches (per
+    /// associate, day and time) and the suppressed ones by reason (clients the campaign already
+    /// has are left alone), and marks the campaign planned. A decision that would give a client
+    /// two broadcasts on one day is refused ([`RepoError::Conflict`]) and nothing is stored.
     async fn plan_campaign(
         &self,
         brand: BrandId,
@@ -437,13 +441,9 @@ pub trait BroadcastStore: Send + Sync + 'static {
     ) -> RepoResult<PlanCounts>;
 
     /// Leases the next batch to hand to the channel: one due for a retry, one whose holder died
-    /// before calling the channel, or up to `max` due sends of one campaign and associate.
-    async fn claim_batch(
-        &self,
-        now: Millis,
-        lease_until: Millis,
-        max: u32,
-    ) -> RepoResult<Option<SendBatch>>;
+    /// before calling the channel, or the next planned batch that is due (its clients' sends
+    /// are recorded then).
+    async fn claim_batch(&self, now: Millis, lease_until: Millis) -> RepoResult<Option<SendBatch>>;
     /// Leases batches whose holder called the channel and then went silent: whether the
     /// channel took them must be asked before anything is sent again.
     async fn stale_batches(
@@ -496,6 +496,16 @@ pub trait BroadcastStore: Send + Sync + 'static {
     /// Posts the dispatcher has work on: queued, submitting (to settle) or submitted (to ask
     /// about), oldest first.
     async fn moments_due(&self, limit: u32) -> RepoResult<Vec<Moment>>;
+    /// Posts WeCom took, created after `created_after`, not asked about since
+    /// `checked_before`: whose results are to be read again, least recently asked first.
+    async fn moments_to_follow(
+        &self,
+        created_after: Millis,
+        checked_before: Millis,
+        limit: u32,
+    ) -> RepoResult<Vec<Moment>>;
+    /// Stores what came of a post, as WeCom reported it at `at`.
+    async fn moment_reach(&self, id: i64, reach: &[MomentReach], at: Millis) -> RepoResult<()>;
     /// Moves a post from `from` to `status` with what is known; false if it was not in `from`
     /// (another dispatcher has it).
     #[allow(clippy::too_many_arguments)]
@@ -546,6 +556,7 @@ pub trait BroadcastStore: Send + Sync + 'static {
         clients: &[ClientId],
     ) -> RepoResult<Vec<ClientId>>;
     async fn campaign_report(&self, brand: BrandId, id: i64) -> RepoResult<CampaignReport>;
+    /// The campaign's clients in client-id order, after client `after`, with where each is.
     async fn campaign_sends(
         &self,
         brand: BrandId,

@@ -135,6 +135,23 @@ struct GroupMsg {
     created: i64,
     list: Vec<Delivery>,
 }
+/// A Moments task: its associates publish it (`publish_status` 1) at once, and each of their
+/// clients who sees it may like it or comment on it, at random but reproducibly.
+struct SimMoment {
+    senders: Vec<String>,
+    reactions: Vec<MomentReaction>,
+}
+
+/// How one client took a post published by one associate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MomentReaction {
+    pub userid: String,
+    pub external_userid: String,
+    pub liked: bool,
+    pub commented: bool,
+    pub at: i64,
+}
+
 /// (group id, group name, [(tag id, tag name)]).
 type TagGroup = (String, String, Vec<(String, String)>);
 
@@ -153,7 +170,8 @@ struct Sim {
     group_msgs: BTreeMap<String, GroupMsg>,
     /// Group messages received per (client, day).
     daily: HashMap<(String, i64), u32>,
-    moment_jobs: HashMap<String, Vec<String>>,
+    /// Moments tasks by job id.
+    moment_jobs: HashMap<String, SimMoment>,
     /// Uploaded temporary media: media id → size in bytes.
     media: HashMap<String, usize>,
     tags: Vec<TagGroup>,
@@ -289,6 +307,16 @@ impl Simulator {
             .filter(|e| e.api == api)
             .cloned()
             .collect()
+    }
+
+    /// How the clients took a Moments post (by the `moment_id` WeCom gave it).
+    pub fn moment_reactions(&self, moment_id: &str) -> Vec<MomentReaction> {
+        let s = self.lock();
+        moment_id
+            .strip_prefix("mom")
+            .and_then(|job| s.moment_jobs.get(job))
+            .map(|m| m.reactions.clone())
+            .unwrap_or_default()
     }
 
     /// Welcome messages delivered: (external_userid, text).
@@ -817,7 +845,7 @@ async fn moment_result(State(sim): State<Shared>, Query(q): Params) -> Response 
     };
     let job = q.get("jobid").cloned().unwrap_or_default();
     let s = sim.lock();
-    match s.moment_jobs.get(&job) {
+    match s.moment_jobs.get(job.as_str()) {
         Some(_) => fault.answer(ok(json!({"status": 3, "type": "add_moment_task", "result": {"moment_id": format!("mom{job}")}}))),
         None => err(41063, "invalid jobid"),
     }
@@ -1192,6 +1220,86 @@ fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
                 .collect();
             ok(json!({"send_list": send, "next_cursor": ""}))
         }
+        "externalcontact/get_moment_task"
+        | "externalcontact/get_moment_customer_list"
+        | "externalcontact/get_moment_send_result"
+        | "externalcontact/get_moment_comments" => {
+            let moment_id = b["moment_id"].as_str().unwrap_or("");
+            let Some(m) = moment_id
+                .strip_prefix("mom")
+                .and_then(|job| s.moment_jobs.get(job))
+            else {
+                return err(40058, "invalid moment_id");
+            };
+            let userid = b["userid"].as_str().unwrap_or("");
+            if api != "externalcontact/get_moment_task" && !m.senders.iter().any(|u| u == userid) {
+                return err(40058, "invalid userid");
+            }
+            // The cursor is where the previous page ended.
+            let from: usize = b["cursor"]
+                .as_str()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let max = if api == "externalcontact/get_moment_send_result" {
+                5_000
+            } else {
+                1_000
+            };
+            let limit = b["limit"]
+                .as_u64()
+                .map_or(max, |l| (l as usize).clamp(1, max));
+            let page = |all: Vec<Value>| {
+                let next = if all.len() > from + limit {
+                    (from + limit).to_string()
+                } else {
+                    String::new()
+                };
+                (
+                    all.into_iter().skip(from).take(limit).collect::<Vec<_>>(),
+                    next,
+                )
+            };
+            let seen = m.reactions.iter().filter(|r| r.userid == userid);
+            match api {
+                "externalcontact/get_moment_task" => {
+                    let (list, next) = page(
+                        m.senders
+                            .iter()
+                            .map(|u| json!({"userid": u, "publish_status": i32::from(s.staff.contains_key(u))}))
+                            .collect(),
+                    );
+                    ok(json!({"task_list": list, "next_cursor": next}))
+                }
+                "externalcontact/get_moment_customer_list" => {
+                    let (list, next) = page(
+                        seen.map(
+                            |r| json!({"userid": userid, "external_userid": r.external_userid}),
+                        )
+                        .collect(),
+                    );
+                    ok(json!({"customer_list": list, "next_cursor": next}))
+                }
+                "externalcontact/get_moment_send_result" => {
+                    let (list, next) = page(
+                        seen.map(|r| json!({"external_userid": r.external_userid}))
+                            .collect(),
+                    );
+                    ok(json!({"customer_list": list, "next_cursor": next}))
+                }
+                _ => {
+                    let pick = |f: fn(&MomentReaction) -> bool| -> Vec<Value> {
+                        m.reactions
+                            .iter()
+                            .filter(|r| r.userid == userid && f(r))
+                            .map(|r| json!({"external_userid": r.external_userid, "create_time": r.at}))
+                            .collect()
+                    };
+                    ok(
+                        json!({"comment_list": pick(|r| r.commented), "like_list": pick(|r| r.liked)}),
+                    )
+                }
+            }
+        }
         "externalcontact/add_moment_task" => {
             let images = match attached_images(&s, b) {
                 Ok(i) => i,
@@ -1199,7 +1307,35 @@ fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
             };
             let job = s.next_id("job");
             let senders = strings(&b["visible_range"]["sender_list"]["user_list"]);
-            s.moment_jobs.insert(job.clone(), senders.clone());
+            let now = s.now();
+            let mut reactions = Vec::new();
+            for sender in &senders {
+                let seen: Vec<String> = s
+                    .contacts
+                    .iter()
+                    .filter(|(_, c)| c.follows.iter().any(|f| f.0 == *sender))
+                    .map(|(e, _)| e.clone())
+                    .collect();
+                for e in seen {
+                    let rng = s.rng();
+                    let (liked, commented) = (rng.gen_bool(0.3), rng.gen_bool(0.1));
+                    let at = now + rng.gen_range(60..7_200);
+                    reactions.push(MomentReaction {
+                        userid: sender.clone(),
+                        external_userid: e,
+                        liked,
+                        commented,
+                        at,
+                    });
+                }
+            }
+            s.moment_jobs.insert(
+                job.clone(),
+                SimMoment {
+                    senders: senders.clone(),
+                    reactions,
+                },
+            );
             s.record(
                 api,
                 json!({"jobid": job, "senders": senders, "text": b["text"]["content"], "images": images}),

@@ -8,6 +8,30 @@ pub(crate) const PLAN_LOCK_BASE: i64 = 1 << 40;
 pub(crate) const CLAIM_LOCK: i64 = (1 << 41) + 1;
 /// Rows per multi-row INSERT: well under both backends' limit of bound parameters.
 pub(crate) const SEND_ROWS: usize = 1_000;
+/// Clients per stored list of suppressed clients.
+pub(crate) const LIST_CLIENTS: usize = 50_000;
+
+/// A list of client ids as stored in a batch or a suppression: decimal, comma-separated.
+pub(crate) fn members_text(ids: &[i64]) -> String {
+    let mut out = String::with_capacity(ids.len() * 8);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out
+}
+
+/// The ids of a list written by [`members_text`].
+pub(crate) fn parse_members(text: &str) -> domain::ports::RepoResult<Vec<i64>> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|id| id.parse::<i64>().map_err(crate::corrupt))
+        .collect()
+}
 
 macro_rules! impl_broadcast_store {
     ($Repo:ident, $begin:literal, $lock:literal) => {
@@ -95,6 +119,11 @@ macro_rules! impl_broadcast_store {
                     created_by: r.try_get::<Option<i64>, _>("created_by").map_err(db)?.map(UserId),
                     created_at: r.try_get("created_at").map_err(db)?,
                     updated_at: r.try_get("updated_at").map_err(db)?,
+                    reach: match r.try_get::<Option<String>, _>("reach").map_err(db)? {
+                        Some(json) => serde_json::from_str(&json).map_err(corrupt)?,
+                        None => Vec::new(),
+                    },
+                    checked_at: r.try_get("checked_at").map_err(db)?,
                 })
             }
 
@@ -149,6 +178,67 @@ macro_rules! impl_broadcast_store {
                     attempt_at: b.try_get("attempt_at").map_err(db)?,
                     attempts: b.try_get("attempts").map_err(db)?,
                 })
+            }
+
+            /// The campaign's clients that have no send row yet: those planned in batches not
+            /// handed over, and those suppressed, as (client, associate, status, reason).
+            async fn listed_clients(
+                &self,
+                conn: &mut <<DbRow as sqlx::Row>::Database as sqlx::Database>::Connection,
+                brand: BrandId,
+                campaign: i64,
+            ) -> RepoResult<Vec<(i64, Option<i64>, SendStatus, Option<String>)>> {
+                let mut out = Vec::new();
+                let planned: Vec<(i64, Option<String>)> = sqlx::query_as(
+                    "SELECT associate_id, members FROM send_batches WHERE brand_id = $1 AND campaign_id = $2 \
+                     AND status = 'planned' ORDER BY id",
+                )
+                .bind(brand.0)
+                .bind(campaign)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db)?;
+                for (sa, members) in planned {
+                    for c in $crate::broadcast_sql::parse_members(members.as_deref().unwrap_or(""))? {
+                        out.push((c, Some(sa), SendStatus::Planned, None));
+                    }
+                }
+                let suppressed: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT s.reason, s.members FROM campaign_suppressions s JOIN campaigns c ON c.id = s.campaign_id \
+                     WHERE c.brand_id = $1 AND s.campaign_id = $2 ORDER BY s.id",
+                )
+                .bind(brand.0)
+                .bind(campaign)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db)?;
+                for (reason, members) in suppressed {
+                    for c in $crate::broadcast_sql::parse_members(&members)? {
+                        out.push((c, None, SendStatus::Suppressed, Some(reason.clone())));
+                    }
+                }
+                Ok(out)
+            }
+
+            /// Stores clients left out of a campaign for `reason`.
+            async fn insert_suppressed(
+                &self,
+                conn: &mut <<DbRow as sqlx::Row>::Database as sqlx::Database>::Connection,
+                campaign: i64,
+                reason: &str,
+                clients: &[i64],
+            ) -> RepoResult<()> {
+                for chunk in clients.chunks($crate::broadcast_sql::LIST_CLIENTS) {
+                    sqlx::query("INSERT INTO campaign_suppressions (campaign_id, reason, size, members) VALUES ($1, $2, $3, $4)")
+                        .bind(campaign)
+                        .bind(reason)
+                        .bind(chunk.len() as i64)
+                        .bind($crate::broadcast_sql::members_text(chunk))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db)?;
+                }
+                Ok(())
             }
 
             /// What the clients' facts are at: (clients, their latest update and consent),
@@ -218,7 +308,7 @@ macro_rules! impl_broadcast_store {
                 }
                 let wanted: std::collections::HashSet<i64> =
                     audience.candidates.iter().map(|c| c.client_id.0).collect();
-                let already: std::collections::HashSet<i64> =
+                let mut already: std::collections::HashSet<i64> =
                     sqlx::query_scalar::<_, i64>("SELECT client_id FROM campaign_sends WHERE campaign_id = $1")
                         .bind(campaign)
                         .fetch_all(&mut *tx)
@@ -226,6 +316,7 @@ macro_rules! impl_broadcast_store {
                         .map_err(db)?
                         .into_iter()
                         .collect();
+                already.extend(self.listed_clients(&mut tx, brand, campaign).await?.into_iter().map(|l| l.0));
                 // Broadcast days from five weeks back: enough for the month and week caps.
                 let from_day = day_number(
                     jiff::Timestamp::from_millisecond(at)
@@ -250,6 +341,25 @@ macro_rules! impl_broadcast_store {
                     }
                     if wanted.contains(&client) {
                         days.entry(client).or_default().push(day);
+                    }
+                }
+                // Batches planned and not handed over yet have no send rows: their lists count.
+                let planned: Vec<(i64, i32, Option<String>)> = sqlx::query_as(
+                    "SELECT associate_id, cap_day, members FROM send_batches \
+                     WHERE brand_id = $1 AND status = 'planned' AND cap_day >= $2",
+                )
+                .bind(brand.0)
+                .bind(from_day)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+                for (sa, day, members) in planned {
+                    let members = $crate::broadcast_sql::parse_members(members.as_deref().unwrap_or(""))?;
+                    *sa_days.entry((sa, day)).or_default() += members.len() as u32;
+                    for client in members {
+                        if wanted.contains(&client) {
+                            days.entry(client).or_default().push(day);
+                        }
                     }
                 }
                 tracing::debug!(ms = started.elapsed().as_millis() as u64, "plan: broadcast days read");
@@ -282,30 +392,62 @@ macro_rules! impl_broadcast_store {
                 if decisions.len() != candidates.len() {
                     return Err(RepoError::Backend("the planner decided for a different number of clients".into()));
                 }
-                for chunk in candidates.iter().zip(&decisions).collect::<Vec<_>>().chunks($crate::broadcast_sql::SEND_ROWS) {
+                // The planned clients, as batches of one associate, day and time, in the
+                // candidates' order; the suppressed ones, by reason.
+                let per_batch = if c.template.per_client() { 1 } else { audience.per_batch.max(1) };
+                let mut groups: Vec<((i64, i32, Millis), Vec<i64>)> = Vec::new();
+                let mut group_of: std::collections::HashMap<(i64, i32, Millis), usize> =
+                    std::collections::HashMap::new();
+                let mut suppressed: std::collections::BTreeMap<&'static str, Vec<i64>> =
+                    std::collections::BTreeMap::new();
+                for (cand, d) in candidates.iter().zip(&decisions) {
+                    match d {
+                        Decision::Send { day, not_before } => {
+                            // One broadcast per client and day, whatever the planner said.
+                            if cand.broadcast_days.contains(day) {
+                                return Err(RepoError::Conflict(
+                                    "a client would receive two broadcasts on one day".into(),
+                                ));
+                            }
+                            let sa = cand.associate.ok_or_else(|| {
+                                RepoError::Backend("a send was planned for a client without an associate".into())
+                            })?;
+                            let key = (sa.0, *day, *not_before);
+                            let i = *group_of.entry(key).or_insert_with(|| {
+                                groups.push((key, Vec::new()));
+                                groups.len() - 1
+                            });
+                            groups[i].1.push(cand.client_id.0);
+                        }
+                        Decision::Suppress(s) => suppressed.entry(s.as_str()).or_default().push(cand.client_id.0),
+                    }
+                }
+                let batches: Vec<(&(i64, i32, Millis), &[i64])> = groups
+                    .iter()
+                    .flat_map(|(key, clients)| clients.chunks(per_batch).map(move |c| (key, c)))
+                    .collect();
+                for chunk in batches.chunks($crate::broadcast_sql::SEND_ROWS) {
                     let mut qb = Qb::new(
-                        "INSERT INTO campaign_sends (brand_id, campaign_id, client_id, associate_id, status, reason, cap_day, not_before) ",
+                        "INSERT INTO send_batches (brand_id, campaign_id, associate_id, status, attempts, next_at, \
+                         lease_until, created_at, members, size, cap_day) ",
                     );
-                    qb.push_values(chunk, |mut row, (cand, d)| {
-                        let (status, reason, day, not_before) = match d {
-                            Decision::Send { day, not_before } => ("planned", None, Some(*day), *not_before),
-                            Decision::Suppress(s) => ("suppressed", Some(s.as_str()), None, at),
-                        };
+                    qb.push_values(chunk, |mut row, ((sa, day, not_before), clients)| {
                         row.push_bind(brand.0)
                             .push_bind(campaign)
-                            .push_bind(cand.client_id.0)
-                            .push_bind(cand.associate.map(|u| u.0))
-                            .push_bind(status)
-                            .push_bind(reason)
-                            .push_bind(day)
-                            .push_bind(not_before);
+                            .push_bind(*sa)
+                            .push_bind("planned")
+                            .push_bind(0_i32)
+                            .push_bind(*not_before)
+                            .push_bind(0_i64)
+                            .push_bind(at)
+                            .push_bind($crate::broadcast_sql::members_text(clients))
+                            .push_bind(clients.len() as i64)
+                            .push_bind(*day);
                     });
-                    qb.build().execute(&mut *tx).await.map_err(|e| match &e {
-                        sqlx::Error::Database(d) if d.is_unique_violation() => RepoError::Conflict(
-                            "a client would receive two broadcasts on one day".into(),
-                        ),
-                        _ => db(e),
-                    })?;
+                    qb.build().execute(&mut *tx).await.map_err(db)?;
+                }
+                for (reason, clients) in &suppressed {
+                    self.insert_suppressed(&mut tx, campaign, reason, clients).await?;
                 }
                 tracing::debug!(ms = started.elapsed().as_millis() as u64, "plan: sends written");
                 for d in &decisions {
@@ -568,7 +710,13 @@ macro_rules! impl_broadcast_store {
             }
 
             async fn set_campaign_status(&self, brand: BrandId, id: i64, status: CampaignStatus) -> RepoResult<()> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                // Under the planning lock: a cancelled campaign frees its clients' days.
+                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                sqlx::query($lock)
+                    .bind($crate::broadcast_sql::PLAN_LOCK_BASE + brand.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
                 let n = sqlx::query("UPDATE campaigns SET status = $3 WHERE brand_id = $1 AND id = $2")
                     .bind(brand.0)
                     .bind(id)
@@ -581,15 +729,24 @@ macro_rules! impl_broadcast_store {
                     return Err(RepoError::NotFound("campaign"));
                 }
                 if status == CampaignStatus::Cancelled {
-                    // Sends not yet handed to the channel are withdrawn, and free their day.
-                    sqlx::query(
-                        "UPDATE campaign_sends SET status = 'suppressed', reason = 'cancelled', cap_day = NULL \
-                         WHERE campaign_id = $1 AND status = 'planned'",
+                    // Batches not yet handed to the channel are withdrawn, and free their day.
+                    let lists: Vec<Option<String>> = sqlx::query_scalar(
+                        "SELECT members FROM send_batches WHERE campaign_id = $1 AND status = 'planned' ORDER BY id",
                     )
                     .bind(id)
-                    .execute(&mut *tx)
+                    .fetch_all(&mut *tx)
                     .await
                     .map_err(db)?;
+                    let mut withdrawn = Vec::new();
+                    for members in lists {
+                        withdrawn.extend($crate::broadcast_sql::parse_members(members.as_deref().unwrap_or(""))?);
+                    }
+                    sqlx::query("UPDATE send_batches SET status = 'cancelled' WHERE campaign_id = $1 AND status = 'planned'")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    self.insert_suppressed(&mut tx, id, Suppression::Cancelled.as_str(), &withdrawn).await?;
                 }
                 tx.commit().await.map_err(db)?;
                 Ok(())
@@ -606,7 +763,7 @@ macro_rules! impl_broadcast_store {
                 self.try_plan(brand, campaign, audience, planner, at).await
             }
 
-            async fn claim_batch(&self, now: Millis, lease_until: Millis, max: u32) -> RepoResult<Option<SendBatch>> {
+            async fn claim_batch(&self, now: Millis, lease_until: Millis) -> RepoResult<Option<SendBatch>> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
                 sqlx::query($lock)
                     .bind($crate::broadcast_sql::CLAIM_LOCK)
@@ -633,58 +790,59 @@ macro_rules! impl_broadcast_store {
                         id
                     }
                     None => {
-                        let next: Option<(i64, i64, i64)> = sqlx::query_as(
-                            "SELECT brand_id, campaign_id, associate_id FROM campaign_sends \
-                             WHERE status = 'planned' AND not_before <= $1 AND associate_id IS NOT NULL LIMIT 1",
+                        let next: Option<(i64, i64, i64, i64, Millis, Option<i32>, Option<String>)> = sqlx::query_as(
+                            "SELECT id, brand_id, campaign_id, associate_id, next_at, cap_day, members FROM send_batches \
+                             WHERE status = 'planned' AND next_at <= $1 ORDER BY next_at, id LIMIT 1",
                         )
                         .bind(now)
                         .fetch_optional(&mut *tx)
                         .await
                         .map_err(db)?;
-                        let Some((brand, campaign, associate)) = next else {
+                        let Some((id, brand, campaign, associate, not_before, day, members)) = next else {
                             return Ok(None);
                         };
-                        let template: String = sqlx::query_scalar("SELECT template FROM campaigns WHERE id = $1")
-                            .bind(campaign)
-                            .fetch_one(&mut *tx)
-                            .await
-                            .map_err(db)?;
-                        // A text that differs per client is handed over one client at a time.
-                        let max = match Template::parse(&template) {
-                            Ok(t) if t.per_client() => 1,
-                            _ => max,
-                        };
-                        let ids: Vec<i64> = sqlx::query_scalar(
-                            "SELECT id FROM campaign_sends WHERE status = 'planned' AND campaign_id = $1 \
-                             AND associate_id = $2 AND not_before <= $3 ORDER BY id LIMIT $4",
-                        )
-                        .bind(campaign)
-                        .bind(associate)
-                        .bind(now)
-                        .bind(i64::from(max.max(1)))
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                        let id: i64 = sqlx::query_scalar(
-                            "INSERT INTO send_batches (brand_id, campaign_id, associate_id, status, attempts, next_at, lease_until, created_at) \
-                             VALUES ($1, $2, $3, 'sending', 0, $4, $5, $4) RETURNING id",
-                        )
-                        .bind(brand)
-                        .bind(campaign)
-                        .bind(associate)
-                        .bind(now)
-                        .bind(lease_until)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                        let mut qb = Qb::new("UPDATE campaign_sends SET status = 'sending', batch_id = ");
-                        qb.push_bind(id).push(" WHERE id IN (");
+                        // The clients' sends are recorded as the batch is handed over; a client
+                        // erased since the planning is left out.
+                        let members = $crate::broadcast_sql::parse_members(members.as_deref().unwrap_or(""))?;
+                        let mut qb = Qb::new("SELECT id FROM clients WHERE id IN (");
                         let mut sep = qb.separated(", ");
-                        for s in &ids {
-                            sep.push_bind(*s);
+                        for c in &members {
+                            sep.push_bind(*c);
                         }
                         qb.push(")");
-                        qb.build().execute(&mut *tx).await.map_err(db)?;
+                        let present: std::collections::HashSet<i64> = if members.is_empty() {
+                            Default::default()
+                        } else {
+                            qb.build_query_scalar::<i64>().fetch_all(&mut *tx).await.map_err(db)?.into_iter().collect()
+                        };
+                        let members: Vec<i64> = members.into_iter().filter(|c| present.contains(c)).collect();
+                        for chunk in members.chunks($crate::broadcast_sql::SEND_ROWS) {
+                            let mut qb = Qb::new(
+                                "INSERT INTO campaign_sends (brand_id, campaign_id, client_id, associate_id, status, cap_day, \
+                                 not_before, batch_id) ",
+                            );
+                            qb.push_values(chunk, |mut row, client| {
+                                row.push_bind(brand)
+                                    .push_bind(campaign)
+                                    .push_bind(*client)
+                                    .push_bind(associate)
+                                    .push_bind("sending")
+                                    .push_bind(day)
+                                    .push_bind(not_before)
+                                    .push_bind(id);
+                            });
+                            // A send the database already has (one per client, campaign and day)
+                            // is not recorded, and so not sent, twice.
+                            qb.push(" ON CONFLICT DO NOTHING");
+                            qb.build().execute(&mut *tx).await.map_err(db)?;
+                        }
+                        sqlx::query("UPDATE send_batches SET status = 'sending', lease_until = $2, next_at = $3 WHERE id = $1")
+                            .bind(id)
+                            .bind(lease_until)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
                         id
                     }
                 };
@@ -932,6 +1090,41 @@ macro_rules! impl_broadcast_store {
                 rows.iter().map(Self::moment_row).collect()
             }
 
+            async fn moments_to_follow(
+                &self,
+                created_after: Millis,
+                checked_before: Millis,
+                limit: u32,
+            ) -> RepoResult<Vec<Moment>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM moments WHERE status = 'done' AND moment_id IS NOT NULL AND created_at >= $1 \
+                     AND (checked_at IS NULL OR checked_at <= $2) ORDER BY COALESCE(checked_at, 0), id LIMIT $3",
+                )
+                .bind(created_after)
+                .bind(checked_before)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter().map(Self::moment_row).collect()
+            }
+
+            async fn moment_reach(&self, id: i64, reach: &[MomentReach], at: Millis) -> RepoResult<()> {
+                let json = serde_json::to_string(reach).map_err(|e| RepoError::Backend(e.to_string()))?;
+                let n = sqlx::query("UPDATE moments SET reach = $2, checked_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(json)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?
+                    .rows_affected();
+                if n == 0 {
+                    return Err(RepoError::NotFound("moment"));
+                }
+                Ok(())
+            }
+
             async fn moment_update(
                 &self,
                 id: i64,
@@ -1115,6 +1308,15 @@ macro_rules! impl_broadcast_store {
                     let ids: Vec<i64> = qb.build_query_scalar().fetch_all(&self.pool).await.map_err(db)?;
                     out.extend(ids.into_iter().map(ClientId));
                 }
+                let asked: std::collections::HashSet<i64> = clients.iter().map(|c| c.0).collect();
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                for (client, ..) in self.listed_clients(&mut conn, brand, campaign).await? {
+                    if asked.contains(&client) {
+                        out.push(ClientId(client));
+                    }
+                }
+                out.sort();
+                out.dedup();
                 Ok(out)
             }
 
@@ -1154,6 +1356,30 @@ macro_rules! impl_broadcast_store {
                         None => return Err(corrupt("send status")),
                     }
                 }
+                let planned: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(SUM(size), 0) FROM send_batches WHERE brand_id = $1 AND campaign_id = $2 AND status = 'planned'",
+                )
+                .bind(brand.0)
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                rep.planned += u64::try_from(planned).unwrap_or(0);
+                let lists: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT s.reason, SUM(s.size) FROM campaign_suppressions s JOIN campaigns c ON c.id = s.campaign_id \
+                     WHERE c.brand_id = $1 AND s.campaign_id = $2 GROUP BY s.reason",
+                )
+                .bind(brand.0)
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                for (reason, n) in lists {
+                    let n = u64::try_from(n).unwrap_or(0);
+                    rep.suppressed += n;
+                    let reason = Suppression::parse(&reason).ok_or_else(|| corrupt("suppression reason"))?;
+                    *by.entry(reason).or_default() += n;
+                }
                 rep.suppressed_by = by.into_iter().collect();
                 let replies: i64 = sqlx::query_scalar(
                     "SELECT COUNT(DISTINCT s.client_id) FROM campaign_sends s JOIN messages m ON m.client_id = s.client_id \
@@ -1177,19 +1403,20 @@ macro_rules! impl_broadcast_store {
                 after: i64,
                 limit: u32,
             ) -> RepoResult<Vec<SendRow>> {
+                let limit = limit.clamp(1, 10_000);
                 let mut qb = Qb::new("SELECT * FROM campaign_sends WHERE brand_id = ");
                 qb.push_bind(brand.0).push(" AND campaign_id = ").push_bind(id);
-                qb.push(" AND id > ").push_bind(after);
+                qb.push(" AND client_id > ").push_bind(after);
                 if let Some(s) = status {
                     qb.push(" AND status = ").push_bind(s.as_str());
                 }
-                qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit.clamp(1, 10_000)));
+                qb.push(" ORDER BY client_id LIMIT ").push_bind(i64::from(limit));
                 let rows = qb.build().fetch_all(&self.pool).await.map_err(db)?;
-                rows.iter()
+                let mut out = rows
+                    .iter()
                     .map(|r| {
                         let status: String = r.try_get("status").map_err(db)?;
                         Ok(SendRow {
-                            id: r.try_get("id").map_err(db)?,
                             client_id: ClientId(r.try_get("client_id").map_err(db)?),
                             associate_id: r.try_get::<Option<i64>, _>("associate_id").map_err(db)?.map(UserId),
                             status: SendStatus::parse(&status).ok_or_else(|| corrupt("send status"))?,
@@ -1199,7 +1426,26 @@ macro_rules! impl_broadcast_store {
                             delivered_at: r.try_get("delivered_at").map_err(db)?,
                         })
                     })
-                    .collect()
+                    .collect::<RepoResult<Vec<_>>>()?;
+                if matches!(status, None | Some(SendStatus::Planned) | Some(SendStatus::Suppressed)) {
+                    let mut conn = self.pool.acquire().await.map_err(db)?;
+                    for (client, sa, st, reason) in self.listed_clients(&mut conn, brand, id).await? {
+                        if client > after && status.is_none_or(|s| s == st) {
+                            out.push(SendRow {
+                                client_id: ClientId(client),
+                                associate_id: sa.map(UserId),
+                                status: st,
+                                reason,
+                                provider_msgid: None,
+                                sent_at: None,
+                                delivered_at: None,
+                            });
+                        }
+                    }
+                    out.sort_by_key(|r| r.client_id);
+                    out.truncate(limit as usize);
+                }
+                Ok(out)
             }
         }
     };

@@ -53,6 +53,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_broadcasts.sql"),
         include_str!("../migrations/postgres/0005_broadcasts.sql"),
     ),
+    (
+        6,
+        "planned batches",
+        include_str!("../migrations/sqlite/0006_planned_batches.sql"),
+        include_str!("../migrations/postgres/0006_planned_batches.sql"),
+    ),
 ];
 
 /// Which database a URL names.

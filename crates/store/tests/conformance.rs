@@ -1684,6 +1684,7 @@ async fn audience(r: &dyn Repo, b: BrandId, ids: &[ClientId]) -> domain::ports::
         candidates,
         zones: vec!["Asia/Shanghai".into()],
         version,
+        per_batch: 2,
     }
 }
 
@@ -1840,6 +1841,28 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
         );
         let rep = r.campaign_report(b.id, c1.id).await.expect("report");
         assert_eq!(rep.planned, 3);
+        // Every client is listed, in client order, page by page.
+        let listed = r
+            .campaign_sends(b.id, c1.id, None, 0, 100)
+            .await
+            .expect("sends");
+        assert_eq!(
+            listed.iter().map(|s| s.client_id).collect::<Vec<_>>(),
+            ids,
+            "{}",
+            db.name
+        );
+        assert_eq!(listed[0].status, SendStatus::Planned);
+        assert_eq!(listed[0].associate_id, Some(sa.id));
+        assert_eq!(listed[5].reason.as_deref(), Some("no_consent"));
+        let page = r
+            .campaign_sends(b.id, c1.id, Some(SendStatus::Planned), ids[0].0, 1)
+            .await
+            .expect("page");
+        assert_eq!(
+            page.iter().map(|s| s.client_id).collect::<Vec<_>>(),
+            vec![ids[1]]
+        );
         assert_eq!(
             rep.suppressed_by,
             vec![
@@ -1866,7 +1889,7 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
         assert_eq!(counts.planned, 0);
         let rep2 = r.campaign_report(b.id, c2.id).await.expect("report");
         assert_eq!(rep2.suppressed_by, vec![(Suppression::DailyCap, 3)]);
-        // A planner that ignores the cap is refused by the database, and stores nothing.
+        // A planner that ignores the cap is refused by the store, and nothing is stored.
         let c3 = r
             .create_campaign(b.id, &new("Careless"))
             .await
@@ -1897,13 +1920,13 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
 
         // Batches: leased once, with the sender and the addresses.
         assert!(
-            r.claim_batch(send_at - 1, send_at + 1_000, 10)
+            r.claim_batch(send_at - 1, send_at + 1_000)
                 .await
                 .expect("not due")
                 .is_none()
         );
         let batch = r
-            .claim_batch(send_at, send_at + 1_000, 2)
+            .claim_batch(send_at, send_at + 1_000)
             .await
             .expect("claim")
             .expect("a batch");
@@ -1911,20 +1934,20 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
         assert_eq!(batch.sends.len(), 2);
         assert_eq!(batch.sends[0].2, "wm0");
         let other = r
-            .claim_batch(send_at, send_at + 1_000, 2)
+            .claim_batch(send_at, send_at + 1_000)
             .await
             .expect("claim")
             .expect("the rest");
         assert_eq!(other.sends.len(), 1);
         assert!(
-            r.claim_batch(send_at, send_at + 1_000, 2)
+            r.claim_batch(send_at, send_at + 1_000)
                 .await
                 .expect("claim")
                 .is_none()
         );
         // A holder that dies before calling the channel: the batch comes back as it was.
         let back = r
-            .claim_batch(send_at + 1_000, send_at + 2_000, 2)
+            .claim_batch(send_at + 1_000, send_at + 2_000)
             .await
             .expect("claim")
             .expect("back");
@@ -1947,7 +1970,7 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
         .await
         .expect("attempt");
         assert!(
-            r.claim_batch(send_at + 1_600, send_at + 3_000, 2)
+            r.claim_batch(send_at + 1_600, send_at + 3_000)
                 .await
                 .expect("claim")
                 .is_none()
@@ -1972,7 +1995,7 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
             .await
             .expect("retry");
         let retried = r
-            .claim_batch(send_at + 6_000, send_at + 7_000, 2)
+            .claim_batch(send_at + 6_000, send_at + 7_000)
             .await
             .expect("claim")
             .expect("retry due");
@@ -2245,6 +2268,39 @@ async fn assets_follow_their_workflow_and_moments_move_once() {
         .await
         .expect("done");
         assert!(r.moments_due(10).await.expect("due").is_empty());
+        // What came of it is read again until it is old; least recently asked first.
+        let follow = r.moments_to_follow(5, 100, 10).await.expect("follow");
+        assert_eq!(follow.len(), 1);
+        assert_eq!(
+            (follow[0].checked_at, follow[0].reach.clone()),
+            (None, vec![])
+        );
+        let reach = vec![MomentReach {
+            associate_id: u.id,
+            published: true,
+            seen_by: 12,
+            liked_by: vec![ClientId(3), ClientId(4)],
+            commented_by: vec![ClientId(4)],
+        }];
+        r.moment_reach(m.id, &reach, 200).await.expect("reach");
+        assert!(
+            r.moments_to_follow(5, 100, 10)
+                .await
+                .expect("asked recently")
+                .is_empty()
+        );
+        let again = r.moments_to_follow(5, 300, 10).await.expect("follow");
+        assert_eq!(
+            (again[0].checked_at, again[0].reach.clone()),
+            (Some(200), reach)
+        );
+        assert_eq!(again[0].totals(), (1, 12, 2, 1));
+        assert!(
+            r.moments_to_follow(20, 300, 10)
+                .await
+                .expect("too old")
+                .is_empty()
+        );
         assert_eq!(
             r.moments(b.id, 10).await.expect("list")[0]
                 .moment_id

@@ -73,6 +73,7 @@ const POLICY: &[(&str, &str)] = &[
     ("listMoments", "MH"),
     ("createMoment", "H"),
     ("postMyMoment", "A"),
+    ("listMyMoments", "A"),
     ("listAssets", "AMH"),
     ("uploadAsset", "H"),
     ("setAssetStatus", "H"),

@@ -361,6 +361,56 @@ async fn a_moments_post_reaches_wecom_for_the_chosen_associates_and_a_blocked_on
     // Nothing is posted twice.
     app.salon.process_moments().await.expect("again");
     assert_eq!(app.sim.accepted("externalcontact/add_moment_task").len(), 2);
+
+    // Once WeCom has done the task, what came of the post is read: who published it, how many
+    // clients see it, and which clients liked it or commented, as the simulator decided.
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
+    app.salon.process_moments().await.expect("results");
+    let (_, list) = get(&app, &hq, "/api/v1/moments").await;
+    let items = list["items"].as_array().expect("items");
+    let post = items
+        .iter()
+        .find(|m| m["text"] == "The winter collection has arrived in store")
+        .expect("the post");
+    assert_eq!(post["status"], "done", "{post}");
+    let moment_id = post["moment_id"].as_str().expect("moment id");
+    let reactions = app.sim.moment_reactions(moment_id);
+    assert!(!reactions.is_empty(), "the associates' clients see it");
+    let reach = post["reach"].as_array().expect("reach");
+    assert_eq!(reach.len(), everyone, "{post}");
+    assert!(reach.iter().all(|r| r["published"] == true), "{post}");
+    let total = |key: &str| -> usize {
+        reach
+            .iter()
+            .map(|r| {
+                r[key]
+                    .as_array()
+                    .map_or_else(|| r[key].as_u64().unwrap_or(0) as usize, Vec::len)
+            })
+            .sum()
+    };
+    assert_eq!(total("seen_by"), reactions.len());
+    assert_eq!(
+        total("liked_by"),
+        reactions.iter().filter(|r| r.liked).count()
+    );
+    assert_eq!(
+        total("commented_by"),
+        reactions.iter().filter(|r| r.commented).count()
+    );
+    assert!(total("liked_by") > 0, "{post}");
+    // An associate sees what came of their own posting only.
+    let (st, theirs) = get(&app, &sa, "/api/v1/me/moments").await;
+    assert_eq!(st, StatusCode::OK, "{theirs}");
+    let li = app.user("li.na").await;
+    let mut seen = 0;
+    for m in theirs["items"].as_array().expect("items") {
+        for r in m["reach"].as_array().expect("reach") {
+            assert_eq!(r["associate_id"].as_i64(), Some(li.id.0), "{m}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 2, "the brand's post and their own: {theirs}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

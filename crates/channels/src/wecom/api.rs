@@ -597,6 +597,97 @@ impl WecomApi {
         .await
     }
 
+    /// Which associates of a Moments task published it (`get_moment_task`, every page):
+    /// (userid, published).
+    pub async fn get_moment_task(&self, moment_id: &str) -> Result<Vec<(String, bool)>, ApiError> {
+        #[derive(Deserialize)]
+        struct Task {
+            userid: String,
+            #[serde(default)]
+            publish_status: i64,
+        }
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            task_list: Vec<Task>,
+            #[serde(default)]
+            next_cursor: String,
+        }
+        let mut out = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let p: Page = self
+                .call(
+                    "externalcontact/get_moment_task",
+                    Some(json!({"moment_id": moment_id, "cursor": cursor, "limit": 1000})),
+                    &[],
+                    true,
+                )
+                .await?;
+            out.extend(
+                p.task_list
+                    .into_iter()
+                    .map(|t| (t.userid, t.publish_status == 1)),
+            );
+            if p.next_cursor.is_empty() {
+                return Ok(out);
+            }
+            cursor = p.next_cursor;
+        }
+    }
+
+    /// The clients who can see an associate's published post (`get_moment_send_result`,
+    /// every page).
+    pub async fn get_moment_send_result(
+        &self,
+        moment_id: &str,
+        userid: &str,
+    ) -> Result<Vec<String>, ApiError> {
+        #[derive(Deserialize)]
+        struct Customer {
+            external_userid: String,
+        }
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            customer_list: Vec<Customer>,
+            #[serde(default)]
+            next_cursor: String,
+        }
+        let mut out = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let p: Page = self
+                .call(
+                    "externalcontact/get_moment_send_result",
+                    Some(json!({"moment_id": moment_id, "userid": userid, "cursor": cursor, "limit": 5000})),
+                    &[],
+                    true,
+                )
+                .await?;
+            out.extend(p.customer_list.into_iter().map(|c| c.external_userid));
+            if p.next_cursor.is_empty() {
+                return Ok(out);
+            }
+            cursor = p.next_cursor;
+        }
+    }
+
+    /// Likes and comments on an associate's post (`get_moment_comments`).
+    pub async fn get_moment_comments(
+        &self,
+        moment_id: &str,
+        userid: &str,
+    ) -> Result<MomentComments, ApiError> {
+        self.call(
+            "externalcontact/get_moment_comments",
+            Some(json!({"moment_id": moment_id, "userid": userid})),
+            &[],
+            true,
+        )
+        .await
+    }
+
     /// The WeChat customer-service (微信客服) accounts of the corp.
     pub async fn kf_accounts(&self) -> Result<Vec<KfAccount>, ApiError> {
         #[derive(Deserialize)]
@@ -1000,6 +1091,26 @@ pub struct MomentTaskResult {
     pub status: i64,
     #[serde(default)]
     pub result: Option<serde_json::Value>,
+}
+
+/// Who liked and who commented on a post; a colleague appears with `userid` instead of
+/// `external_userid`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MomentComments {
+    #[serde(default)]
+    pub comment_list: Vec<MomentInteraction>,
+    #[serde(default)]
+    pub like_list: Vec<MomentInteraction>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MomentInteraction {
+    #[serde(default)]
+    pub external_userid: Option<String>,
+    #[serde(default)]
+    pub userid: Option<String>,
+    #[serde(default)]
+    pub create_time: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

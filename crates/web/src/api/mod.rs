@@ -595,6 +595,15 @@ pub fn routes() -> Vec<ApiRoute> {
             "Queue a Moments post (WeCom add_moment_task) for the associates in `senders` (all linked associates when empty); the text passes the monitoring rules"
         ),
         route!(
+            get,
+            GET,
+            "/me/moments",
+            "listMyMoments",
+            SendPrepared,
+            list_moments,
+            "An associate's Moments posts, with what came of each (published, seen by, likes, comments)"
+        ),
+        route!(
             post,
             POST,
             "/me/moments",

@@ -59,6 +59,10 @@ pub struct Words {
     pub moments_help: &'static str,
     pub post: &'static str,
     pub my_moment_help: &'static str,
+    pub published_by: &'static str,
+    pub seen_by: &'static str,
+    pub likes: &'static str,
+    pub comments: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -103,6 +107,10 @@ pub const EN: Words = Words {
     moments_help: "A post to clients' Moments, published through each associate's WeCom (all linked associates).",
     post: "Post",
     my_moment_help: "A post your clients see in their Moments.",
+    published_by: "published by",
+    seen_by: "seen by",
+    likes: "likes",
+    comments: "comments",
 };
 
 pub const ZH: Words = Words {
@@ -147,6 +155,10 @@ pub const ZH: Words = Words {
     moments_help: "发布到客户朋友圈，由每位顾问的企业微信发表（所有已关联的顾问）。",
     post: "发布",
     my_moment_help: "您的客户会在朋友圈看到这条内容。",
+    published_by: "已发表顾问",
+    seen_by: "可见客户",
+    likes: "点赞",
+    comments: "评论",
 };
 
 fn words(v: &Viewer) -> &'static Words {
@@ -203,19 +215,46 @@ pub struct MomentRow {
     senders: usize,
     at: String,
     error: String,
+    /// What came of it, once WeCom reported: (published by, seen by, likes, comments).
+    reach: Option<(usize, u32, usize, usize)>,
+    /// Clients who commented (the first few, with the names the reader may see).
+    commented: Vec<(i64, String)>,
 }
 
-fn moment_rows(moments: Vec<domain::Moment>, tz: &str) -> Vec<MomentRow> {
-    moments
-        .into_iter()
-        .map(|m| MomentRow {
-            text: m.text,
+/// Commenters named per post, at most.
+const COMMENTERS_SHOWN: usize = 6;
+
+async fn moment_rows(
+    state: &AppState,
+    actor: &app::Actor,
+    moments: Vec<domain::Moment>,
+) -> Vec<MomentRow> {
+    let tz = actor.brand.time_zone.as_str();
+    let mut out = Vec::with_capacity(moments.len());
+    for m in moments {
+        let mut commented = Vec::new();
+        for id in m
+            .reach
+            .iter()
+            .flat_map(|r| r.commented_by.iter())
+            .take(COMMENTERS_SHOWN)
+        {
+            // A client out of the reader's scope is not named.
+            if let Ok(c) = state.salon.client(actor, *id).await {
+                commented.push((id.0, c.pii.display_name()));
+            }
+        }
+        out.push(MomentRow {
             status: m.status.as_str(),
             senders: m.senders.len(),
             at: datetime(m.created_at, tz),
-            error: m.error.unwrap_or_default(),
-        })
-        .collect()
+            reach: m.checked_at.map(|_| m.totals()),
+            error: m.error.clone().unwrap_or_default(),
+            text: m.text,
+            commented,
+        });
+    }
+    out
 }
 
 pub struct SegmentRow {
@@ -345,7 +384,7 @@ async fn campaigns_page(
             segments,
             campaigns,
             can_manage,
-            moments: moment_rows(state.salon.moments(a).await?, tz),
+            moments: moment_rows(state, a, state.salon.moments(a).await?).await,
             quiet_start: hhmm(policy.quiet_start),
             quiet_end: hhmm(policy.quiet_end),
             policy,
@@ -603,10 +642,7 @@ async fn tasks_page(state: &AppState, v: &Viewer, sent: bool, errors: Vec<String
             c: chrome(v, "/tasks", "/tasks", None),
             w,
             tasks,
-            moments: moment_rows(
-                state.salon.moments(&v.actor).await?,
-                v.actor.brand.time_zone.as_str(),
-            ),
+            moments: moment_rows(state, &v.actor, state.salon.moments(&v.actor).await?).await,
             images: state
                 .salon
                 .assets(&v.actor)
