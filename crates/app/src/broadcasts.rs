@@ -277,7 +277,7 @@ impl Salon {
         ))
     }
 
-    fn eval_context(brand: &Brand) -> EvalContext {
+    pub(crate) fn eval_context(brand: &Brand) -> EvalContext {
         EvalContext {
             now_ms: now_millis(),
             tz: zone(brand.time_zone.as_str()),
@@ -306,7 +306,7 @@ impl Salon {
         })
     }
 
-    fn parse_segment(expression: &str) -> AppResult<Expr> {
+    pub(crate) fn parse_segment(expression: &str) -> AppResult<Expr> {
         segments::parse(expression).map_err(|e| invalid("expression", e.to_string()))
     }
 

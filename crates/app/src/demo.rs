@@ -1,6 +1,6 @@
 //! Seeds the demo brand into an empty store, so that a newcomer sees a living product at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use domain::*;
 use sim::demo as fake;
@@ -485,6 +485,35 @@ impl Salon {
         for chunk in events.chunks(20_000) {
             let rows: Vec<_> = chunk.iter().map(crate::analytics::stored).collect();
             added += self.repo.put_events(brand.id, &rows).await?;
+        }
+        // The demo's clients follow the Official Account too: each without an openid is
+        // given one of the community's followers, so that a segment's report has people.
+        let linked: HashSet<i64> = self
+            .repo
+            .identities_of_kind(brand.id, IdentityKind::WechatOa)
+            .await?
+            .into_iter()
+            .map(|(c, _)| c.0)
+            .collect();
+        let mut seen = HashSet::new();
+        let mut followers = events
+            .iter()
+            .filter_map(|e| e.follower.as_deref())
+            .filter(|f| seen.insert(*f));
+        for facts in self.repo.segment_facts(brand.id).await? {
+            if linked.contains(&facts.client_id) {
+                continue;
+            }
+            let Some(openid) = followers.next() else {
+                break;
+            };
+            let patch = ClientPatch {
+                identities: vec![Identity::parse(IdentityKind::WechatOa, openid)?],
+                ..ClientPatch::default()
+            };
+            self.repo
+                .update_client(brand.id, ClientId(facts.client_id), &patch, None)
+                .await?;
         }
         Ok(Some(added))
     }

@@ -197,6 +197,12 @@ pub trait ChannelStore: Send + Sync + 'static {
 
     /// Stores a message once per provider id: `None` when it was already stored.
     async fn add_message(&self, brand: BrandId, message: &NewMessage) -> RepoResult<Option<i64>>;
+    /// Every identity of one kind the brand's clients hold: (client, value).
+    async fn identities_of_kind(
+        &self,
+        brand: BrandId,
+        kind: IdentityKind,
+    ) -> RepoResult<Vec<(ClientId, String)>>;
     /// The clients holding these identities of one kind, each with its associate.
     async fn clients_by_identities(
         &self,

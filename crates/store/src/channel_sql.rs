@@ -374,6 +374,18 @@ macro_rules! impl_channel_store {
                 Ok(id)
             }
 
+            async fn identities_of_kind(&self, brand: BrandId, kind: IdentityKind) -> RepoResult<Vec<(ClientId, String)>> {
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT client_id, value FROM client_identities WHERE brand_id = $1 AND kind = $2 ORDER BY client_id",
+                )
+                .bind(brand.0)
+                .bind(kind.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(rows.into_iter().map(|(c, v)| (ClientId(c), v)).collect())
+            }
+
             async fn clients_by_identities(
                 &self,
                 brand: BrandId,

@@ -379,3 +379,99 @@ async fn the_live_report_equals_the_batch_report() {
     assert_eq!(again, batch, "read again whole");
     assert_eq!(table.lock().await.live.table.len(), events.len() as u64);
 }
+
+#[tokio::test]
+async fn a_segments_report_covers_its_clients_followers_with_every_push() {
+    let app = spawn(8).await;
+    let hq = app.token(Role::Hq, None).await;
+    let (events, jsonl) = generated();
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/events/import",
+            Some(&hq),
+            Some(("application/x-ndjson", jsonl)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Three clients are followers of the Official Account.
+    let mut followers = Vec::new();
+    for e in &events {
+        if let Some(f) = e.follower.as_deref()
+            && !followers.contains(&f)
+        {
+            followers.push(f);
+        }
+    }
+    let clients = app
+        .salon
+        .repo
+        .segment_facts(app.brand.id)
+        .await
+        .expect("clients");
+    for (facts, openid) in clients.iter().zip(&followers[..3]) {
+        let patch = ClientPatch {
+            identities: vec![Identity::parse(IdentityKind::WechatOa, openid).expect("openid")],
+            ..ClientPatch::default()
+        };
+        app.salon
+            .repo
+            .update_client(app.brand.id, ClientId(facts.client_id), &patch, None)
+            .await
+            .expect("link");
+    }
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/segments",
+            Some(&hq),
+            Some((
+                "application/json",
+                r#"{"name":"Followers","expression":"channel:wechat_oa"}"#.into(),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let seg: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let url = format!(
+        "/api/v1/analytics/report?from=2025-02-01&to=2025-06-01&tz=Asia/Shanghai&segment={}",
+        seg["id"]
+    );
+    let (status, body) = app.call("GET", &url, Some(&hq), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut report: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let about = report
+        .as_object_mut()
+        .and_then(|o| o.remove("segment"))
+        .expect("the segment is named");
+    assert_eq!(
+        (about["clients"].as_u64(), about["followers"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(about["name"], "Followers");
+    // Exactly the report over those three people's events and every push.
+    let linked: Vec<&str> = followers[..3].to_vec();
+    let theirs: Vec<events::Event> = events
+        .iter()
+        .filter(|e| e.follower.as_deref().is_none_or(|f| linked.contains(&f)))
+        .cloned()
+        .collect();
+    let period = index::Period::new(
+        jiff::civil::date(2025, 2, 1),
+        jiff::civil::date(2025, 6, 1),
+        "Asia/Shanghai",
+    )
+    .expect("period");
+    assert_eq!(report, index::report(&theirs, &period).expect("report"));
+    assert_ne!(report, index::report(&events, &period).expect("report"));
+    // A segment that is not the brand's is not found.
+    let (status, _) = app
+        .call(
+            "GET",
+            "/api/v1/analytics/report?from=2025-02-01&to=2025-06-01&segment=999999",
+            Some(&hq),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

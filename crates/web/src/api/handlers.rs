@@ -351,6 +351,8 @@ pub struct ReportParams {
     from: String,
     to: String,
     tz: Option<String>,
+    /// A saved segment: the report over its clients' part of the community.
+    segment: Option<i64>,
 }
 
 pub async fn get_report(
@@ -360,9 +362,14 @@ pub async fn get_report(
 ) -> ApiResult<Json<Value>> {
     let q = query(q)?;
     let (from, to) = dates(&q.from, &q.to)?;
-    Ok(Json(
-        s.salon.brand_report(&a, from, to, q.tz.as_deref()).await?,
-    ))
+    Ok(Json(match q.segment {
+        Some(id) => {
+            s.salon
+                .segment_report(&a, id, from, to, q.tz.as_deref())
+                .await?
+        }
+        None => s.salon.brand_report(&a, from, to, q.tz.as_deref()).await?,
+    }))
 }
 
 #[derive(Deserialize)]

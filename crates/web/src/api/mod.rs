@@ -430,7 +430,7 @@ pub fn routes() -> Vec<ApiRoute> {
             "getReport",
             ReadAnalytics,
             get_report,
-            "The Luxury Index report over the brand's events: `from`, `to` (YYYY-MM-DD, `to` exclusive), optional `tz`"
+            "The Luxury Index report over the brand's events: `from`, `to` (YYYY-MM-DD, `to` exclusive), optional `tz`; optional `segment` (a saved segment's id): the report over its clients' followers, with a `segment` object"
         ),
         route!(
             get,

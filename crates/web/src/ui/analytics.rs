@@ -18,6 +18,35 @@ use crate::{AppState, PageError};
 pub struct PeriodQuery {
     from: Option<String>,
     to: Option<String>,
+    /// A saved segment: the report over its clients' part of the community.
+    segment: Option<String>,
+}
+
+impl PeriodQuery {
+    fn segment(&self) -> Result<Option<i64>, PageError> {
+        match self
+            .segment
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => Ok(None),
+            Some(s) => s.parse().map(Some).map_err(|_| {
+                PageError(app::AppError::invalid(
+                    "segment",
+                    "must be a saved segment's number",
+                ))
+            }),
+        }
+    }
+
+    /// The query string that asks for the same report again.
+    fn again(&self, from: &str, to: &str) -> String {
+        match self.segment().ok().flatten() {
+            Some(id) => format!("from={from}&to={to}&segment={id}"),
+            None => format!("from={from}&to={to}"),
+        }
+    }
 }
 
 /// The period asked for, or the last twelve whole months in the brand's time zone.
@@ -65,6 +94,12 @@ struct AnalyticsPage {
     kpis: Vec<Kpi>,
     sections: Vec<(&'static str, Vec<Chart>)>,
     events: i64,
+    /// Saved segments to narrow the report to: (id, name, chosen).
+    segments: Vec<(i64, String, bool)>,
+    /// The chosen segment's line: its name, clients and the followers linked to them.
+    segment_note: Option<String>,
+    /// `from=…&to=…[&segment=…]`, for the links that ask for the same report.
+    again: String,
 }
 
 async fn compute(
@@ -74,7 +109,15 @@ async fn compute(
 ) -> Result<(serde_json::Value, String, String), PageError> {
     v.actor.require(Action::ReadAnalytics)?;
     let (from, to) = period(v, q)?;
-    let r = state.salon.brand_report(&v.actor, from, to, None).await?;
+    let r = match q.segment()? {
+        Some(id) => {
+            state
+                .salon
+                .segment_report(&v.actor, id, from, to, None)
+                .await?
+        }
+        None => state.salon.brand_report(&v.actor, from, to, None).await?,
+    };
     Ok((r, from.to_string(), to.to_string()))
 }
 
@@ -90,8 +133,31 @@ pub async fn dashboard(
         report::to_chinese(&r, &mut charts, &mut kpis);
     }
     let sections = report::sections(charts);
+    let chosen = q.segment()?;
+    // The segment list needs ReadSegments; a reader without it gets the brand's report only.
+    let segments = state
+        .salon
+        .segments(&v.actor)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| (s.id, s.name, Some(s.id) == chosen))
+        .collect();
+    let segment_note = r.get("segment").map(|s| {
+        format!(
+            "{} · {} {} · {} {}",
+            s["name"].as_str().unwrap_or(""),
+            s["clients"],
+            v.t().segment_clients,
+            s["followers"],
+            v.t().segment_followers
+        )
+    });
     let page = AnalyticsPage {
         c: chrome(&v, "/analytics", "/analytics", None),
+        again: q.again(&from, &to),
+        segments,
+        segment_note,
         kpis,
         sections,
         events: state
@@ -206,6 +272,7 @@ pub async fn plan(
         &PeriodQuery {
             from: q.from.clone(),
             to: q.to.clone(),
+            segment: None,
         },
     )?;
     // The forecast, prefilled with the brand's followers today.
