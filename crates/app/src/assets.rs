@@ -15,12 +15,14 @@ const MEDIA_TTL: Duration = Duration::from_secs(3 * 24 * 3600 - 3600);
 /// The files of the asset pool and the WeCom media ids of recently sent images.
 #[derive(Default)]
 pub struct AssetStore {
-    files: std::sync::RwLock<Option<Arc<::assets::FileStore>>>,
+    files: std::sync::RwLock<Option<::assets::AssetFiles>>,
     media: std::sync::Mutex<std::collections::HashMap<(BrandId, i64), (Instant, String)>>,
 }
 
 fn file_error(e: ::assets::AssetFileError) -> AppError {
     match e {
+        ::assets::AssetFileError::Missing => AppError::NotFound("asset file"),
+        ::assets::AssetFileError::Store(why) => AppError::Unavailable(why),
         ::assets::AssetFileError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
             AppError::NotFound("asset file")
         }
@@ -32,13 +34,23 @@ fn file_error(e: ::assets::AssetFileError) -> AppError {
 impl Salon {
     /// Keeps the asset pool's files under `root` (the data directory's `assets`).
     pub fn with_asset_dir(self, root: &std::path::Path) -> Self {
+        self.with_asset_store(Arc::new(::assets::DirStore::new(root)))
+    }
+
+    /// Keeps the asset pool's files in `store` (a directory, or an S3-compatible bucket).
+    pub fn with_asset_store(self, store: Arc<dyn ::assets::BlobStore>) -> Self {
         if let Ok(mut f) = self.assets.files.write() {
-            *f = Some(Arc::new(::assets::FileStore::new(root)));
+            *f = Some(::assets::AssetFiles::new(store));
         }
         self
     }
 
-    fn files(&self) -> AppResult<Arc<::assets::FileStore>> {
+    /// Where the asset pool's files are kept (never a secret).
+    pub fn asset_store(&self) -> Option<String> {
+        self.files().ok().map(|f| f.describe())
+    }
+
+    fn files(&self) -> AppResult<::assets::AssetFiles> {
         self.assets
             .files
             .read()
@@ -57,9 +69,16 @@ impl Salon {
         actor.require(Action::ManageCampaigns)?;
         let files = self.files()?;
         let brand = actor.brand.id;
-        let stored = tokio::task::spawn_blocking(move || files.put(brand.0, &bytes))
+        // The checks and the thumbnail are CPU work, off the async threads.
+        let (bytes, checked) = tokio::task::spawn_blocking(move || {
+            let checked = ::assets::check(&bytes);
+            (bytes, checked)
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let stored = files
+            .put(brand.0, bytes, checked.map_err(file_error)?)
             .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
             .map_err(file_error)?;
         let file = AssetFile {
             name: stored.name,
@@ -138,7 +157,10 @@ impl Salon {
         } else {
             a.file.name.clone()
         };
-        let bytes = files.get(actor.brand.id.0, &name).map_err(file_error)?;
+        let bytes = files
+            .get(actor.brand.id.0, &name)
+            .await
+            .map_err(file_error)?;
         let mime = if thumb {
             "image/png".to_owned()
         } else {
@@ -167,6 +189,7 @@ impl Salon {
         let bytes = self
             .files()?
             .get(brand.0, &a.file.name)
+            .await
             .map_err(file_error)?;
         let api = self.wecom_api(brand).await?;
         let id = api

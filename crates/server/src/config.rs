@@ -33,6 +33,62 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub no_demo: Option<bool>,
     pub behind_proxy: Option<bool>,
+    /// The asset pool's files in an S3-compatible bucket instead of the data directory.
+    pub s3: Option<S3Section>,
+}
+
+/// `[s3]` in the TOML file; each key may also come from `SALON_S3_<KEY>` (which wins). The
+/// secret is best given by the environment.
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct S3Section {
+    pub endpoint: Option<String>,
+    pub bucket: Option<String>,
+    pub region: Option<String>,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    /// `endpoint/bucket/key` URLs (MinIO and most self-hosted stores); default true.
+    pub path_style: Option<bool>,
+}
+
+impl S3Section {
+    /// The bucket to keep asset files in, if one is configured (by the file or the
+    /// environment); an incomplete configuration is an error naming what is missing.
+    fn resolve(file: Option<&S3Section>) -> anyhow::Result<Option<assets::S3Config>> {
+        let file = file.cloned().unwrap_or_default();
+        let pick = |env: &str, from_file: Option<String>| {
+            std::env::var(env)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .or(from_file)
+        };
+        let endpoint = pick("SALON_S3_ENDPOINT", file.endpoint);
+        let bucket = pick("SALON_S3_BUCKET", file.bucket);
+        if endpoint.is_none() && bucket.is_none() {
+            return Ok(None);
+        }
+        let need = |name: &str, v: Option<String>| {
+            v.with_context(|| {
+                format!(
+                    "the S3 asset store needs {name} (SALON_S3_{})",
+                    name.to_uppercase()
+                )
+            })
+        };
+        let path_style = match std::env::var("SALON_S3_PATH_STYLE").ok().as_deref() {
+            Some("false" | "0" | "no") => false,
+            Some(_) => true,
+            None => file.path_style.unwrap_or(true),
+        };
+        Ok(Some(assets::S3Config {
+            endpoint: need("endpoint", endpoint)?,
+            bucket: need("bucket", bucket)?,
+            region: pick("SALON_S3_REGION", file.region).unwrap_or_else(|| "us-east-1".into()),
+            access_key: need("access_key", pick("SALON_S3_ACCESS_KEY", file.access_key))?,
+            secret_key: need("secret_key", pick("SALON_S3_SECRET_KEY", file.secret_key))?,
+            path_style,
+        }))
+    }
 }
 
 pub struct Resolved {
@@ -82,9 +138,15 @@ impl Resolved {
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         tracing::debug!(backend = ?connected.backend, "store open");
-        Ok(Salon::new(connected.repo)
-            .with_archive(archive)
-            .with_asset_dir(&self.data_dir.join("assets")))
+        let salon = Salon::new(connected.repo).with_archive(archive);
+        let salon = match S3Section::resolve(self.file.s3.as_ref())? {
+            Some(s3) => salon.with_asset_store(std::sync::Arc::new(
+                assets::S3Store::new(&s3).map_err(|e| anyhow::anyhow!("{e}"))?,
+            )),
+            None => salon.with_asset_dir(&self.data_dir.join("assets")),
+        };
+        tracing::debug!(files = ?salon.asset_store(), "asset store");
+        Ok(salon)
     }
 }
 
@@ -133,4 +195,41 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_s3_section_is_complete_or_names_what_it_lacks() {
+        // Only when the environment does not configure a bucket itself.
+        if std::env::var("SALON_S3_ENDPOINT").is_ok() || std::env::var("SALON_S3_BUCKET").is_ok() {
+            return;
+        }
+        assert!(S3Section::resolve(None).expect("none").is_none());
+        let file: FileConfig = toml::from_str(
+            "[s3]\nendpoint = \"http://127.0.0.1:9000\"\nbucket = \"assets\"\naccess_key = \"AK\"\n",
+        )
+        .expect("toml");
+        let e = S3Section::resolve(file.s3.as_ref())
+            .expect_err("no secret")
+            .to_string();
+        assert!(
+            e.contains("secret_key") && e.contains("SALON_S3_SECRET_KEY"),
+            "{e}"
+        );
+        let file: FileConfig = toml::from_str(
+            "[s3]\nendpoint = \"http://127.0.0.1:9000\"\nbucket = \"assets\"\naccess_key = \"AK\"\nsecret_key = \"SK\"\n",
+        )
+        .expect("toml");
+        let c = S3Section::resolve(file.s3.as_ref())
+            .expect("complete")
+            .expect("configured");
+        assert_eq!((c.region.as_str(), c.path_style), ("us-east-1", true));
+        assert!(
+            !format!("{c:?}").contains("SK"),
+            "the secret is not printed"
+        );
+    }
 }

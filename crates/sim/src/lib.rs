@@ -3,4 +3,5 @@
 
 pub mod demo;
 pub mod events;
+pub mod s3;
 pub mod tencent;
