@@ -127,10 +127,25 @@ impl Salon {
     /// The pool as the actor may see it: associates only what is approved and valid now.
     pub async fn assets(&self, actor: &Actor) -> AppResult<Vec<Asset>> {
         actor.require(Action::ReadAssets)?;
-        let all = self.repo.assets(actor.brand.id).await?;
+        let mut all = self.repo.assets(actor.brand.id).await?;
         if actor.role == Role::Associate {
             let now = now_millis();
             return Ok(all.into_iter().filter(|a| a.usable_at(now)).collect());
+        }
+        // What came of the Moments posts that showed each image.
+        let mut outcome: std::collections::HashMap<i64, MomentOutcome> = Default::default();
+        for m in self.repo.moments(actor.brand.id, 1_000).await? {
+            let (_, seen, likes, comments) = m.totals();
+            for id in &m.asset_ids {
+                let o = outcome.entry(*id).or_default();
+                o.posts += 1;
+                o.seen_by += seen;
+                o.likes += u32::try_from(likes).unwrap_or(u32::MAX);
+                o.comments += u32::try_from(comments).unwrap_or(u32::MAX);
+            }
+        }
+        for a in &mut all {
+            a.in_moments = outcome.get(&a.id).copied().unwrap_or_default();
         }
         Ok(all)
     }

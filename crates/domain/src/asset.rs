@@ -138,6 +138,21 @@ pub struct Asset {
     /// Sends of it to clients so far, and to how many clients.
     pub uses: i64,
     pub clients: i64,
+    /// Clients it reached (a campaign send WeCom confirmed delivered, or a one-to-one send the
+    /// channel took), and clients who wrote back within a week of receiving it.
+    pub delivered: i64,
+    pub replies: i64,
+    /// What came of the Moments posts that showed it.
+    pub in_moments: MomentOutcome,
+}
+
+/// Totals over the Moments posts that showed an asset, as WeCom reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MomentOutcome {
+    pub posts: u32,
+    pub seen_by: u32,
+    pub likes: u32,
+    pub comments: u32,
 }
 
 impl Asset {
@@ -208,6 +223,9 @@ mod tests {
             updated_at: 0,
             uses: 0,
             clients: 0,
+            delivered: 0,
+            replies: 0,
+            in_moments: MomentOutcome::default(),
         };
         assert!(!a.usable_at(150), "a draft");
         a.status = AssetStatus::Approved;

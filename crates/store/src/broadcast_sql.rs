@@ -8,6 +8,23 @@ pub(crate) const PLAN_LOCK_BASE: i64 = 1 << 40;
 pub(crate) const CLAIM_LOCK: i64 = (1 << 41) + 1;
 /// Rows per multi-row INSERT: well under both backends' limit of bound parameters.
 pub(crate) const SEND_ROWS: usize = 1_000;
+/// An asset's columns with what came of it: sends, clients, clients it reached (a campaign
+/// send WeCom confirmed delivered, or a one-to-one send the channel took) and clients who
+/// wrote back within a week of receiving it (from the second it was sent: WeChat gives
+/// message times in whole seconds).
+macro_rules! asset_columns {
+    () => {
+        "a.*, \
+    (SELECT COUNT(*) FROM asset_uses u WHERE u.asset_id = a.id) AS uses, \
+    (SELECT COUNT(DISTINCT u.client_id) FROM asset_uses u WHERE u.asset_id = a.id) AS clients, \
+    (SELECT COUNT(DISTINCT u.client_id) FROM asset_uses u WHERE u.asset_id = a.id AND (u.campaign_id IS NULL \
+      OR EXISTS (SELECT 1 FROM campaign_sends s WHERE s.campaign_id = u.campaign_id AND s.client_id = u.client_id \
+      AND s.delivered_at IS NOT NULL))) AS delivered, \
+    (SELECT COUNT(DISTINCT u.client_id) FROM asset_uses u WHERE u.asset_id = a.id AND EXISTS (SELECT 1 FROM messages m \
+      WHERE m.client_id = u.client_id AND m.direction = 'in' AND m.at >= u.at / 1000 * 1000 AND m.at <= u.at + 604800000)) AS replies"
+    };
+}
+pub(crate) use asset_columns;
 /// Clients per stored list of suppressed clients.
 pub(crate) const LIST_CLIENTS: usize = 50_000;
 
@@ -98,6 +115,9 @@ macro_rules! impl_broadcast_store {
                     updated_at: r.try_get("updated_at").map_err(db)?,
                     uses: r.try_get("uses").map_err(db)?,
                     clients: r.try_get("clients").map_err(db)?,
+                    delivered: r.try_get("delivered").map_err(db)?,
+                    replies: r.try_get("replies").map_err(db)?,
+                    in_moments: MomentOutcome::default(),
                 })
             }
 
@@ -1248,9 +1268,7 @@ macro_rules! impl_broadcast_store {
 
             async fn asset(&self, brand: BrandId, id: i64) -> RepoResult<Option<Asset>> {
                 let r = sqlx::query(
-                    "SELECT a.*, (SELECT COUNT(*) FROM asset_uses u WHERE u.asset_id = a.id) AS uses, \
-                     (SELECT COUNT(DISTINCT u.client_id) FROM asset_uses u WHERE u.asset_id = a.id) AS clients \
-                     FROM assets a WHERE a.brand_id = $1 AND a.id = $2",
+                    concat!("SELECT ", $crate::broadcast_sql::asset_columns!(), " FROM assets a WHERE a.brand_id = $1 AND a.id = $2"),
                 )
                 .bind(brand.0)
                 .bind(id)
@@ -1262,9 +1280,11 @@ macro_rules! impl_broadcast_store {
 
             async fn assets(&self, brand: BrandId) -> RepoResult<Vec<Asset>> {
                 let rows = sqlx::query(
-                    "SELECT a.*, (SELECT COUNT(*) FROM asset_uses u WHERE u.asset_id = a.id) AS uses, \
-                     (SELECT COUNT(DISTINCT u.client_id) FROM asset_uses u WHERE u.asset_id = a.id) AS clients \
-                     FROM assets a WHERE a.brand_id = $1 ORDER BY a.id DESC LIMIT 1000",
+                    concat!(
+                        "SELECT ",
+                        $crate::broadcast_sql::asset_columns!(),
+                        " FROM assets a WHERE a.brand_id = $1 ORDER BY a.id DESC LIMIT 1000"
+                    ),
                 )
                 .bind(brand.0)
                 .fetch_all(&self.pool)
@@ -1383,7 +1403,7 @@ macro_rules! impl_broadcast_store {
                 rep.suppressed_by = by.into_iter().collect();
                 let replies: i64 = sqlx::query_scalar(
                     "SELECT COUNT(DISTINCT s.client_id) FROM campaign_sends s JOIN messages m ON m.client_id = s.client_id \
-                     AND m.direction = 'in' AND m.at > s.sent_at AND m.at <= s.sent_at + 604800000 \
+                     AND m.direction = 'in' AND m.at >= s.sent_at / 1000 * 1000 AND m.at <= s.sent_at + 604800000 \
                      WHERE s.brand_id = $1 AND s.campaign_id = $2 AND s.status = 'sent'",
                 )
                 .bind(brand.0)

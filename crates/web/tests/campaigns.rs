@@ -505,11 +505,37 @@ async fn hq_approves_an_image_and_associates_send_it_with_their_message() {
     for e in &log {
         assert_eq!(e.detail["images"], json!([media]), "{e:?}");
     }
-    // The pool knows who received it.
+    // The pool knows who received it, whom WeCom confirmed it reached, and who wrote back.
     let (_, list) = get(&app, &hq, "/api/v1/assets").await;
     assert_eq!(
         listed(&list).expect("listed")["clients"].as_u64(),
         Some(n),
+        "{list}"
+    );
+    let (_, report) = get(&app, &hq, &format!("/api/v1/campaigns/{cid}")).await;
+    let delivered = report["report"]["delivered"].as_u64().expect("delivered");
+    assert!(delivered > 0, "{report}");
+    assert_eq!(
+        listed(&list).expect("listed")["delivered"].as_u64(),
+        Some(delivered),
+        "{list}"
+    );
+    assert_eq!(listed(&list).expect("listed")["replies"].as_u64(), Some(0));
+    let first = log[0].detail["external_userid"][0]
+        .as_str()
+        .expect("a receiver")
+        .to_owned();
+    app.sim
+        .client_says(&first, "Is the winter bag still available in black?")
+        .await
+        .expect("says");
+    for _ in 0..20 {
+        app.salon.process_inbox().await.expect("process");
+    }
+    let (_, list) = get(&app, &hq, "/api/v1/assets").await;
+    assert_eq!(
+        listed(&list).expect("listed")["replies"].as_u64(),
+        Some(1),
         "{list}"
     );
     // Retired: gone from the associates' pool.

@@ -33,6 +33,10 @@ pub struct Words {
     pub retire: &'static str,
     pub to_draft: &'static str,
     pub used: &'static str,
+    pub delivered: &'static str,
+    pub replied: &'static str,
+    pub in_moments: &'static str,
+    pub seen_likes_comments: &'static str,
     pub empty: &'static str,
 }
 
@@ -53,6 +57,10 @@ pub const EN: Words = Words {
     retire: "Retire",
     to_draft: "Back to draft",
     used: "sent to",
+    delivered: "delivered to",
+    replied: "wrote back",
+    in_moments: "in Moments",
+    seen_likes_comments: "seen · likes · comments",
     empty: "No approved material yet.",
 };
 
@@ -73,6 +81,10 @@ pub const ZH: Words = Words {
     retire: "下架",
     to_draft: "退回草稿",
     used: "已发送给",
+    delivered: "已送达",
+    replied: "已回复",
+    in_moments: "朋友圈",
+    seen_likes_comments: "可见 · 点赞 · 评论",
     empty: "暂无已审核的素材。",
 };
 
@@ -161,6 +173,9 @@ pub struct AssetCard {
     status: &'static str,
     size: String,
     clients: i64,
+    delivered: i64,
+    replies: i64,
+    moments: domain::MomentOutcome,
 }
 
 #[derive(Template)]
@@ -204,6 +219,9 @@ async fn assets_page(state: &AppState, v: &Viewer, errors: Vec<String>) -> PageR
             status: x.status.as_str(),
             size: format!("{}×{}", x.file.width, x.file.height),
             clients: x.clients,
+            delivered: x.delivered,
+            replies: x.replies,
+            moments: x.in_moments,
         })
         .collect();
     let has_errors = !errors.is_empty();
