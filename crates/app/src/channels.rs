@@ -42,6 +42,7 @@ pub struct Channels {
     wake: Arc<Notify>,
     endpoints: RwLock<HashMap<(BrandId, ChannelKind), CachedEndpoint>>,
     apis: Mutex<HashMap<BrandId, Arc<WecomApi>>>,
+    oa_apis: Mutex<HashMap<BrandId, Arc<channels::wecom::oa::OaApi>>>,
     slugs: RwLock<HashMap<String, Brand>>,
     /// The API client's pacing and retries (tests shorten the backoff).
     pub api_policy: RwLock<Policy>,
@@ -53,6 +54,9 @@ impl Channels {
             m.retain(|(b, _), _| *b != brand);
         }
         if let Ok(mut m) = self.apis.lock() {
+            m.remove(&brand);
+        }
+        if let Ok(mut m) = self.oa_apis.lock() {
             m.remove(&brand);
         }
     }
@@ -365,6 +369,33 @@ impl Salon {
             .unwrap_or_default();
         let api = Arc::new(WecomApi::new(&s.api_base, &s.app_id, &s.secret, policy));
         if let Ok(mut m) = self.channels().apis.lock() {
+            m.insert(brand, api.clone());
+        }
+        Ok(api)
+    }
+
+    /// The Official Account API client of a brand.
+    pub async fn oa_api(&self, brand: BrandId) -> AppResult<Arc<channels::wecom::oa::OaApi>> {
+        if let Some(api) = self
+            .channels()
+            .oa_apis
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&brand).cloned())
+        {
+            return Ok(api);
+        }
+        let s = self
+            .repo
+            .channel_settings(brand, ChannelKind::WechatOa)
+            .await?
+            .ok_or(AppError::NotFound("channel"))?;
+        let api = Arc::new(channels::wecom::oa::OaApi::new(
+            &s.api_base,
+            &s.app_id,
+            &s.secret,
+        ));
+        if let Ok(mut m) = self.channels().oa_apis.lock() {
             m.insert(brand, api.clone());
         }
         Ok(api)

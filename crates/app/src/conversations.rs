@@ -23,6 +23,10 @@ use crate::{Actor, AppError, AppResult, Salon};
 
 /// How long the dispatcher leases a row: a dispatcher that dies mid-send gives it back then.
 pub const LEASE_MS: i64 = 60_000;
+/// The mark an Official Account send carries while WeChat is being called.
+const OA_CALLING: &str = "calling WeChat (message/custom/send)";
+/// Why an Official Account send is left unknown rather than sent again.
+const OA_UNKNOWN: &str = "unknown: WeChat did not answer the call, and the Official Account API has no message id to ask about; not sent again, so that the client never gets it twice";
 /// Attempts before a row is given up as failed.
 pub const MAX_ATTEMPTS: i32 = 10;
 /// Business hours, in the brand's time zone, over which response times are counted.
@@ -325,10 +329,31 @@ impl Salon {
         body: String,
         idem_key: Option<&str>,
     ) -> AppResult<Outbound> {
-        if !c.identities.iter().any(|i| i.kind == IdentityKind::Wecom) {
+        let has = |kind| c.identities.iter().any(|i| i.kind == kind);
+        // The answer goes where the client can be written to; with both, where they last wrote.
+        let channel = match (has(IdentityKind::Wecom), has(IdentityKind::WechatOa)) {
+            (true, false) => ChannelKind::Wecom,
+            (false, true) => ChannelKind::WechatOa,
+            (true, true) => self
+                .repo
+                .messages(actor.brand.id, c.id, 20)
+                .await?
+                .iter()
+                .find(|m| m.direction == Direction::In)
+                .map(|m| m.channel)
+                .filter(|ch| *ch == ChannelKind::WechatOa)
+                .unwrap_or(ChannelKind::Wecom),
+            (false, false) => {
+                return Err(AppError::invalid(
+                    "client",
+                    "this client has no WeCom contact or Official Account follow to write to; they join by scanning a store or associate QR code",
+                ));
+            }
+        };
+        if channel == ChannelKind::WechatOa && msg_type != "text" {
             return Err(AppError::invalid(
                 "client",
-                "this client has no WeCom contact to write to; they join by scanning a store or associate QR code",
+                "this client follows the Official Account only: images go to WeCom contacts",
             ));
         }
         let idem_key = match idem_key.map(str::trim).filter(|k| !k.is_empty()) {
@@ -348,7 +373,7 @@ impl Salon {
                 &NewOutbound {
                     client_id: c.id,
                     associate_id: actor.user_id().or(c.associate_id),
-                    channel: ChannelKind::Wecom,
+                    channel,
                     msg_type: msg_type.to_owned(),
                     body,
                     idem_key,
@@ -466,6 +491,9 @@ impl Salon {
                 .await?;
             return Ok(());
         };
+        if row.channel == ChannelKind::WechatOa {
+            return self.deliver_oa(row, &client).await;
+        }
         let Some(external) = client
             .identities
             .iter()
@@ -567,6 +595,95 @@ impl Salon {
                 self.repo
                     .outbox_retry(row.id, &e.to_string(), now_millis() + backoff.min(300_000))
                     .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a row to an Official Account follower (`message/custom/send`). WeChat gives no
+    /// message id to ask about afterwards, so the call is marked on the row before it is made:
+    /// a row found marked again (its dispatcher died or its answer was lost) is reported as
+    /// unknown, never sent a second time.
+    async fn deliver_oa(&self, row: &Outbound, client: &domain::Client) -> AppResult<()> {
+        use channels::wecom::api::ApiError;
+        let Some(openid) = client
+            .identities
+            .iter()
+            .find(|i| i.kind == IdentityKind::WechatOa)
+            .map(|i| i.value.clone())
+        else {
+            self.repo
+                .outbox_failed(row.id, "the client no longer follows the Official Account")
+                .await?;
+            return Ok(());
+        };
+        if row.error.as_deref() == Some(OA_CALLING) {
+            self.repo.outbox_failed(row.id, OA_UNKNOWN).await?;
+            return Ok(());
+        }
+        let api = match self.oa_api(row.brand).await {
+            Ok(api) => api,
+            Err(e) => {
+                let backoff = 1_000i64 << row.attempts.clamp(0, 8);
+                self.repo
+                    .outbox_retry(row.id, &e.to_string(), now_millis() + backoff.min(300_000))
+                    .await?;
+                return Ok(());
+            }
+        };
+        self.repo.outbox_mark(row.id, OA_CALLING).await?;
+        match api.custom_send_text(&openid, &row.body).await {
+            Ok(()) => {
+                let message = NewMessage {
+                    client_id: row.client_id,
+                    channel: ChannelKind::WechatOa,
+                    direction: Direction::Out,
+                    associate_id: row.associate_id,
+                    provider_id: Some(format!("oa-s{}-o{}", row.brand.0, row.id)),
+                    msg_type: row.msg_type.clone(),
+                    body: row.body.clone(),
+                    at: now_millis(),
+                };
+                let provider = message.provider_id.clone().unwrap_or_default();
+                let id = self.repo.outbox_sent(row.id, &provider, &message).await?;
+                self.flag_message(
+                    row.brand,
+                    id,
+                    row.client_id,
+                    row.associate_id,
+                    Direction::Out,
+                    &row.body,
+                )
+                .await?;
+            }
+            // Busy: WeChat took nothing; again later.
+            Err(e) if e.errcode() == Some(-1) && row.attempts < MAX_ATTEMPTS => {
+                let backoff = 1_000i64 << row.attempts.clamp(0, 8);
+                self.repo
+                    .outbox_retry(row.id, &e.to_string(), now_millis() + backoff.min(300_000))
+                    .await?;
+            }
+            // The token could not be had: the message was never handed over.
+            Err(ApiError::Transport { api, .. } | ApiError::Decode { api, .. })
+                if api == "token" =>
+            {
+                let backoff = 1_000i64 << row.attempts.clamp(0, 8);
+                self.repo
+                    .outbox_retry(
+                        row.id,
+                        "the Official Account token could not be had",
+                        now_millis() + backoff.min(300_000),
+                    )
+                    .await?;
+            }
+            // Refused (45015: more than 48 hours since the follower last wrote; 40003: not
+            // a follower): nothing was sent.
+            Err(e @ ApiError::Api { .. }) => {
+                self.repo.outbox_failed(row.id, &e.to_string()).await?;
+            }
+            // No answer: WeChat may have taken it.
+            Err(_) => {
+                self.repo.outbox_failed(row.id, OA_UNKNOWN).await?;
             }
         }
         Ok(())

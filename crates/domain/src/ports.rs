@@ -351,6 +351,8 @@ pub trait ConversationStore: Send + Sync + 'static {
     /// Puts the row back in the queue for `next_at` with the error seen.
     async fn outbox_retry(&self, id: i64, error: &str, next_at: Millis) -> RepoResult<()>;
     async fn outbox_failed(&self, id: i64, error: &str) -> RepoResult<()>;
+    /// Notes on a leased row what is under way (kept if its holder dies), without releasing it.
+    async fn outbox_mark(&self, id: i64, note: &str) -> RepoResult<()>;
 
     /// Appends to the brand's hash chain and returns the entry.
     async fn audit(&self, brand: BrandId, entry: &NewAudit) -> RepoResult<AuditEntry>;

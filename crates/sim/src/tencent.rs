@@ -180,6 +180,9 @@ struct Sim {
     log: Vec<LogEntry>,
     faults: Faults,
     followers: BTreeMap<String, bool>,
+    /// When each follower last wrote, clicked or followed: customer-service messages are
+    /// taken for 48 hours after.
+    oa_last: HashMap<String, i64>,
     /// Customer-service sessions: client → (when they last wrote, messages sent since).
     kf_sessions: HashMap<String, (i64, u32)>,
     /// Customer-service messages accepted, by msgid: a msgid is delivered once.
@@ -481,7 +484,9 @@ impl Simulator {
         let now = {
             let mut s = self.lock();
             s.followers.insert(openid.to_owned(), true);
-            s.now()
+            let now = s.now();
+            s.oa_last.insert(openid.to_owned(), now);
+            now
         };
         let key = scene.map(|sc| format!("<EventKey><![CDATA[qrscene_{sc}]]></EventKey><Ticket><![CDATA[T{now}]]></Ticket>")).unwrap_or_default();
         let xml = self.oa_event(openid, now, "subscribe", &key);
@@ -513,7 +518,9 @@ impl Simulator {
         let (now, id) = {
             let mut s = self.lock();
             s.seq += 1;
-            (s.now(), s.seq)
+            let now = s.now();
+            s.oa_last.insert(openid.to_owned(), now);
+            (now, s.seq)
         };
         let xml = format!(
             "<xml><ToUserName><![CDATA[gh_sandbox]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>\
@@ -626,6 +633,7 @@ impl Simulator {
             .route("/cgi-bin/externalcontact/{*api}", post(contact_post))
             .route("/cgi-bin/kf/{*api}", post(kf_post))
             .route("/cgi-bin/media/upload", post(media_upload))
+            .route("/cgi-bin/message/custom/send", post(oa_custom_send))
             .route("/qr/{config_id}", get(qr_image))
             .route("/scan/{config_id}", get(scan_page).post(scan_now))
             .with_state(self.clone())
@@ -633,6 +641,11 @@ impl Simulator {
 
     /// Runs the API checks every call shares: faults, the token, the rate. `Err` is the answer.
     async fn gate(&self, api: &str, token: Option<&str>) -> Result<Fault, Response> {
+        self.gate_with(api, token, false).await
+    }
+
+    /// [`Simulator::gate`] for the WeCom API, or (`oa`) for the Official Account's.
+    async fn gate_with(&self, api: &str, token: Option<&str>, oa: bool) -> Result<Fault, Response> {
         let faults = self.lock().faults.clone();
         if !faults.latency.is_zero() {
             tokio::time::sleep(faults.latency).await;
@@ -647,7 +660,8 @@ impl Simulator {
             return Err(err(-1, "system busy"));
         }
         let now = s.now();
-        match token.map(|t| s.tokens.get(t).copied()) {
+        let tokens = if oa { &s.oa_tokens } else { &s.tokens };
+        match token.map(|t| tokens.get(t).copied()) {
             None | Some(None) => return Err(err(40014, "invalid access_token")),
             Some(Some(expiry)) if expiry <= now => return Err(err(42001, "access_token expired")),
             _ => {}
@@ -879,6 +893,57 @@ async fn contact_post(
         return err(47001, "data format error");
     };
     let answer = handle_post(&sim, &api_name, &b);
+    fault.pause().await;
+    fault.answer(answer)
+}
+
+/// The Official Account's customer-service message (`message/custom/send`): text to a
+/// follower who wrote, clicked or followed in the last 48 hours (45015 after that, or once
+/// they unfollowed). Accepted messages are logged; there is no message id to ask about.
+async fn oa_custom_send(
+    State(sim): State<Shared>,
+    Query(q): Params,
+    body: axum::body::Bytes,
+) -> Response {
+    let fault = match sim
+        .gate_with(
+            "message/custom/send",
+            q.get("access_token").map(String::as_str),
+            true,
+        )
+        .await
+    {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let Ok(b) = serde_json::from_slice::<Value>(&body) else {
+        return err(47001, "data format error");
+    };
+    let answer = {
+        let mut s = sim.lock();
+        let now = s.now();
+        let touser = b["touser"].as_str().unwrap_or("").to_owned();
+        let content = b["text"]["content"].as_str().unwrap_or("").to_owned();
+        let last = s.oa_last.get(&touser).copied();
+        if b["msgtype"] != "text" || content.is_empty() {
+            err(44004, "empty content")
+        } else if last.is_none() && !s.followers.contains_key(&touser) {
+            err(40003, "invalid openid")
+        } else if s.followers.get(&touser) == Some(&false)
+            || last.is_none_or(|t| now - t > 48 * 3600)
+        {
+            err(
+                45015,
+                "response out of time limit or subscription is canceled",
+            )
+        } else {
+            s.record(
+                "message/custom/send",
+                json!({"touser": touser, "text": content}),
+            );
+            ok(json!({}))
+        }
+    };
     fault.pause().await;
     fault.answer(answer)
 }

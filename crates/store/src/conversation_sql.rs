@@ -574,6 +574,16 @@ macro_rules! impl_conversation_store {
                 Ok(())
             }
 
+            async fn outbox_mark(&self, id: i64, note: &str) -> RepoResult<()> {
+                sqlx::query("UPDATE outbox SET error = $2 WHERE id = $1 AND status = 'sending'")
+                    .bind(id)
+                    .bind(note)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
             async fn outbox_failed(&self, id: i64, error: &str) -> RepoResult<()> {
                 sqlx::query("UPDATE outbox SET status = 'failed', error = $2 WHERE id = $1 AND status <> 'sent'")
                     .bind(id)

@@ -636,3 +636,102 @@ async fn an_associate_sends_an_approved_image_from_the_asset_pool_once() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
     assert!(e.contains("asset_id"), "{e}");
 }
+
+#[tokio::test]
+async fn an_official_account_follower_is_answered_through_customer_service_once() {
+    let app = spawn(5).await;
+    let openid = "oSandboxFollower01";
+    app.sim.oa_follow(openid, None).await.expect("follow");
+    app.sim
+        .oa_says(openid, "请问 Camille 手袋还有黑色吗？")
+        .await
+        .expect("says");
+    for _ in 0..20 {
+        app.salon.process_inbox().await.expect("process");
+    }
+    let client = app
+        .salon
+        .repo
+        .client_by_identity(
+            app.brand.id,
+            &Identity::parse(IdentityKind::WechatOa, openid).expect("openid"),
+        )
+        .await
+        .expect("lookup")
+        .expect("the follower is a client");
+    let li = app.user("li.na").await;
+    app.salon
+        .repo
+        .assign(app.brand.id, client, li.id, None, "test")
+        .await
+        .expect("assign");
+    let token = app.token(Role::Associate, Some("li.na")).await;
+
+    // The answer goes to the Official Account (the client has no WeCom contact), once.
+    let (status, sent) = send(&app, &token, client, "有的，欢迎来店里试背。", "oa-1").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
+    assert_eq!(sent["outbound"]["channel"], "wechat_oa", "{sent}");
+    for _ in 0..3 {
+        app.salon.dispatch_once().await.expect("dispatch");
+    }
+    let log = app.sim.accepted("message/custom/send");
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].detail["touser"], openid);
+    assert_eq!(log[0].detail["text"], "有的，欢迎来店里试背。");
+    let thread = app
+        .salon
+        .repo
+        .messages(app.brand.id, client, 10)
+        .await
+        .expect("thread");
+    assert!(
+        thread
+            .iter()
+            .any(|m| m.direction == Direction::Out && m.channel == ChannelKind::WechatOa),
+        "the answer is in the thread"
+    );
+
+    // An answer lost on the way is not sent again: WeChat has no message id to ask about.
+    app.sim.set_faults(sim::tencent::Faults {
+        drop_after_handling: 1.0,
+        ..sim::tencent::Faults::default()
+    });
+    let (_, lost) = send(&app, &token, client, "我们周六有新品预览。", "oa-2").await;
+    for _ in 0..3 {
+        app.salon.dispatch_once().await.expect("dispatch");
+    }
+    app.sim.set_faults(sim::tencent::Faults::default());
+    assert_eq!(
+        app.sim.accepted("message/custom/send").len(),
+        2,
+        "taken once"
+    );
+    let row = lost["outbound"]["id"].as_i64().expect("row");
+    let (_, body) = app
+        .call("GET", &format!("/api/v1/outbox/{row}"), Some(&token), None)
+        .await;
+    let row = json(&body);
+    assert_eq!(row["status"], "failed", "{row}");
+    assert!(
+        row["error"].as_str().unwrap_or("").starts_with("unknown"),
+        "{row}"
+    );
+
+    // After 48 hours without a word from the follower, WeChat refuses, and the row says why.
+    app.sim.advance(49 * 3600);
+    let (_, late) = send(&app, &token, client, "还在考虑吗？", "oa-3").await;
+    for _ in 0..3 {
+        app.salon.dispatch_once().await.expect("dispatch");
+    }
+    assert_eq!(app.sim.accepted("message/custom/send").len(), 2);
+    let row = late["outbound"]["id"].as_i64().expect("row");
+    let (_, body) = app
+        .call("GET", &format!("/api/v1/outbox/{row}"), Some(&token), None)
+        .await;
+    let row = json(&body);
+    assert_eq!(row["status"], "failed", "{row}");
+    assert!(
+        row["error"].as_str().unwrap_or("").contains("45015"),
+        "{row}"
+    );
+}
