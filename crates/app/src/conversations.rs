@@ -943,6 +943,7 @@ mod tests {
             msg_type: "text".into(),
             body: String::new(),
             at,
+            card: None,
         }
     }
 

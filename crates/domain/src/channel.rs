@@ -207,6 +207,111 @@ pub struct Message {
     pub msg_type: String,
     pub body: String,
     pub at: Millis,
+    /// A link or a mini-program card, as the thread shows it (read from the body).
+    pub card: Option<Card>,
+}
+
+/// A rich message: a link or a mini-program card. Its fields are stored in the message body,
+/// one per line, so that it is archived, searched and checked against the rules like any text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Card {
+    /// `link` (a shared article or web page).
+    Link {
+        title: String,
+        description: String,
+        url: String,
+    },
+    /// `miniprogrampage` (a page of a WeChat mini-program, such as a product page).
+    MiniProgram {
+        title: String,
+        app_id: String,
+        page_path: String,
+    },
+}
+
+impl Card {
+    /// The card of a stored message, if its type has one.
+    pub fn of(msg_type: &str, body: &str) -> Option<Card> {
+        let mut lines = body.splitn(3, '\n').map(str::to_owned);
+        let mut next = || lines.next().unwrap_or_default();
+        match msg_type {
+            "link" => Some(Card::Link {
+                title: next(),
+                description: next(),
+                url: next(),
+            }),
+            "miniprogrampage" => Some(Card::MiniProgram {
+                title: next(),
+                app_id: next(),
+                page_path: next(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The body a card is stored as (line breaks inside a field become spaces).
+    pub fn body(&self) -> String {
+        let line = |s: &str| s.replace(['\r', '\n'], " ");
+        match self {
+            Card::Link {
+                title,
+                description,
+                url,
+            } => format!("{}\n{}\n{}", line(title), line(description), line(url)),
+            Card::MiniProgram {
+                title,
+                app_id,
+                page_path,
+            } => format!("{}\n{}\n{}", line(title), line(app_id), line(page_path)),
+        }
+    }
+
+    /// Where the card leads, when it is safe to follow from the thread (http or https only).
+    pub fn href(&self) -> Option<&str> {
+        match self {
+            Card::Link { url, .. } if url.starts_with("https://") || url.starts_with("http://") => {
+                Some(url)
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod card_tests {
+    use super::Card;
+
+    #[test]
+    fn cards_round_trip_through_the_body_and_only_web_links_are_followed() {
+        let link = Card::Link {
+            title: "Camille bag".into(),
+            description: "Hand-stitched,\nthree colours".into(),
+            url: "https://maison.example/camille".into(),
+        };
+        let stored = link.body();
+        assert_eq!(stored.lines().count(), 3);
+        assert_eq!(
+            Card::of("link", &stored),
+            Some(Card::Link {
+                title: "Camille bag".into(),
+                description: "Hand-stitched, three colours".into(),
+                url: "https://maison.example/camille".into(),
+            })
+        );
+        assert_eq!(
+            Card::of("link", &stored).and_then(|c| c.href().map(str::to_owned)),
+            Some("https://maison.example/camille".to_owned())
+        );
+        let evil = Card::of("link", "Click\nme\njavascript:alert(1)").expect("card");
+        assert_eq!(evil.href(), None);
+        let mp = Card::of("miniprogrampage", "Camille\nwx1234\npages/product?id=7").expect("card");
+        assert!(
+            matches!(mp, Card::MiniProgram { ref page_path, .. } if page_path == "pages/product?id=7")
+        );
+        assert_eq!(mp.href(), None);
+        assert_eq!(Card::of("text", "hello"), None);
+    }
 }
 
 #[derive(Debug, Clone)]

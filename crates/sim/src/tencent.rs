@@ -459,6 +459,28 @@ impl Simulator {
         external_userid: &str,
         text: &str,
     ) -> Result<(String, String), SimError> {
+        self.contact_xml(external_userid, "text", &[("Content", text)])
+    }
+
+    /// A client shares a card: `link` (Title, Description, Url) or `miniprogrampage` (Title,
+    /// AppId, PagePath, ThumbUrl), in WeChat's message XML. Returns the message id.
+    pub async fn client_shares(
+        &self,
+        external_userid: &str,
+        msg_type: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<String, SimError> {
+        let xml = self.contact_xml(external_userid, msg_type, fields)?;
+        self.push_wecom(&xml.0, 1).await?;
+        Ok(xml.1)
+    }
+
+    fn contact_xml(
+        &self,
+        external_userid: &str,
+        msg_type: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<(String, String), SimError> {
         let mut s = self.lock();
         if !s.contacts.contains_key(external_userid) {
             return Err(SimError::Unknown("external contact"));
@@ -468,12 +490,20 @@ impl Simulator {
         let msg_id = format!("{}{:06}", now, s.seq);
         // Writing opens (or renews) the customer-service window: 48 hours, five messages.
         s.kf_sessions.insert(external_userid.to_owned(), (now, 0));
+        let payload: String = fields
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "<{k}><![CDATA[{}]]></{k}>",
+                    v.replace("]]>", "]]]]><![CDATA[>")
+                )
+            })
+            .collect();
         let xml = format!(
             "<xml><ToUserName><![CDATA[{corp}]]></ToUserName><FromUserName><![CDATA[{external_userid}]]></FromUserName>\
-             <CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{text}]]></Content>\
+             <CreateTime>{now}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>{payload}\
              <MsgId>{msg_id}</MsgId><AgentID>{agent}</AgentID></xml>",
             corp = self.config.corp_id,
-            text = text.replace("]]>", "]]]]><![CDATA[>"),
             agent = self.config.agent_id,
         );
         Ok((xml, msg_id))

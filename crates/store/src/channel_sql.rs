@@ -104,6 +104,11 @@ macro_rules! impl_channel_store {
                     msg_type: r.try_get("msg_type").map_err(db)?,
                     body: String::from_utf8(body).map_err(corrupt)?,
                     at: r.try_get("at").map_err(db)?,
+                    card: None,
+                })
+                .map(|mut m| {
+                    m.card = Card::of(&m.msg_type, &m.body);
+                    m
                 })
             }
 

@@ -735,3 +735,71 @@ async fn an_official_account_follower_is_answered_through_customer_service_once(
         "{row}"
     );
 }
+
+#[tokio::test]
+async fn a_shared_link_and_a_mini_program_page_arrive_as_cards() {
+    let app = spawn(5).await;
+    let (client, external) = new_client(&app, "li.na", "Mei").await;
+    app.sim
+        .client_shares(
+            &external,
+            "link",
+            &[
+                ("Title", "The Camille bag"),
+                ("Description", "Hand-stitched in our atelier"),
+                ("Url", "https://maison.example/camille"),
+            ],
+        )
+        .await
+        .expect("link");
+    app.sim
+        .client_shares(
+            &external,
+            "miniprogrampage",
+            &[
+                ("Title", "Camille — black"),
+                ("AppId", "wx5ea1b2c3d4e5f607"),
+                ("PagePath", "pages/product/index?sku=CAM-BLK"),
+                ("ThumbUrl", "https://maison.example/t.jpg"),
+            ],
+        )
+        .await
+        .expect("page");
+    settle(&app).await;
+    let li = app.token(Role::Associate, Some("li.na")).await;
+    let (status, body) = app
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{}", client.0),
+            Some(&li),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let thread = json(&body);
+    let messages = thread["messages"].as_array().expect("messages");
+    let card = |kind: &str| {
+        messages
+            .iter()
+            .find(|m| m["card"]["kind"] == kind)
+            .map(|m| m["card"].clone())
+            .unwrap_or_else(|| panic!("a {kind} card in {thread}"))
+    };
+    let link = card("link");
+    assert_eq!(link["title"], "The Camille bag");
+    assert_eq!(link["url"], "https://maison.example/camille");
+    let page = card("mini_program");
+    assert_eq!(page["app_id"], "wx5ea1b2c3d4e5f607");
+    assert_eq!(page["page_path"], "pages/product/index?sku=CAM-BLK");
+    // The card's words are archived and searchable like any message.
+    let (status, body) = app
+        .call("GET", "/api/v1/archive/search?q=Camille", Some(&li), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        json(&body)["items"]
+            .as_array()
+            .is_some_and(|a| a.len() >= 2),
+        "{body}"
+    );
+}

@@ -198,12 +198,27 @@ impl Callback {
                 msg_type: msg_type.clone(),
                 event: event_name.clone(),
             },
-            (t, _, _) => Event::Message {
-                from: from_user_name.clone(),
-                msg_id: need(msg_id.clone(), "MsgId")?,
-                msg_type: t.to_owned(),
-                content: take("Content"),
-            },
+            (t, _, _) => {
+                // A link or a mini-program page: its fields, one per line (see `domain::Card`).
+                let mut lines = |fields: [&str; 3]| -> String {
+                    fields
+                        .iter()
+                        .map(|f| take(f).unwrap_or_default().replace(['\r', '\n'], " "))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                let content = match t {
+                    "link" => Some(lines(["Title", "Description", "Url"])),
+                    "miniprogrampage" => Some(lines(["Title", "AppId", "PagePath"])),
+                    _ => take("Content"),
+                };
+                Event::Message {
+                    from: from_user_name.clone(),
+                    msg_id: need(msg_id.clone(), "MsgId")?,
+                    msg_type: t.to_owned(),
+                    content,
+                }
+            }
         };
         let dedup_key = match &msg_id {
             Some(id) => format!("msg:{id}"),
@@ -293,6 +308,31 @@ mod tests {
         assert!(
             matches!(c.event, Event::Message { ref content, .. } if content.as_deref() == Some("你好"))
         );
+    }
+
+    #[test]
+    fn links_and_mini_program_pages_keep_their_fields_one_per_line() {
+        let link = Callback::parse(
+            "<xml><ToUserName>gh</ToUserName><FromUserName>oF1</FromUserName><CreateTime>1</CreateTime>\
+             <MsgType>link</MsgType><Title>Camille</Title><Description>Hand-stitched\nbag</Description>\
+             <Url>https://maison.example/camille</Url><MsgId>77</MsgId></xml>",
+        )
+        .expect("link");
+        assert!(matches!(
+            link.event,
+            Event::Message { ref msg_type, ref content, .. } if msg_type == "link"
+                && content.as_deref() == Some("Camille\nHand-stitched bag\nhttps://maison.example/camille")
+        ));
+        let page = Callback::parse(
+            "<xml><ToUserName>gh</ToUserName><FromUserName>oF1</FromUserName><CreateTime>1</CreateTime>\
+             <MsgType>miniprogrampage</MsgType><Title>Camille</Title><AppId>wx1234</AppId>\
+             <PagePath>pages/product?id=7</PagePath><ThumbUrl>https://x</ThumbUrl><MsgId>78</MsgId></xml>",
+        )
+        .expect("page");
+        assert!(matches!(
+            page.event,
+            Event::Message { ref content, .. } if content.as_deref() == Some("Camille\nwx1234\npages/product?id=7")
+        ));
     }
 
     #[test]

@@ -247,7 +247,47 @@ pub async fn inbox(State(state): State<AppState>, v: Viewer) -> PageResult {
     })
 }
 
+/// A link or mini-program card in a bubble.
+pub struct CardView {
+    /// "Link" or "Mini Program".
+    label: &'static str,
+    title: String,
+    detail: String,
+    /// Where a link leads, when it is a web address.
+    href: Option<String>,
+    /// The web address or the mini-program page, shown small.
+    source: String,
+}
+
+fn card_view(card: &domain::Card) -> CardView {
+    match card {
+        domain::Card::Link {
+            title,
+            description,
+            url,
+        } => CardView {
+            label: "Link",
+            title: title.clone(),
+            detail: description.clone(),
+            href: card.href().map(str::to_owned),
+            source: url.clone(),
+        },
+        domain::Card::MiniProgram {
+            title,
+            app_id,
+            page_path,
+        } => CardView {
+            label: "Mini Program",
+            title: title.clone(),
+            detail: String::new(),
+            href: None,
+            source: format!("{app_id} · {page_path}"),
+        },
+    }
+}
+
 pub struct Bubble {
+    card: Option<CardView>,
     text: String,
     outbound: bool,
     at: String,
@@ -321,6 +361,7 @@ async fn thread_page(
         .messages
         .iter()
         .map(|m| Bubble {
+            card: m.card.as_ref().map(card_view),
             text: m.body.clone(),
             outbound: m.direction == Direction::Out,
             at: datetime(m.at, tz),
@@ -340,6 +381,7 @@ async fn thread_page(
         .collect();
     for o in t.pending.iter().rev() {
         bubbles.push(Bubble {
+            card: None,
             text: o.body.clone(),
             outbound: true,
             at: datetime(o.created_at, tz),
