@@ -74,12 +74,22 @@ fn chromedriver() -> Option<String> {
     None
 }
 
+/// A data directory removed when the test ends (after the server, dropped before it).
+struct DataDir(std::path::PathBuf);
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 struct Env {
     _server: Proc,
     _driver: Proc,
     port: u16,
     data: std::path::PathBuf,
     browser: Client,
+    /// Last: fields drop in order, so the server is stopped before its directory goes.
+    _cleanup: DataDir,
 }
 
 async fn start() -> Option<Env> {
@@ -145,6 +155,7 @@ async fn start() -> Option<Env> {
         _server: server,
         _driver: driver,
         port,
+        _cleanup: DataDir(data.clone()),
         data,
         browser,
     })
