@@ -615,6 +615,40 @@ async fn hq_reads_the_luxury_index_of_the_demo_year() {
     let svgs = b.find_all(Locator::Css("svg.chart")).await.expect("charts");
     assert_eq!(svgs.len(), 12);
     shot(b, "analytics_print").await;
+    // A saved segment narrows the report to its clients' part of the community.
+    b.goto(&env.url("/analytics")).await.expect("dashboard");
+    let select = b
+        .find(Locator::Css("select[name=segment]"))
+        .await
+        .expect("the segment selector");
+    let options = select
+        .find_all(Locator::Css("option"))
+        .await
+        .expect("options");
+    assert!(options.len() > 1, "the demo's saved segments are offered");
+    select.select_by_index(1).await.expect("choose a segment");
+    b.find(Locator::Css("form.period button[type=submit]"))
+        .await
+        .expect("show")
+        .click()
+        .await
+        .expect("click");
+    let note = b
+        .wait()
+        .for_element(Locator::Css(".segment-note"))
+        .await
+        .expect("the segment's line")
+        .text()
+        .await
+        .expect("text");
+    assert!(note.contains("clients"), "{note}");
+    let url = b.current_url().await.expect("url");
+    assert!(url.as_str().contains("segment="), "{url}");
+    let charts = b
+        .find_all(Locator::Css("figure.report-chart svg.chart"))
+        .await
+        .expect("charts");
+    assert_eq!(charts.len(), 12, "the segment's report has every chart");
     b.clone().close().await.expect("close");
 }
 
@@ -821,5 +855,25 @@ async fn an_associate_sends_hqs_prepared_message_and_the_clients_receive_it() {
         .await
         .expect("text");
     assert!(after.contains("already sent"), "{after}");
+
+    // A Moments post of her own: WeCom (the sandbox) takes it, and what came of it shows.
+    b.find(Locator::Css("#my-moment textarea[name=text]"))
+        .await
+        .expect("the Moments box")
+        .send_keys("New in store this week: the winter scarves.")
+        .await
+        .expect("type");
+    b.find(Locator::Css("#my-moment button[type=submit]"))
+        .await
+        .expect("post")
+        .click()
+        .await
+        .expect("click");
+    let text = eventually(&env, "/tasks", "the post's results", |t| {
+        t.contains("the winter scarves") && t.contains("seen by")
+    })
+    .await;
+    assert!(text.contains("published by"), "{text}");
+    shot(b, "tasks_moment").await;
     b.clone().close().await.expect("close");
 }
