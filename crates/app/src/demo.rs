@@ -443,6 +443,28 @@ impl Salon {
                 }
             }
         }
+        // The scarf client shares the product page she was looking at: a card in the thread.
+        if let Some(c) = with_wecom.get(1) {
+            let card = Card::Link {
+                title: "Silk scarf, snow print".into(),
+                description: "Twill silk, 90 × 90 cm, hand-rolled edges".into(),
+                url: format!("https://{}/scarves/snow-print", fake::DEMO_EMAIL_DOMAIN),
+            };
+            repo.add_message(
+                b,
+                &NewMessage {
+                    client_id: c.id,
+                    channel: ChannelKind::Wecom,
+                    direction: Direction::In,
+                    associate_id: c.associate_id,
+                    provider_id: Some("demo-card-1".into()),
+                    msg_type: "link".into(),
+                    body: card.body(),
+                    at: now - 3 * DAY_MS - 60_000,
+                },
+            )
+            .await?;
+        }
         if let Some(c) = with_wecom.first() {
             repo.audit(
                 b,

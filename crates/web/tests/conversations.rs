@@ -803,3 +803,32 @@ async fn a_shared_link_and_a_mini_program_page_arrive_as_cards() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_thread_shows_a_shared_product_page_as_a_card() {
+    let app = spawn(40).await;
+    let officer = app.token(Role::Compliance, None).await;
+    let (status, body) = app
+        .call("GET", "/api/v1/conversations", Some(&officer), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut cards = Vec::new();
+    for t in json(&body)["items"].as_array().expect("items") {
+        let (_, body) = app
+            .call(
+                "GET",
+                &format!("/api/v1/conversations/{}", t["client_id"]),
+                Some(&officer),
+                None,
+            )
+            .await;
+        for m in json(&body)["messages"].as_array().into_iter().flatten() {
+            if m["card"].is_object() {
+                cards.push(m["card"].clone());
+            }
+        }
+    }
+    assert_eq!(cards.len(), 1, "{cards:?}");
+    assert_eq!(cards[0]["kind"], "link");
+    assert_eq!(cards[0]["title"], "Silk scarf, snow print");
+}
