@@ -414,7 +414,9 @@ macro_rules! impl_broadcast_store {
                 }
                 // The planned clients, as batches of one associate, day and time, in the
                 // candidates' order; the suppressed ones, by reason.
-                let per_batch = if c.template.per_client() { 1 } else { audience.per_batch.max(1) };
+                // A text that differs per client is still planned in batches; the claim hands
+                // its clients over one at a time.
+                let per_batch = audience.per_batch.max(1);
                 let mut groups: Vec<((i64, i32, Millis), Vec<i64>)> = Vec::new();
                 let mut group_of: std::collections::HashMap<(i64, i32, Millis), usize> =
                     std::collections::HashMap::new();
@@ -836,6 +838,40 @@ macro_rules! impl_broadcast_store {
                             qb.build_query_scalar::<i64>().fetch_all(&mut *tx).await.map_err(db)?.into_iter().collect()
                         };
                         let members: Vec<i64> = members.into_iter().filter(|c| present.contains(c)).collect();
+                        let template: String = sqlx::query_scalar("SELECT template FROM campaigns WHERE id = $1")
+                            .bind(campaign)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        // A text that differs per client is one call per client: the first client
+                        // leaves the planned batch for a batch of its own, the rest wait their turn.
+                        let (id, members) = if Template::parse(&template).is_ok_and(|t| t.per_client()) && members.len() > 1 {
+                            let (first, rest) = members.split_at(1);
+                            sqlx::query("UPDATE send_batches SET members = $2, size = $3 WHERE id = $1")
+                                .bind(id)
+                                .bind($crate::broadcast_sql::members_text(rest))
+                                .bind(rest.len() as i64)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(db)?;
+                            let own: i64 = sqlx::query_scalar(
+                                "INSERT INTO send_batches (brand_id, campaign_id, associate_id, status, attempts, next_at, \
+                                 lease_until, created_at, members, size, cap_day) \
+                                 VALUES ($1, $2, $3, 'planned', 0, $4, 0, $4, $5, 1, $6) RETURNING id",
+                            )
+                            .bind(brand)
+                            .bind(campaign)
+                            .bind(associate)
+                            .bind(now)
+                            .bind($crate::broadcast_sql::members_text(first))
+                            .bind(day)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                            (own, first.to_vec())
+                        } else {
+                            (id, members)
+                        };
                         for chunk in members.chunks($crate::broadcast_sql::SEND_ROWS) {
                             let mut qb = Qb::new(
                                 "INSERT INTO campaign_sends (brand_id, campaign_id, client_id, associate_id, status, cap_day, \

@@ -2104,6 +2104,59 @@ async fn campaigns_plan_once_per_client_and_day_and_batches_lease_once() {
             .await,
             Err(RepoError::Conflict(_))
         ));
+        // A personalised text is planned in batches and handed over one client at a time.
+        let later = send_at + 14 * 86_400_000;
+        let c6 = r
+            .create_campaign(
+                b.id,
+                &NewCampaign {
+                    template: Template::parse("{client.first_name}, the private preview")
+                        .expect("template"),
+                    send_at: later,
+                    ..new("Personal")
+                },
+            )
+            .await
+            .expect("campaign");
+        let counts = r
+            .plan_campaign(
+                b.id,
+                c6.id,
+                &audience(r, b.id, &ids[1..3]).await,
+                &*planner(later, None),
+                107,
+            )
+            .await
+            .expect("plan");
+        assert_eq!(counts.planned, 2, "{}", db.name);
+        let one = r
+            .claim_batch(later, later + 1_000)
+            .await
+            .expect("claim")
+            .expect("the first client");
+        assert_eq!(one.sends.len(), 1);
+        assert_eq!(one.sends[0].1, ids[1]);
+        assert_eq!(
+            r.campaign_report(b.id, c6.id)
+                .await
+                .expect("report")
+                .planned,
+            1
+        );
+        let two = r
+            .claim_batch(later, later + 1_000)
+            .await
+            .expect("claim")
+            .expect("the second client");
+        assert_eq!((two.sends.len(), two.sends[0].1), (1, ids[2]));
+        assert_ne!(one.id, two.id);
+        assert!(
+            r.claim_batch(later, later + 1_000)
+                .await
+                .expect("claim")
+                .is_none()
+        );
+
         // Policies: defaults until saved.
         assert_eq!(
             r.contact_policy(b.id).await.expect("policy"),
