@@ -23,6 +23,11 @@ use crate::{Actor, AppError, AppResult, Salon};
 
 /// How long the dispatcher leases a row: a dispatcher that dies mid-send gives it back then.
 pub const LEASE_MS: i64 = 60_000;
+/// When a row that failed `attempts` times is tried again: 1 s, doubling, at most 5 minutes.
+fn retry_at(attempts: i32) -> domain::Millis {
+    now_millis() + (1_000i64 << attempts.clamp(0, 8)).min(300_000)
+}
+
 /// The mark an Official Account send carries while WeChat is being called.
 const OA_CALLING: &str = "calling WeChat (message/custom/send)";
 /// Why an Official Account send is left unknown rather than sent again.
@@ -591,9 +596,8 @@ impl Salon {
                 self.repo.outbox_failed(row.id, &e.to_string()).await?;
             }
             Err(e) => {
-                let backoff = 1_000i64 << row.attempts.clamp(0, 8);
                 self.repo
-                    .outbox_retry(row.id, &e.to_string(), now_millis() + backoff.min(300_000))
+                    .outbox_retry(row.id, &e.to_string(), retry_at(row.attempts))
                     .await?;
             }
         }
@@ -624,9 +628,8 @@ impl Salon {
         let api = match self.oa_api(row.brand).await {
             Ok(api) => api,
             Err(e) => {
-                let backoff = 1_000i64 << row.attempts.clamp(0, 8);
                 self.repo
-                    .outbox_retry(row.id, &e.to_string(), now_millis() + backoff.min(300_000))
+                    .outbox_retry(row.id, &e.to_string(), retry_at(row.attempts))
                     .await?;
                 return Ok(());
             }
@@ -658,21 +661,19 @@ impl Salon {
             }
             // Busy: WeChat took nothing; again later.
             Err(e) if e.errcode() == Some(-1) && row.attempts < MAX_ATTEMPTS => {
-                let backoff = 1_000i64 << row.attempts.clamp(0, 8);
                 self.repo
-                    .outbox_retry(row.id, &e.to_string(), now_millis() + backoff.min(300_000))
+                    .outbox_retry(row.id, &e.to_string(), retry_at(row.attempts))
                     .await?;
             }
             // The token could not be had: the message was never handed over.
             Err(ApiError::Transport { api, .. } | ApiError::Decode { api, .. })
                 if api == "token" =>
             {
-                let backoff = 1_000i64 << row.attempts.clamp(0, 8);
                 self.repo
                     .outbox_retry(
                         row.id,
                         "the Official Account token could not be had",
-                        now_millis() + backoff.min(300_000),
+                        retry_at(row.attempts),
                     )
                     .await?;
             }

@@ -6,7 +6,7 @@ mod support;
 
 use axum::http::StatusCode;
 use domain::*;
-use support::spawn;
+use support::{TestApp, spawn};
 
 fn generated() -> (Vec<events::Event>, String) {
     let events = sim::events::generate(&sim::events::Params {
@@ -20,31 +20,28 @@ fn generated() -> (Vec<events::Event>, String) {
     (events, String::from_utf8(buf).expect("utf-8"))
 }
 
+/// Imports JSON Lines of events through the API.
+async fn import(app: &TestApp, token: &str, jsonl: String) -> (StatusCode, String) {
+    app.call(
+        "POST",
+        "/api/v1/events/import",
+        Some(token),
+        Some(("application/x-ndjson", jsonl)),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn imported_events_give_the_files_report_and_import_once() {
     let app = spawn(5).await;
     let hq = app.token(Role::Hq, None).await;
     let (events, jsonl) = generated();
-    let (status, body) = app
-        .call(
-            "POST",
-            "/api/v1/events/import",
-            Some(&hq),
-            Some(("application/x-ndjson", jsonl.clone())),
-        )
-        .await;
+    let (status, body) = import(&app, &hq, jsonl.clone()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["read"], events.len());
     assert_eq!(v["added"], events.len());
-    let (_, body) = app
-        .call(
-            "POST",
-            "/api/v1/events/import",
-            Some(&hq),
-            Some(("application/x-ndjson", jsonl)),
-        )
-        .await;
+    let (_, body) = import(&app, &hq, jsonl).await;
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["added"], 0, "the same file twice adds nothing");
 
@@ -385,14 +382,7 @@ async fn a_segments_report_covers_its_clients_followers_with_every_push() {
     let app = spawn(8).await;
     let hq = app.token(Role::Hq, None).await;
     let (events, jsonl) = generated();
-    let (status, body) = app
-        .call(
-            "POST",
-            "/api/v1/events/import",
-            Some(&hq),
-            Some(("application/x-ndjson", jsonl)),
-        )
-        .await;
+    let (status, body) = import(&app, &hq, jsonl).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // Three clients are followers of the Official Account.
     let mut followers = Vec::new();

@@ -358,9 +358,7 @@ async fn a_blocked_promise_is_refused_and_nothing_reaches_the_provider() {
     )
     .await
     .expect("the send whose answer was lost");
-    for _ in 0..3 {
-        app.salon.dispatch_once().await.expect("dispatch");
-    }
+    dispatch(&app).await;
     let saturday: Vec<_> = app
         .sim
         .accepted("kf/send_msg")
@@ -637,6 +635,22 @@ async fn an_associate_sends_an_approved_image_from_the_asset_pool_once() {
     assert!(e.contains("asset_id"), "{e}");
 }
 
+/// A few rounds of the outbox dispatcher.
+async fn dispatch(app: &TestApp) {
+    for _ in 0..3 {
+        app.salon.dispatch_once().await.expect("dispatch");
+    }
+}
+
+/// The outbox row of a send's answer, as the API shows it.
+async fn outbox_row(app: &TestApp, token: &str, sent: &Value) -> Value {
+    let id = sent["outbound"]["id"].as_i64().expect("row");
+    let (_, body) = app
+        .call("GET", &format!("/api/v1/outbox/{id}"), Some(token), None)
+        .await;
+    json(&body)
+}
+
 #[tokio::test]
 async fn an_official_account_follower_is_answered_through_customer_service_once() {
     let app = spawn(5).await;
@@ -671,9 +685,7 @@ async fn an_official_account_follower_is_answered_through_customer_service_once(
     let (status, sent) = send(&app, &token, client, "有的，欢迎来店里试背。", "oa-1").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{sent}");
     assert_eq!(sent["outbound"]["channel"], "wechat_oa", "{sent}");
-    for _ in 0..3 {
-        app.salon.dispatch_once().await.expect("dispatch");
-    }
+    dispatch(&app).await;
     let log = app.sim.accepted("message/custom/send");
     assert_eq!(log.len(), 1, "{log:?}");
     assert_eq!(log[0].detail["touser"], openid);
@@ -697,20 +709,14 @@ async fn an_official_account_follower_is_answered_through_customer_service_once(
         ..sim::tencent::Faults::default()
     });
     let (_, lost) = send(&app, &token, client, "我们周六有新品预览。", "oa-2").await;
-    for _ in 0..3 {
-        app.salon.dispatch_once().await.expect("dispatch");
-    }
+    dispatch(&app).await;
     app.sim.set_faults(sim::tencent::Faults::default());
     assert_eq!(
         app.sim.accepted("message/custom/send").len(),
         2,
         "taken once"
     );
-    let row = lost["outbound"]["id"].as_i64().expect("row");
-    let (_, body) = app
-        .call("GET", &format!("/api/v1/outbox/{row}"), Some(&token), None)
-        .await;
-    let row = json(&body);
+    let row = outbox_row(&app, &token, &lost).await;
     assert_eq!(row["status"], "failed", "{row}");
     assert!(
         row["error"].as_str().unwrap_or("").starts_with("unknown"),
@@ -720,15 +726,9 @@ async fn an_official_account_follower_is_answered_through_customer_service_once(
     // After 48 hours without a word from the follower, WeChat refuses, and the row says why.
     app.sim.advance(49 * 3600);
     let (_, late) = send(&app, &token, client, "还在考虑吗？", "oa-3").await;
-    for _ in 0..3 {
-        app.salon.dispatch_once().await.expect("dispatch");
-    }
+    dispatch(&app).await;
     assert_eq!(app.sim.accepted("message/custom/send").len(), 2);
-    let row = late["outbound"]["id"].as_i64().expect("row");
-    let (_, body) = app
-        .call("GET", &format!("/api/v1/outbox/{row}"), Some(&token), None)
-        .await;
-    let row = json(&body);
+    let row = outbox_row(&app, &token, &late).await;
     assert_eq!(row["status"], "failed", "{row}");
     assert!(
         row["error"].as_str().unwrap_or("").contains("45015"),

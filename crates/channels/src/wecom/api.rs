@@ -543,19 +543,7 @@ impl WecomApi {
         senders: &[String],
         text: &str,
     ) -> Result<String, ApiError> {
-        #[derive(Deserialize)]
-        struct A {
-            jobid: String,
-        }
-        let a: A = self
-            .call(
-                "externalcontact/add_moment_task",
-                Some(json!({"text": {"content": text}, "visible_range": {"sender_list": {"user_list": senders}}})),
-                &[],
-                false,
-            )
-            .await?;
-        Ok(a.jobid)
+        self.add_moment_task_with(senders, text, &[]).await
     }
 
     /// A Moments task with images (media ids from [`WecomApi::upload_image`]).
@@ -565,24 +553,16 @@ impl WecomApi {
         text: &str,
         images: &[String],
     ) -> Result<String, ApiError> {
-        if images.is_empty() {
-            return self.add_moment_task(senders, text).await;
-        }
         #[derive(Deserialize)]
         struct A {
             jobid: String,
         }
-        let attachments = image_attachments(images);
+        let mut body = json!({"text": {"content": text}, "visible_range": {"sender_list": {"user_list": senders}}});
+        if !images.is_empty() {
+            body["attachments"] = json!(image_attachments(images));
+        }
         let a: A = self
-            .call(
-                "externalcontact/add_moment_task",
-                Some(
-                    json!({"text": {"content": text}, "attachments": attachments,
-                    "visible_range": {"sender_list": {"user_list": senders}}}),
-                ),
-                &[],
-                false,
-            )
+            .call("externalcontact/add_moment_task", Some(body), &[], false)
             .await?;
         Ok(a.jobid)
     }
@@ -597,43 +577,43 @@ impl WecomApi {
         .await
     }
 
-    /// Which associates of a Moments task published it (`get_moment_task`, every page):
-    /// (userid, published).
-    pub async fn get_moment_task(&self, moment_id: &str) -> Result<Vec<(String, bool)>, ApiError> {
-        #[derive(Deserialize)]
-        struct Task {
-            userid: String,
-            #[serde(default)]
-            publish_status: i64,
-        }
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(default)]
-            task_list: Vec<Task>,
-            #[serde(default)]
-            next_cursor: String,
-        }
+    /// Every item of a paged list (`next_cursor` empty on the last page): the list under
+    /// `list` of each answer to `api`, asked with `body(cursor)`.
+    async fn every_page(
+        &self,
+        api: &str,
+        list: &str,
+        body: impl Fn(&str) -> serde_json::Value,
+    ) -> Result<Vec<serde_json::Value>, ApiError> {
         let mut out = Vec::new();
         let mut cursor = String::new();
         loop {
-            let p: Page = self
-                .call(
-                    "externalcontact/get_moment_task",
-                    Some(json!({"moment_id": moment_id, "cursor": cursor, "limit": 1000})),
-                    &[],
-                    true,
-                )
-                .await?;
-            out.extend(
-                p.task_list
-                    .into_iter()
-                    .map(|t| (t.userid, t.publish_status == 1)),
-            );
-            if p.next_cursor.is_empty() {
-                return Ok(out);
+            let mut page: serde_json::Value =
+                self.call(api, Some(body(&cursor)), &[], true).await?;
+            if let Some(items) = page.get_mut(list).and_then(|l| l.as_array_mut()) {
+                out.append(items);
             }
-            cursor = p.next_cursor;
+            match page["next_cursor"].as_str() {
+                Some(next) if !next.is_empty() => cursor = next.to_owned(),
+                _ => return Ok(out),
+            }
         }
+    }
+
+    /// Which associates of a Moments task published it (`get_moment_task`, every page):
+    /// (userid, published).
+    pub async fn get_moment_task(&self, moment_id: &str) -> Result<Vec<(String, bool)>, ApiError> {
+        let tasks = self
+            .every_page(
+                "externalcontact/get_moment_task",
+                "task_list",
+                |cursor| json!({"moment_id": moment_id, "cursor": cursor, "limit": 1000}),
+            )
+            .await?;
+        Ok(tasks
+            .iter()
+            .filter_map(|t| Some((t["userid"].as_str()?.to_owned(), t["publish_status"] == 1)))
+            .collect())
     }
 
     /// The clients who can see an associate's published post (`get_moment_send_result`,
@@ -643,34 +623,15 @@ impl WecomApi {
         moment_id: &str,
         userid: &str,
     ) -> Result<Vec<String>, ApiError> {
-        #[derive(Deserialize)]
-        struct Customer {
-            external_userid: String,
-        }
-        #[derive(Deserialize)]
-        struct Page {
-            #[serde(default)]
-            customer_list: Vec<Customer>,
-            #[serde(default)]
-            next_cursor: String,
-        }
-        let mut out = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let p: Page = self
-                .call(
-                    "externalcontact/get_moment_send_result",
-                    Some(json!({"moment_id": moment_id, "userid": userid, "cursor": cursor, "limit": 5000})),
-                    &[],
-                    true,
-                )
-                .await?;
-            out.extend(p.customer_list.into_iter().map(|c| c.external_userid));
-            if p.next_cursor.is_empty() {
-                return Ok(out);
-            }
-            cursor = p.next_cursor;
-        }
+        let customers = self
+            .every_page("externalcontact/get_moment_send_result", "customer_list", |cursor| {
+                json!({"moment_id": moment_id, "userid": userid, "cursor": cursor, "limit": 5000})
+            })
+            .await?;
+        Ok(customers
+            .iter()
+            .filter_map(|c| c["external_userid"].as_str().map(str::to_owned))
+            .collect())
     }
 
     /// Likes and comments on an associate's post (`get_moment_comments`).
@@ -716,19 +677,8 @@ impl WecomApi {
         msgid: &str,
         text: &str,
     ) -> Result<String, ApiError> {
-        #[derive(Deserialize)]
-        struct A {
-            msgid: String,
-        }
-        let a: A = self
-            .call(
-                "kf/send_msg",
-                Some(json!({"touser": touser, "open_kfid": open_kfid, "msgid": msgid, "msgtype": "text", "text": {"content": text}})),
-                &[],
-                true,
-            )
-            .await?;
-        Ok(a.msgid)
+        self.kf_send(open_kfid, touser, msgid, "text", json!({"content": text}))
+            .await
     }
 
     /// An image through WeChat customer service (`kf/send_msg`, msgtype `image`).
@@ -739,18 +689,33 @@ impl WecomApi {
         msgid: &str,
         media_id: &str,
     ) -> Result<String, ApiError> {
+        self.kf_send(
+            open_kfid,
+            touser,
+            msgid,
+            "image",
+            json!({"media_id": media_id}),
+        )
+        .await
+    }
+
+    /// `kf/send_msg` with one message of `msgtype`, its content under the type's own key.
+    async fn kf_send(
+        &self,
+        open_kfid: &str,
+        touser: &str,
+        msgid: &str,
+        msgtype: &str,
+        content: serde_json::Value,
+    ) -> Result<String, ApiError> {
         #[derive(Deserialize)]
         struct A {
             msgid: String,
         }
-        let a: A = self
-            .call(
-                "kf/send_msg",
-                Some(json!({"touser": touser, "open_kfid": open_kfid, "msgid": msgid, "msgtype": "image", "image": {"media_id": media_id}})),
-                &[],
-                true,
-            )
-            .await?;
+        let mut body =
+            json!({"touser": touser, "open_kfid": open_kfid, "msgid": msgid, "msgtype": msgtype});
+        body[msgtype] = content;
+        let a: A = self.call("kf/send_msg", Some(body), &[], true).await?;
         Ok(a.msgid)
     }
 

@@ -224,8 +224,10 @@ pub struct MomentRow {
     commented: Vec<(i64, String)>,
 }
 
-/// Commenters named per post, at most.
+/// Commenters named per post, at most, and the newest posts that name them: each name is a
+/// read of the client, so a long list of posts does not read hundreds.
 const COMMENTERS_SHOWN: usize = 6;
+const POSTS_NAMING: usize = 10;
 
 async fn moment_rows(
     state: &AppState,
@@ -234,13 +236,18 @@ async fn moment_rows(
 ) -> Vec<MomentRow> {
     let tz = actor.brand.time_zone.as_str();
     let mut out = Vec::with_capacity(moments.len());
-    for m in moments {
+    for (i, m) in moments.into_iter().enumerate() {
         let mut commented = Vec::new();
+        let named = if i < POSTS_NAMING {
+            COMMENTERS_SHOWN
+        } else {
+            0
+        };
         for id in m
             .reach
             .iter()
             .flat_map(|r| r.commented_by.iter())
-            .take(COMMENTERS_SHOWN)
+            .take(named)
         {
             // A client out of the reader's scope is not named.
             if let Ok(c) = state.salon.client(actor, *id).await {

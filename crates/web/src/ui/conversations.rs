@@ -477,18 +477,25 @@ pub async fn send_image(
         .await
     {
         Ok(_) => Ok(to(&format!("/inbox/{}?ok=queued#compose", id.0))),
-        Err(AppError::Invalid(fields)) => {
-            let msg = fields
-                .iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join("; ");
-            let mut page = thread_page(&state, &v, id, Some(msg), None, String::new()).await?;
-            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(page)
+        Err(e @ AppError::Invalid(_)) => {
+            let msg = field_errors(e)?.join("; ");
+            refused(&state, &v, id, msg, String::new()).await
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The thread again, answered 422, with why the message was refused and its draft kept.
+async fn refused(
+    state: &AppState,
+    v: &Viewer,
+    id: ClientId,
+    msg: String,
+    draft: String,
+) -> PageResult {
+    let mut page = thread_page(state, v, id, Some(msg), None, draft).await?;
+    *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(page)
 }
 
 pub async fn thread(
@@ -548,19 +555,11 @@ pub async fn send(
         }
         Err(e @ AppError::Blocked { .. }) => {
             let msg = format!("{}: {e}", words(&v).blocked);
-            let mut page = thread_page(&state, &v, id, Some(msg), None, f.input.text).await?;
-            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(page)
+            refused(&state, &v, id, msg, f.input.text).await
         }
-        Err(AppError::Invalid(fields)) => {
-            let msg = fields
-                .iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join("; ");
-            let mut page = thread_page(&state, &v, id, Some(msg), None, f.input.text).await?;
-            *page.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(page)
+        Err(e @ AppError::Invalid(_)) => {
+            let msg = field_errors(e)?.join("; ");
+            refused(&state, &v, id, msg, f.input.text).await
         }
         Err(e) => Err(PageError(e)),
     }
