@@ -28,6 +28,8 @@ pub struct ArchiveSearch {
     pub to: Option<String>,
     pub flagged: Option<bool>,
     pub limit: Option<usize>,
+    /// In group chats: only this group.
+    pub group: Option<i64>,
 }
 
 /// A message found, with whom it was with.
@@ -36,6 +38,39 @@ pub struct Found {
     #[serde(flatten)]
     pub message: Message,
     pub client_name: String,
+}
+
+/// A group chat message found, with its group's name.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoundInGroup {
+    #[serde(flatten)]
+    pub message: domain::GroupMessage,
+    pub group_name: String,
+}
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(e.to_string())
+}
+
+/// Runs index work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> archive::ArchiveResult<T> + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(internal)?
+        .map_err(internal)
+}
+
+async fn add_to(
+    index: &Arc<archive::BrandIndex>,
+    batch: Vec<archive::IndexedMessage>,
+) -> AppResult<usize> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let index = index.clone();
+    blocking(move || index.add(&batch)).await
 }
 
 fn day_start(tz: &str, field: &str, s: &str, plus_days: i64) -> AppResult<i64> {
@@ -63,31 +98,21 @@ impl Salon {
             .ok_or_else(|| AppError::Unavailable("the search index is not configured".into()))
     }
 
-    /// Indexes the brand's messages stored since the index last committed. Returns how many
-    /// were added.
+    /// Indexes the brand's messages (one-to-one, then in group chats) stored since each index
+    /// last committed. Returns how many were added.
     pub async fn catch_up_index(&self, brand: BrandId) -> AppResult<usize> {
         let archive = self.archive()?.clone();
-        let index = tokio::task::spawn_blocking({
-            let archive = archive.clone();
-            move || archive.brand(brand.0)
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let (index, groups) =
+            blocking(move || Ok((archive.brand(brand.0)?, archive.groups(brand.0)?))).await?;
         let mut added = 0;
         loop {
-            let last = index
-                .last_indexed()
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let last = index.last_indexed().map_err(internal)?;
             let rows = self
                 .repo
                 .messages_for_index(brand, last, INDEX_BATCH)
                 .await?;
-            if rows.is_empty() {
-                return Ok(added);
-            }
             let n = rows.len();
-            let batch: Vec<archive::IndexedMessage> = rows
+            let batch = rows
                 .into_iter()
                 .map(|(m, store, flagged)| archive::IndexedMessage {
                     id: m.id,
@@ -100,11 +125,33 @@ impl Salon {
                     body: m.body,
                 })
                 .collect();
-            let index = index.clone();
-            added += tokio::task::spawn_blocking(move || index.add(&batch))
-                .await
-                .map_err(|e| AppError::Internal(e.to_string()))?
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+            added += add_to(&index, batch).await?;
+            if n < INDEX_BATCH as usize {
+                break;
+            }
+        }
+        loop {
+            let last = groups.last_indexed().map_err(internal)?;
+            let rows = self
+                .repo
+                .group_messages_for_index(brand, last, INDEX_BATCH)
+                .await?;
+            let n = rows.len();
+            let batch = rows
+                .into_iter()
+                .map(|(m, store, flagged)| archive::IndexedMessage {
+                    id: m.id,
+                    // The groups' index files a message under its group.
+                    client: m.group_id,
+                    associate: m.sender.associate().map_or(0, |u| u.0),
+                    store: store.map_or(0, |s| s.0),
+                    at: m.at,
+                    inbound: m.sender.associate().is_none(),
+                    flagged,
+                    body: m.body,
+                })
+                .collect();
+            added += add_to(&groups, batch).await?;
             if n < INDEX_BATCH as usize {
                 return Ok(added);
             }
@@ -140,10 +187,15 @@ impl Salon {
         }))
     }
 
-    /// Searches the archive within the actor's scope: compliance the whole brand, a manager
-    /// their store, an associate their own clients. A compliance search is audited.
-    pub async fn search_archive(&self, actor: &Actor, s: &ArchiveSearch) -> AppResult<Vec<Found>> {
-        actor.require(Action::ReadConversations)?;
+    /// The search as the index takes it, narrowed to the actor's scope: compliance the whole
+    /// brand, a manager their store, an associate their own clients (or, in group chats, their
+    /// own groups). `None` when the scope leaves nothing to search.
+    async fn scoped_query(
+        &self,
+        actor: &Actor,
+        s: &ArchiveSearch,
+        groups: bool,
+    ) -> AppResult<Option<archive::SearchQuery>> {
         let b = actor.brand.id;
         let tz = actor.brand.time_zone.as_str();
         let store = match s.store.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
@@ -152,7 +204,7 @@ impl Salon {
         };
         let mut q = archive::SearchQuery {
             text: s.q.chars().take(200).collect(),
-            client: s.client,
+            client: if groups { s.group } else { s.client },
             associate: s.associate,
             store: store.map(|s| s.0),
             clients: None,
@@ -175,22 +227,34 @@ impl Salon {
             Scope::Brand => {}
             Scope::Store(own) => {
                 if store.is_some_and(|s| s != own) {
-                    return Ok(Vec::new());
+                    return Ok(None);
                 }
                 q.store = Some(own.0);
             }
+            Scope::Associate(me) if groups => {
+                let mine = self
+                    .repo
+                    .groups(b, Scope::Associate(me), None, 1000)
+                    .await?;
+                q.clients = Some(mine.iter().map(|g| g.id).collect());
+            }
             Scope::Associate(me) => q.clients = Some(self.book_ids(b, me).await?),
-            Scope::Nothing => return Ok(Vec::new()),
+            Scope::Nothing => return Ok(None),
         }
+        Ok(Some(q))
+    }
+
+    /// Searches the archive's one-to-one threads within the actor's scope. A compliance
+    /// search is audited.
+    pub async fn search_archive(&self, actor: &Actor, s: &ArchiveSearch) -> AppResult<Vec<Found>> {
+        actor.require(Action::ReadConversations)?;
+        let b = actor.brand.id;
+        let Some(q) = self.scoped_query(actor, s, false).await? else {
+            return Ok(Vec::new());
+        };
         self.catch_up_index(b).await?;
-        let index = self
-            .archive()?
-            .brand(b.0)
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        let ids = tokio::task::spawn_blocking(move || index.search(&q))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let index = self.archive()?.brand(b.0).map_err(internal)?;
+        let ids = blocking(move || index.search(&q)).await?;
         let messages = self.repo.messages_by_ids(b, &ids).await?;
         let mut names = std::collections::HashMap::new();
         let mut out = Vec::with_capacity(messages.len());
@@ -218,6 +282,55 @@ impl Salon {
                 actor,
                 "compliance_read",
                 "archive search",
+                serde_json::json!({"search": s, "found": out.len()}),
+            )
+            .await?;
+        }
+        Ok(out)
+    }
+
+    /// Searches what was said in group chats, within the actor's scope (an associate: the
+    /// groups they own or are in). A compliance search is audited.
+    pub async fn search_groups(
+        &self,
+        actor: &Actor,
+        s: &ArchiveSearch,
+    ) -> AppResult<Vec<FoundInGroup>> {
+        actor.require(Action::ReadConversations)?;
+        let b = actor.brand.id;
+        let Some(q) = self.scoped_query(actor, s, true).await? else {
+            return Ok(Vec::new());
+        };
+        self.catch_up_index(b).await?;
+        let index = self.archive()?.groups(b.0).map_err(internal)?;
+        let ids = blocking(move || index.search(&q)).await?;
+        let messages = self.repo.group_messages_by_ids(b, &ids).await?;
+        let mut names: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(messages.len());
+        for m in messages {
+            let name = match names.get(&m.group_id) {
+                Some(n) => n.clone(),
+                None => {
+                    let n = self
+                        .repo
+                        .group(b, m.group_id)
+                        .await?
+                        .map(|g| g.name)
+                        .unwrap_or_default();
+                    names.insert(m.group_id, n.clone());
+                    n
+                }
+            };
+            out.push(FoundInGroup {
+                message: m,
+                group_name: name,
+            });
+        }
+        if actor.role == Role::Compliance {
+            self.audit(
+                actor,
+                "compliance_read",
+                "group chat search",
                 serde_json::json!({"search": s, "found": out.len()}),
             )
             .await?;

@@ -796,7 +796,9 @@ impl Salon {
                 )
                 .await
             }
-            Event::GroupChatChanged { change, .. } => Ok(format!("group chat {change}: noted")),
+            Event::GroupChatChanged { chat_id, change } => {
+                self.group_changed(brand, &chat_id, &change, at).await
+            }
             Event::StaffCreated {
                 user_id,
                 name,

@@ -239,7 +239,9 @@ impl Salon {
             .iter()
             .map(|hit| NewFlag {
                 message_id: Some(message_id),
-                client_id: client,
+                client_id: Some(client),
+                group_message_id: None,
+                group_id: None,
                 associate_id: associate,
                 store_id: store,
                 direction,

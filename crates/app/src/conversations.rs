@@ -302,7 +302,9 @@ impl Salon {
             // The attempt is recorded for compliance; the client never sees it.
             let flags = vec![domain::NewFlag {
                 message_id: None,
-                client_id: client,
+                client_id: Some(client),
+                group_message_id: None,
+                group_id: None,
                 associate_id: actor.user_id(),
                 store_id: c.store_id,
                 direction: Direction::Out,

@@ -12,6 +12,7 @@ pub mod compliance;
 pub mod conversations;
 pub mod demo;
 pub mod error;
+pub mod groups;
 pub mod import;
 pub mod org;
 pub mod sandbox;

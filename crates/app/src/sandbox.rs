@@ -6,7 +6,7 @@ use domain::*;
 use sim::tencent::Simulator;
 
 use crate::channels::{ChannelInput, ContactWayInput};
-use crate::{Actor, AppResult, Salon};
+use crate::{Actor, AppError, AppResult, Salon};
 
 /// The sandbox OA menu: keys to the categories of the event spec.
 pub const MENU: [(&str, &str); 3] = [
@@ -72,6 +72,7 @@ pub async fn wire(
     salon.sync_staff_of(brand.id).await?;
     restore_contacts(salon, sim, brand.id).await?;
     restore_conversations(salon, sim, brand.id).await?;
+    restore_groups(salon, sim, brand.id).await?;
     let ways = salon.repo.contact_ways(brand.id).await?;
     let linked = salon
         .repo
@@ -161,6 +162,91 @@ async fn restore_contacts(salon: &Salon, sim: &Simulator, brand: domain::BrandId
         }
     }
     Ok(())
+}
+
+/// The brand's customer groups become the simulator's again, and its chat archive goes on
+/// after where Salon stands.
+async fn restore_groups(salon: &Salon, sim: &Simulator, brand: domain::BrandId) -> AppResult<()> {
+    sim.set_archive_seq(salon.archive_seq(brand).await?);
+    let known = salon
+        .repo
+        .groups(brand, domain::Scope::Brand, None, 1000)
+        .await?;
+    for g in &known {
+        let Some(g) = salon.repo.group(brand, g.id).await? else {
+            continue;
+        };
+        let members = g
+            .members
+            .iter()
+            .map(|m| {
+                let kind = if m.kind == domain::MemberKind::Staff {
+                    1
+                } else {
+                    2
+                };
+                (m.member_ref.clone(), kind, m.joined_at / 1000)
+            })
+            .collect();
+        sim.restore_group(&g.chat_id, &g.name, &g.owner_ref, members);
+    }
+    Ok(())
+}
+
+/// The demo's customer groups, on its first run (when the brand has none): two associates
+/// each open a VIP group with three of their clients, and a few words are said in them (one a
+/// discount request, for the review queue), archived through the reader like any other.
+/// Returns how many groups were opened.
+pub async fn open_demo_groups(
+    salon: &Salon,
+    sim: &Simulator,
+    brand_slug: &str,
+) -> AppResult<usize> {
+    let brand = salon.brand_by_slug(brand_slug).await?.id;
+    if !salon
+        .repo
+        .groups(brand, domain::Scope::Brand, None, 1)
+        .await?
+        .is_empty()
+    {
+        return Ok(0);
+    }
+    let linked = salon
+        .repo
+        .staff_provider_ids(brand, crate::channels::WECOM_STAFF)
+        .await?;
+    let mut opened = 0;
+    for (_, userid) in &linked {
+        let clients = sim.contacts_of(userid);
+        if clients.len() < 3 || opened == 2 {
+            continue;
+        }
+        let picked: Vec<&str> = clients.iter().take(3).map(String::as_str).collect();
+        let chat = match sim
+            .create_group(userid, &format!("VIP salon · {userid}"), &picked)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return Err(AppError::Unavailable(e.to_string())),
+        };
+        let lines = [
+            (picked[0], "请问新款 Camille 手袋什么时候到店？"),
+            (userid.as_str(), "下周二到店，我先为您预留一只黑色的。"),
+            (picked[1], "Could you do 20% off if I take two?"),
+            (picked[2], "期待周末的私享会！"),
+        ];
+        for (who, text) in lines {
+            sim.group_says(&chat, who, text)
+                .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        }
+        opened += 1;
+    }
+    if opened > 0 {
+        sim.deliver_archive()
+            .await
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    }
+    Ok(opened)
 }
 
 /// The clients the brand is talking with become the simulator's contacts again, each with the

@@ -445,7 +445,8 @@ pub struct Archive {
     master: Vec<u8>,
     /// Loaded on first use: opening the archive costs nothing until a brand's index is used.
     cutter: std::sync::OnceLock<Cutter>,
-    brands: Mutex<std::collections::HashMap<i64, Arc<BrandIndex>>>,
+    /// By (brand, whether it is the group chats' index).
+    brands: Mutex<std::collections::HashMap<(i64, bool), Arc<BrandIndex>>>,
 }
 
 impl Archive {
@@ -470,22 +471,37 @@ impl Archive {
         Ok(mac.finalize().into_bytes().to_vec())
     }
 
-    /// The brand's index, opened once.
+    /// The brand's index of one-to-one messages, opened once.
     pub fn brand(&self, brand: i64) -> ArchiveResult<Arc<BrandIndex>> {
+        self.open(brand, false)
+    }
+
+    /// The brand's index of group chat messages, opened once. It is keyed like the brand's
+    /// other index; in it, [`IndexedMessage::client`] holds the group's id (the conversation a
+    /// message belongs to), so that the same filters and scoping apply.
+    pub fn groups(&self, brand: i64) -> ArchiveResult<Arc<BrandIndex>> {
+        self.open(brand, true)
+    }
+
+    fn open(&self, brand: i64, groups: bool) -> ArchiveResult<Arc<BrandIndex>> {
         let mut map = self
             .brands
             .lock()
             .map_err(|_| ArchiveError::Directory(self.root.clone(), "lock poisoned".into()))?;
-        if let Some(i) = map.get(&brand) {
+        if let Some(i) = map.get(&(brand, groups)) {
             return Ok(i.clone());
         }
-        let dir = self.root.join(format!("brand-{brand}"));
+        let dir = self.root.join(if groups {
+            format!("brand-{brand}-groups")
+        } else {
+            format!("brand-{brand}")
+        });
         let index = Arc::new(BrandIndex::open(
             &dir,
             &self.brand_key(brand)?,
             self.cutter().clone(),
         )?);
-        map.insert(brand, index.clone());
+        map.insert((brand, groups), index.clone());
         Ok(index)
     }
 

@@ -56,7 +56,11 @@ impl FlagStatus {
 pub struct Flag {
     pub id: i64,
     pub message_id: Option<i64>,
-    pub client_id: ClientId,
+    /// The group message flagged, for a message said in a group chat.
+    pub group_message_id: Option<i64>,
+    pub group_id: Option<i64>,
+    /// The client the message was with (in a group: the client who wrote it, if one did).
+    pub client_id: Option<ClientId>,
     pub associate_id: Option<UserId>,
     pub store_id: Option<StoreId>,
     pub direction: Direction,
@@ -76,7 +80,9 @@ pub struct Flag {
 #[derive(Debug, Clone)]
 pub struct NewFlag {
     pub message_id: Option<i64>,
-    pub client_id: ClientId,
+    pub group_message_id: Option<i64>,
+    pub group_id: Option<i64>,
+    pub client_id: Option<ClientId>,
     pub associate_id: Option<UserId>,
     pub store_id: Option<StoreId>,
     pub direction: Direction,
@@ -90,6 +96,8 @@ pub struct FlagQuery {
     pub store: Option<StoreId>,
     pub associate: Option<UserId>,
     pub client: Option<ClientId>,
+    /// Only flags on this group chat's messages.
+    pub group: Option<i64>,
     pub limit: u32,
 }
 

@@ -8,7 +8,7 @@ pub type RepoResult<T> = Result<T, RepoError>;
 
 #[async_trait]
 pub trait Repo:
-    ChannelStore + EventStore + ConversationStore + BroadcastStore + Send + Sync + 'static
+    ChannelStore + EventStore + ConversationStore + BroadcastStore + GroupStore + Send + Sync + 'static
 {
     /// Whether the database answers and every migration is applied.
     async fn ready(&self) -> RepoResult<()>;
@@ -363,6 +363,68 @@ pub trait ConversationStore: Send + Sync + 'static {
         after_seq: i64,
         limit: u32,
     ) -> RepoResult<Vec<AuditEntry>>;
+}
+
+/// Customer group chats: the roster, the words said in them, and how far the chat archive has
+/// been read.
+#[async_trait]
+pub trait GroupStore: Send + Sync + 'static {
+    /// Creates the group (by `chat_id`) or updates it, replacing its members; returns its id.
+    /// A dismissed group that comes back is active again.
+    async fn put_group(&self, brand: BrandId, group: &NewGroupChat) -> RepoResult<i64>;
+    /// Marks the group dismissed; `false` when the brand has no such group.
+    async fn dismiss_group(&self, brand: BrandId, chat_id: &str, at: Millis) -> RepoResult<bool>;
+    async fn group(&self, brand: BrandId, id: i64) -> RepoResult<Option<GroupChat>>;
+    async fn group_by_chat_id(
+        &self,
+        brand: BrandId,
+        chat_id: &str,
+    ) -> RepoResult<Option<GroupChat>>;
+    /// Groups in scope, the latest spoken in first: the brand's; a store's (owned by its
+    /// staff); an associate's (owned, or with them as a member). `client` narrows to the
+    /// groups a client is in.
+    async fn groups(
+        &self,
+        brand: BrandId,
+        scope: Scope,
+        client: Option<ClientId>,
+        limit: u32,
+    ) -> RepoResult<Vec<GroupSummary>>;
+    /// Stores messages once per provider id, in one transaction; returns each one's id and
+    /// whether it is new.
+    async fn add_group_messages(
+        &self,
+        brand: BrandId,
+        messages: &[NewGroupMessage],
+        at: Millis,
+    ) -> RepoResult<Vec<(i64, bool)>>;
+    /// A group's messages before `before_id` (all when `None`), the newest `limit`, oldest
+    /// first.
+    async fn group_messages(
+        &self,
+        brand: BrandId,
+        group: i64,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> RepoResult<Vec<GroupMessage>>;
+    /// Group messages by id (the brand's only), in the order asked.
+    async fn group_messages_by_ids(
+        &self,
+        brand: BrandId,
+        ids: &[i64],
+    ) -> RepoResult<Vec<GroupMessage>>;
+    /// What the search index needs of the group messages after `after_id`, in id order: each
+    /// message, its group owner's store, and whether a rule flagged it.
+    async fn group_messages_for_index(
+        &self,
+        brand: BrandId,
+        after_id: i64,
+        limit: u32,
+    ) -> RepoResult<Vec<(GroupMessage, Option<StoreId>, bool)>>;
+    /// The last chat-archive sequence number stored (0 before any).
+    async fn archive_seq(&self, brand: BrandId) -> RepoResult<i64>;
+    /// Moves the archive's sequence number forward (never back).
+    async fn set_archive_seq(&self, brand: BrandId, seq: i64, at: Millis) -> RepoResult<()>;
 }
 
 /// Decides a campaign's sends from its candidates, the candidates' time-zone names (indexed by

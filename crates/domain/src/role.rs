@@ -129,6 +129,9 @@ pub enum Action {
     SendPrepared,
     /// See the asset pool (associates: what is approved and valid now).
     ReadAssets,
+    /// List the customer group chats in scope, with their figures (HQ: figures only; the
+    /// words need [`Action::ReadConversations`]).
+    ReadGroupChats,
 }
 
 impl Action {
@@ -164,6 +167,7 @@ impl Action {
             ManageCampaigns => matches!(role, Hq),
             SendPrepared => matches!(role, Associate),
             ReadAssets => matches!(role, Associate | StoreManager | Hq),
+            ReadGroupChats => matches!(role, Associate | StoreManager | Hq | Compliance),
         }
     }
 }

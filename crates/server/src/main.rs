@@ -292,6 +292,23 @@ enum ChannelCommand {
         #[command(flatten)]
         store_args: StoreArgs,
     },
+    /// Read every customer group (客户群) of the brand's WeCom and store the rosters.
+    Groups {
+        #[arg(long)]
+        brand: String,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+    /// Store a dump of the WeCom chat archive, as the brand's archive reader decrypted it:
+    /// JSON Lines of `{"seq": …, "message": {…}}` (or one `{"chatdata": […]}` object).
+    /// Messages already held are not stored again.
+    Archive {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        brand: String,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
     /// Test the connection to a provider: `wecom` or `wechat-oa`.
     Test {
         channel: String,
@@ -745,6 +762,42 @@ async fn channel(command: ChannelCommand) -> anyhow::Result<()> {
         ChannelCommand::Show { brand, store_args } => {
             (brand, store_args, None, ChannelInput::default())
         }
+        ChannelCommand::Groups { brand, store_args } => {
+            let (salon, b) = open_brand(&store_args, &brand).await?;
+            let n = salon
+                .sync_groups(b.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{n} customer groups read from WeCom");
+            return Ok(());
+        }
+        ChannelCommand::Archive {
+            file,
+            brand,
+            store_args,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let json = if text.trim_start().starts_with("{\"chatdata\"") {
+                text
+            } else {
+                // JSON Lines: one entry a line.
+                let entries: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+                format!("{{\"chatdata\":[{}]}}", entries.join(","))
+            };
+            let batch = channels::wecom::archive::ArchiveBatch::parse(&json)
+                .with_context(|| format!("{} is not a chat archive dump", file.display()))?;
+            let (salon, b) = open_brand(&store_args, &brand).await?;
+            let r = salon
+                .ingest_archive(b.id, &batch)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{} group messages and {} one-to-one messages stored, {} already held, {} skipped, {} flagged; the archive stands at seq {}",
+                r.group_messages, r.direct_messages, r.already, r.skipped, r.flagged, r.seq
+            );
+            return Ok(());
+        }
         ChannelCommand::Test {
             channel,
             brand,
@@ -762,15 +815,8 @@ async fn channel(command: ChannelCommand) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let salon = store_args.resolve()?.open().await?;
     // `--brand demo` on a fresh data directory: the demo brand the server would create.
-    if brand == sim::demo::DEMO_SLUG && salon.repo.brand_by_slug(&brand).await?.is_none() {
-        eprintln!("The demo brand does not exist yet: creating it first.");
-        salon
-            .seed_demo(2026, DEMO_CLIENTS)
-            .await
-            .map_err(|e| anyhow::anyhow!("seeding the demo: {e}"))?;
-    }
+    let (salon, _) = open_brand(&store_args, &brand).await?;
     let actor = system_actor(&salon, &brand).await?;
     if let Some(kind) = kind {
         salon
@@ -986,6 +1032,11 @@ async fn start_sandbox(salon: Salon, sim: sim::tencent::Simulator, addr: SocketA
                 Err(e) => tracing::debug!(error = %e, "sandbox"),
             }
         }
+    }
+    match app::sandbox::open_demo_groups(&salon, &sim, slug).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(groups = n, "sandbox: demo customer groups opened"),
+        Err(e) => tracing::warn!(error = %e, "sandbox: demo customer groups not opened"),
     }
     let menu = app::sandbox::MENU
         .iter()

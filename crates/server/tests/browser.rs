@@ -877,3 +877,71 @@ async fn an_associate_sends_hqs_prepared_message_and_the_clients_receive_it() {
     shot(b, "tasks_moment").await;
     b.clone().close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_associate_reads_their_customer_group_with_its_flagged_discount_request() {
+    let Some(env) = start().await else { return };
+    let b = &env.browser;
+    // The demo opens its customer groups in WeCom at start; their words come through the
+    // archive reader.
+    let officer = env.token("compliance", None);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let group = loop {
+        let (status, body) = get(env.port, "/api/v1/groups", &officer);
+        assert_eq!(status, 200, "{body}");
+        let list: serde_json::Value = serde_json::from_str(&body).expect("json");
+        if let Some(g) = list["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|g| g["messages"].as_i64() >= Some(4)))
+        {
+            break g.clone();
+        }
+        assert!(Instant::now() < deadline, "the demo's groups: {body}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let (_, staff) = get(env.port, "/api/v1/associates", &officer);
+    let staff: serde_json::Value = serde_json::from_str(&staff).expect("json");
+    let email = staff["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|u| u["id"] == group["owner_id"])
+        .and_then(|u| u["email"].as_str())
+        .expect("the group's owner")
+        .to_owned();
+    let who = email.split('@').next().expect("local part").to_owned();
+
+    env.login(&who).await;
+    b.find(Locator::Css("nav a[href='/groups']"))
+        .await
+        .expect("Group chats in the menu");
+    b.goto(&env.url("/groups")).await.expect("the groups");
+    let name = group["name"].as_str().expect("name");
+    b.find(Locator::XPath(&format!(
+        "//ul[@id='groups']//a[contains(., '{name}')]"
+    )))
+    .await
+    .expect("the associate's group in the list")
+    .click()
+    .await
+    .expect("open the group");
+    let messages = b
+        .wait()
+        .for_element(Locator::Css("ol#messages"))
+        .await
+        .expect("the group's words")
+        .text()
+        .await
+        .expect("text");
+    assert!(messages.contains("Could you do 20% off"), "{messages}");
+    assert!(messages.contains("⚑"), "the request is flagged: {messages}");
+    let members = b
+        .find(Locator::Css("ul#members"))
+        .await
+        .expect("members")
+        .text()
+        .await
+        .expect("text");
+    assert!(members.lines().count() >= 4, "{members}");
+    shot(b, "group").await;
+}

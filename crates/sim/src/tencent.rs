@@ -152,6 +152,16 @@ pub struct MomentReaction {
     pub at: i64,
 }
 
+/// A customer group (客户群): its owner, and its members as (userid or external_userid,
+/// type: 1 staff, 2 external, join time).
+struct SimGroup {
+    name: String,
+    owner: String,
+    notice: String,
+    created: i64,
+    members: Vec<(String, i64, i64)>,
+}
+
 /// (group id, group name, [(tag id, tag name)]).
 type TagGroup = (String, String, Vec<(String, String)>);
 
@@ -188,11 +198,29 @@ struct Sim {
     /// Customer-service messages accepted, by msgid: a msgid is delivered once.
     kf_sent: BTreeMap<String, (String, String)>,
     seq: u64,
+    /// Customer groups by chat id.
+    groups: BTreeMap<String, SimGroup>,
+    /// The chat archive (会话内容存档): each entry `{seq, message}` as the Finance SDK's
+    /// `GetChatData` + `DecryptData` give it to the brand's reader.
+    archive: Vec<Value>,
+    /// Sequence numbers go on after this (Salon's position when the simulator restarts).
+    archive_base: i64,
     rng: Option<rand_chacha::ChaCha8Rng>,
     started: Option<std::time::Instant>,
 }
 
 impl Sim {
+    /// Appends a text message to the chat archive; returns its msgid.
+    fn archive_text(&mut self, from: &str, tolist: Vec<String>, room: &str, text: &str) -> String {
+        let msgid = self.next_id("arc");
+        let seq = self.archive_base + self.archive.len() as i64 + 1;
+        let msgtime = self.now() * 1000 + seq % 1000;
+        self.archive.push(json!({"seq": seq, "message": {
+            "msgid": msgid, "action": "send", "from": from, "tolist": tolist, "roomid": room,
+            "msgtime": msgtime, "msgtype": "text", "text": {"content": text}}}));
+        msgid
+    }
+
     fn now(&self) -> i64 {
         jiff::Timestamp::now().as_second() + self.clock_offset
     }
@@ -376,6 +404,52 @@ impl Simulator {
         if let Some(at) = last_said {
             s.kf_sessions.insert(external_userid.to_owned(), (at, 0));
         }
+    }
+
+    /// A group known from an earlier run. `members`: (userid or external_userid, type 1
+    /// staff or 2 external, join time in seconds).
+    pub fn restore_group(
+        &self,
+        chat_id: &str,
+        name: &str,
+        owner: &str,
+        members: Vec<(String, i64, i64)>,
+    ) {
+        let mut s = self.lock();
+        let created = members.iter().map(|m| m.2).min().unwrap_or(0);
+        s.groups.entry(chat_id.to_owned()).or_insert(SimGroup {
+            name: name.to_owned(),
+            owner: owner.to_owned(),
+            notice: String::new(),
+            created,
+            members,
+        });
+    }
+
+    /// Numbers new archive entries after `seq` (where Salon stands, after a restart).
+    pub fn set_archive_seq(&self, seq: i64) {
+        let mut s = self.lock();
+        let held = s.archive.len() as i64;
+        s.archive_base = s.archive_base.max(seq - held);
+    }
+
+    /// The external contacts a staff member has.
+    pub fn contacts_of(&self, userid: &str) -> Vec<String> {
+        self.lock()
+            .contacts
+            .iter()
+            .filter(|(_, c)| c.follows.iter().any(|f| f.0 == userid))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// The groups, each with its members' ids.
+    pub fn groups(&self) -> Vec<(String, Vec<String>)> {
+        self.lock()
+            .groups
+            .iter()
+            .map(|(id, g)| (id.clone(), g.members.iter().map(|m| m.0.clone()).collect()))
+            .collect()
     }
 
     pub fn way_ids(&self) -> Vec<String> {
@@ -584,6 +658,200 @@ impl Simulator {
             self.config.corp_id
         );
         self.push_wecom(&xml, 1).await
+    }
+
+    /// An associate creates a customer group with some of their clients: WeCom tells Salon
+    /// (`change_external_chat` / `create`). Returns the chat id.
+    pub async fn create_group(
+        &self,
+        owner: &str,
+        name: &str,
+        clients: &[&str],
+    ) -> Result<String, SimError> {
+        let (chat_id, now) = {
+            let mut s = self.lock();
+            if !s.staff.contains_key(owner) {
+                return Err(SimError::Unknown("staff member"));
+            }
+            if clients.iter().any(|c| !s.contacts.contains_key(*c)) {
+                return Err(SimError::Unknown("external contact"));
+            }
+            let now = s.now();
+            let chat_id = s.next_id("wr");
+            let mut members = vec![(owner.to_owned(), 1, now)];
+            members.extend(clients.iter().map(|c| ((*c).to_owned(), 2, now)));
+            s.groups.insert(
+                chat_id.clone(),
+                SimGroup {
+                    name: name.to_owned(),
+                    owner: owner.to_owned(),
+                    notice: String::new(),
+                    created: now,
+                    members,
+                },
+            );
+            (chat_id, now)
+        };
+        self.push_wecom(&self.group_event(&chat_id, now, "create", ""), 1)
+            .await?;
+        Ok(chat_id)
+    }
+
+    /// A client joins a group (`change_external_chat` / `update` / `add_member`).
+    pub async fn join_group(&self, chat_id: &str, external_userid: &str) -> Result<(), SimError> {
+        let now = {
+            let mut s = self.lock();
+            if !s.contacts.contains_key(external_userid) {
+                return Err(SimError::Unknown("external contact"));
+            }
+            let now = s.now();
+            let g = s
+                .groups
+                .get_mut(chat_id)
+                .ok_or(SimError::Unknown("group chat"))?;
+            if !g.members.iter().any(|m| m.0 == external_userid) {
+                g.members.push((external_userid.to_owned(), 2, now));
+            }
+            now
+        };
+        let extra = format!(
+            "<UpdateDetail><![CDATA[add_member]]></UpdateDetail><JoinScene>3</JoinScene><MemChangeCnt>1</MemChangeCnt>\
+             <MemChangeList><Item><![CDATA[{external_userid}]]></Item></MemChangeList>"
+        );
+        self.push_wecom(&self.group_event(chat_id, now, "update", &extra), 1)
+            .await
+    }
+
+    /// The owner dismisses a group (`change_external_chat` / `dismiss`).
+    pub async fn dismiss_group(&self, chat_id: &str) -> Result<(), SimError> {
+        let now = {
+            let mut s = self.lock();
+            s.groups
+                .remove(chat_id)
+                .ok_or(SimError::Unknown("group chat"))?;
+            s.now()
+        };
+        self.push_wecom(&self.group_event(chat_id, now, "dismiss", ""), 1)
+            .await
+    }
+
+    fn group_event(&self, chat_id: &str, now: i64, change: &str, extra: &str) -> String {
+        format!(
+            "<xml><ToUserName><![CDATA[{}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>{now}</CreateTime>\
+             <MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_chat]]></Event>\
+             <ChatId><![CDATA[{chat_id}]]></ChatId><ChangeType><![CDATA[{change}]]></ChangeType>{extra}</xml>",
+            self.config.corp_id
+        )
+    }
+
+    /// Someone (a staff `userid` or an `external_userid`) says `text` in a group: the
+    /// message goes into the chat archive, as the archive reader will decrypt it. Returns
+    /// its msgid.
+    pub fn group_says(&self, chat_id: &str, from: &str, text: &str) -> Result<String, SimError> {
+        let mut s = self.lock();
+        let g = s
+            .groups
+            .get(chat_id)
+            .ok_or(SimError::Unknown("group chat"))?;
+        if !g.members.iter().any(|m| m.0 == from) {
+            return Err(SimError::Unknown("group member"));
+        }
+        let tolist: Vec<String> = g
+            .members
+            .iter()
+            .filter(|m| m.0 != from)
+            .map(|m| m.0.clone())
+            .collect();
+        Ok(s.archive_text(from, tolist, chat_id, text))
+    }
+
+    /// An associate and a client write to each other directly in WeCom (not through Salon):
+    /// the message is in the chat archive only. Returns its msgid.
+    pub fn archived_direct(&self, from: &str, to: &str, text: &str) -> Result<String, SimError> {
+        let mut s = self.lock();
+        let staff = |who: &str| s.staff.contains_key(who);
+        let contact = |who: &str| s.contacts.contains_key(who);
+        if !((staff(from) && contact(to)) || (contact(from) && staff(to))) {
+            return Err(SimError::Unknown("associate and client pair"));
+        }
+        Ok(s.archive_text(from, vec![to.to_owned()], "", text))
+    }
+
+    /// The archive after `seq`, at most `limit` entries: what `GetChatData` returns, each
+    /// message decrypted.
+    pub fn chat_archive(&self, seq: i64, limit: usize) -> Vec<Value> {
+        self.lock()
+            .archive
+            .iter()
+            .filter(|e| e["seq"].as_i64().unwrap_or(0) > seq)
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    /// Plays the brand's archive reader once: asks Salon where it stands, then posts what
+    /// the archive holds after that, in batches of up to 1,000 (GetChatData's limit), signed
+    /// and encrypted with the WeCom app's keys. Returns the messages posted.
+    pub async fn deliver_archive(&self) -> Result<usize, SimError> {
+        let mut seq = self
+            .post_archive(&json!({"chatdata": []}).to_string())
+            .await?
+            .get("seq")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
+        let mut posted = 0;
+        loop {
+            let batch = self.chat_archive(seq, 1000);
+            let Some(last) = batch.last().and_then(|e| e["seq"].as_i64()) else {
+                return Ok(posted);
+            };
+            self.post_archive(&json!({"chatdata": batch}).to_string())
+                .await?;
+            posted += batch.len();
+            seq = last;
+        }
+    }
+
+    /// Posts a batch (the reader's plain JSON) to Salon's archive endpoint, signed and
+    /// encrypted with the WeCom app's keys; returns Salon's answer.
+    pub async fn post_archive(&self, plain: &str) -> Result<Value, SimError> {
+        let url = self
+            .targets
+            .lock()
+            .ok()
+            .and_then(|t| t.0.clone())
+            .ok_or(SimError::NoTarget)?
+            .replace("/callback", "/archive");
+        let timestamp = jiff::Timestamp::now().as_second().to_string();
+        let nonce = rand::thread_rng()
+            .gen_range(100_000_000u64..999_999_999)
+            .to_string();
+        let encrypted = self.wecom.encrypt(plain.as_bytes());
+        let signature = self.wecom.sign(&timestamp, &nonce, &encrypted);
+        let r = self
+            .http
+            .post(&url)
+            .query(&[
+                ("msg_signature", &signature),
+                ("timestamp", &timestamp),
+                ("nonce", &nonce),
+            ])
+            .json(&json!({"encrypt": encrypted}))
+            .send()
+            .await
+            .map_err(|e| SimError::Rejected(e.to_string()))?;
+        let status = r.status();
+        let text = r
+            .text()
+            .await
+            .map_err(|e| SimError::Rejected(e.to_string()))?;
+        if !status.is_success() {
+            return Err(SimError::Rejected(format!(
+                "HTTP {status}: {}",
+                text.trim()
+            )));
+        }
+        serde_json::from_str(&text).map_err(|e| SimError::Rejected(e.to_string()))
     }
 
     /// Encrypts, signs and POSTs a WeCom callback `times` times (Tencent retries a callback
@@ -1483,8 +1751,61 @@ fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
                 .collect();
             ok(json!({"customer": list, "next_cursor": ""}))
         }
-        "externalcontact/groupchat/list" => ok(json!({"group_chat_list": [], "next_cursor": ""})),
-        "externalcontact/groupchat/get" => err(40050, "chatid not found"),
+        "externalcontact/groupchat/list" => {
+            let owners = strings(&b["owner_filter"]["userid_list"]);
+            let from: usize = b["cursor"]
+                .as_str()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let limit = b["limit"].as_u64().unwrap_or(100).clamp(1, 1000) as usize;
+            let ids: Vec<&String> = s
+                .groups
+                .iter()
+                .filter(|(_, g)| owners.is_empty() || owners.contains(&g.owner))
+                .map(|(id, _)| id)
+                .collect();
+            let page: Vec<Value> = ids
+                .iter()
+                .skip(from)
+                .take(limit)
+                .map(|id| json!({"chat_id": id, "status": 0}))
+                .collect();
+            let next = if from + limit < ids.len() {
+                (from + limit).to_string()
+            } else {
+                String::new()
+            };
+            ok(json!({"group_chat_list": page, "next_cursor": next}))
+        }
+        "externalcontact/groupchat/get" => {
+            let id = b["chat_id"].as_str().unwrap_or("");
+            let Some(g) = s.groups.get(id) else {
+                return err(40050, "chatid not found");
+            };
+            let members: Vec<Value> = g
+                .members
+                .iter()
+                .map(|(who, kind, joined)| {
+                    let name = if *kind == 1 {
+                        s.staff
+                            .get(who)
+                            .map(|st| st.name.clone())
+                            .unwrap_or_default()
+                    } else {
+                        s.contacts
+                            .get(who)
+                            .map(|c| c.name.clone())
+                            .unwrap_or_default()
+                    };
+                    json!({"userid": who, "type": kind, "join_time": joined, "join_scene": 1,
+                           "invitor": {"userid": g.owner}, "group_nickname": "", "name": name})
+                })
+                .collect();
+            ok(
+                json!({"group_chat": {"chat_id": id, "name": g.name, "owner": g.owner, "create_time": g.created,
+                      "notice": g.notice, "member_list": members, "admin_list": []}}),
+            )
+        }
         _ => err(60020, "api not supported by the simulator"),
     }
 }
@@ -1601,7 +1922,21 @@ pub async fn run_activity(sim: Simulator, every: Duration, menu_keys: Vec<String
                 let name = NAMES[rng.gen_range(0..NAMES.len())];
                 sim.client_scans(way, name, None).await.map(|_| ())
             }
-            3..=6 => {
+            3 => {
+                // Someone says something in a customer group; the brand's archive reader
+                // picks it up.
+                let groups = sim.groups();
+                if groups.is_empty() {
+                    continue;
+                }
+                let (chat, members) = &groups[rng.gen_range(0..groups.len())];
+                let who = &members[rng.gen_range(0..members.len())];
+                match sim.group_says(chat, who, PHRASES[rng.gen_range(0..PHRASES.len())]) {
+                    Ok(_) => sim.deliver_archive().await.map(|_| ()),
+                    Err(e) => Err(e),
+                }
+            }
+            4..=6 => {
                 let contacts = sim.contact_ids();
                 if contacts.is_empty() {
                     continue;

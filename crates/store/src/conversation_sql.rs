@@ -26,7 +26,9 @@ macro_rules! impl_conversation_store {
                 Ok(Flag {
                     id: r.try_get("id").map_err(db)?,
                     message_id: id("message_id")?,
-                    client_id: ClientId(r.try_get("client_id").map_err(db)?),
+                    group_message_id: id("group_message_id")?,
+                    group_id: id("group_id")?,
+                    client_id: id("client_id")?.map(ClientId),
                     associate_id: id("associate_id")?.map(UserId),
                     store_id: id("store_id")?.map(StoreId),
                     direction: if text("direction")? == "out" { Direction::Out } else { Direction::In },
@@ -187,12 +189,12 @@ macro_rules! impl_conversation_store {
                 for f in flags {
                     let done = sqlx::query(
                         "INSERT INTO compliance_flags (brand_id, message_id, client_id, associate_id, store_id, direction, \
-                         rule_id, rule_name, category, severity, action, matched, status, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13) ON CONFLICT DO NOTHING",
+                         rule_id, rule_name, category, severity, action, matched, status, created_at, group_message_id, group_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13, $14, $15) ON CONFLICT DO NOTHING",
                     )
                     .bind(brand.0)
                     .bind(f.message_id)
-                    .bind(f.client_id.0)
+                    .bind(f.client_id.map(|c| c.0))
                     .bind(f.associate_id.map(|u| u.0))
                     .bind(f.store_id.map(|s| s.0))
                     .bind(f.direction.as_str())
@@ -203,6 +205,8 @@ macro_rules! impl_conversation_store {
                     .bind(f.hit.action.as_str())
                     .bind(&f.hit.matched)
                     .bind(f.at)
+                    .bind(f.group_message_id)
+                    .bind(f.group_id)
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
@@ -226,6 +230,9 @@ macro_rules! impl_conversation_store {
                 }
                 if let Some(c) = q.client {
                     qb.push(" AND client_id = ").push_bind(c.0);
+                }
+                if let Some(g) = q.group {
+                    qb.push(" AND group_id = ").push_bind(g);
                 }
                 qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(q.limit.clamp(1, 1000)));
                 let rows = qb.build().fetch_all(&self.pool).await.map_err(db)?;
@@ -419,7 +426,8 @@ macro_rules! impl_conversation_store {
                     last.insert(m.id, m);
                 }
                 let open: Vec<(i64, i64)> = sqlx::query_as(
-                    "SELECT client_id, COUNT(*) FROM compliance_flags WHERE brand_id = $1 AND status = 'open' GROUP BY client_id",
+                    "SELECT client_id, COUNT(*) FROM compliance_flags WHERE brand_id = $1 AND status = 'open' \
+                     AND client_id IS NOT NULL AND group_message_id IS NULL GROUP BY client_id",
                 )
                 .bind(brand.0)
                 .fetch_all(&self.pool)

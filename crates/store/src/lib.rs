@@ -7,6 +7,7 @@ mod broadcast_sql;
 mod channel_sql;
 mod conversation_sql;
 mod event_sql;
+mod group_sql;
 pub mod pii;
 mod postgres;
 mod sql;
@@ -58,6 +59,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "planned batches",
         include_str!("../migrations/sqlite/0006_planned_batches.sql"),
         include_str!("../migrations/postgres/0006_planned_batches.sql"),
+    ),
+    (
+        7,
+        "group chats",
+        include_str!("../migrations/sqlite/0007_group_chats.sql"),
+        include_str!("../migrations/postgres/0007_group_chats.sql"),
     ),
 ];
 

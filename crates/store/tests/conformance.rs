@@ -1298,7 +1298,9 @@ async fn rules_flags_and_read_markers() {
         let hit = set.check("加我私人微信").hits.remove(0);
         let flag = NewFlag {
             message_id: Some(m1),
-            client_id: cid,
+            group_message_id: None,
+            group_id: None,
+            client_id: Some(cid),
             associate_id: Some(li.id),
             store_id: Some(s1.id),
             direction: Direction::In,
@@ -2361,5 +2363,360 @@ async fn assets_follow_their_workflow_and_moments_move_once() {
             Some("mom1")
         );
         assert!(r.moments(other.id, 10).await.expect("list").is_empty());
+    }
+}
+
+fn member(
+    r: &str,
+    kind: MemberKind,
+    user: Option<UserId>,
+    client: Option<ClientId>,
+) -> GroupMember {
+    GroupMember {
+        member_ref: r.into(),
+        kind,
+        user_id: user,
+        client_id: client,
+        name: format!("name of {r}"),
+        joined_at: 1_000,
+    }
+}
+
+fn said(group: i64, id: &str, sender: Sender, body: &str, at: Millis) -> NewGroupMessage {
+    NewGroupMessage {
+        group_id: group,
+        provider_id: id.into(),
+        sender_ref: format!("ref-{id}"),
+        sender,
+        msg_type: "text".into(),
+        body: body.into(),
+        at,
+    }
+}
+
+#[tokio::test]
+async fn group_chats_keep_their_roster_their_words_once_and_the_archive_position() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let n = db.name;
+        let b = brand(r, "groups").await;
+        let other = brand(r, "groups-other").await;
+        let s1 = store(r, b.id, "SH01").await;
+        let s2 = store(r, b.id, "BJ01").await;
+        let li = user(r, b.id, "li@g.example", Role::Associate, Some(s1.id)).await;
+        let wang = user(r, b.id, "wang@g.example", Role::Associate, Some(s2.id)).await;
+        let c1 = r
+            .create_client(b.id, &client("Mei", "Lin", "G-1"), None)
+            .await
+            .expect("c1");
+        let c2 = r
+            .create_client(b.id, &client("Ann", "Wu", "G-2"), None)
+            .await
+            .expect("c2");
+        let roster = |name: &str, members: Vec<GroupMember>| NewGroupChat {
+            chat_id: "wrA".into(),
+            name: name.into(),
+            owner_ref: "li".into(),
+            owner_id: Some(li.id),
+            notice: "Welcome".into(),
+            created_at: 500,
+            members,
+            at: 2_000,
+        };
+        let g = r
+            .put_group(
+                b.id,
+                &roster(
+                    "VIP",
+                    vec![
+                        member("li", MemberKind::Staff, Some(li.id), None),
+                        member("wm1", MemberKind::Client, None, Some(c1)),
+                        member("wm2", MemberKind::Client, None, Some(c2)),
+                        member("wmX", MemberKind::Client, None, None),
+                    ],
+                ),
+            )
+            .await
+            .expect("put");
+        let got = r.group(b.id, g).await.expect("q").expect("stored");
+        assert_eq!(got.members.len(), 4, "{n}");
+        assert_eq!(
+            got.members[1].name, "name of wm1",
+            "{n}: names round-trip sealed"
+        );
+        assert_eq!(got.store_id, Some(s1.id), "{n}: the owner's store");
+        assert_eq!(got.notice, "Welcome");
+        assert!(got.has_associate(li.id) && !got.has_associate(wang.id));
+        assert_eq!(
+            r.group_by_chat_id(b.id, "wrA")
+                .await
+                .expect("q")
+                .map(|g| g.id),
+            Some(g)
+        );
+        assert!(
+            r.group(other.id, g).await.expect("q").is_none(),
+            "{n}: brands apart"
+        );
+        assert!(
+            r.group_by_chat_id(other.id, "wrA")
+                .await
+                .expect("q")
+                .is_none()
+        );
+        // A second reading replaces the roster and keeps the id.
+        let again = r
+            .put_group(
+                b.id,
+                &roster(
+                    "VIP salon",
+                    vec![
+                        member("li", MemberKind::Staff, Some(li.id), None),
+                        member("wm1", MemberKind::Client, None, Some(c1)),
+                    ],
+                ),
+            )
+            .await
+            .expect("again");
+        assert_eq!(again, g, "{n}");
+        let got = r.group(b.id, g).await.expect("q").expect("stored");
+        assert_eq!(
+            (got.name.as_str(), got.members.len()),
+            ("VIP salon", 2),
+            "{n}"
+        );
+        // Another brand's client cannot be made a member.
+        let foreign = r
+            .create_client(other.id, &client("Zoe", "Ma", "G-3"), None)
+            .await
+            .expect("c3");
+        assert!(
+            r.put_group(
+                b.id,
+                &roster(
+                    "x",
+                    vec![member("wmZ", MemberKind::Client, None, Some(foreign))]
+                )
+            )
+            .await
+            .is_err(),
+            "{n}"
+        );
+        assert_eq!(
+            r.group(b.id, g)
+                .await
+                .expect("q")
+                .expect("kept")
+                .members
+                .len(),
+            2,
+            "{n}: nothing lost"
+        );
+
+        // Who sees the group.
+        let seen = |scope: Scope, client: Option<ClientId>| async move {
+            r.groups(b.id, scope, client, 10)
+                .await
+                .expect("groups")
+                .len()
+        };
+        assert_eq!(seen(Scope::Brand, None).await, 1, "{n}");
+        assert_eq!(seen(Scope::Store(s1.id), None).await, 1, "{n}");
+        assert_eq!(seen(Scope::Store(s2.id), None).await, 0, "{n}");
+        assert_eq!(seen(Scope::Associate(li.id), None).await, 1, "{n}");
+        assert_eq!(seen(Scope::Associate(wang.id), None).await, 0, "{n}");
+        assert_eq!(seen(Scope::Brand, Some(c1)).await, 1, "{n}");
+        assert_eq!(seen(Scope::Brand, Some(c2)).await, 0, "{n}: c2 left");
+
+        // Words, once per provider id.
+        let batch = vec![
+            said(g, "m1", Sender::Client(c1), "能打八折吗", 10_000),
+            said(g, "m2", Sender::Associate(li.id), "我问一下", 11_000),
+            said(g, "m3", Sender::Unknown, "hello", 12_000),
+        ];
+        let ids = r
+            .add_group_messages(b.id, &batch, 20_000)
+            .await
+            .expect("add");
+        assert!(ids.iter().all(|(_, fresh)| *fresh), "{n}");
+        let twice = r
+            .add_group_messages(b.id, &batch, 21_000)
+            .await
+            .expect("again");
+        assert_eq!(
+            twice,
+            ids.iter().map(|(id, _)| (*id, false)).collect::<Vec<_>>(),
+            "{n}: a batch sent again stores nothing"
+        );
+        assert!(matches!(
+            r.add_group_messages(other.id, &batch[..1], 0).await,
+            Err(RepoError::NotFound(_))
+        ));
+        let all = r.group_messages(b.id, g, None, 10).await.expect("messages");
+        assert_eq!(
+            all.iter()
+                .map(|m| (m.body.as_str(), m.sender))
+                .collect::<Vec<_>>(),
+            vec![
+                ("能打八折吗", Sender::Client(c1)),
+                ("我问一下", Sender::Associate(li.id)),
+                ("hello", Sender::Unknown)
+            ],
+            "{n}"
+        );
+        let before = r
+            .group_messages(b.id, g, Some(ids[2].0), 1)
+            .await
+            .expect("page");
+        assert_eq!(
+            before.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![ids[1].0],
+            "{n}"
+        );
+        let by_ids = r
+            .group_messages_by_ids(b.id, &[ids[2].0, ids[0].0])
+            .await
+            .expect("ids");
+        assert_eq!(
+            by_ids.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![ids[2].0, ids[0].0]
+        );
+        assert!(
+            r.group_messages_by_ids(other.id, &[ids[0].0])
+                .await
+                .expect("ids")
+                .is_empty()
+        );
+
+        // A flag on a group message, with and without a client.
+        let rules = ::rules::default_rules();
+        let mut stored = Vec::new();
+        for rule in &rules {
+            stored.push(r.put_rule(b.id, rule, 1).await.expect("rule"));
+        }
+        let set = ::rules::RuleSet::compile(&stored).expect("compile");
+        let hit = set.check("能打八折吗").hits.remove(0);
+        let flag = |id: i64, client: Option<ClientId>, associate: Option<UserId>| NewFlag {
+            message_id: None,
+            group_message_id: Some(id),
+            group_id: Some(g),
+            client_id: client,
+            associate_id: associate,
+            store_id: Some(s1.id),
+            direction: if client.is_some() {
+                Direction::In
+            } else {
+                Direction::Out
+            },
+            hit: hit.clone(),
+            at: 30_000,
+        };
+        let added = r
+            .add_flags(
+                b.id,
+                &[
+                    flag(ids[0].0, Some(c1), None),
+                    flag(ids[1].0, None, Some(li.id)),
+                ],
+            )
+            .await
+            .expect("flags");
+        assert_eq!(added, 2, "{n}");
+        assert_eq!(
+            r.add_flags(b.id, &[flag(ids[0].0, Some(c1), None)])
+                .await
+                .expect("again"),
+            0,
+            "{n}: once per message and rule"
+        );
+        let flags = r
+            .flags(
+                b.id,
+                &FlagQuery {
+                    group: Some(g),
+                    limit: 10,
+                    ..FlagQuery::default()
+                },
+            )
+            .await
+            .expect("flags");
+        assert_eq!(flags.len(), 2, "{n}");
+        assert!(
+            flags
+                .iter()
+                .any(|f| f.client_id.is_none() && f.associate_id == Some(li.id))
+        );
+        let indexed = r
+            .group_messages_for_index(b.id, 0, 10)
+            .await
+            .expect("index");
+        assert_eq!(
+            indexed
+                .iter()
+                .map(|(m, s, f)| (m.id, *s, *f))
+                .collect::<Vec<_>>(),
+            vec![
+                (ids[0].0, Some(s1.id), true),
+                (ids[1].0, Some(s1.id), true),
+                (ids[2].0, Some(s1.id), false)
+            ],
+            "{n}"
+        );
+        let summary = &r
+            .groups(b.id, Scope::Brand, None, 10)
+            .await
+            .expect("groups")[0];
+        assert_eq!(
+            (
+                summary.members,
+                summary.clients,
+                summary.messages,
+                summary.open_flags,
+                summary.last_at
+            ),
+            (2, 1, 3, 2, Some(12_000)),
+            "{n}"
+        );
+        // A client's thread counts only its own one-to-one flags.
+        let threads = r
+            .conversations(b.id, Scope::Brand, None, 10)
+            .await
+            .expect("threads");
+        assert!(threads.is_empty(), "{n}");
+
+        // Dismissed, and back.
+        assert!(r.dismiss_group(b.id, "wrA", 40_000).await.expect("dismiss"));
+        assert!(
+            !r.dismiss_group(b.id, "wrNone", 40_000)
+                .await
+                .expect("unknown")
+        );
+        assert_eq!(
+            r.group(b.id, g)
+                .await
+                .expect("q")
+                .expect("kept")
+                .dismissed_at,
+            Some(40_000)
+        );
+        r.put_group(b.id, &roster("VIP salon", vec![]))
+            .await
+            .expect("back");
+        assert_eq!(
+            r.group(b.id, g)
+                .await
+                .expect("q")
+                .expect("kept")
+                .dismissed_at,
+            None,
+            "{n}"
+        );
+
+        // The archive's position only moves forward.
+        assert_eq!(r.archive_seq(b.id).await.expect("seq"), 0, "{n}");
+        r.set_archive_seq(b.id, 10, 1).await.expect("set");
+        r.set_archive_seq(b.id, 5, 2).await.expect("back");
+        assert_eq!(r.archive_seq(b.id).await.expect("seq"), 10, "{n}");
+        assert_eq!(r.archive_seq(other.id).await.expect("seq"), 0, "{n}");
     }
 }

@@ -30,6 +30,90 @@ pub fn router() -> Router<AppState> {
             get(verify_url).post(receive),
         )
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .route(
+            "/channels/wecom/{brand}/archive",
+            axum::routing::post(receive_archive).layer(DefaultBodyLimit::max(ARCHIVE_BODY)),
+        )
+}
+
+/// The largest archive batch taken: `GetChatData` gives at most 1,000 messages a call.
+const ARCHIVE_BODY: usize = 32 * 1024 * 1024;
+
+/// `POST /channels/wecom/{brand}/archive`: a batch of the chat archive from the brand's
+/// archive reader (see `channels::wecom::archive`), signed and encrypted like a callback with
+/// the WeCom app's token and EncodingAESKey, in a JSON envelope `{"encrypt": "…"}`. The answer, after everything is stored and
+/// checked, is JSON: what was stored and the sequence number to continue after (an empty
+/// batch just asks for it). A batch refused gets 4xx naming why, and nothing of it is stored.
+async fn receive_archive(
+    State(state): State<AppState>,
+    Path(brand): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let channel = "wecom";
+    let (b, _, ep) = match endpoint(&state, channel, &brand).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let (Some(sig), Some(timestamp), Some(nonce)) = (
+        param(&q, "msg_signature"),
+        param(&q, "timestamp"),
+        param(&q, "nonce"),
+    ) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &brand,
+            channel,
+            "msg_signature, timestamp and nonce are required",
+        );
+    };
+    let Ok(body) = std::str::from_utf8(&body) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &brand,
+            channel,
+            "the body is not UTF-8",
+        );
+    };
+    #[derive(serde::Deserialize)]
+    struct Sealed {
+        encrypt: String,
+    }
+    let sealed: Sealed = match serde_json::from_str(body) {
+        Ok(e) => e,
+        Err(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &brand,
+                channel,
+                "the body must be {\"encrypt\": \"…\"}",
+            );
+        }
+    };
+    let plain = match ep.crypt.open(&sig, &timestamp, &nonce, &sealed.encrypt) {
+        Ok(p) => p,
+        Err(e) => return refuse(crypto_status(&e), &brand, channel, &e.to_string()),
+    };
+    let Ok(plain) = String::from_utf8(plain) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &brand,
+            channel,
+            "the batch is not UTF-8",
+        );
+    };
+    let batch = match channels::wecom::archive::ArchiveBatch::parse(&plain) {
+        Ok(b) => b,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, &brand, channel, &e.to_string()),
+    };
+    match state.salon.ingest_archive(b.id, &batch).await {
+        Ok(receipt) => axum::Json(receipt).into_response(),
+        Err(e) => {
+            tracing::error!(brand, error = %e, "archive batch not stored");
+            // Not acknowledged: the reader sends the batch again, and nothing is lost.
+            (StatusCode::SERVICE_UNAVAILABLE, "not stored; retry\n").into_response()
+        }
+    }
 }
 
 fn refuse(status: StatusCode, brand: &str, channel: &str, why: &str) -> Response {

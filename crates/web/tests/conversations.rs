@@ -15,26 +15,6 @@ fn json(s: &str) -> Value {
     serde_json::from_str(s).expect("json")
 }
 
-async fn settle(app: &TestApp) {
-    for _ in 0..20 {
-        app.salon.process_inbox().await.expect("process");
-        let c = app
-            .salon
-            .repo
-            .inbox_counts(
-                app.brand.id,
-                ChannelKind::Wecom,
-                app::channels::MAX_ATTEMPTS,
-            )
-            .await
-            .expect("counts");
-        if c.pending == 0 {
-            return;
-        }
-    }
-    panic!("the inbox did not settle");
-}
-
 /// A new client scans the associate's QR code (the callback waits in the inbox); returns their
 /// WeCom id.
 async fn scan(app: &TestApp, associate: &str, name: &str) -> String {
@@ -68,7 +48,7 @@ async fn client_of(app: &TestApp, external: &str) -> ClientId {
 /// A new client who scans the associate's QR code; returns the client and their WeCom id.
 async fn new_client(app: &TestApp, associate: &str, name: &str) -> (ClientId, String) {
     let external = scan(app, associate, name).await;
-    settle(app).await;
+    app.settle().await;
     (client_of(app, &external).await, external)
 }
 
@@ -101,7 +81,7 @@ async fn a_flagged_client_message_shows_in_the_inbox_and_the_compliance_queue() 
         .client_says(&external, "你加我私人微信吧，我直接转账给你")
         .await
         .expect("says");
-    settle(&app).await;
+    app.settle().await;
 
     let li = app.token(Role::Associate, Some("li.na")).await;
     let (status, body) = app
@@ -266,7 +246,7 @@ async fn a_blocked_promise_is_refused_and_nothing_reaches_the_provider() {
         .client_says(&external, "这只包还有吗？")
         .await
         .expect("says");
-    settle(&app).await;
+    app.settle().await;
     let li = app.token(Role::Associate, Some("li.na")).await;
 
     let (status, body) = send(&app, &li, client, "这只包我可以给您打八折", "k-blocked").await;
@@ -384,7 +364,7 @@ async fn a_departed_associates_clients_keep_their_history_with_the_new_associate
         .client_says(&external, "下周有新品吗？")
         .await
         .expect("says");
-    settle(&app).await;
+    app.settle().await;
     let li = app.token(Role::Associate, Some("li.na")).await;
     let (status, _) = send(&app, &li, client, "有的，周三到店", "h-1").await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -394,7 +374,7 @@ async fn a_departed_associates_clients_keep_their_history_with_the_new_associate
     let li_user = app.user("li.na").await;
     let wang = app.user("wang.fang").await;
     app.sim.staff_leaves("li.na").await.expect("leaves");
-    settle(&app).await;
+    app.settle().await;
     let manager = app.token(Role::StoreManager, Some("zhang.min")).await;
     let (status, body) = app
         .call(
@@ -548,7 +528,7 @@ async fn a_client_who_arrives_and_writes_in_one_batch_keeps_the_order() {
         .client_says(&external, "第二条消息")
         .await
         .expect("says");
-    settle(&app).await;
+    app.settle().await;
     let client = client_of(&app, &external).await;
     let mut texts: Vec<(i64, String)> = app
         .salon
@@ -568,7 +548,7 @@ async fn a_client_who_arrives_and_writes_in_one_batch_keeps_the_order() {
         .client_says(&external, "第三条")
         .await
         .expect("says");
-    settle(&app).await;
+    app.settle().await;
     let n = app
         .salon
         .repo
@@ -589,7 +569,7 @@ async fn an_associate_sends_an_approved_image_from_the_asset_pool_once() {
         .client_says(&external, "有新款的照片吗？")
         .await
         .expect("says");
-    settle(&app).await;
+    app.settle().await;
     let li = app.token(Role::Associate, Some("li.na")).await;
     let image = app.approved_asset().await;
     let body = serde_json::json!({"asset_id": image, "idempotency_key": "img-1"}).to_string();
@@ -765,7 +745,7 @@ async fn a_shared_link_and_a_mini_program_page_arrive_as_cards() {
         )
         .await
         .expect("page");
-    settle(&app).await;
+    app.settle().await;
     let li = app.token(Role::Associate, Some("li.na")).await;
     let (status, body) = app
         .call(

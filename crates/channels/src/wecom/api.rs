@@ -1126,7 +1126,24 @@ pub struct GroupChat {
     #[serde(default)]
     pub create_time: i64,
     #[serde(default)]
-    pub member_list: Vec<serde_json::Value>,
+    pub notice: String,
+    #[serde(default)]
+    pub member_list: Vec<GroupChatMember>,
+}
+
+/// A member of a customer group (`groupchat/get`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct GroupChatMember {
+    /// A staff `userid` (type 1) or an `external_userid` (type 2).
+    pub userid: String,
+    #[serde(rename = "type", default)]
+    pub kind: i64,
+    #[serde(default)]
+    pub join_time: i64,
+    #[serde(default)]
+    pub group_nickname: String,
+    #[serde(default)]
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]

@@ -446,6 +446,37 @@ pub struct SendInput {
     idempotency_key: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+pub struct GroupParams {
+    client: Option<i64>,
+}
+
+pub async fn list_groups(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<GroupParams>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let client = query(q)?.client.map(ClientId);
+    Ok(Json(json!({ "items": s.salon.groups(&a, client).await? })))
+}
+
+pub async fn get_group(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let id = id
+        .parse()
+        .map_err(|_| ApiError(AppError::NotFound("group chat")))?;
+    to_json(&s.salon.group_thread(&a, id).await?)
+}
+
+pub async fn sync_groups(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
+    a.require(domain::Action::ManageChannels)?;
+    let n = s.salon.sync_groups(a.brand.id).await?;
+    Ok(Json(json!({ "groups": n })))
+}
+
 pub async fn list_conversations(
     State(s): State<AppState>,
     Caller(a): Caller,
@@ -651,6 +682,15 @@ pub async fn search_archive(
     q: Result<Query<app::archive::ArchiveSearch>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let found = s.salon.search_archive(&a, &query(q)?).await?;
+    Ok(Json(json!({ "items": found })))
+}
+
+pub async fn search_groups(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    q: Result<Query<app::archive::ArchiveSearch>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let found = s.salon.search_groups(&a, &query(q)?).await?;
     Ok(Json(json!({ "items": found })))
 }
 

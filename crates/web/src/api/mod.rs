@@ -678,6 +678,42 @@ pub fn routes() -> Vec<ApiRoute> {
         route!(
             get,
             GET,
+            "/groups",
+            "listGroupChats",
+            ReadGroupChats,
+            list_groups,
+            "Customer group chats in the caller's scope, latest spoken in first, with members, clients, messages and open flags (`client` narrows to a client's groups)"
+        ),
+        route!(
+            get,
+            GET,
+            "/groups/search",
+            "searchGroupChats",
+            ReadConversations,
+            search_groups,
+            "Full-text search of what was said in group chats (`q`, `group`, `associate`, `store`, `from`, `to`, `flagged`, `limit`), in the caller's scope (an associate: their own groups); a compliance search is audited"
+        ),
+        route!(
+            get,
+            GET,
+            "/groups/{id}",
+            "getGroupChat",
+            ReadConversations,
+            get_group,
+            "A group chat: its members and its words from the chat archive, oldest first, with its flags (a compliance read is audited)"
+        ),
+        route!(
+            post,
+            POST,
+            "/groups/sync",
+            "syncGroupChats",
+            ManageChannels,
+            sync_groups,
+            "Read every customer group from WeCom (`groupchat/list`, `groupchat/get`) and store the rosters"
+        ),
+        route!(
+            get,
+            GET,
             "/events/export",
             "exportEvents",
             ImportEvents,

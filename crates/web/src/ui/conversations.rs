@@ -60,6 +60,7 @@ pub struct Words {
     pub search_hint: &'static str,
     pub nothing_found: &'static str,
     pub only_flagged: &'static str,
+    pub in_groups: &'static str,
     pub quick: [&'static str; 4],
 }
 
@@ -104,6 +105,7 @@ pub const EN: Words = Words {
     search_hint: "Words in Chinese or English: 手袋, scarf, 八折…",
     nothing_found: "No message matches.",
     only_flagged: "Flagged only",
+    in_groups: "In group chats",
     quick: [
         "Thank you for your message, I will get back to you shortly.",
         "I have set it aside for you in store.",
@@ -153,6 +155,7 @@ pub const ZH: Words = Words {
     search_hint: "中文或英文关键词：手袋、scarf、八折……",
     nothing_found: "没有匹配的消息。",
     only_flagged: "仅看已标记",
+    in_groups: "客户群中",
     quick: [
         "感谢您的消息，我稍后回复您。",
         "我已经在店里为您预留了。",
@@ -250,16 +253,16 @@ pub async fn inbox(State(state): State<AppState>, v: Viewer) -> PageResult {
 /// A link or mini-program card in a bubble.
 pub struct CardView {
     /// "Link" or "Mini Program".
-    label: &'static str,
-    title: String,
-    detail: String,
+    pub(crate) label: &'static str,
+    pub(crate) title: String,
+    pub(crate) detail: String,
     /// Where a link leads, when it is a web address.
-    href: Option<String>,
+    pub(crate) href: Option<String>,
     /// The web address or the mini-program page, shown small.
-    source: String,
+    pub(crate) source: String,
 }
 
-fn card_view(card: &domain::Card) -> CardView {
+pub(crate) fn card_view(card: &domain::Card) -> CardView {
     match card {
         domain::Card::Link {
             title,
@@ -287,13 +290,13 @@ fn card_view(card: &domain::Card) -> CardView {
 }
 
 pub struct Bubble {
-    card: Option<CardView>,
-    text: String,
-    outbound: bool,
-    at: String,
-    who: String,
-    status: &'static str,
-    flags: Vec<String>,
+    pub(crate) card: Option<CardView>,
+    pub(crate) text: String,
+    pub(crate) outbound: bool,
+    pub(crate) at: String,
+    pub(crate) who: String,
+    pub(crate) status: &'static str,
+    pub(crate) flags: Vec<String>,
 }
 
 pub struct FlagRow {
@@ -687,7 +690,11 @@ async fn compliance_page(
         .into_iter()
         .map(|f| FlagRow {
             id: f.id,
-            href: format!("/inbox/{}", f.client_id.0),
+            href: match (f.group_id, f.client_id) {
+                (Some(g), _) => format!("/groups/{g}"),
+                (None, Some(c)) => format!("/inbox/{}", c.0),
+                (None, None) => "/compliance".into(),
+            },
             rule: f.rule.clone(),
             category: f.category.as_str(),
             severity: f.severity.as_str(),
@@ -955,6 +962,7 @@ struct ArchivePage {
     store: String,
     flagged: bool,
     rows: Vec<FoundRow>,
+    group_rows: Vec<FoundRow>,
     searched: bool,
     export_query: String,
     can_export: bool,
@@ -1010,6 +1018,22 @@ pub async fn archive(
             Err(e) => errors = field_errors(e)?,
         }
     }
+    let mut group_rows = Vec::new();
+    if searched && errors.is_empty() {
+        group_rows = state
+            .salon
+            .search_groups(a, &search)
+            .await?
+            .into_iter()
+            .map(|f| FoundRow {
+                href: format!("/groups/{}", f.message.group_id),
+                client: f.group_name,
+                text: f.message.body,
+                outbound: f.message.sender.associate().is_some(),
+                at: datetime(f.message.at, a.brand.time_zone.as_str()),
+            })
+            .collect();
+    }
     let mut pairs = vec![
         ("q", q.as_str()),
         ("from", &from),
@@ -1031,6 +1055,7 @@ pub async fn archive(
             store,
             flagged,
             rows,
+            group_rows,
             searched,
             export_query,
             can_export: a.can(Action::ExportConversations),

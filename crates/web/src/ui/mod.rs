@@ -7,6 +7,7 @@ mod campaigns;
 mod channels;
 mod conversations;
 pub(crate) mod format;
+mod groups;
 pub mod i18n;
 mod pages;
 
@@ -87,6 +88,8 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/assets/{id}/image", get(assets::image))
         .route("/tasks/{id}/send", post(campaigns::send_task))
         .route("/inbox", get(conversations::inbox))
+        .route("/groups", get(groups::groups))
+        .route("/groups/{id}", get(groups::group))
         .route("/archive", get(conversations::archive))
         .route("/archive/export", get(conversations::export_archive))
         .route("/inbox/{id}", get(conversations::thread))

@@ -102,6 +102,11 @@ pub(crate) fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) ->
         a.can(Action::ReadConversations),
     );
     add(
+        "/groups",
+        super::groups::words_for(v).groups,
+        a.can(Action::ReadGroupChats),
+    );
+    add(
         "/tasks",
         super::campaigns::words_for(v).tasks,
         a.can(Action::SendPrepared),

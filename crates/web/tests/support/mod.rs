@@ -112,6 +112,27 @@ pub async fn spawn(clients: usize) -> TestApp {
 }
 
 impl TestApp {
+    /// Processes the WeCom callback inbox until nothing is pending.
+    pub async fn settle(&self) {
+        for _ in 0..20 {
+            self.salon.process_inbox().await.expect("process");
+            let c = self
+                .salon
+                .repo
+                .inbox_counts(
+                    self.brand.id,
+                    ChannelKind::Wecom,
+                    app::channels::MAX_ATTEMPTS,
+                )
+                .await
+                .expect("counts");
+            if c.pending == 0 {
+                return;
+            }
+        }
+        panic!("the inbox did not settle");
+    }
+
     pub async fn user(&self, local: &str) -> User {
         self.salon
             .repo
@@ -143,6 +164,15 @@ impl TestApp {
 
     /// A client of this associate with a WeCom contact (whom Salon can write to).
     pub async fn client_with_wecom(&self, local: &str) -> ClientId {
+        match self.wecom_clients(local).await.first() {
+            Some((c, _)) => *c,
+            None => panic!("{local} has no client with a WeCom contact"),
+        }
+    }
+
+    /// This associate's clients with a WeCom contact (among their first 200), with their
+    /// `external_userid`.
+    pub async fn wecom_clients(&self, local: &str) -> Vec<(ClientId, String)> {
         let u = self.user(local).await;
         let mut q = ClientQuery::new(Scope::Associate(u.id));
         q.limit = 200;
@@ -152,6 +182,7 @@ impl TestApp {
             .list_clients(self.brand.id, &q)
             .await
             .expect("list");
+        let mut out = Vec::new();
         for c in page.items {
             let full = self
                 .salon
@@ -160,15 +191,15 @@ impl TestApp {
                 .await
                 .expect("client")
                 .expect("exists");
-            if full
+            if let Some(i) = full
                 .identities
                 .iter()
-                .any(|i| i.kind == domain::IdentityKind::Wecom)
+                .find(|i| i.kind == domain::IdentityKind::Wecom)
             {
-                return c.id;
+                out.push((c.id, i.value.clone()));
             }
         }
-        panic!("{local} has no client with a WeCom contact")
+        out
     }
 
     /// An open review-queue item on this client, in their store.
@@ -193,7 +224,9 @@ impl TestApp {
                 self.brand.id,
                 &[domain::NewFlag {
                     message_id: None,
-                    client_id: client,
+                    group_message_id: None,
+                    group_id: None,
+                    client_id: Some(client),
                     associate_id: c.associate_id,
                     store_id: c.store_id,
                     direction: domain::Direction::In,
