@@ -42,6 +42,10 @@ const POLICY: &[(&str, &str)] = &[
     ("importEvents", "HD"),
     ("exportEvents", "HD"),
     ("listConversations", "AMC"),
+    ("listGroupChats", "AMHC"),
+    ("searchGroupChats", "AMC"),
+    ("getGroupChat", "AMC"),
+    ("syncGroupChats", "HD"),
     ("searchArchive", "AMC"),
     ("exportSearch", "C"),
     ("getThread", "AMC"),
@@ -180,6 +184,22 @@ async fn request(
         campaign(app, domain::CampaignKind::Broadcast).await
     } else if path.starts_with("/tasks/") {
         campaign(app, domain::CampaignKind::Prepared).await
+    } else if path == "/groups/{id}" {
+        // A customer group of Li Na's (whom the store manager also oversees).
+        let (_, external) = app.wecom_clients("li.na").await.remove(0);
+        let chat = app
+            .sim
+            .create_group("li.na", "Policy group", &[&external])
+            .await
+            .expect("group");
+        app.settle().await;
+        app.salon
+            .repo
+            .group_by_chat_id(app.brand.id, &chat)
+            .await
+            .expect("q")
+            .expect("group read")
+            .id
     } else if path.starts_with("/compliance/rules") {
         app.salon.repo.rules(app.brand.id).await.expect("rules")[0].id
     } else if path.starts_with("/compliance/flags") {
