@@ -33,7 +33,7 @@ const MOMENT_FOLLOW_FOR: Millis = 7 * 86_400_000;
 /// Attempts before a batch is given up.
 const MAX_ATTEMPTS: i32 = 10;
 /// Why a post is marked unknown after its dispatcher died mid-call.
-const INTERRUPTED: &str =
+pub(crate) const INTERRUPTED: &str =
     "interrupted while being handed to WeCom: check WeCom before posting again";
 /// How often the segment facts are checked for changes.
 const FACTS_FRESH: Duration = Duration::from_secs(2);
@@ -105,7 +105,7 @@ pub struct Task {
     pub done: u64,
 }
 
-fn lease(s: &Salon) -> Duration {
+pub(crate) fn lease(s: &Salon) -> Duration {
     s.broadcasts
         .lease
         .read()
@@ -744,6 +744,7 @@ impl Salon {
         }
         while tasks.join_next().await.is_some() {}
         handled += self.process_moments().await?;
+        handled += self.process_group_posts().await?;
         self.confirm_deliveries(Duration::from_secs(2)).await?;
         Ok(handled)
     }

@@ -175,7 +175,19 @@ pub fn business_millis(tz: &jiff::tz::TimeZone, from: i64, to: i64) -> i64 {
     total
 }
 
-fn check_body(text: &str) -> AppResult<String> {
+/// The idempotency key given (at most 64 characters), or a fresh one when none is.
+pub(crate) fn idempotency_key(given: Option<&str>) -> AppResult<String> {
+    match given.map(str::trim).filter(|k| !k.is_empty()) {
+        Some(k) if k.len() <= 64 => Ok(k.to_owned()),
+        Some(_) => Err(AppError::invalid(
+            "idempotency_key",
+            "at most 64 characters",
+        )),
+        None => Ok(crate::auth::new_secret("auto-")),
+    }
+}
+
+pub(crate) fn check_body(text: &str) -> AppResult<String> {
     let t = text.trim();
     if t.is_empty() {
         return Err(AppError::invalid("text", "write a message first"));
@@ -273,6 +285,38 @@ impl Salon {
         })
     }
 
+    /// Refuses an associate's text that a blocking rule matches. The attempt is recorded for
+    /// compliance (where it was going: a client, or a group); the recipients never see it.
+    pub(crate) async fn refuse_recorded(
+        &self,
+        actor: &Actor,
+        verdict: &rules::Verdict,
+        client: Option<ClientId>,
+        group: Option<i64>,
+        store: Option<domain::StoreId>,
+    ) -> AppResult<()> {
+        let Some(hit) = verdict.blocked_by() else {
+            return Ok(());
+        };
+        let flags = vec![domain::NewFlag {
+            message_id: None,
+            client_id: client,
+            group_message_id: None,
+            group_id: group,
+            associate_id: actor.user_id(),
+            store_id: store,
+            direction: Direction::Out,
+            hit: hit.clone(),
+            at: now_millis(),
+        }];
+        self.repo.add_flags(actor.brand.id, &flags).await?;
+        Err(AppError::Blocked {
+            rule: hit.rule.clone(),
+            category: hit.category.as_str().to_owned(),
+            matched: hit.matched.clone(),
+        })
+    }
+
     async fn pending_outbound(&self, brand: BrandId, client: ClientId) -> AppResult<Vec<Outbound>> {
         Ok(self
             .repo
@@ -298,26 +342,8 @@ impl Salon {
         let body = check_body(text)?;
         let b = actor.brand.id;
         let verdict = self.check_text(b, &body).await?;
-        if let Some(hit) = verdict.blocked_by() {
-            // The attempt is recorded for compliance; the client never sees it.
-            let flags = vec![domain::NewFlag {
-                message_id: None,
-                client_id: Some(client),
-                group_message_id: None,
-                group_id: None,
-                associate_id: actor.user_id(),
-                store_id: c.store_id,
-                direction: Direction::Out,
-                hit: hit.clone(),
-                at: now_millis(),
-            }];
-            self.repo.add_flags(b, &flags).await?;
-            return Err(AppError::Blocked {
-                rule: hit.rule.clone(),
-                category: hit.category.as_str().to_owned(),
-                matched: hit.matched.clone(),
-            });
-        }
+        self.refuse_recorded(actor, &verdict, Some(client), None, c.store_id)
+            .await?;
         let outbound = self.queue_for(actor, &c, "text", body, idem_key).await?;
         self.outbox_wake.notify_one();
         Ok(Sent {
@@ -363,16 +389,7 @@ impl Salon {
                 "this client follows the Official Account only: images go to WeCom contacts",
             ));
         }
-        let idem_key = match idem_key.map(str::trim).filter(|k| !k.is_empty()) {
-            Some(k) if k.len() <= 64 => k.to_owned(),
-            Some(_) => {
-                return Err(AppError::invalid(
-                    "idempotency_key",
-                    "at most 64 characters",
-                ));
-            }
-            None => crate::auth::new_secret("auto-"),
-        };
+        let idem_key = idempotency_key(idem_key)?;
         Ok(self
             .repo
             .enqueue(

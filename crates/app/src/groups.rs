@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use channels::wecom::archive::ArchiveBatch;
 use domain::{
     Action, BrandId, ChannelKind, ClientId, Direction, FlagQuery, GroupChat, GroupMember,
-    GroupMessage, GroupSummary, IdentityKind, MemberKind, NewFlag, NewGroupChat, NewGroupMessage,
-    NewMessage, Role, Scope, Sender, UserId, now_millis,
+    GroupMessage, GroupPost, GroupPostStatus, GroupSummary, IdentityKind, MemberKind, NewFlag,
+    NewGroupChat, NewGroupMessage, NewGroupPost, NewMessage, Role, Scope, Sender, UserId,
+    now_millis,
 };
 use serde::Serialize;
 
@@ -43,8 +44,12 @@ pub struct ArchiveReceipt {
 pub struct GroupThread {
     pub group: GroupChat,
     pub messages: Vec<GroupMessage>,
+    /// Posts made through Salon that the archive does not show yet (or that failed).
+    pub pending: Vec<GroupPost>,
     pub flags: Vec<domain::Flag>,
     pub associates: HashMap<i64, String>,
+    /// Whether the reader may post to it (its owner).
+    pub can_post: bool,
 }
 
 /// Who the provider ids of a batch are, looked up once each.
@@ -442,11 +447,187 @@ impl Salon {
                 },
             )
             .await?;
+        let pending = self
+            .repo
+            .group_posts(b, id, 50)
+            .await?
+            .into_iter()
+            .filter(|p| {
+                p.status != GroupPostStatus::Sent
+                    || !messages
+                        .iter()
+                        .any(|m| m.body == p.body && m.sender == Sender::Associate(p.associate_id))
+            })
+            .collect();
+        let can_post = actor.can(Action::SendMessages)
+            && group.owner_id.is_some()
+            && group.owner_id == actor.user_id()
+            && group.dismissed_at.is_none();
         Ok(GroupThread {
             group,
             messages,
+            pending,
             flags,
             associates: self.staff_names(b).await?,
+            can_post,
         })
+    }
+
+    /// An associate posts to a group they own: checked against the rules (a blocking rule
+    /// refuses it, naming the rule, and nothing is queued), then queued for the dispatcher,
+    /// which hands it to WeCom as a group message to the owner's groups (`add_msg_template`,
+    /// `chat_type` group); WeCom asks the owner to confirm, and the words come back through
+    /// the archive. `idem_key` makes a repeated submission one post.
+    pub async fn post_to_group(
+        &self,
+        actor: &Actor,
+        group: i64,
+        text: &str,
+        idem_key: Option<&str>,
+    ) -> AppResult<GroupPost> {
+        actor.require(Action::SendMessages)?;
+        let me = actor.user_id().ok_or(AppError::Unauthenticated)?;
+        let b = actor.brand.id;
+        let thread_group = self
+            .repo
+            .group(b, group)
+            .await?
+            .filter(|g| match actor.scope() {
+                Scope::Store(s) => g.store_id == Some(s),
+                Scope::Associate(u) => g.has_associate(u),
+                _ => false,
+            })
+            .ok_or(AppError::NotFound("group chat"))?;
+        if thread_group.owner_id != Some(me) {
+            return Err(AppError::Forbidden(
+                "only the group's owner can post to it: WeCom sends a group's messages from its owner"
+                    .into(),
+            ));
+        }
+        if thread_group.dismissed_at.is_some() {
+            return Err(AppError::Conflict("the group was dismissed".into()));
+        }
+        let text = crate::conversations::check_body(text)?;
+        let key = crate::conversations::idempotency_key(idem_key)?;
+        let verdict = self.check_text(b, &text).await?;
+        self.refuse_recorded(actor, &verdict, None, Some(group), thread_group.store_id)
+            .await?;
+        let post = self
+            .repo
+            .enqueue_group_post(
+                b,
+                &NewGroupPost {
+                    group_id: group,
+                    associate_id: me,
+                    body: text,
+                    idem_key: key,
+                    at: now_millis(),
+                },
+            )
+            .await?;
+        self.broadcasts.wake.notify_one();
+        Ok(post)
+    }
+
+    /// Hands queued group posts to WeCom. A post is marked `sending` before the call; one whose
+    /// answer is lost, or whose dispatcher died, becomes `unknown` and is never sent again.
+    pub async fn process_group_posts(&self) -> AppResult<usize> {
+        let now = now_millis();
+        let stale = now - crate::broadcasts::lease(self).as_millis() as i64;
+        let mut n = 0;
+        for p in self.repo.group_posts_due(stale, 16).await? {
+            if p.status == GroupPostStatus::Sending {
+                self.repo
+                    .group_post_update(
+                        p.id,
+                        GroupPostStatus::Sending,
+                        GroupPostStatus::Unknown,
+                        None,
+                        Some(crate::broadcasts::INTERRUPTED),
+                        now,
+                    )
+                    .await?;
+                continue;
+            }
+            let Ok(api) = self.wecom_api(p.brand).await else {
+                continue;
+            };
+            let (Some(group), Some(sender)) = (
+                self.repo.group(p.brand, p.group_id).await?,
+                self.repo
+                    .staff_provider_ids(p.brand, WECOM_STAFF)
+                    .await?
+                    .into_iter()
+                    .find(|(u, _)| *u == p.associate_id)
+                    .map(|(_, v)| v),
+            ) else {
+                self.repo
+                    .group_post_update(
+                        p.id,
+                        GroupPostStatus::Queued,
+                        GroupPostStatus::Failed,
+                        None,
+                        Some("the associate has no WeCom account"),
+                        now,
+                    )
+                    .await?;
+                continue;
+            };
+            if !self
+                .repo
+                .group_post_update(
+                    p.id,
+                    GroupPostStatus::Queued,
+                    GroupPostStatus::Sending,
+                    None,
+                    None,
+                    now,
+                )
+                .await?
+            {
+                continue;
+            }
+            n += 1;
+            let sent = api
+                .add_msg_template_to_groups(&sender, std::slice::from_ref(&group.chat_id), &p.body)
+                .await;
+            let (status, msgid, error) = match sent {
+                Ok(t) => (GroupPostStatus::Sent, Some(t.msgid), None),
+                Err(channels::wecom::api::ApiError::Api {
+                    errcode, errmsg, ..
+                }) if matches!(
+                    errcode,
+                    channels::wecom::api::errcode::SYSTEM_BUSY
+                        | channels::wecom::api::errcode::API_FREQ_OUT_OF_LIMIT
+                ) =>
+                {
+                    // Refused before it was taken: queued again.
+                    (
+                        GroupPostStatus::Queued,
+                        None,
+                        Some(format!("WeCom errcode {errcode}: {errmsg}")),
+                    )
+                }
+                Err(channels::wecom::api::ApiError::Api {
+                    errcode, errmsg, ..
+                }) => (
+                    GroupPostStatus::Failed,
+                    None,
+                    Some(format!("WeCom errcode {errcode}: {errmsg}")),
+                ),
+                Err(e) => (GroupPostStatus::Unknown, None, Some(e.to_string())),
+            };
+            self.repo
+                .group_post_update(
+                    p.id,
+                    GroupPostStatus::Sending,
+                    status,
+                    msgid.as_deref(),
+                    error.as_deref(),
+                    now_millis(),
+                )
+                .await?;
+        }
+        Ok(n)
     }
 }

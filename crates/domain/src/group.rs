@@ -160,3 +160,68 @@ impl GroupChat {
         self.members.iter().filter_map(|m| m.client_id)
     }
 }
+
+/// Where a post to a group stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupPostStatus {
+    Queued,
+    /// Handed to WeCom by a dispatcher that holds it.
+    Sending,
+    /// WeCom took it (its `msgid`); the owner confirms it in WeCom.
+    Sent,
+    Failed,
+    /// The call's answer was lost: WeCom may or may not have it, and it is never sent again.
+    Unknown,
+}
+
+impl GroupPostStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupPostStatus::Queued => "queued",
+            GroupPostStatus::Sending => "sending",
+            GroupPostStatus::Sent => "sent",
+            GroupPostStatus::Failed => "failed",
+            GroupPostStatus::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            GroupPostStatus::Queued,
+            GroupPostStatus::Sending,
+            GroupPostStatus::Sent,
+            GroupPostStatus::Failed,
+            GroupPostStatus::Unknown,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+/// A message an associate posts to one of their groups through Salon.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupPost {
+    pub id: i64,
+    pub brand: crate::BrandId,
+    pub group_id: i64,
+    pub associate_id: UserId,
+    pub body: String,
+    pub idem_key: String,
+    pub status: GroupPostStatus,
+    pub msgid: Option<String>,
+    pub error: Option<String>,
+    pub attempt_at: Option<Millis>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewGroupPost {
+    pub group_id: i64,
+    pub associate_id: UserId,
+    pub body: String,
+    /// One post per key: the same key twice is one post.
+    pub idem_key: String,
+    pub at: Millis,
+}

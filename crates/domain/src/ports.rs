@@ -421,6 +421,34 @@ pub trait GroupStore: Send + Sync + 'static {
         after_id: i64,
         limit: u32,
     ) -> RepoResult<Vec<(GroupMessage, Option<StoreId>, bool)>>;
+    /// Queues a post to a group; the same `idem_key` again returns the post already queued.
+    async fn enqueue_group_post(
+        &self,
+        brand: BrandId,
+        post: &NewGroupPost,
+    ) -> RepoResult<GroupPost>;
+    /// A group's posts, the newest `limit`, oldest first.
+    async fn group_posts(
+        &self,
+        brand: BrandId,
+        group: i64,
+        limit: u32,
+    ) -> RepoResult<Vec<GroupPost>>;
+    /// Posts to act on, every brand's: queued ones, and ones left `sending` since before
+    /// `stale_before` (their dispatcher died mid-call).
+    async fn group_posts_due(&self, stale_before: Millis, limit: u32)
+    -> RepoResult<Vec<GroupPost>>;
+    /// Moves a post from `from` to `to` (recording the msgid or error); `false` when it was
+    /// no longer `from` (another dispatcher has it). Moving to `sending` stamps `attempt_at`.
+    async fn group_post_update(
+        &self,
+        id: i64,
+        from: GroupPostStatus,
+        to: GroupPostStatus,
+        msgid: Option<&str>,
+        error: Option<&str>,
+        at: Millis,
+    ) -> RepoResult<bool>;
     /// The last chat-archive sequence number stored (0 before any).
     async fn archive_seq(&self, brand: BrandId) -> RepoResult<i64>;
     /// Moves the archive's sequence number forward (never back).

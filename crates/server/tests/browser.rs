@@ -943,5 +943,33 @@ async fn an_associate_reads_their_customer_group_with_its_flagged_discount_reque
         .await
         .expect("text");
     assert!(members.lines().count() >= 4, "{members}");
+    // The owner posts to the group: handed to WeCom, confirmed there, and back through the
+    // archive reader as the owner's words.
+    b.find(Locator::Css("form#compose textarea"))
+        .await
+        .expect("the compose box")
+        .send_keys("Private preview this Saturday at 3pm")
+        .await
+        .expect("type");
+    b.find(Locator::Css("form#compose button[type=submit]"))
+        .await
+        .expect("post")
+        .click()
+        .await
+        .expect("click");
+    let flash = b
+        .wait()
+        .for_element(Locator::Css("p.flash"))
+        .await
+        .expect("the post's outcome")
+        .text()
+        .await
+        .expect("text");
+    assert!(flash.contains("Handed to WeCom"), "{flash}");
+    let path = b.current_url().await.expect("url").path().to_owned();
+    eventually(&env, &path, "the post in the group", |t| {
+        t.contains("Private preview this Saturday at 3pm")
+    })
+    .await;
     shot(b, "group").await;
 }

@@ -1490,6 +1490,43 @@ fn handle_post(sim: &Simulator, api: &str, b: &Value) -> Response {
             s.record(api, json!({"external_userid": ext, "add_tag": add}));
             ok(json!({}))
         }
+        "externalcontact/add_msg_template" if b["chat_type"] == "group" => {
+            // To customer groups: the sender must own each; they confirm at once here, so the
+            // message is said in each group (and so archived).
+            let sender = b["sender"].as_str().unwrap_or("").to_owned();
+            let text = b["text"]["content"].as_str().unwrap_or("").to_owned();
+            let chats = strings(&b["chat_id_list"]);
+            if sender.is_empty() || !s.staff.contains_key(&sender) {
+                return err(60111, "userid not found");
+            }
+            if chats.is_empty() {
+                return err(40058, "chat_id_list is empty");
+            }
+            if let Some(c) = chats
+                .iter()
+                .find(|c| s.groups.get(*c).is_none_or(|g| g.owner != sender))
+            {
+                return err(
+                    40050,
+                    &format!("chatid {c} not found or not owned by the sender"),
+                );
+            }
+            let msgid = s.next_id("msg");
+            for chat in &chats {
+                let tolist: Vec<String> = s.groups[chat]
+                    .members
+                    .iter()
+                    .filter(|m| m.0 != sender)
+                    .map(|m| m.0.clone())
+                    .collect();
+                s.archive_text(&sender, tolist, chat, &text);
+            }
+            s.record(
+                api,
+                json!({"msgid": msgid, "sender": sender, "chat_id_list": chats, "text": text}),
+            );
+            ok(json!({"msgid": msgid, "fail_list": []}))
+        }
         "externalcontact/add_msg_template" => {
             let images = match attached_images(&s, b) {
                 Ok(i) => i,

@@ -29,6 +29,27 @@ macro_rules! impl_group_store {
                 })
             }
 
+            fn group_post_row(&self, r: &DbRow) -> RepoResult<GroupPost> {
+                let brand = BrandId(r.try_get("brand_id").map_err(db)?);
+                let sealed: Vec<u8> = r.try_get("sealed_body").map_err(db)?;
+                let body = self.keys.open(brand, Purpose::MessageBody, &sealed).map_err(corrupt)?;
+                let status: String = r.try_get("status").map_err(db)?;
+                Ok(GroupPost {
+                    id: r.try_get("id").map_err(db)?,
+                    brand,
+                    group_id: r.try_get("group_id").map_err(db)?,
+                    associate_id: UserId(r.try_get("associate_id").map_err(db)?),
+                    body: String::from_utf8(body).map_err(corrupt)?,
+                    idem_key: r.try_get("idem_key").map_err(db)?,
+                    status: GroupPostStatus::parse(&status).ok_or_else(|| corrupt("group post status"))?,
+                    msgid: r.try_get("msgid").map_err(db)?,
+                    error: r.try_get("error").map_err(db)?,
+                    attempt_at: r.try_get("attempt_at").map_err(db)?,
+                    created_at: r.try_get("created_at").map_err(db)?,
+                    updated_at: r.try_get("updated_at").map_err(db)?,
+                })
+            }
+
             async fn group_where(&self, brand: BrandId, key: GroupKey<'_>) -> RepoResult<Option<GroupChat>> {
                 let q = match key {
                     GroupKey::Id(id) => sqlx::query(
@@ -343,6 +364,98 @@ macro_rules! impl_group_store {
                         ))
                     })
                     .collect()
+            }
+
+            async fn enqueue_group_post(&self, brand: BrandId, p: &NewGroupPost) -> RepoResult<GroupPost> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let found: Option<i64> = sqlx::query_scalar("SELECT id FROM group_chats WHERE brand_id = $1 AND id = $2")
+                    .bind(brand.0)
+                    .bind(p.group_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if found.is_none() {
+                    return Err(RepoError::NotFound("group chat"));
+                }
+                sqlx::query(
+                    "INSERT INTO group_posts (brand_id, group_id, associate_id, sealed_body, idem_key, status, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6) ON CONFLICT DO NOTHING",
+                )
+                .bind(brand.0)
+                .bind(p.group_id)
+                .bind(p.associate_id.0)
+                .bind(self.keys.seal(brand, Purpose::MessageBody, p.body.as_bytes()))
+                .bind(&p.idem_key)
+                .bind(p.at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                let row = sqlx::query("SELECT * FROM group_posts WHERE brand_id = $1 AND idem_key = $2")
+                    .bind(brand.0)
+                    .bind(&p.idem_key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                tx.commit().await.map_err(db)?;
+                let post = self.group_post_row(&row)?;
+                if post.group_id != p.group_id || post.associate_id != p.associate_id {
+                    return Err(RepoError::Conflict("that idempotency key was used for another post".into()));
+                }
+                Ok(post)
+            }
+
+            async fn group_posts(&self, brand: BrandId, group: i64, limit: u32) -> RepoResult<Vec<GroupPost>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM group_posts WHERE brand_id = $1 AND group_id = $2 ORDER BY id DESC LIMIT $3",
+                )
+                .bind(brand.0)
+                .bind(group)
+                .bind(i64::from(limit.clamp(1, 1000)))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                let mut out = rows.iter().map(|r| self.group_post_row(r)).collect::<RepoResult<Vec<_>>>()?;
+                out.reverse();
+                Ok(out)
+            }
+
+            async fn group_posts_due(&self, stale_before: Millis, limit: u32) -> RepoResult<Vec<GroupPost>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM group_posts WHERE status = 'queued' \
+                     OR (status = 'sending' AND attempt_at < $1) ORDER BY id LIMIT $2",
+                )
+                .bind(stale_before)
+                .bind(i64::from(limit.clamp(1, 1000)))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter().map(|r| self.group_post_row(r)).collect()
+            }
+
+            async fn group_post_update(
+                &self,
+                id: i64,
+                from: GroupPostStatus,
+                to: GroupPostStatus,
+                msgid: Option<&str>,
+                error: Option<&str>,
+                at: Millis,
+            ) -> RepoResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE group_posts SET status = $3, msgid = COALESCE($4, msgid), error = $5, updated_at = $6, \
+                     attempt_at = CASE WHEN $3 = 'sending' THEN $6 ELSE attempt_at END \
+                     WHERE id = $1 AND status = $2",
+                )
+                .bind(id)
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .bind(msgid)
+                .bind(error)
+                .bind(at)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn archive_seq(&self, brand: BrandId) -> RepoResult<i64> {

@@ -2712,6 +2712,119 @@ async fn group_chats_keep_their_roster_their_words_once_and_the_archive_position
             "{n}"
         );
 
+        // Posts to the group: once per key, leased once, moved only from where they are.
+        let new_post = |key: &str| NewGroupPost {
+            group_id: g,
+            associate_id: li.id,
+            body: "Preview on Saturday".into(),
+            idem_key: key.into(),
+            at: 50_000,
+        };
+        let p1 = r
+            .enqueue_group_post(b.id, &new_post("k1"))
+            .await
+            .expect("post");
+        let p1b = r
+            .enqueue_group_post(b.id, &new_post("k1"))
+            .await
+            .expect("again");
+        assert_eq!(
+            (p1.id, p1.status, p1.body.as_str()),
+            (p1b.id, GroupPostStatus::Queued, "Preview on Saturday"),
+            "{n}"
+        );
+        assert!(matches!(
+            r.enqueue_group_post(other.id, &new_post("k9")).await,
+            Err(RepoError::NotFound(_))
+        ));
+        let mut by_wang = new_post("k1");
+        by_wang.associate_id = wang.id;
+        assert!(
+            matches!(
+                r.enqueue_group_post(b.id, &by_wang).await,
+                Err(RepoError::Conflict(_))
+            ),
+            "{n}"
+        );
+        assert_eq!(
+            r.group_posts_due(0, 10)
+                .await
+                .expect("due")
+                .iter()
+                .filter(|p| p.id == p1.id)
+                .count(),
+            1
+        );
+        assert!(
+            r.group_post_update(
+                p1.id,
+                GroupPostStatus::Queued,
+                GroupPostStatus::Sending,
+                None,
+                None,
+                60_000
+            )
+            .await
+            .expect("lease")
+        );
+        assert!(
+            !r.group_post_update(
+                p1.id,
+                GroupPostStatus::Queued,
+                GroupPostStatus::Sending,
+                None,
+                None,
+                60_000
+            )
+            .await
+            .expect("twice"),
+            "{n}: leased once"
+        );
+        assert!(
+            r.group_posts_due(60_000, 10)
+                .await
+                .expect("due")
+                .iter()
+                .all(|p| p.id != p1.id),
+            "{n}: a fresh lease is not due"
+        );
+        assert!(
+            r.group_posts_due(60_001, 10)
+                .await
+                .expect("due")
+                .iter()
+                .any(|p| p.id == p1.id),
+            "{n}: a stale one is"
+        );
+        assert!(
+            r.group_post_update(
+                p1.id,
+                GroupPostStatus::Sending,
+                GroupPostStatus::Sent,
+                Some("msgG"),
+                None,
+                61_000
+            )
+            .await
+            .expect("sent")
+        );
+        let posts = r.group_posts(b.id, g, 10).await.expect("posts");
+        assert_eq!(
+            (
+                posts[0].status,
+                posts[0].msgid.as_deref(),
+                posts[0].attempt_at
+            ),
+            (GroupPostStatus::Sent, Some("msgG"), Some(60_000)),
+            "{n}"
+        );
+        assert!(
+            r.group_posts(other.id, g, 10)
+                .await
+                .expect("posts")
+                .is_empty()
+        );
+
         // The archive's position only moves forward.
         assert_eq!(r.archive_seq(b.id).await.expect("seq"), 0, "{n}");
         r.set_archive_seq(b.id, 10, 1).await.expect("set");

@@ -45,6 +45,7 @@ const POLICY: &[(&str, &str)] = &[
     ("listGroupChats", "AMHC"),
     ("searchGroupChats", "AMC"),
     ("getGroupChat", "AMC"),
+    ("postToGroup", "A"),
     ("syncGroupChats", "HD"),
     ("searchArchive", "AMC"),
     ("exportSearch", "C"),
@@ -184,7 +185,7 @@ async fn request(
         campaign(app, domain::CampaignKind::Broadcast).await
     } else if path.starts_with("/tasks/") {
         campaign(app, domain::CampaignKind::Prepared).await
-    } else if path == "/groups/{id}" {
+    } else if path == "/groups/{id}" || path == "/groups/{id}/messages" {
         // A customer group of Li Na's (whom the store manager also oversees).
         let (_, external) = app.wecom_clients("li.na").await.remove(0);
         let chat = app
@@ -231,7 +232,7 @@ async fn request(
             "application/x-ndjson",
             r#"{"ts":"2025-01-03T20:15:00+08:00","kind":"follow","follower":"oP1","source":"qr_code"}"#.to_owned(),
         )),
-        "sendMessage" => json(r#"{"text":"Your scarf is ready","idempotency_key":"policy-1"}"#.into()),
+        "sendMessage" | "postToGroup" => json(r#"{"text":"Your scarf is ready","idempotency_key":"policy-1"}"#.into()),
         "createRule" => json(r#"{"name":"Policy","category":"other","severity":"low","action":"flag","words":"policy"}"#.into()),
         "updateRule" => json(r#"{"name":"Policy","category":"other","severity":"low","action":"flag","words":"policy","enabled":false}"#.into()),
         "checkText" => json(r#"{"text":"打八折"}"#.into()),

@@ -249,3 +249,104 @@ async fn a_refused_archive_batch_names_the_problem_and_stores_nothing() {
     assert_eq!(receipt["group_messages"], 1, "{receipt}");
     assert_eq!(receipt["seq"], 1);
 }
+
+#[tokio::test]
+async fn an_owner_posts_to_their_group_once_through_wecom_and_a_blocked_promise_never_leaves() {
+    let app = spawn(40).await;
+    let (_, ea) = app.wecom_clients("li.na").await.remove(0);
+    let chat = app
+        .sim
+        .create_group("li.na", "Spring preview", &[&ea])
+        .await
+        .expect("group");
+    app.settle().await;
+    let group = app
+        .salon
+        .repo
+        .group_by_chat_id(app.brand.id, &chat)
+        .await
+        .expect("q")
+        .expect("read")
+        .id;
+    let li = app.token(Role::Associate, Some("li.na")).await;
+    let post = |token: String, text: &'static str, key: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .call(
+                    "POST",
+                    &format!("/api/v1/groups/{group}/messages"),
+                    Some(&token),
+                    Some((
+                        "application/json",
+                        serde_json::json!({"text": text, "idempotency_key": key}).to_string(),
+                    )),
+                )
+                .await;
+            (
+                status,
+                serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
+            )
+        }
+    };
+
+    // A discount promise is refused before anything is queued, naming the rule.
+    let (status, body) = post(li.clone(), "全场我私下给大家打八折", "g-0").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"], "blocked_by_rule");
+    let officer = app.token(Role::Compliance, None).await;
+    let (_, queue) = get(&app, &officer, "/api/v1/compliance/flags").await;
+    assert!(
+        queue["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|f| f["group_id"] == group
+                && f["direction"] == "out"
+                && f["message_id"].is_null()
+                && f["group_message_id"].is_null()),
+        "the attempt is recorded: {queue}"
+    );
+
+    // A post, submitted twice with one key, is one post; others may not post for the owner.
+    let (status, first) = post(li.clone(), "Private preview on Saturday at 3pm", "g-1").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let (_, again) = post(li.clone(), "Private preview on Saturday at 3pm", "g-1").await;
+    assert_eq!(first["id"], again["id"]);
+    let manager = app.token(Role::StoreManager, Some("zhang.min")).await;
+    let (status, _) = post(manager, "From the manager", "g-2").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let other = app.token(Role::Associate, Some("wang.fang")).await;
+    let (status, _) = post(other, "Not my group", "g-3").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The dispatcher hands it to WeCom once, as a group message from the owner; the owner
+    // confirms, and the archive brings the words back into the group.
+    app.salon.broadcast_once().await.expect("dispatch");
+    app.salon.broadcast_once().await.expect("again");
+    let calls: Vec<_> = app
+        .sim
+        .accepted("externalcontact/add_msg_template")
+        .into_iter()
+        .filter(|e| e.detail["chat_id_list"] == serde_json::json!([chat]))
+        .collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].detail["sender"], "li.na");
+    assert_eq!(
+        calls[0].detail["text"],
+        "Private preview on Saturday at 3pm"
+    );
+    let (_, thread) = get(&app, &li, &format!("/api/v1/groups/{group}")).await;
+    assert_eq!(thread["pending"][0]["status"], "sent", "{thread}");
+    app.sim.deliver_archive().await.expect("archive");
+    let (_, thread) = get(&app, &li, &format!("/api/v1/groups/{group}")).await;
+    let messages = thread["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 1, "{thread}");
+    assert_eq!(messages[0]["body"], "Private preview on Saturday at 3pm");
+    assert_eq!(messages[0]["sender"]["kind"], "associate");
+    assert_eq!(
+        thread["pending"].as_array().map(Vec::len),
+        Some(0),
+        "once archived, the post shows as said: {thread}"
+    );
+}

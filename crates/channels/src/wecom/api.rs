@@ -425,6 +425,23 @@ impl WecomApi {
         .await
     }
 
+    /// A message to the sender's customer groups (`add_msg_template` with `chat_type`
+    /// `group`): WeCom asks the sender, who must own the groups, to confirm it.
+    pub async fn add_msg_template_to_groups(
+        &self,
+        sender: &str,
+        chat_ids: &[String],
+        text: &str,
+    ) -> Result<MsgTemplate, ApiError> {
+        self.call(
+            "externalcontact/add_msg_template",
+            Some(json!({"chat_type": "group", "sender": sender, "chat_id_list": chat_ids, "text": {"content": text}})),
+            &[],
+            false,
+        )
+        .await
+    }
+
     /// A group message with images (`attachments`, media ids from [`WecomApi::upload_image`]).
     pub async fn add_msg_template_with(
         &self,

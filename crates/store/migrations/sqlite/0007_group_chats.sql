@@ -47,6 +47,26 @@ CREATE TABLE group_messages (
 );
 CREATE INDEX group_messages_by_group ON group_messages (group_id, id);
 
+-- What an associate posts to a group through Salon: WeCom's group message to customer groups
+-- (`add_msg_template`, chat_type group), which the owner confirms in WeCom. status: queued,
+-- sending, sent (msgid), failed, unknown (the call's answer was lost: never sent again).
+CREATE TABLE group_posts (
+    id INTEGER PRIMARY KEY,
+    brand_id BIGINT NOT NULL REFERENCES brands(id),
+    group_id BIGINT NOT NULL REFERENCES group_chats(id),
+    associate_id BIGINT NOT NULL REFERENCES users(id),
+    sealed_body BLOB NOT NULL,
+    idem_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    msgid TEXT,
+    error TEXT,
+    attempt_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (brand_id, idem_key)
+);
+CREATE INDEX group_posts_due ON group_posts (status, id);
+
 CREATE TABLE chat_archive_cursors (
     brand_id BIGINT NOT NULL PRIMARY KEY REFERENCES brands(id),
     seq BIGINT NOT NULL,

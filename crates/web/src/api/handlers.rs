@@ -471,6 +471,23 @@ pub async fn get_group(
     to_json(&s.salon.group_thread(&a, id).await?)
 }
 
+pub async fn post_to_group(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    b: Result<Json<SendInput>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let input = body(b)?;
+    let id = id
+        .parse()
+        .map_err(|_| ApiError(AppError::NotFound("group chat")))?;
+    let post = s
+        .salon
+        .post_to_group(&a, id, &input.text, input.idempotency_key.as_deref())
+        .await?;
+    Ok((StatusCode::ACCEPTED, to_json(&post)?))
+}
+
 pub async fn sync_groups(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
     a.require(domain::Action::ManageChannels)?;
     let n = s.salon.sync_groups(a.brand.id).await?;

@@ -705,6 +705,15 @@ pub fn routes() -> Vec<ApiRoute> {
         route!(
             post,
             POST,
+            "/groups/{id}/messages",
+            "postToGroup",
+            SendMessages,
+            post_to_group,
+            "Post to a group one owns: checked against the rules (422 `blocked_by_rule` names the rule), queued, and handed to WeCom as a group message to the owner's group; `idempotency_key` makes a retry one post"
+        ),
+        route!(
+            post,
+            POST,
             "/groups/sync",
             "syncGroupChats",
             ManageChannels,

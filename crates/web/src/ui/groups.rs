@@ -3,7 +3,9 @@
 //! in their groups from WeCom itself.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
 
 use app::AppError;
 use domain::{Action, MemberKind, Sender};
@@ -11,7 +13,7 @@ use domain::{Action, MemberKind, Sender};
 use super::Viewer;
 use super::conversations::{Bubble, card_view};
 use super::format::datetime;
-use super::pages::{Chrome, PageResult, chrome, render};
+use super::pages::{Chrome, PageResult, WithCsrf, chrome, field_errors, render, render_form, to};
 use crate::{AppState, PageError};
 
 pub struct Words {
@@ -27,6 +29,11 @@ pub struct Words {
     pub staff: &'static str,
     pub no_messages: &'static str,
     pub how: &'static str,
+    pub write: &'static str,
+    pub post: &'static str,
+    pub posted: &'static str,
+    pub not_posted: &'static str,
+    pub owner_only: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -42,6 +49,11 @@ pub const EN: Words = Words {
     staff: "staff",
     no_messages: "Nothing archived from this group yet.",
     how: "Words said in customer groups come from WeCom's chat archive: associates write in their groups from WeCom, and every message is kept, searched and checked against the brand's rules here.",
+    write: "Write to the group",
+    post: "Post",
+    posted: "Handed to WeCom: confirm it in WeCom to post it to the group.",
+    not_posted: "Not posted",
+    owner_only: "Only the group's owner posts to it from Salon.",
 };
 
 pub const ZH: Words = Words {
@@ -57,6 +69,11 @@ pub const ZH: Words = Words {
     staff: "员工",
     no_messages: "此群还没有存档消息。",
     how: "客户群中的消息来自企业微信会话内容存档：顾问在企业微信中发言，每条消息都在这里存档、可搜索并按品牌规则检查。",
+    write: "在群里发消息",
+    post: "发送",
+    posted: "已提交企业微信：请在企业微信中确认后发送到群。",
+    not_posted: "未发送",
+    owner_only: "只有群主可以从 Salon 向群发消息。",
 };
 
 pub(crate) fn words_for(v: &Viewer) -> &'static Words {
@@ -145,15 +162,77 @@ struct GroupPage {
     dismissed: Option<String>,
     members: Vec<MemberRow>,
     bubbles: Vec<Bubble>,
+    id: i64,
+    can_post: bool,
+    idem: String,
+    draft: String,
+    error: Option<String>,
+    ok: Option<&'static str>,
 }
 
-pub async fn group(State(state): State<AppState>, v: Viewer, Path(id): Path<String>) -> PageResult {
+fn group_id(raw: &str) -> Result<i64, PageError> {
+    raw.parse()
+        .map_err(|_| PageError(AppError::NotFound("group chat")))
+}
+
+#[derive(Deserialize)]
+pub struct GroupQuery {
+    ok: Option<String>,
+}
+
+pub async fn group(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<GroupQuery>,
+) -> PageResult {
+    let ok = q.ok.is_some().then_some(words_for(&v).posted);
+    group_page(&state, &v, group_id(&id)?, None, ok, String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct PostForm {
+    text: String,
+    idem: Option<String>,
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+    Form(f): Form<WithCsrf<PostForm>>,
+) -> PageResult {
+    v.check_csrf(&f.csrf)?;
+    let id = group_id(&id)?;
+    match state
+        .salon
+        .post_to_group(&v.actor, id, &f.input.text, f.input.idem.as_deref())
+        .await
+    {
+        Ok(_) => Ok(to(&format!("/groups/{id}?ok=posted#compose"))),
+        Err(e @ AppError::Blocked { .. }) => {
+            let msg = format!("{}: {e}", words_for(&v).not_posted);
+            group_page(&state, &v, id, Some(msg), None, f.input.text).await
+        }
+        Err(e @ AppError::Invalid(_)) => {
+            let msg = field_errors(e)?.join("; ");
+            group_page(&state, &v, id, Some(msg), None, f.input.text).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn group_page(
+    state: &AppState,
+    v: &Viewer,
+    id: i64,
+    error: Option<String>,
+    ok: Option<&'static str>,
+    draft: String,
+) -> PageResult {
     let a = &v.actor;
-    let w = words_for(&v);
+    let w = words_for(v);
     let tz = a.brand.time_zone.as_str();
-    let id: i64 = id
-        .parse()
-        .map_err(|_| PageError(AppError::NotFound("group chat")))?;
     let t = state.salon.group_thread(a, id).await?;
     let g = &t.group;
     let name_of = |r: &str| {
@@ -162,7 +241,7 @@ pub async fn group(State(state): State<AppState>, v: Viewer, Path(id): Path<Stri
             .find(|m| m.member_ref == r)
             .map(|m| m.name.clone())
     };
-    let bubbles = t
+    let mut bubbles: Vec<Bubble> = t
         .messages
         .iter()
         .map(|m| {
@@ -188,6 +267,21 @@ pub async fn group(State(state): State<AppState>, v: Viewer, Path(id): Path<Stri
             }
         })
         .collect();
+    for p in &t.pending {
+        bubbles.push(Bubble {
+            card: None,
+            text: p.body.clone(),
+            outbound: true,
+            at: datetime(p.created_at, tz),
+            who: t
+                .associates
+                .get(&p.associate_id.0)
+                .cloned()
+                .unwrap_or_default(),
+            status: p.status.as_str(),
+            flags: p.error.iter().cloned().collect(),
+        });
+    }
     let members = g
         .members
         .iter()
@@ -202,17 +296,27 @@ pub async fn group(State(state): State<AppState>, v: Viewer, Path(id): Path<Stri
             joined: super::format::date(m.joined_at, tz),
         })
         .collect();
-    render(&GroupPage {
-        c: chrome(&v, "/groups", &format!("/groups/{id}"), None),
-        w,
-        name: group_name(&g.name, &g.chat_id),
-        owner: g
-            .owner_id
-            .and_then(|u| t.associates.get(&u.0).cloned())
-            .unwrap_or_else(|| g.owner_ref.clone()),
-        notice: g.notice.clone(),
-        dismissed: g.dismissed_at.map(|d| datetime(d, tz)),
-        members,
-        bubbles,
-    })
+    let has_error = error.is_some();
+    render_form(
+        &GroupPage {
+            c: chrome(v, "/groups", &format!("/groups/{id}"), None),
+            w,
+            name: group_name(&g.name, &g.chat_id),
+            owner: g
+                .owner_id
+                .and_then(|u| t.associates.get(&u.0).cloned())
+                .unwrap_or_else(|| g.owner_ref.clone()),
+            notice: g.notice.clone(),
+            dismissed: g.dismissed_at.map(|d| datetime(d, tz)),
+            members,
+            bubbles,
+            id,
+            can_post: t.can_post,
+            idem: app::auth::new_secret("ui-"),
+            draft,
+            error,
+            ok,
+        },
+        has_error,
+    )
 }

@@ -90,6 +90,7 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/inbox", get(conversations::inbox))
         .route("/groups", get(groups::groups))
         .route("/groups/{id}", get(groups::group))
+        .route("/groups/{id}/post", post(groups::post))
         .route("/archive", get(conversations::archive))
         .route("/archive/export", get(conversations::export_archive))
         .route("/inbox/{id}", get(conversations::thread))
