@@ -57,9 +57,65 @@ pub struct Thread {
     /// Messages waiting in (or failed out of) the outbox.
     pub pending: Vec<Outbound>,
     pub flags: Vec<Flag>,
+    /// System notices between the messages: who serves the client from when, and what WeCom
+    /// did with a transfer.
+    pub notices: Vec<Notice>,
     /// Names of the associates on the thread.
     pub associates: HashMap<i64, String>,
     pub can_send: bool,
+}
+
+/// A system notice in a thread (not a message: nobody wrote it, and it is not a reply).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Notice {
+    pub at: domain::Millis,
+    /// `assigned`, `wecom_transfer` or `transfer_failed`.
+    pub kind: String,
+    pub text: String,
+}
+
+/// The notices a client's timeline holds, oldest first.
+fn notices(timeline: &[domain::TimelineEntry], names: &HashMap<i64, String>) -> Vec<Notice> {
+    let name = |v: &serde_json::Value| {
+        v.as_i64()
+            .and_then(|id| names.get(&id).cloned())
+            .unwrap_or_else(|| "another associate".into())
+    };
+    let mut out: Vec<Notice> = timeline
+        .iter()
+        .filter_map(|e| {
+            let d = &e.detail;
+            let text = match e.kind.as_str() {
+                "assigned" => {
+                    let who = d["associate"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .unwrap_or_else(|| name(&d["associate_id"]));
+                    match d["reason"].as_str().filter(|r| !r.is_empty()) {
+                        Some(r) => format!("Now served by {who} ({r})"),
+                        None => format!("Now served by {who}"),
+                    }
+                }
+                "wecom_transfer" => format!(
+                    "WeCom moved the contact from {} to {}",
+                    name(&d["from"]),
+                    name(&d["to"])
+                ),
+                "transfer_failed" => format!(
+                    "WeCom did not move the contact ({})",
+                    d["reason"].as_str().unwrap_or("refused")
+                ),
+                _ => return None,
+            };
+            Some(Notice {
+                at: e.at,
+                kind: e.kind.clone(),
+                text,
+            })
+        })
+        .collect();
+    out.sort_by_key(|n| n.at);
+    out
 }
 
 /// What sending answered: the queued message, and the rules that warned.
@@ -275,12 +331,15 @@ impl Salon {
             )
             .await?;
         let pending = self.pending_outbound(b, client).await?;
+        let associates = self.staff_names(b).await?;
+        let notices = notices(&self.repo.timeline(b, client, 500).await?, &associates);
         Ok(Thread {
             client: c,
             messages,
             pending,
             flags,
-            associates: self.staff_names(b).await?,
+            notices,
+            associates,
             can_send: actor.can(Action::SendMessages),
         })
     }

@@ -412,6 +412,25 @@ async fn a_departed_associates_clients_keep_their_history_with_the_new_associate
         texts.contains(&"下周有新品吗？") && texts.contains(&"有的，周三到店"),
         "{texts:?}"
     );
+    // The thread says, as system notices, who serves the client now and what WeCom did.
+    let notices: Vec<&str> = thread["notices"]
+        .as_array()
+        .expect("notices")
+        .iter()
+        .filter_map(|n| n["text"].as_str())
+        .collect();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.starts_with(&format!("Now served by {}", wang.display_name))),
+        "{notices:?}"
+    );
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.starts_with("WeCom moved the contact from")),
+        "{notices:?}"
+    );
     let (_, inbox) = app
         .call("GET", "/api/v1/conversations", Some(&wang_token), None)
         .await;

@@ -290,6 +290,8 @@ pub(crate) fn card_view(card: &domain::Card) -> CardView {
 }
 
 pub struct Bubble {
+    /// A system notice (a transfer), not a message.
+    pub(crate) system: bool,
     pub(crate) card: Option<CardView>,
     pub(crate) text: String,
     pub(crate) outbound: bool,
@@ -360,30 +362,55 @@ async fn thread_page(
         u.and_then(|u| t.associates.get(&u.0).cloned())
             .unwrap_or_default()
     };
-    let mut bubbles: Vec<Bubble> = t
+    let mut timed: Vec<(domain::Millis, Bubble)> = t
         .messages
         .iter()
-        .map(|m| Bubble {
-            card: m.card.as_ref().map(card_view),
-            text: m.body.clone(),
-            outbound: m.direction == Direction::Out,
-            at: datetime(m.at, tz),
-            who: if m.direction == Direction::Out {
-                name_of(m.associate_id)
-            } else {
-                String::new()
-            },
-            status: "",
-            flags: t
-                .flags
-                .iter()
-                .filter(|f| f.message_id == Some(m.id))
-                .map(|f| format!("{} · {}", f.rule, f.matched))
-                .collect(),
+        .map(|m| {
+            (
+                m.at,
+                Bubble {
+                    system: false,
+                    card: m.card.as_ref().map(card_view),
+                    text: m.body.clone(),
+                    outbound: m.direction == Direction::Out,
+                    at: datetime(m.at, tz),
+                    who: if m.direction == Direction::Out {
+                        name_of(m.associate_id)
+                    } else {
+                        String::new()
+                    },
+                    status: "",
+                    flags: t
+                        .flags
+                        .iter()
+                        .filter(|f| f.message_id == Some(m.id))
+                        .map(|f| format!("{} · {}", f.rule, f.matched))
+                        .collect(),
+                },
+            )
         })
         .collect();
+    timed.extend(t.notices.iter().map(|n| {
+        (
+            n.at,
+            Bubble {
+                system: true,
+                card: None,
+                text: n.text.clone(),
+                outbound: false,
+                at: datetime(n.at, tz),
+                who: String::new(),
+                status: "",
+                flags: Vec::new(),
+            },
+        )
+    }));
+    // Messages and notices in time order (a stable sort keeps equal times as stored).
+    timed.sort_by_key(|(at, _)| *at);
+    let mut bubbles: Vec<Bubble> = timed.into_iter().map(|(_, b)| b).collect();
     for o in t.pending.iter().rev() {
         bubbles.push(Bubble {
+            system: false,
             card: None,
             text: o.body.clone(),
             outbound: true,

@@ -252,6 +252,7 @@ async fn group_page(
             .or_else(|| name_of(&m.sender_ref))
             .unwrap_or_else(|| m.sender_ref.clone());
             Bubble {
+                system: false,
                 card: m.card.as_ref().map(card_view),
                 text: m.body.clone(),
                 outbound: matches!(m.sender, Sender::Associate(_)),
@@ -269,6 +270,7 @@ async fn group_page(
         .collect();
     for p in &t.pending {
         bubbles.push(Bubble {
+            system: false,
             card: None,
             text: p.body.clone(),
             outbound: true,
