@@ -972,4 +972,20 @@ async fn an_associate_reads_their_customer_group_with_its_flagged_discount_reque
     })
     .await;
     shot(b, "group").await;
+    // A member's profile lists the group.
+    b.find(Locator::Css("ul#members a[href^='/clients/']"))
+        .await
+        .expect("a client member")
+        .click()
+        .await
+        .expect("open the profile");
+    let listed = b
+        .wait()
+        .for_element(Locator::Css("ul#client-groups"))
+        .await
+        .expect("the client's groups")
+        .text()
+        .await
+        .expect("text");
+    assert!(listed.contains(name), "{listed}");
 }

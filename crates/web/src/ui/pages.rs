@@ -660,6 +660,9 @@ struct ClientPage {
     can_note: bool,
     can_assign: bool,
     assignable: Vec<Opt>,
+    /// The customer groups the client is in: (link or none, name, members).
+    groups: Vec<(Option<String>, String, i64)>,
+    groups_label: &'static str,
 }
 
 fn joined(v: &[String], t: &Tr) -> String {
@@ -927,6 +930,22 @@ pub async fn client_page(
             body: m.body,
         })
         .collect();
+    let groups = if v.can(Action::ReadGroupChats) {
+        s.groups(a, Some(id))
+            .await?
+            .into_iter()
+            .map(|g| {
+                (
+                    v.can(Action::ReadConversations)
+                        .then(|| format!("/groups/{}", g.id)),
+                    if g.name.is_empty() { g.chat_id } else { g.name },
+                    g.members,
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let page = ClientPage {
         c: chrome(
             &v,
@@ -934,6 +953,8 @@ pub async fn client_page(
             &format!("/clients/{}", id.0),
             f.ok.as_deref(),
         ),
+        groups,
+        groups_label: super::groups::words_for(&v).groups,
         p,
         messages,
         can_edit: v.can(Action::UpdateClient),
