@@ -949,7 +949,77 @@ impl Salon {
 }
 
 /// Messages as JSON Lines (`jsonl`, the default) or CSV, with the content type.
-pub fn render_export(messages: &[Message], format: &str) -> AppResult<(String, &'static str)> {
+/// A message as an export's CSV row.
+pub trait ExportRow: Serialize {
+    const HEADER: &'static [&'static str];
+    fn cells(&self) -> Vec<String>;
+}
+
+impl ExportRow for Message {
+    const HEADER: &'static [&'static str] = &[
+        "id",
+        "at",
+        "client_id",
+        "channel",
+        "direction",
+        "associate_id",
+        "msg_type",
+        "body",
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.at.to_string(),
+            self.client_id.0.to_string(),
+            self.channel.as_str().to_owned(),
+            self.direction.as_str().to_owned(),
+            self.associate_id
+                .map(|u| u.0.to_string())
+                .unwrap_or_default(),
+            self.msg_type.clone(),
+            self.body.clone(),
+        ]
+    }
+}
+
+impl ExportRow for domain::GroupMessage {
+    const HEADER: &'static [&'static str] = &[
+        "id",
+        "at",
+        "group_id",
+        "sender_ref",
+        "client_id",
+        "associate_id",
+        "msg_type",
+        "body",
+    ];
+
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.at.to_string(),
+            self.group_id.to_string(),
+            self.sender_ref.clone(),
+            self.sender
+                .client()
+                .map(|c| c.0.to_string())
+                .unwrap_or_default(),
+            self.sender
+                .associate()
+                .map(|u| u.0.to_string())
+                .unwrap_or_default(),
+            self.msg_type.clone(),
+            self.body.clone(),
+        ]
+    }
+}
+
+/// Messages as JSON Lines or CSV, with the content type.
+pub fn render_export<R: ExportRow>(
+    messages: &[R],
+    format: &str,
+) -> AppResult<(String, &'static str)> {
     let internal = |e: &dyn std::fmt::Display| AppError::Internal(e.to_string());
     match format {
         "jsonl" | "" => {
@@ -962,29 +1032,9 @@ pub fn render_export(messages: &[Message], format: &str) -> AppResult<(String, &
         }
         "csv" => {
             let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record([
-                "id",
-                "at",
-                "client_id",
-                "channel",
-                "direction",
-                "associate_id",
-                "msg_type",
-                "body",
-            ])
-            .map_err(|e| internal(&e))?;
+            w.write_record(R::HEADER).map_err(|e| internal(&e))?;
             for m in messages {
-                w.write_record([
-                    m.id.to_string(),
-                    m.at.to_string(),
-                    m.client_id.0.to_string(),
-                    m.channel.as_str().to_owned(),
-                    m.direction.as_str().to_owned(),
-                    m.associate_id.map(|u| u.0.to_string()).unwrap_or_default(),
-                    m.msg_type.clone(),
-                    m.body.clone(),
-                ])
-                .map_err(|e| internal(&e))?;
+                w.write_record(m.cells()).map_err(|e| internal(&e))?;
             }
             let bytes = w.into_inner().map_err(|e| internal(&e))?;
             Ok((

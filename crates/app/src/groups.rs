@@ -473,6 +473,31 @@ impl Salon {
         })
     }
 
+    /// A group's words as JSON Lines or CSV, for compliance; the export is in the audit log.
+    pub async fn export_group(
+        &self,
+        actor: &Actor,
+        id: i64,
+        format: &str,
+    ) -> AppResult<(String, &'static str)> {
+        actor.require(Action::ExportConversations)?;
+        let b = actor.brand.id;
+        self.repo
+            .group(b, id)
+            .await?
+            .ok_or(AppError::NotFound("group chat"))?;
+        let messages = self.repo.group_messages(b, id, None, 100_000).await?;
+        let body = crate::conversations::render_export(&messages, format)?;
+        self.audit(
+            actor,
+            "export",
+            &format!("group:{id}"),
+            serde_json::json!({"format": if format.is_empty() { "jsonl" } else { format }, "messages": messages.len()}),
+        )
+        .await?;
+        Ok(body)
+    }
+
     /// An associate posts to a group they own: checked against the rules (a blocking rule
     /// refuses it, naming the rule, and nothing is queued), then queued for the dispatcher,
     /// which hands it to WeCom as a group message to the owner's groups (`add_msg_template`,

@@ -310,7 +310,7 @@ macro_rules! impl_group_store {
                 .bind(brand.0)
                 .bind(group)
                 .bind(before_id.unwrap_or(i64::MAX))
-                .bind(i64::from(limit.clamp(1, 1000)))
+                .bind(i64::from(limit.clamp(1, 100_000)))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;

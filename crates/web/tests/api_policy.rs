@@ -46,6 +46,7 @@ const POLICY: &[(&str, &str)] = &[
     ("searchGroupChats", "AMC"),
     ("getGroupChat", "AMC"),
     ("postToGroup", "A"),
+    ("exportGroupChat", "C"),
     ("syncGroupChats", "HD"),
     ("searchArchive", "AMC"),
     ("exportSearch", "C"),
@@ -185,7 +186,7 @@ async fn request(
         campaign(app, domain::CampaignKind::Broadcast).await
     } else if path.starts_with("/tasks/") {
         campaign(app, domain::CampaignKind::Prepared).await
-    } else if path == "/groups/{id}" || path == "/groups/{id}/messages" {
+    } else if path.starts_with("/groups/{id}") {
         // A customer group of Li Na's (whom the store manager also oversees).
         let (_, external) = app.wecom_clients("li.na").await.remove(0);
         let chat = app

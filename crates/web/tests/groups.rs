@@ -178,6 +178,43 @@ async fn a_customer_group_is_read_from_wecom_and_its_words_are_archived_checked_
             .any(|e| e.action == "compliance_read" && e.subject == format!("group:{group}"))
     );
 
+    // Compliance exports the group's words (audited); an associate may not.
+    let (status, csv) = app
+        .call(
+            "GET",
+            &format!("/api/v1/groups/{group}/export?format=csv"),
+            Some(&officer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "id,at,group_id,sender_ref,client_id,associate_id,msg_type,body"
+    );
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines[2].ends_with("可以的，我私下给您打八折"), "{csv}");
+    let log = app
+        .salon
+        .repo
+        .audit_log(app.brand.id, 0, 1000)
+        .await
+        .expect("log");
+    assert!(
+        log.iter()
+            .any(|e| e.action == "export" && e.subject == format!("group:{group}"))
+    );
+    let (status, _) = app
+        .call(
+            "GET",
+            &format!("/api/v1/groups/{group}/export"),
+            Some(&li),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
     // A client joins; the group is dismissed: the roster follows, the words stay.
     app.sim.join_group(&chat, &ec).await.expect("join");
     app.settle().await;

@@ -547,6 +547,21 @@ pub async fn export_thread(
     Ok(([(axum::http::header::CONTENT_TYPE, content_type)], text).into_response())
 }
 
+pub async fn export_group(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    q: Result<Query<FormatParams>, QueryRejection>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let format = query(q)?.format.unwrap_or_else(|| "jsonl".into());
+    let id = id
+        .parse()
+        .map_err(|_| ApiError(AppError::NotFound("group chat")))?;
+    let (text, content_type) = s.salon.export_group(&a, id, &format).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], text).into_response())
+}
+
 pub async fn get_outbound(
     State(s): State<AppState>,
     Caller(a): Caller,

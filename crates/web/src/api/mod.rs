@@ -703,6 +703,15 @@ pub fn routes() -> Vec<ApiRoute> {
             "A group chat: its members and its words from the chat archive, oldest first, with its flags (a compliance read is audited)"
         ),
         route!(
+            get,
+            GET,
+            "/groups/{id}/export",
+            "exportGroupChat",
+            ExportConversations,
+            export_group,
+            "A group chat's words as JSON Lines or CSV (`format`); written to the audit log"
+        ),
+        route!(
             post,
             POST,
             "/groups/{id}/messages",

@@ -597,7 +597,7 @@ pub async fn send(
 
 #[derive(Deserialize)]
 pub struct ExportQuery {
-    format: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 pub async fn export(
@@ -609,18 +609,33 @@ pub async fn export(
     let id = client_id(&id)?;
     let format = q.format.unwrap_or_else(|| "jsonl".into());
     let (body, content_type) = state.salon.export_thread(&v.actor, id, &format).await?;
+    Ok(download(
+        &format!("thread-{}", id.0),
+        &format,
+        content_type,
+        body,
+    ))
+}
+
+/// An export as a file download: `NAME.csv` or `NAME.jsonl`.
+pub(crate) fn download(
+    name: &str,
+    format: &str,
+    content_type: &str,
+    body: String,
+) -> axum::response::Response {
     let ext = if format == "csv" { "csv" } else { "jsonl" };
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"thread-{}.{ext}\"", id.0),
+                format!("attachment; filename=\"{name}.{ext}\""),
             ),
         ],
         body,
     )
-        .into_response())
+        .into_response()
 }
 
 pub struct ServiceRow {

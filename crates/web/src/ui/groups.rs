@@ -11,7 +11,7 @@ use app::AppError;
 use domain::{Action, MemberKind, Sender};
 
 use super::Viewer;
-use super::conversations::{Bubble, card_view};
+use super::conversations::{Bubble, ExportQuery, card_view, download};
 use super::format::datetime;
 use super::pages::{Chrome, PageResult, WithCsrf, chrome, field_errors, render, render_form, to};
 use crate::{AppState, PageError};
@@ -34,6 +34,7 @@ pub struct Words {
     pub posted: &'static str,
     pub not_posted: &'static str,
     pub owner_only: &'static str,
+    pub export: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -54,6 +55,7 @@ pub const EN: Words = Words {
     posted: "Handed to WeCom: confirm it in WeCom to post it to the group.",
     not_posted: "Not posted",
     owner_only: "Only the group's owner posts to it from Salon.",
+    export: "Export",
 };
 
 pub const ZH: Words = Words {
@@ -74,6 +76,7 @@ pub const ZH: Words = Words {
     posted: "已提交企业微信：请在企业微信中确认后发送到群。",
     not_posted: "未发送",
     owner_only: "只有群主可以从 Salon 向群发消息。",
+    export: "导出",
 };
 
 pub(crate) fn words_for(v: &Viewer) -> &'static Words {
@@ -164,6 +167,7 @@ struct GroupPage {
     bubbles: Vec<Bubble>,
     id: i64,
     can_post: bool,
+    can_export: bool,
     idem: String,
     draft: String,
     error: Option<String>,
@@ -220,6 +224,23 @@ pub async fn post(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+pub async fn export(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<ExportQuery>,
+) -> Result<axum::response::Response, PageError> {
+    let id = group_id(&id)?;
+    let format = q.format.unwrap_or_else(|| "jsonl".into());
+    let (body, content_type) = state.salon.export_group(&v.actor, id, &format).await?;
+    Ok(download(
+        &format!("group-{id}"),
+        &format,
+        content_type,
+        body,
+    ))
 }
 
 async fn group_page(
@@ -314,6 +335,7 @@ async fn group_page(
             bubbles,
             id,
             can_post: t.can_post,
+            can_export: a.can(Action::ExportConversations),
             idem: app::auth::new_secret("ui-"),
             draft,
             error,

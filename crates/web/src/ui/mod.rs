@@ -91,6 +91,7 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/groups", get(groups::groups))
         .route("/groups/{id}", get(groups::group))
         .route("/groups/{id}/post", post(groups::post))
+        .route("/groups/{id}/export", get(groups::export))
         .route("/archive", get(conversations::archive))
         .route("/archive/export", get(conversations::export_archive))
         .route("/inbox/{id}", get(conversations::thread))
