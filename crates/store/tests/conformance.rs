@@ -17,6 +17,16 @@ struct Db {
     repo: Arc<dyn Repo>,
     sqlite_dir: Option<std::path::PathBuf>,
     _pg: Option<PgDatabase>,
+    _sqlite_files: Option<TempDir>,
+}
+
+/// A throw-away SQLite directory, removed at the end of the test.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A throw-away PostgreSQL database, dropped at the end of the test.
@@ -67,8 +77,9 @@ async fn sqlite() -> Db {
     Db {
         name: "sqlite",
         repo: Arc::new(repo),
-        sqlite_dir: Some(dir),
+        sqlite_dir: Some(dir.clone()),
         _pg: None,
+        _sqlite_files: Some(TempDir(dir)),
     }
 }
 
@@ -105,6 +116,7 @@ async fn postgres() -> Option<Db> {
         name: "postgres",
         repo: Arc::new(repo),
         sqlite_dir: None,
+        _sqlite_files: None,
         _pg: Some(guard),
     })
 }
