@@ -2,12 +2,13 @@
 //! recall is a new message); this module keeps each brand's search index caught up with it
 //! and answers searches in the actor's scope, with exports that are audited.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use domain::{Action, BrandId, ClientQuery, Message, Role, Scope, UserId};
+use domain::{Action, BrandId, ClientId, ClientQuery, Message, Role, Scope, UserId};
 
 use crate::{Actor, AppError, AppResult, Salon};
 
@@ -244,23 +245,61 @@ impl Salon {
         Ok(Some(q))
     }
 
-    /// Searches the archive's one-to-one threads within the actor's scope. A compliance
-    /// search is audited.
-    pub async fn search_archive(&self, actor: &Actor, s: &ArchiveSearch) -> AppResult<Vec<Found>> {
+    /// The ids a search finds in the actor's scope: in the one-to-one threads, or in the
+    /// group chats.
+    async fn found_ids(
+        &self,
+        actor: &Actor,
+        s: &ArchiveSearch,
+        groups: bool,
+    ) -> AppResult<Vec<i64>> {
         actor.require(Action::ReadConversations)?;
         let b = actor.brand.id;
-        let Some(q) = self.scoped_query(actor, s, false).await? else {
+        let Some(q) = self.scoped_query(actor, s, groups).await? else {
             return Ok(Vec::new());
         };
         self.catch_up_index(b).await?;
-        let index = self.archive()?.brand(b.0).map_err(internal)?;
-        let ids = blocking(move || index.search(&q)).await?;
+        let archive = self.archive()?;
+        let index = if groups {
+            archive.groups(b.0)
+        } else {
+            archive.brand(b.0)
+        }
+        .map_err(internal)?;
+        blocking(move || index.search(&q)).await
+    }
+
+    /// A compliance officer's search goes to the audit log.
+    async fn audit_search(
+        &self,
+        actor: &Actor,
+        what: &str,
+        s: &ArchiveSearch,
+        found: usize,
+    ) -> AppResult<()> {
+        if actor.role == Role::Compliance {
+            self.audit(
+                actor,
+                "compliance_read",
+                what,
+                serde_json::json!({"search": s, "found": found}),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Searches the archive's one-to-one threads within the actor's scope. A compliance
+    /// search is audited.
+    pub async fn search_archive(&self, actor: &Actor, s: &ArchiveSearch) -> AppResult<Vec<Found>> {
+        let b = actor.brand.id;
+        let ids = self.found_ids(actor, s, false).await?;
         let messages = self.repo.messages_by_ids(b, &ids).await?;
-        let mut names = std::collections::HashMap::new();
+        let mut names: HashMap<ClientId, String> = HashMap::new();
         let mut out = Vec::with_capacity(messages.len());
         for m in messages {
-            let name = match names.get(&m.client_id) {
-                Some(n) => String::clone(n),
+            let client_name = match names.get(&m.client_id) {
+                Some(n) => n.clone(),
                 None => {
                     let n = self
                         .repo
@@ -274,18 +313,11 @@ impl Salon {
             };
             out.push(Found {
                 message: m,
-                client_name: name,
+                client_name,
             });
         }
-        if actor.role == Role::Compliance {
-            self.audit(
-                actor,
-                "compliance_read",
-                "archive search",
-                serde_json::json!({"search": s, "found": out.len()}),
-            )
+        self.audit_search(actor, "archive search", s, out.len())
             .await?;
-        }
         Ok(out)
     }
 
@@ -296,19 +328,13 @@ impl Salon {
         actor: &Actor,
         s: &ArchiveSearch,
     ) -> AppResult<Vec<FoundInGroup>> {
-        actor.require(Action::ReadConversations)?;
         let b = actor.brand.id;
-        let Some(q) = self.scoped_query(actor, s, true).await? else {
-            return Ok(Vec::new());
-        };
-        self.catch_up_index(b).await?;
-        let index = self.archive()?.groups(b.0).map_err(internal)?;
-        let ids = blocking(move || index.search(&q)).await?;
+        let ids = self.found_ids(actor, s, true).await?;
         let messages = self.repo.group_messages_by_ids(b, &ids).await?;
-        let mut names: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+        let mut names: HashMap<i64, String> = HashMap::new();
         let mut out = Vec::with_capacity(messages.len());
         for m in messages {
-            let name = match names.get(&m.group_id) {
+            let group_name = match names.get(&m.group_id) {
                 Some(n) => n.clone(),
                 None => {
                     let n = self
@@ -323,18 +349,11 @@ impl Salon {
             };
             out.push(FoundInGroup {
                 message: m,
-                group_name: name,
+                group_name,
             });
         }
-        if actor.role == Role::Compliance {
-            self.audit(
-                actor,
-                "compliance_read",
-                "group chat search",
-                serde_json::json!({"search": s, "found": out.len()}),
-            )
+        self.audit_search(actor, "group chat search", s, out.len())
             .await?;
-        }
         Ok(out)
     }
 

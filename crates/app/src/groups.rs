@@ -150,8 +150,14 @@ impl Salon {
             .await?)
     }
 
+    /// Reads every customer group of the actor's brand from WeCom (admin and HQ).
+    pub async fn sync_groups(&self, actor: &Actor) -> AppResult<usize> {
+        actor.require(Action::ManageChannels)?;
+        self.sync_groups_of(actor.brand.id).await
+    }
+
     /// Reads every customer group of the brand from WeCom and stores them. Returns how many.
-    pub async fn sync_groups(&self, brand: BrandId) -> AppResult<usize> {
+    pub async fn sync_groups_of(&self, brand: BrandId) -> AppResult<usize> {
         let api = self.wecom_api(brand).await?;
         let mut cursor = String::new();
         let mut n = 0;
@@ -560,6 +566,8 @@ impl Salon {
         let now = now_millis();
         let stale = now - crate::broadcasts::lease(self).as_millis() as i64;
         let mut n = 0;
+        // Each brand's WeCom userids, read once per round.
+        let mut linked: HashMap<BrandId, HashMap<UserId, String>> = HashMap::new();
         for p in self.repo.group_posts_due(stale, 16).await? {
             if p.status == GroupPostStatus::Sending {
                 self.repo
@@ -577,15 +585,19 @@ impl Salon {
             let Ok(api) = self.wecom_api(p.brand).await else {
                 continue;
             };
-            let (Some(group), Some(sender)) = (
-                self.repo.group(p.brand, p.group_id).await?,
-                self.repo
-                    .staff_provider_ids(p.brand, WECOM_STAFF)
-                    .await?
-                    .into_iter()
-                    .find(|(u, _)| *u == p.associate_id)
-                    .map(|(_, v)| v),
-            ) else {
+            let ids = match linked.entry(p.brand) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    self.repo
+                        .staff_provider_ids(p.brand, WECOM_STAFF)
+                        .await?
+                        .into_iter()
+                        .collect(),
+                ),
+            };
+            let sender = ids.get(&p.associate_id).cloned();
+            let (Some(group), Some(sender)) = (self.repo.group(p.brand, p.group_id).await?, sender)
+            else {
                 self.repo
                     .group_post_update(
                         p.id,

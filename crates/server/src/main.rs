@@ -765,7 +765,7 @@ async fn channel(command: ChannelCommand) -> anyhow::Result<()> {
         ChannelCommand::Groups { brand, store_args } => {
             let (salon, b) = open_brand(&store_args, &brand).await?;
             let n = salon
-                .sync_groups(b.id)
+                .sync_groups_of(b.id)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{n} customer groups read from WeCom");

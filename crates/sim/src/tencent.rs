@@ -1948,6 +1948,11 @@ pub async fn run_activity(sim: Simulator, every: Duration, menu_keys: Vec<String
     let mut followers: Vec<String> = Vec::new();
     loop {
         tokio::time::sleep(every).await;
+        // The brand's archive reader runs on every tick: what was said in groups (a client's
+        // words, or a post an associate confirmed) reaches Salon within one tick.
+        if let Err(e) = sim.deliver_archive().await {
+            tracing::debug!(error = %e, "sandbox archive reader");
+        }
         let roll: u32 = rng.gen_range(0..10);
         let result = match roll {
             0..=2 => {
@@ -1968,10 +1973,8 @@ pub async fn run_activity(sim: Simulator, every: Duration, menu_keys: Vec<String
                 }
                 let (chat, members) = &groups[rng.gen_range(0..groups.len())];
                 let who = &members[rng.gen_range(0..members.len())];
-                match sim.group_says(chat, who, PHRASES[rng.gen_range(0..PHRASES.len())]) {
-                    Ok(_) => sim.deliver_archive().await.map(|_| ()),
-                    Err(e) => Err(e),
-                }
+                sim.group_says(chat, who, PHRASES[rng.gen_range(0..PHRASES.len())])
+                    .map(|_| ())
             }
             4..=6 => {
                 let contacts = sim.contact_ids();

@@ -337,24 +337,11 @@ macro_rules! impl_conversation_store {
             }
 
             async fn messages_by_ids(&self, brand: BrandId, ids: &[i64]) -> RepoResult<Vec<Message>> {
-                if ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut by_id = std::collections::HashMap::new();
-                for chunk in ids.chunks(BATCH) {
-                    let mut qb = Qb::new("SELECT * FROM messages WHERE brand_id = ");
-                    qb.push_bind(brand.0).push(" AND id IN (");
-                    let mut sep = qb.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(*id);
-                    }
-                    qb.push(")");
-                    for r in qb.build().fetch_all(&self.pool).await.map_err(db)? {
-                        let m = self.message_row(brand, &r)?;
-                        by_id.insert(m.id, m);
-                    }
-                }
-                Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+                self.by_ids("SELECT * FROM messages WHERE brand_id = ", brand, ids, |r| {
+                    let m = self.message_row(brand, r)?;
+                    Ok((m.id, m))
+                })
+                .await
             }
 
             async fn messages_for_index(

@@ -315,6 +315,32 @@ macro_rules! impl_repo {
                 Ok(())
             }
 
+            /// The brand's rows of `select_brand` (a `SELECT … WHERE brand_id = ` prefix) with
+            /// these ids, read in chunks; each row read by `row` and returned in the order asked.
+            async fn by_ids<T>(
+                &self,
+                select_brand: &'static str,
+                brand: BrandId,
+                ids: &[i64],
+                row: impl Fn(&DbRow) -> RepoResult<(i64, T)>,
+            ) -> RepoResult<Vec<T>> {
+                let mut by_id = std::collections::HashMap::new();
+                for chunk in ids.chunks(BATCH) {
+                    let mut qb = Qb::new(select_brand);
+                    qb.push_bind(brand.0).push(" AND id IN (");
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(")");
+                    for r in qb.build().fetch_all(&self.pool).await.map_err(db)? {
+                        let (id, t) = row(&r)?;
+                        by_id.insert(id, t);
+                    }
+                }
+                Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+            }
+
             async fn client_exists(tx: &mut Tx<'_>, brand: BrandId, id: ClientId) -> RepoResult<()> {
                 let found: Option<i64> = sqlx::query_scalar("SELECT id FROM clients WHERE brand_id = $1 AND id = $2")
                     .bind(brand.0)

@@ -16,6 +16,17 @@ async fn get(app: &TestApp, token: &str, path: &str) -> (StatusCode, Value) {
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
+/// Whether the brand's audit log has an entry of this action on this subject.
+async fn audited(app: &TestApp, action: &str, subject: &str) -> bool {
+    app.salon
+        .repo
+        .audit_log(app.brand.id, 0, 1000)
+        .await
+        .expect("log")
+        .iter()
+        .any(|e| e.action == action && e.subject == subject)
+}
+
 #[tokio::test]
 async fn a_customer_group_is_read_from_wecom_and_its_words_are_archived_checked_and_scoped() {
     let app = spawn(60).await;
@@ -167,16 +178,7 @@ async fn a_customer_group_is_read_from_wecom_and_its_words_are_archived_checked_
     // A compliance officer's reading is audited.
     let (status, _) = get(&app, &officer, &format!("/api/v1/groups/{group}")).await;
     assert_eq!(status, StatusCode::OK);
-    let log = app
-        .salon
-        .repo
-        .audit_log(app.brand.id, 0, 1000)
-        .await
-        .expect("log");
-    assert!(
-        log.iter()
-            .any(|e| e.action == "compliance_read" && e.subject == format!("group:{group}"))
-    );
+    assert!(audited(&app, "compliance_read", &format!("group:{group}")).await);
 
     // Compliance exports the group's words (audited); an associate may not.
     let (status, csv) = app
@@ -195,16 +197,7 @@ async fn a_customer_group_is_read_from_wecom_and_its_words_are_archived_checked_
     );
     assert_eq!(lines.len(), 4, "{csv}");
     assert!(lines[2].ends_with("可以的，我私下给您打八折"), "{csv}");
-    let log = app
-        .salon
-        .repo
-        .audit_log(app.brand.id, 0, 1000)
-        .await
-        .expect("log");
-    assert!(
-        log.iter()
-            .any(|e| e.action == "export" && e.subject == format!("group:{group}"))
-    );
+    assert!(audited(&app, "export", &format!("group:{group}")).await);
     let (status, _) = app
         .call(
             "GET",

@@ -489,8 +489,7 @@ pub async fn post_to_group(
 }
 
 pub async fn sync_groups(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
-    a.require(domain::Action::ManageChannels)?;
-    let n = s.salon.sync_groups(a.brand.id).await?;
+    let n = s.salon.sync_groups(&a).await?;
     Ok(Json(json!({ "groups": n })))
 }
 

@@ -546,8 +546,8 @@ pub async fn thread(
 
 #[derive(Deserialize)]
 pub struct SendForm {
-    text: String,
-    idem: Option<String>,
+    pub(crate) text: String,
+    pub(crate) idem: Option<String>,
 }
 
 pub async fn send(
@@ -583,15 +583,20 @@ pub async fn send(
             };
             Ok(to(&format!("/inbox/{}?ok={ok}#compose", id.0)))
         }
-        Err(e @ AppError::Blocked { .. }) => {
-            let msg = format!("{}: {e}", words(&v).blocked);
+        Err(e) => {
+            let msg = refusal(e, words(&v).blocked)?;
             refused(&state, &v, id, msg, f.input.text).await
         }
-        Err(e @ AppError::Invalid(_)) => {
-            let msg = field_errors(e)?.join("; ");
-            refused(&state, &v, id, msg, f.input.text).await
-        }
-        Err(e) => Err(PageError(e)),
+    }
+}
+
+/// What to tell the writer of a message that was not taken: a rule that blocks it (after
+/// `blocked`), or what is wrong with it. Any other error is the page's.
+pub(crate) fn refusal(e: AppError, blocked: &str) -> Result<String, PageError> {
+    match e {
+        e @ AppError::Blocked { .. } => Ok(format!("{blocked}: {e}")),
+        e @ AppError::Invalid(_) => Ok(field_errors(e)?.join("; ")),
+        e => Err(PageError(e)),
     }
 }
 

@@ -11,9 +11,9 @@ use app::AppError;
 use domain::{Action, MemberKind, Sender};
 
 use super::Viewer;
-use super::conversations::{Bubble, ExportQuery, card_view, download};
+use super::conversations::{Bubble, ExportQuery, SendForm, card_view, download, refusal};
 use super::format::datetime;
-use super::pages::{Chrome, PageResult, WithCsrf, chrome, field_errors, render, render_form, to};
+use super::pages::{Chrome, PageResult, WithCsrf, chrome, render, render_form, to};
 use crate::{AppState, PageError};
 
 pub struct Words {
@@ -194,17 +194,11 @@ pub async fn group(
     group_page(&state, &v, group_id(&id)?, None, ok, String::new()).await
 }
 
-#[derive(Deserialize)]
-pub struct PostForm {
-    text: String,
-    idem: Option<String>,
-}
-
 pub async fn post(
     State(state): State<AppState>,
     v: Viewer,
     Path(id): Path<String>,
-    Form(f): Form<WithCsrf<PostForm>>,
+    Form(f): Form<WithCsrf<SendForm>>,
 ) -> PageResult {
     v.check_csrf(&f.csrf)?;
     let id = group_id(&id)?;
@@ -214,15 +208,11 @@ pub async fn post(
         .await
     {
         Ok(_) => Ok(to(&format!("/groups/{id}?ok=posted#compose"))),
-        Err(e @ AppError::Blocked { .. }) => {
-            let msg = format!("{}: {e}", words_for(&v).not_posted);
+        Err(e) => {
+            let msg = refusal(e, words_for(&v).not_posted)?;
+            // Shown again with the error: 422.
             group_page(&state, &v, id, Some(msg), None, f.input.text).await
         }
-        Err(e @ AppError::Invalid(_)) => {
-            let msg = field_errors(e)?.join("; ");
-            group_page(&state, &v, id, Some(msg), None, f.input.text).await
-        }
-        Err(e) => Err(e.into()),
     }
 }
 
