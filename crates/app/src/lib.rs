@@ -15,6 +15,7 @@ pub mod error;
 pub mod groups;
 pub mod import;
 pub mod org;
+pub mod sales;
 pub mod sandbox;
 
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct Salon {
     pub broadcasts: Arc<broadcasts::Broadcasts>,
     /// The asset pool's files and WeCom media ids.
     assets: Arc<assets::AssetStore>,
+    /// Month figures of sales, per brand and month, with the generation they were computed at.
+    sales_cache: Arc<std::sync::Mutex<sales::SalesCache>>,
 }
 
 impl Salon {
@@ -77,6 +80,7 @@ impl Salon {
             archive: None,
             broadcasts: Arc::default(),
             assets: Arc::default(),
+            sales_cache: Arc::default(),
         }
     }
 

@@ -8,7 +8,15 @@ pub type RepoResult<T> = Result<T, RepoError>;
 
 #[async_trait]
 pub trait Repo:
-    ChannelStore + EventStore + ConversationStore + BroadcastStore + GroupStore + Send + Sync + 'static
+    ChannelStore
+    + EventStore
+    + ConversationStore
+    + BroadcastStore
+    + GroupStore
+    + SalesStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Whether the database answers and every migration is applied.
     async fn ready(&self) -> RepoResult<()>;
@@ -663,4 +671,125 @@ pub trait BroadcastStore: Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> RepoResult<Vec<SendRow>>;
+}
+
+/// A month's target for an associate: (month `YYYY-MM`, associate e-mail, amount in minor units).
+pub type Target = (String, String, i64);
+
+/// Sales (spec/attribution.md): orders, returns, touches, exchange rates, the brand's policy,
+/// monthly targets and disputes. Clients are named by CRM id and associates by e-mail, as the
+/// spec's files name them. Every write that can change a figure moves the brand's generation
+/// ([`SalesStore::sales_generation`]) in the same transaction.
+#[async_trait]
+pub trait SalesStore: Send + Sync + 'static {
+    /// Stores the orders not held yet (by order id), in one transaction; returns the ids of
+    /// those that were new. An order id held already is left as it is, whatever the new one says.
+    async fn put_orders(&self, brand: BrandId, orders: &[sales::Order]) -> RepoResult<Vec<String>>;
+    /// The brand's clients among these CRM ids: (CRM id, client).
+    async fn clients_by_crm(
+        &self,
+        brand: BrandId,
+        refs: &[String],
+    ) -> RepoResult<Vec<(String, ClientId)>>;
+    /// Stores the returns not held yet (by return id), in one transaction.
+    async fn put_returns(&self, brand: BrandId, returns: &[sales::Return]) -> RepoResult<u64>;
+    /// Stores touches, each once, in one transaction; `origin` says what recorded them.
+    async fn put_touches(
+        &self,
+        brand: BrandId,
+        touches: &[sales::Touch],
+        origin: &str,
+    ) -> RepoResult<u64>;
+    /// Stores exchange rates (a rate for a currency and day replaces the one held).
+    async fn put_fx_rates(&self, brand: BrandId, rates: &[sales::FxRate]) -> RepoResult<u64>;
+    async fn fx_rates(&self, brand: BrandId) -> RepoResult<Vec<sales::FxRate>>;
+    async fn orders_by_id(&self, brand: BrandId, ids: &[String]) -> RepoResult<Vec<sales::Order>>;
+    /// Orders placed in `[from, to)`.
+    async fn orders_placed(
+        &self,
+        brand: BrandId,
+        from: Millis,
+        to: Millis,
+    ) -> RepoResult<Vec<sales::Order>>;
+    /// A client's orders, newest first.
+    async fn orders_of_client(
+        &self,
+        brand: BrandId,
+        client: &str,
+        limit: u32,
+    ) -> RepoResult<Vec<sales::Order>>;
+    /// Returns made in `[from, to)`.
+    async fn returns_made(
+        &self,
+        brand: BrandId,
+        from: Millis,
+        to: Millis,
+    ) -> RepoResult<Vec<sales::Return>>;
+    async fn returns_of_orders(
+        &self,
+        brand: BrandId,
+        order_ids: &[String],
+    ) -> RepoResult<Vec<sales::Return>>;
+    /// The touches of these clients in `(after, until]`.
+    async fn touches_of_clients(
+        &self,
+        brand: BrandId,
+        clients: &[String],
+        after: Millis,
+        until: Millis,
+    ) -> RepoResult<Vec<sales::Touch>>;
+    /// How many touches the brand holds.
+    async fn count_touches(&self, brand: BrandId) -> RepoResult<i64>;
+    /// The book history of clients named by CRM id: (CRM id, who from when), oldest first.
+    async fn book_history(
+        &self,
+        brand: BrandId,
+        clients: &[String],
+    ) -> RepoResult<Vec<(String, sales::Assignment)>>;
+    /// The policy file (without targets) as stored, if the brand set one.
+    async fn sales_policy(&self, brand: BrandId) -> RepoResult<Option<String>>;
+    /// Replaces the policy and sets the targets it names, in one transaction.
+    async fn put_sales_policy(
+        &self,
+        brand: BrandId,
+        policy: &str,
+        targets: &[Target],
+        by: Option<UserId>,
+    ) -> RepoResult<()>;
+    /// Sets targets (an associate's target for a month replaces the one held).
+    async fn put_targets(&self, brand: BrandId, targets: &[Target]) -> RepoResult<()>;
+    /// The targets of a month: (associate, amount).
+    async fn targets(&self, brand: BrandId, month: &str) -> RepoResult<Vec<(String, i64)>>;
+    async fn create_dispute(
+        &self,
+        brand: BrandId,
+        order_id: &str,
+        raised_by: UserId,
+        reason: &str,
+        at: Millis,
+    ) -> RepoResult<Dispute>;
+    async fn dispute(&self, brand: BrandId, id: i64) -> RepoResult<Option<Dispute>>;
+    /// Disputes, newest first; `status` narrows them.
+    async fn disputes(
+        &self,
+        brand: BrandId,
+        status: Option<DisputeStatus>,
+    ) -> RepoResult<Vec<Dispute>>;
+    /// Decides an open dispute: `shares` set the order's credit (Decided) or `None` keeps the
+    /// computed one (Rejected). A dispute decided already is `Stale`.
+    async fn decide_dispute(
+        &self,
+        brand: BrandId,
+        id: i64,
+        shares: Option<&[(String, sales::Dec)]>,
+        by: UserId,
+        note: &str,
+        at: Millis,
+    ) -> RepoResult<Dispute>;
+    /// Every decided order's shares (the latest decision of each order).
+    async fn decisions(&self, brand: BrandId) -> RepoResult<Vec<sales::Decision>>;
+    /// Moves with every write that can change a figure: cached reports compare it.
+    async fn sales_generation(&self, brand: BrandId) -> RepoResult<i64>;
+    /// Moves whenever a client's book changes (any brand's): book credit depends on it.
+    async fn assignment_mark(&self, brand: BrandId) -> RepoResult<i64>;
 }

@@ -132,6 +132,21 @@ pub enum Action {
     /// List the customer group chats in scope, with their figures (HQ: figures only; the
     /// words need [`Action::ReadConversations`]).
     ReadGroupChats,
+    /// Import orders, returns, touches and exchange rates; post orders and returns (the POS and
+    /// the e-commerce site's integration).
+    ImportSales,
+    /// Sales statements and leaderboards in scope (associates: their own statement and their
+    /// store's ranks; store managers: their store; HQ: the brand).
+    ReadSales,
+    /// Set the brand's attribution and commission policy.
+    ManageSalesPolicy,
+    /// Set monthly targets (store managers: their store's associates).
+    SetTargets,
+    /// Contest an order's credit.
+    DisputeCredit,
+    /// Decide disputes (store managers: their store's; audited) and export statements for
+    /// payroll (audited).
+    DecideDisputes,
 }
 
 impl Action {
@@ -168,6 +183,11 @@ impl Action {
             SendPrepared => matches!(role, Associate),
             ReadAssets => matches!(role, Associate | StoreManager | Hq),
             ReadGroupChats => matches!(role, Associate | StoreManager | Hq | Compliance),
+            ImportSales => matches!(role, Hq | Admin),
+            ReadSales => matches!(role, Associate | StoreManager | Hq),
+            ManageSalesPolicy => matches!(role, Hq),
+            SetTargets | DecideDisputes => matches!(role, StoreManager | Hq),
+            DisputeCredit => matches!(role, Associate),
         }
     }
 }

@@ -10,6 +10,7 @@ mod event_sql;
 mod group_sql;
 pub mod pii;
 mod postgres;
+mod sales_sql;
 mod sql;
 mod sqlite;
 
@@ -65,6 +66,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "group chats",
         include_str!("../migrations/sqlite/0007_group_chats.sql"),
         include_str!("../migrations/postgres/0007_group_chats.sql"),
+    ),
+    (
+        8,
+        "sales",
+        include_str!("../migrations/sqlite/0008_sales.sql"),
+        include_str!("../migrations/postgres/0008_sales.sql"),
     ),
 ];
 

@@ -12,11 +12,12 @@ use crate::conversation_sql::impl_conversation_store;
 use crate::event_sql::impl_event_store;
 use crate::group_sql::{GroupKey, impl_group_store};
 use crate::pii::Purpose;
+use crate::sales_sql::impl_sales_store;
 use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
 use domain::ports::{
     Audience, BroadcastStore, ChannelStore, ConversationStore, EventStore, GroupStore, PlanCounts,
-    Planner, Repo, RepoResult, StoredEvent,
+    Planner, Repo, RepoResult, SalesStore, StoredEvent, Target,
 };
 use domain::*;
 
@@ -30,6 +31,7 @@ impl_repo!(
 impl_channel_store!(PgRepo);
 impl_event_store!(PgRepo);
 impl_group_store!(PgRepo);
+impl_sales_store!(PgRepo);
 impl_conversation_store!(PgRepo, "BEGIN", "SELECT pg_advisory_xact_lock($1)");
 impl_broadcast_store!(PgRepo, "BEGIN", "SELECT pg_advisory_xact_lock($1)");
 

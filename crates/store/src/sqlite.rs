@@ -16,11 +16,12 @@ use crate::conversation_sql::impl_conversation_store;
 use crate::event_sql::impl_event_store;
 use crate::group_sql::{GroupKey, impl_group_store};
 use crate::pii::Purpose;
+use crate::sales_sql::impl_sales_store;
 use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
 use domain::ports::{
     Audience, BroadcastStore, ChannelStore, ConversationStore, EventStore, GroupStore, PlanCounts,
-    Planner, Repo, RepoResult, StoredEvent,
+    Planner, Repo, RepoResult, SalesStore, StoredEvent, Target,
 };
 use domain::*;
 
@@ -34,6 +35,7 @@ impl_repo!(
 impl_channel_store!(SqliteRepo);
 impl_event_store!(SqliteRepo);
 impl_group_store!(SqliteRepo);
+impl_sales_store!(SqliteRepo);
 impl_conversation_store!(SqliteRepo, "BEGIN IMMEDIATE", "SELECT $1");
 impl_broadcast_store!(SqliteRepo, "BEGIN IMMEDIATE", "SELECT $1");
 

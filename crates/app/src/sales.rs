@@ -1,0 +1,697 @@
+//! Sales: importing orders, returns, touches and exchange rates; the brand's policy and
+//! targets; a month's statements (computed by the `sales` crate exactly as spec/attribution.md
+//! says, cached per brand and month until a figure can have changed); disputes.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use domain::*;
+use sales::{Ledger, LineError, Month, MonthFigures};
+
+use crate::{Actor, AppError, AppResult, Salon};
+
+/// Which of the spec's JSON Lines files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SalesFile {
+    Orders,
+    Returns,
+    Touches,
+    Fx,
+}
+
+impl SalesFile {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "orders" => Some(Self::Orders),
+            "returns" => Some(Self::Returns),
+            "touches" => Some(Self::Touches),
+            "fx" => Some(Self::Fx),
+            _ => None,
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Orders => "orders",
+            Self::Returns => "returns",
+            Self::Touches => "touches",
+            Self::Fx => "exchange rates",
+        }
+    }
+}
+
+/// Where the lines come from: a request's body or a file (read twice: checked whole, then
+/// stored, so that a file of ten million touches is never held in memory).
+pub enum Lines {
+    Text(String),
+    File(PathBuf),
+}
+
+impl Lines {
+    fn each(&self, mut f: impl FnMut(usize, &str) -> Result<(), LineError>) -> AppResult<()> {
+        let mut visit = |n: usize, line: &str| {
+            let line = line.trim();
+            if line.is_empty() { Ok(()) } else { f(n, line) }
+        };
+        match self {
+            Lines::Text(t) => {
+                for (i, l) in t.lines().enumerate() {
+                    visit(i + 1, l).map_err(line_error)?;
+                }
+            }
+            Lines::File(p) => {
+                let file = std::fs::File::open(p).map_err(|e| {
+                    AppError::invalid("file", format!("cannot read {}: {e}", p.display()))
+                })?;
+                let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+                let mut buf = String::new();
+                let mut n = 0;
+                loop {
+                    buf.clear();
+                    n += 1;
+                    match r.read_line(&mut buf) {
+                        Ok(0) => break,
+                        Ok(_) => visit(n, &buf).map_err(line_error)?,
+                        Err(e) => {
+                            return Err(AppError::invalid(
+                                &format!("line {n}"),
+                                format!("cannot be read as UTF-8 text ({e})"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn line_error(e: LineError) -> AppError {
+    AppError::Invalid(vec![FieldError::new(
+        format!("line {}: {}", e.line, e.field),
+        e.message,
+    )])
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SalesImport {
+    /// Lines read (blank lines apart).
+    pub lines: u64,
+    /// What was new; the rest was held already.
+    pub added: u64,
+}
+
+/// Rows stored per transaction in the second pass of a file.
+const CHUNK: usize = 20_000;
+
+/// A month's figures as cached: valid while the brand's sales generation is unchanged.
+pub(crate) type SalesCache = HashMap<(BrandId, Month), (i64, Arc<MonthFigures>)>;
+
+/// An associate's month: their statement, the entries behind it and their store's ranks.
+#[derive(Debug, Clone, Serialize)]
+pub struct MyMonth {
+    pub month: Month,
+    pub currency: String,
+    pub statement: sales::Statement,
+    /// 1 for the highest net in the store.
+    pub rank: usize,
+    pub entries: Vec<sales::Entry>,
+    /// The store's leaderboard: associates' names and net sales (no commission).
+    pub leaderboard: Vec<Rank>,
+    pub disputes: Vec<Dispute>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Rank {
+    pub rank: usize,
+    pub associate: String,
+    pub name: String,
+    pub net: i64,
+}
+
+pub fn tz_of(brand: &Brand) -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(brand.time_zone.as_str()).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+pub fn currency_of(brand: &Brand) -> String {
+    brand
+        .currencies
+        .first()
+        .map_or_else(|| "CNY".to_owned(), |c| c.as_str().to_owned())
+}
+
+pub fn parse_month(s: &str) -> AppResult<Month> {
+    Month::parse(s.trim()).ok_or_else(|| AppError::invalid("month", "must be a month, YYYY-MM"))
+}
+
+impl Salon {
+    /// Imports one of the spec's JSON Lines files. Every line is checked first; a bad line is
+    /// refused naming its line and field, and nothing of the file is stored. What is held
+    /// already (an order id, a return id, the same touch) is not stored twice.
+    pub async fn import_sales(
+        &self,
+        actor: &Actor,
+        kind: SalesFile,
+        lines: &Lines,
+    ) -> AppResult<SalesImport> {
+        actor.require(Action::ImportSales)?;
+        let brand = actor.brand.id;
+        let report = match kind {
+            SalesFile::Orders => self.import_orders(actor, lines).await?,
+            SalesFile::Returns => self.import_returns(actor, lines).await?,
+            SalesFile::Touches => {
+                let mut n = 0u64;
+                lines.each(|i, l| sales::input::touch(i, l).map(|_| n += 1))?;
+                let mut added = 0;
+                let mut chunk = Vec::with_capacity(CHUNK.min(n as usize));
+                let mut chunks = Vec::new();
+                // Parsed again; stored a chunk at a time.
+                lines.each(|i, l| {
+                    chunk.push(sales::input::touch(i, l)?);
+                    if chunk.len() == CHUNK {
+                        chunks.push(std::mem::take(&mut chunk));
+                    }
+                    Ok(())
+                })?;
+                chunks.push(chunk);
+                for c in chunks {
+                    added += self.repo.put_touches(brand, &c, "import").await?;
+                }
+                SalesImport { lines: n, added }
+            }
+            SalesFile::Fx => {
+                let mut rates = Vec::new();
+                lines.each(|i, l| sales::input::fx_rate(i, l).map(|r| rates.push(r)))?;
+                let added = self.repo.put_fx_rates(brand, &rates).await?;
+                SalesImport {
+                    lines: rates.len() as u64,
+                    added,
+                }
+            }
+        };
+        tracing::info!(
+            brand = actor.brand.slug.as_str(),
+            what = kind.noun(),
+            lines = report.lines,
+            added = report.added,
+            "sales import"
+        );
+        Ok(report)
+    }
+
+    async fn import_orders(&self, actor: &Actor, lines: &Lines) -> AppResult<SalesImport> {
+        let brand = &actor.brand;
+        let tz = tz_of(brand);
+        let currency = currency_of(brand);
+        let fx = sales::FxTable::new(self.repo.fx_rates(brand.id).await?);
+        let check = |i: usize, l: &str| -> Result<sales::Order, LineError> {
+            let o = sales::input::order(i, l)?;
+            let day = sales::day_of(o.placed_at, &tz);
+            if fx.rate(&currency, &o.currency, day).is_none() {
+                return Err(LineError::new(
+                    i,
+                    "currency",
+                    format!(
+                        "no {} exchange rate on or before {day} (import it first: salon import fx)",
+                        o.currency
+                    ),
+                ));
+            }
+            Ok(o)
+        };
+        let mut n = 0u64;
+        lines.each(|i, l| check(i, l).map(|_| n += 1))?;
+        // Streamed in chunks: a file of a million orders is never held whole. Holding the
+        // parsed chunks of one pass is bounded by the file; store them as they fill.
+        let mut added = 0u64;
+        let mut chunk = Vec::new();
+        let mut pending: Vec<Vec<sales::Order>> = Vec::new();
+        lines.each(|i, l| {
+            chunk.push(check(i, l)?);
+            if chunk.len() == CHUNK {
+                pending.push(std::mem::take(&mut chunk));
+            }
+            Ok(())
+        })?;
+        pending.push(chunk);
+        for c in pending {
+            let new: HashSet<String> = self
+                .repo
+                .put_orders(brand.id, &c)
+                .await?
+                .into_iter()
+                .collect();
+            added += new.len() as u64;
+            let fresh: Vec<&sales::Order> =
+                c.iter().filter(|o| new.contains(&o.order_id)).collect();
+            self.record_purchases(brand, &fx, &fresh).await?;
+        }
+        Ok(SalesImport { lines: n, added })
+    }
+
+    /// An order of a known client shows on the client's profile: lifetime spend (in the brand's
+    /// currency), first and last purchase, the items, on the timeline.
+    async fn record_purchases(
+        &self,
+        brand: &Brand,
+        fx: &sales::FxTable,
+        orders: &[&sales::Order],
+    ) -> AppResult<()> {
+        let refs: Vec<String> = orders
+            .iter()
+            .filter_map(|o| o.client.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if refs.is_empty() {
+            return Ok(());
+        }
+        let clients: HashMap<String, ClientId> = self
+            .repo
+            .clients_by_crm(brand.id, &refs)
+            .await?
+            .into_iter()
+            .collect();
+        if clients.is_empty() {
+            return Ok(());
+        }
+        let tz = tz_of(brand);
+        let currency = currency_of(brand);
+        let stores: HashMap<String, StoreId> = self
+            .repo
+            .list_stores(brand.id)
+            .await?
+            .into_iter()
+            .map(|s| (s.code.as_str().to_owned(), s.id))
+            .collect();
+        let mut purchases = Vec::new();
+        for o in orders {
+            let Some(client) = o.client.as_ref().and_then(|c| clients.get(c)) else {
+                continue;
+            };
+            let rate = fx
+                .rate(&currency, &o.currency, sales::day_of(o.placed_at, &tz))
+                .unwrap_or(sales::Dec::ONE);
+            let associate = match &o.sold_by {
+                Some(e) => self.repo.user_by_email(brand.id, e).await?.map(|u| u.id),
+                None => None,
+            };
+            purchases.push((
+                *client,
+                NewPurchase {
+                    at: o.placed_at,
+                    amount_minor: o.lines.iter().map(|l| rate.mul_round(l.amount)).sum(),
+                    currency: currency.clone(),
+                    store_id: o.store.as_ref().and_then(|s| stores.get(s).copied()),
+                    associate_id: associate,
+                    items: o.lines.iter().map(|l| l.sku.clone()).collect(),
+                },
+            ));
+        }
+        if !purchases.is_empty() {
+            self.repo.add_purchases(brand.id, &purchases).await?;
+        }
+        Ok(())
+    }
+
+    async fn import_returns(&self, actor: &Actor, lines: &Lines) -> AppResult<SalesImport> {
+        let brand = actor.brand.id;
+        let mut parsed = Vec::new();
+        lines.each(|i, l| sales::input::return_line(i, l).map(|r| parsed.push((i, r))))?;
+        let ids: Vec<String> = parsed
+            .iter()
+            .map(|(_, r)| r.order_id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let orders: HashMap<String, sales::Order> = self
+            .repo
+            .orders_by_id(brand, &ids)
+            .await?
+            .into_iter()
+            .map(|o| (o.order_id.clone(), o))
+            .collect();
+        let held = self.repo.returns_of_orders(brand, &ids).await?;
+        let mut seen: HashSet<String> = held.iter().map(|r| r.return_id.clone()).collect();
+        // What is returned of each line so far: (amount, qty).
+        let mut returned: HashMap<(String, u32), (i64, i64)> = HashMap::new();
+        for r in &held {
+            let e = returned.entry((r.order_id.clone(), r.line)).or_default();
+            e.0 += r.amount;
+            e.1 += r.qty;
+        }
+        let mut new = Vec::new();
+        for (i, r) in parsed {
+            let err = |field: &str, m: String| line_error(LineError::new(i, field, m));
+            let Some(order) = orders.get(&r.order_id) else {
+                return Err(err(
+                    "order_id",
+                    format!("no order {:?} is held", r.order_id),
+                ));
+            };
+            let Some(line) = order.line(r.line) else {
+                return Err(err(
+                    "line",
+                    format!("order {:?} has no line {}", r.order_id, r.line),
+                ));
+            };
+            if !seen.insert(r.return_id.clone()) {
+                continue;
+            }
+            if r.at < order.placed_at {
+                return Err(err("at", "is before the order was placed".into()));
+            }
+            let so_far = returned.entry((r.order_id.clone(), r.line)).or_default();
+            if so_far.0 + r.amount > line.amount {
+                return Err(err(
+                    "amount",
+                    format!(
+                        "returns of line {} would add up to {}, more than the {} paid for it",
+                        r.line,
+                        so_far.0 + r.amount,
+                        line.amount
+                    ),
+                ));
+            }
+            if so_far.1 + r.qty > line.qty {
+                return Err(err(
+                    "qty",
+                    format!(
+                        "returns of line {} would add up to {} items, more than the {} sold",
+                        r.line,
+                        so_far.1 + r.qty,
+                        line.qty
+                    ),
+                ));
+            }
+            so_far.0 += r.amount;
+            so_far.1 += r.qty;
+            new.push(r);
+        }
+        let lines_read = (new.len() + seen.len() - held.len()) as u64;
+        let added = self.repo.put_returns(brand, &new).await?;
+        Ok(SalesImport {
+            lines: lines_read.max(added),
+            added,
+        })
+    }
+
+    /// Sets the brand's policy from the spec's policy file (absent keys take their defaults;
+    /// the targets it names are set, others kept).
+    pub async fn set_sales_policy(&self, actor: &Actor, text: &str) -> AppResult<sales::Policy> {
+        actor.require(Action::ManageSalesPolicy)?;
+        let file = sales::input::policy(text)
+            .map_err(|e| AppError::invalid(&format!("policy.{}", e.field), e.message))?;
+        let stored = file.policy.to_json().to_string();
+        let targets: Vec<ports::Target> = file
+            .targets
+            .iter()
+            .flat_map(|(m, per)| {
+                per.iter()
+                    .map(move |(who, a)| (m.to_string(), who.clone(), *a))
+            })
+            .collect();
+        self.repo
+            .put_sales_policy(actor.brand.id, &stored, &targets, actor.user_id())
+            .await?;
+        self.audit(
+            actor,
+            "sales.policy",
+            "policy",
+            serde_json::json!({"policy": file.policy.to_json(), "targets": targets.len()}),
+        )
+        .await?;
+        Ok(file.policy)
+    }
+
+    /// The brand's policy (the spec's defaults until one is set).
+    pub async fn sales_policy(&self, actor: &Actor) -> AppResult<sales::Policy> {
+        actor.require(Action::ReadSales)?;
+        self.stored_policy(actor.brand.id).await
+    }
+
+    async fn stored_policy(&self, brand: BrandId) -> AppResult<sales::Policy> {
+        match self.repo.sales_policy(brand).await? {
+            None => Ok(sales::Policy::default()),
+            Some(text) => sales::input::policy(&text)
+                .map(|f| f.policy)
+                .map_err(|e| AppError::Internal(format!("stored sales policy: {e}"))),
+        }
+    }
+
+    /// Sets monthly targets: (associate e-mail, amount in minor units). A store manager sets
+    /// them for their own store's associates only.
+    pub async fn set_targets(
+        &self,
+        actor: &Actor,
+        month: &str,
+        targets: &[(String, i64)],
+    ) -> AppResult<usize> {
+        actor.require(Action::SetTargets)?;
+        let month = parse_month(month)?;
+        let mut rows = Vec::with_capacity(targets.len());
+        for (i, (who, amount)) in targets.iter().enumerate() {
+            let field = format!("targets[{i}]");
+            let email = sales::input::email(who).ok_or_else(|| {
+                AppError::invalid(&field, format!("{who:?} is not an e-mail address"))
+            })?;
+            if *amount < 0 {
+                return Err(AppError::invalid(&field, "a target cannot be negative"));
+            }
+            if actor.role == Role::StoreManager {
+                let user = self.repo.user_by_email(actor.brand.id, &email).await?;
+                if user.as_ref().and_then(|u| u.store_id) != actor.store || actor.store.is_none() {
+                    return Err(AppError::Forbidden(format!(
+                        "{email} is not an associate of your store"
+                    )));
+                }
+            }
+            rows.push((month.to_string(), email, *amount));
+        }
+        self.repo.put_targets(actor.brand.id, &rows).await?;
+        self.audit(
+            actor,
+            "sales.targets",
+            &month.to_string(),
+            serde_json::json!({"count": rows.len()}),
+        )
+        .await?;
+        Ok(rows.len())
+    }
+
+    /// The month's figures for the whole brand, from the cache while nothing has changed.
+    pub(crate) async fn month_figures(
+        &self,
+        brand: &Brand,
+        month: Month,
+    ) -> AppResult<Arc<MonthFigures>> {
+        let generation = self.repo.sales_generation(brand.id).await?;
+        let assignments = self.repo.assignment_mark(brand.id).await?;
+        let stamp = generation.wrapping_mul(1_000_003).wrapping_add(assignments);
+        if let Some((g, f)) = self
+            .sales_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&(brand.id, month)).cloned())
+            && g == stamp
+        {
+            return Ok(f);
+        }
+        let figures = Arc::new(self.compute_month(brand, month).await?);
+        if let Ok(mut c) = self.sales_cache.lock() {
+            if c.len() > 256 {
+                c.clear();
+            }
+            c.insert((brand.id, month), (stamp, figures.clone()));
+        }
+        Ok(figures)
+    }
+
+    /// Loads what a month needs (its orders, its returns and their orders, those clients'
+    /// touches within the widest window, their book history, decisions, rates, targets) and
+    /// computes it.
+    async fn compute_month(&self, brand: &Brand, month: Month) -> AppResult<MonthFigures> {
+        let tz = tz_of(brand);
+        let policy = self.stored_policy(brand.id).await?;
+        let (start, end) = month.bounds(&tz);
+        let mut orders = self.repo.orders_placed(brand.id, start, end).await?;
+        let returns = self.repo.returns_made(brand.id, start, end).await?;
+        let have: HashSet<&str> = orders.iter().map(|o| o.order_id.as_str()).collect();
+        let missing: Vec<String> = returns
+            .iter()
+            .filter(|r| !have.contains(r.order_id.as_str()))
+            .map(|r| r.order_id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if !missing.is_empty() {
+            orders.extend(self.repo.orders_by_id(brand.id, &missing).await?);
+        }
+        let clients: Vec<String> = orders
+            .iter()
+            .filter_map(|o| o.client.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let first = orders.iter().map(|o| o.placed_at).min().unwrap_or(start);
+        let last = orders.iter().map(|o| o.placed_at).max().unwrap_or(start);
+        let touches = self
+            .repo
+            .touches_of_clients(brand.id, &clients, first - policy.max_window_ms(), last)
+            .await?;
+        let book = if policy.book_credit {
+            self.repo.book_history(brand.id, &clients).await?
+        } else {
+            Vec::new()
+        };
+        let mut ledger = Ledger::new(&currency_of(brand), tz, policy);
+        for r in self.repo.fx_rates(brand.id).await? {
+            ledger.fx.insert(r);
+        }
+        let targets: BTreeMap<String, i64> = self
+            .repo
+            .targets(brand.id, &month.to_string())
+            .await?
+            .into_iter()
+            .collect();
+        ledger.set_targets(month, targets);
+        for d in self.repo.decisions(brand.id).await? {
+            ledger.add_decision(d);
+        }
+        for o in orders {
+            ledger.add_order(o);
+        }
+        for r in returns {
+            ledger.add_return(r);
+        }
+        for t in touches {
+            ledger.add_touch(t);
+        }
+        for (client, a) in book {
+            ledger.add_assignment(&client, a);
+        }
+        ledger
+            .month(month)
+            .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// The spec's report of a month, in the actor's scope: HQ the brand; a store manager their
+    /// store's associates; an associate their own statement.
+    pub async fn sales_report(&self, actor: &Actor, month: &str) -> AppResult<sales::Report> {
+        actor.require(Action::ReadSales)?;
+        let month = parse_month(month)?;
+        let figures = self.month_figures(&actor.brand, month).await?;
+        let mut report = figures.report.clone();
+        match actor.role {
+            Role::Hq => {}
+            Role::StoreManager => {
+                let team = self.store_team(actor).await?;
+                report
+                    .associates
+                    .retain(|s| team.contains_key(&s.associate));
+            }
+            _ => {
+                let me = actor.user.as_ref().map(|u| u.email.as_str().to_owned());
+                report
+                    .associates
+                    .retain(|s| Some(&s.associate) == me.as_ref());
+                report.unattributed = 0;
+            }
+        }
+        Ok(report)
+    }
+
+    /// E-mail → name of the actor's store's staff.
+    async fn store_team(&self, actor: &Actor) -> AppResult<HashMap<String, String>> {
+        let Some(store) = actor
+            .store
+            .or_else(|| actor.user.as_ref().and_then(|u| u.store_id))
+        else {
+            return Ok(HashMap::new());
+        };
+        Ok(self
+            .repo
+            .list_users(actor.brand.id, Some(store))
+            .await?
+            .into_iter()
+            .map(|(u, _)| (u.email.as_str().to_owned(), u.display_name))
+            .collect())
+    }
+
+    /// An associate's month: statement, the entries behind it, their store's ranks.
+    pub async fn my_month(&self, actor: &Actor, month: &str) -> AppResult<MyMonth> {
+        actor.require(Action::ReadSales)?;
+        let Some(user) = actor.user.as_ref() else {
+            return Err(AppError::Forbidden(
+                "My month is an associate's own page".into(),
+            ));
+        };
+        let month = parse_month(month)?;
+        let figures = self.month_figures(&actor.brand, month).await?;
+        let me = user.email.as_str().to_owned();
+        let team = self.store_team(actor).await?;
+        let mut leaderboard = Vec::new();
+        for s in figures
+            .report
+            .associates
+            .iter()
+            .filter(|s| team.contains_key(&s.associate) || s.associate == me)
+        {
+            leaderboard.push(Rank {
+                rank: leaderboard.len() + 1,
+                associate: s.associate.clone(),
+                name: team
+                    .get(&s.associate)
+                    .cloned()
+                    .unwrap_or_else(|| s.associate.clone()),
+                net: s.net,
+            });
+        }
+        let statement = figures
+            .report
+            .associates
+            .iter()
+            .find(|s| s.associate == me)
+            .cloned()
+            .unwrap_or(sales::Statement {
+                associate: me.clone(),
+                sales: 0,
+                returns: 0,
+                net: 0,
+                orders: 0,
+                commission: 0,
+                target: None,
+            });
+        let rank = leaderboard
+            .iter()
+            .find(|r| r.associate == me)
+            .map_or(leaderboard.len() + 1, |r| r.rank);
+        let entries = figures
+            .entries
+            .iter()
+            .filter(|e| e.associate.as_deref() == Some(me.as_str()))
+            .cloned()
+            .collect();
+        let disputes = self
+            .repo
+            .disputes(actor.brand.id, None)
+            .await?
+            .into_iter()
+            .filter(|d| d.raised_by == user.id)
+            .collect();
+        Ok(MyMonth {
+            month,
+            currency: figures.report.currency.clone(),
+            statement,
+            rank,
+            entries,
+            leaderboard,
+            disputes,
+        })
+    }
+}

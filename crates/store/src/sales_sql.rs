@@ -1,0 +1,563 @@
+//! Sales ([`domain::ports::SalesStore`]) in the SQL both backends accept: orders, returns,
+//! touches, exchange rates, the policy, targets and disputes. Every write that can change a
+//! figure moves the brand's generation in the same transaction.
+
+/// Rows a multi-row insert carries: well under SQLite's bound on parameters.
+pub(crate) const SALES_CHUNK: usize = 1_000;
+
+pub(crate) fn order_from_parts(
+    order_id: String,
+    source: &str,
+    client: Option<String>,
+    store: Option<String>,
+    placed_at: i64,
+    currency: String,
+    sold_by: Option<String>,
+    lines: &str,
+) -> domain::ports::RepoResult<sales::Order> {
+    Ok(sales::Order {
+        order_id,
+        source: sales::Source::parse(source).ok_or_else(|| crate::corrupt("order source"))?,
+        client,
+        store,
+        placed_at,
+        currency,
+        sold_by,
+        lines: serde_json::from_str(lines).map_err(crate::corrupt)?,
+    })
+}
+
+pub(crate) fn dispute_shares(
+    text: Option<String>,
+) -> domain::ports::RepoResult<Option<Vec<(String, sales::Dec)>>> {
+    let Some(text) = text else { return Ok(None) };
+    let raw: Vec<(String, String)> = serde_json::from_str(&text).map_err(crate::corrupt)?;
+    raw.into_iter()
+        .map(|(a, f)| Ok((a, f.parse().map_err(crate::corrupt)?)))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+macro_rules! impl_sales_store {
+    ($Repo:ident) => {
+        impl $Repo {
+            async fn bump_sales(tx: &mut Tx<'_>, brand: BrandId) -> RepoResult<()> {
+                sqlx::query(
+                    "INSERT INTO sales_generations (brand_id, generation) VALUES ($1, 1) \
+                     ON CONFLICT (brand_id) DO UPDATE SET generation = sales_generations.generation + 1",
+                )
+                .bind(brand.0)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            fn sales_order_row(r: &DbRow) -> RepoResult<sales::Order> {
+                let source: String = r.try_get("source").map_err(db)?;
+                let lines: String = r.try_get("lines").map_err(db)?;
+                $crate::sales_sql::order_from_parts(
+                    r.try_get("order_id").map_err(db)?,
+                    &source,
+                    r.try_get("client_ref").map_err(db)?,
+                    r.try_get("store_code").map_err(db)?,
+                    r.try_get("placed_at").map_err(db)?,
+                    r.try_get("currency").map_err(db)?,
+                    r.try_get("sold_by").map_err(db)?,
+                    &lines,
+                )
+            }
+
+            fn sales_return_row(r: &DbRow) -> RepoResult<sales::Return> {
+                Ok(sales::Return {
+                    return_id: r.try_get("return_id").map_err(db)?,
+                    order_id: r.try_get("order_id").map_err(db)?,
+                    line: u32::try_from(r.try_get::<i64, _>("line").map_err(db)?).map_err(corrupt)?,
+                    qty: r.try_get("qty").map_err(db)?,
+                    amount: r.try_get("amount").map_err(db)?,
+                    at: r.try_get("at").map_err(db)?,
+                })
+            }
+
+            fn dispute_row(r: &DbRow) -> RepoResult<Dispute> {
+                let status: String = r.try_get("status").map_err(db)?;
+                Ok(Dispute {
+                    id: r.try_get("id").map_err(db)?,
+                    order_id: r.try_get("order_id").map_err(db)?,
+                    raised_by: UserId(r.try_get("raised_by").map_err(db)?),
+                    reason: r.try_get("reason").map_err(db)?,
+                    status: DisputeStatus::parse(&status).ok_or_else(|| corrupt("dispute status"))?,
+                    shares: $crate::sales_sql::dispute_shares(r.try_get("shares").map_err(db)?)?,
+                    decided_by: r.try_get::<Option<i64>, _>("decided_by").map_err(db)?.map(UserId),
+                    decided_at: r.try_get("decided_at").map_err(db)?,
+                    decision_note: r.try_get("decision_note").map_err(db)?,
+                    created_at: r.try_get("created_at").map_err(db)?,
+                })
+            }
+
+            async fn upsert_targets(tx: &mut Tx<'_>, brand: BrandId, targets: &[Target]) -> RepoResult<()> {
+                let now = now_millis();
+                for chunk in targets.chunks($crate::sales_sql::SALES_CHUNK) {
+                    let mut q = Qb::new("INSERT INTO sales_targets (brand_id, month, associate, amount, updated_at) ");
+                    q.push_values(chunk, |mut b, (month, who, amount)| {
+                        b.push_bind(brand.0).push_bind(month).push_bind(who).push_bind(*amount).push_bind(now);
+                    });
+                    q.push(
+                        " ON CONFLICT (brand_id, month, associate) DO UPDATE SET amount = excluded.amount, \
+                         updated_at = excluded.updated_at",
+                    );
+                    q.build().execute(&mut **tx).await.map_err(db)?;
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl SalesStore for $Repo {
+            async fn put_orders(&self, brand: BrandId, orders: &[sales::Order]) -> RepoResult<Vec<String>> {
+                let now = now_millis();
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut added: Vec<String> = Vec::new();
+                for chunk in orders.chunks($crate::sales_sql::SALES_CHUNK / 2) {
+                    let lines: Vec<String> = chunk
+                        .iter()
+                        .map(|o| serde_json::to_string(&o.lines).map_err(corrupt))
+                        .collect::<RepoResult<_>>()?;
+                    let mut q = Qb::new(
+                        "INSERT INTO sales_orders (brand_id, order_id, source, client_ref, store_code, placed_at, \
+                         currency, sold_by, lines, total, created_at) ",
+                    );
+                    q.push_values(chunk.iter().zip(&lines), |mut b, (o, lines)| {
+                        b.push_bind(brand.0)
+                            .push_bind(&o.order_id)
+                            .push_bind(o.source.as_str())
+                            .push_bind(&o.client)
+                            .push_bind(&o.store)
+                            .push_bind(o.placed_at)
+                            .push_bind(&o.currency)
+                            .push_bind(&o.sold_by)
+                            .push_bind(lines)
+                            .push_bind(o.total())
+                            .push_bind(now);
+                    });
+                    q.push(" ON CONFLICT (brand_id, order_id) DO NOTHING RETURNING order_id");
+                    for r in q.build().fetch_all(&mut *tx).await.map_err(db)? {
+                        added.push(r.try_get("order_id").map_err(db)?);
+                    }
+                }
+                if !added.is_empty() {
+                    Self::bump_sales(&mut tx, brand).await?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(added)
+            }
+
+            async fn clients_by_crm(&self, brand: BrandId, refs: &[String]) -> RepoResult<Vec<(String, ClientId)>> {
+                let mut out = Vec::new();
+                for chunk in refs.chunks(BATCH) {
+                    let mut q = Qb::new("SELECT value, client_id FROM client_identities WHERE kind = 'crm' AND brand_id = ");
+                    q.push_bind(brand.0).push(" AND value IN (");
+                    let mut sep = q.separated(", ");
+                    for c in chunk {
+                        sep.push_bind(c);
+                    }
+                    q.push(")");
+                    for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
+                        out.push((r.try_get("value").map_err(db)?, ClientId(r.try_get("client_id").map_err(db)?)));
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn put_returns(&self, brand: BrandId, returns: &[sales::Return]) -> RepoResult<u64> {
+                let now = now_millis();
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut added = 0;
+                for chunk in returns.chunks($crate::sales_sql::SALES_CHUNK) {
+                    let mut q = Qb::new(
+                        "INSERT INTO sales_returns (brand_id, return_id, order_id, line, qty, amount, at, created_at) ",
+                    );
+                    q.push_values(chunk, |mut b, r| {
+                        b.push_bind(brand.0)
+                            .push_bind(&r.return_id)
+                            .push_bind(&r.order_id)
+                            .push_bind(i64::from(r.line))
+                            .push_bind(r.qty)
+                            .push_bind(r.amount)
+                            .push_bind(r.at)
+                            .push_bind(now);
+                    });
+                    q.push(" ON CONFLICT (brand_id, return_id) DO NOTHING");
+                    added += q.build().execute(&mut *tx).await.map_err(db)?.rows_affected();
+                }
+                if added > 0 {
+                    Self::bump_sales(&mut tx, brand).await?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(added)
+            }
+
+            async fn put_touches(&self, brand: BrandId, touches: &[sales::Touch], origin: &str) -> RepoResult<u64> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut added = 0;
+                for chunk in touches.chunks($crate::sales_sql::SALES_CHUNK * 2) {
+                    let mut q = Qb::new("INSERT INTO sales_touches (brand_id, client_ref, at, associate, kind, origin) ");
+                    q.push_values(chunk, |mut b, t| {
+                        b.push_bind(brand.0)
+                            .push_bind(&t.client)
+                            .push_bind(t.at)
+                            .push_bind(&t.associate)
+                            .push_bind(t.kind.as_str())
+                            .push_bind(origin);
+                    });
+                    q.push(" ON CONFLICT (brand_id, client_ref, at, associate, kind) DO NOTHING");
+                    added += q.build().execute(&mut *tx).await.map_err(db)?.rows_affected();
+                }
+                if added > 0 {
+                    Self::bump_sales(&mut tx, brand).await?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(added)
+            }
+
+            async fn put_fx_rates(&self, brand: BrandId, rates: &[sales::FxRate]) -> RepoResult<u64> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut changed = 0;
+                for chunk in rates.chunks($crate::sales_sql::SALES_CHUNK) {
+                    let mut q = Qb::new("INSERT INTO fx_rates (brand_id, currency, date, rate) ");
+                    q.push_values(chunk, |mut b, r| {
+                        b.push_bind(brand.0)
+                            .push_bind(&r.currency)
+                            .push_bind(r.date.to_string())
+                            .push_bind(r.rate.to_string());
+                    });
+                    q.push(
+                        " ON CONFLICT (brand_id, currency, date) DO UPDATE SET rate = excluded.rate \
+                         WHERE fx_rates.rate <> excluded.rate",
+                    );
+                    changed += q.build().execute(&mut *tx).await.map_err(db)?.rows_affected();
+                }
+                if changed > 0 {
+                    Self::bump_sales(&mut tx, brand).await?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(changed)
+            }
+
+            async fn fx_rates(&self, brand: BrandId) -> RepoResult<Vec<sales::FxRate>> {
+                let rows = sqlx::query("SELECT currency, date, rate FROM fx_rates WHERE brand_id = $1 ORDER BY currency, date")
+                    .bind(brand.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter()
+                    .map(|r| {
+                        let date: String = r.try_get("date").map_err(db)?;
+                        let rate: String = r.try_get("rate").map_err(db)?;
+                        Ok(sales::FxRate {
+                            currency: r.try_get("currency").map_err(db)?,
+                            date: date.parse().map_err(corrupt)?,
+                            rate: rate.parse().map_err(corrupt)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn orders_by_id(&self, brand: BrandId, ids: &[String]) -> RepoResult<Vec<sales::Order>> {
+                let mut out = Vec::with_capacity(ids.len());
+                for chunk in ids.chunks(BATCH) {
+                    let mut q = Qb::new("SELECT * FROM sales_orders WHERE brand_id = ");
+                    q.push_bind(brand.0).push(" AND order_id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(id);
+                    }
+                    q.push(")");
+                    for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
+                        out.push(Self::sales_order_row(&r)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn orders_placed(&self, brand: BrandId, from: Millis, to: Millis) -> RepoResult<Vec<sales::Order>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM sales_orders WHERE brand_id = $1 AND placed_at >= $2 AND placed_at < $3 ORDER BY placed_at, order_id",
+                )
+                .bind(brand.0)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter().map(Self::sales_order_row).collect()
+            }
+
+            async fn orders_of_client(&self, brand: BrandId, client: &str, limit: u32) -> RepoResult<Vec<sales::Order>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM sales_orders WHERE brand_id = $1 AND client_ref = $2 ORDER BY placed_at DESC, order_id LIMIT $3",
+                )
+                .bind(brand.0)
+                .bind(client)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter().map(Self::sales_order_row).collect()
+            }
+
+            async fn returns_made(&self, brand: BrandId, from: Millis, to: Millis) -> RepoResult<Vec<sales::Return>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM sales_returns WHERE brand_id = $1 AND at >= $2 AND at < $3 ORDER BY at, return_id",
+                )
+                .bind(brand.0)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter().map(Self::sales_return_row).collect()
+            }
+
+            async fn returns_of_orders(&self, brand: BrandId, order_ids: &[String]) -> RepoResult<Vec<sales::Return>> {
+                let mut out = Vec::new();
+                for chunk in order_ids.chunks(BATCH) {
+                    let mut q = Qb::new("SELECT * FROM sales_returns WHERE brand_id = ");
+                    q.push_bind(brand.0).push(" AND order_id IN (");
+                    let mut sep = q.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(id);
+                    }
+                    q.push(") ORDER BY at, return_id");
+                    for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
+                        out.push(Self::sales_return_row(&r)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn touches_of_clients(
+                &self,
+                brand: BrandId,
+                clients: &[String],
+                after: Millis,
+                until: Millis,
+            ) -> RepoResult<Vec<sales::Touch>> {
+                let mut out = Vec::new();
+                for chunk in clients.chunks(BATCH) {
+                    let mut q = Qb::new("SELECT client_ref, at, associate, kind FROM sales_touches WHERE brand_id = ");
+                    q.push_bind(brand.0).push(" AND client_ref IN (");
+                    let mut sep = q.separated(", ");
+                    for c in chunk {
+                        sep.push_bind(c);
+                    }
+                    q.push(") AND at > ").push_bind(after).push(" AND at <= ").push_bind(until);
+                    for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
+                        let kind: String = r.try_get("kind").map_err(db)?;
+                        out.push(sales::Touch {
+                            client: r.try_get("client_ref").map_err(db)?,
+                            at: r.try_get("at").map_err(db)?,
+                            associate: r.try_get("associate").map_err(db)?,
+                            kind: sales::TouchKind::parse(&kind).ok_or_else(|| corrupt("touch kind"))?,
+                        });
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn count_touches(&self, brand: BrandId) -> RepoResult<i64> {
+                sqlx::query_scalar("SELECT COUNT(*) FROM sales_touches WHERE brand_id = $1")
+                    .bind(brand.0)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)
+            }
+
+            async fn book_history(&self, brand: BrandId, clients: &[String]) -> RepoResult<Vec<(String, sales::Assignment)>> {
+                let mut out = Vec::new();
+                for chunk in clients.chunks(BATCH) {
+                    let mut q = Qb::new(
+                        "SELECT i.value AS client_ref, a.at, u.email FROM client_identities i \
+                         JOIN client_assignments a ON a.client_id = i.client_id \
+                         JOIN users u ON u.id = a.associate_id \
+                         WHERE i.kind = 'crm' AND i.brand_id = ",
+                    );
+                    q.push_bind(brand.0).push(" AND i.value IN (");
+                    let mut sep = q.separated(", ");
+                    for c in chunk {
+                        sep.push_bind(c);
+                    }
+                    q.push(") ORDER BY a.at, a.id");
+                    for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
+                        out.push((
+                            r.try_get("client_ref").map_err(db)?,
+                            sales::Assignment {
+                                at: r.try_get("at").map_err(db)?,
+                                associate: Some(r.try_get("email").map_err(db)?),
+                            },
+                        ));
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn sales_policy(&self, brand: BrandId) -> RepoResult<Option<String>> {
+                sqlx::query_scalar("SELECT policy FROM sales_policies WHERE brand_id = $1")
+                    .bind(brand.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)
+            }
+
+            async fn put_sales_policy(&self, brand: BrandId, policy: &str, targets: &[Target], by: Option<UserId>) -> RepoResult<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                sqlx::query(
+                    "INSERT INTO sales_policies (brand_id, policy, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (brand_id) DO UPDATE SET policy = excluded.policy, updated_by = excluded.updated_by, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(brand.0)
+                .bind(policy)
+                .bind(by.map(|u| u.0))
+                .bind(now_millis())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+                Self::upsert_targets(&mut tx, brand, targets).await?;
+                Self::bump_sales(&mut tx, brand).await?;
+                tx.commit().await.map_err(db)
+            }
+
+            async fn put_targets(&self, brand: BrandId, targets: &[Target]) -> RepoResult<()> {
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                Self::upsert_targets(&mut tx, brand, targets).await?;
+                Self::bump_sales(&mut tx, brand).await?;
+                tx.commit().await.map_err(db)
+            }
+
+            async fn targets(&self, brand: BrandId, month: &str) -> RepoResult<Vec<(String, i64)>> {
+                sqlx::query_as("SELECT associate, amount FROM sales_targets WHERE brand_id = $1 AND month = $2 ORDER BY associate")
+                    .bind(brand.0)
+                    .bind(month)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)
+            }
+
+            async fn create_dispute(&self, brand: BrandId, order_id: &str, raised_by: UserId, reason: &str, at: Millis) -> RepoResult<Dispute> {
+                let r = sqlx::query(
+                    "INSERT INTO sales_disputes (brand_id, order_id, raised_by, reason, status, created_at) \
+                     VALUES ($1, $2, $3, $4, 'open', $5) RETURNING *",
+                )
+                .bind(brand.0)
+                .bind(order_id)
+                .bind(raised_by.0)
+                .bind(reason)
+                .bind(at)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                Self::dispute_row(&r)
+            }
+
+            async fn dispute(&self, brand: BrandId, id: i64) -> RepoResult<Option<Dispute>> {
+                let r = sqlx::query("SELECT * FROM sales_disputes WHERE brand_id = $1 AND id = $2")
+                    .bind(brand.0)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                r.as_ref().map(Self::dispute_row).transpose()
+            }
+
+            async fn disputes(&self, brand: BrandId, status: Option<DisputeStatus>) -> RepoResult<Vec<Dispute>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM sales_disputes WHERE brand_id = $1 AND ($2 IS NULL OR status = $2) ORDER BY id DESC",
+                )
+                .bind(brand.0)
+                .bind(status.map(DisputeStatus::as_str))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter().map(Self::dispute_row).collect()
+            }
+
+            async fn decide_dispute(
+                &self,
+                brand: BrandId,
+                id: i64,
+                shares: Option<&[(String, sales::Dec)]>,
+                by: UserId,
+                note: &str,
+                at: Millis,
+            ) -> RepoResult<Dispute> {
+                let text = shares
+                    .map(|s| {
+                        let raw: Vec<(&str, String)> = s.iter().map(|(a, f)| (a.as_str(), f.to_string())).collect();
+                        serde_json::to_string(&raw).map_err(corrupt)
+                    })
+                    .transpose()?;
+                let status = if shares.is_some() { DisputeStatus::Decided } else { DisputeStatus::Rejected };
+                let mut tx = self.pool.begin().await.map_err(db)?;
+                let r = sqlx::query(
+                    "UPDATE sales_disputes SET status = $1, shares = $2, decided_by = $3, decided_at = $4, decision_note = $5 \
+                     WHERE brand_id = $6 AND id = $7 AND status = 'open' RETURNING *",
+                )
+                .bind(status.as_str())
+                .bind(text)
+                .bind(by.0)
+                .bind(at)
+                .bind(note)
+                .bind(brand.0)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+                let Some(r) = r else {
+                    return Err(RepoError::Stale("the dispute was decided already"));
+                };
+                Self::bump_sales(&mut tx, brand).await?;
+                tx.commit().await.map_err(db)?;
+                Self::dispute_row(&r)
+            }
+
+            async fn decisions(&self, brand: BrandId) -> RepoResult<Vec<sales::Decision>> {
+                let rows = sqlx::query(
+                    "SELECT order_id, shares FROM sales_disputes WHERE brand_id = $1 AND status = 'decided' ORDER BY decided_at, id",
+                )
+                .bind(brand.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(sales::Decision {
+                            order_id: r.try_get("order_id").map_err(db)?,
+                            shares: $crate::sales_sql::dispute_shares(r.try_get("shares").map_err(db)?)?.unwrap_or_default(),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn sales_generation(&self, brand: BrandId) -> RepoResult<i64> {
+                let g: Option<i64> = sqlx::query_scalar("SELECT generation FROM sales_generations WHERE brand_id = $1")
+                    .bind(brand.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(g.unwrap_or(0))
+            }
+
+            async fn assignment_mark(&self, _brand: BrandId) -> RepoResult<i64> {
+                // The newest assignment of the installation: one index read, whatever the size.
+                let m: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM client_assignments")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(m.unwrap_or(0))
+            }
+        }
+    };
+}
+
+pub(crate) use impl_sales_store;
