@@ -345,6 +345,7 @@ impl Salon {
             e.0 += r.amount;
             e.1 += r.qty;
         }
+        let read = parsed.len() as u64;
         let mut new = Vec::new();
         for (i, r) in parsed {
             let err = |field: &str, m: String| line_error(LineError::new(i, field, m));
@@ -393,12 +394,8 @@ impl Salon {
             so_far.1 += r.qty;
             new.push(r);
         }
-        let lines_read = (new.len() + seen.len() - held.len()) as u64;
         let added = self.repo.put_returns(brand, &new).await?;
-        Ok(SalesImport {
-            lines: lines_read.max(added),
-            added,
-        })
+        Ok(SalesImport { lines: read, added })
     }
 
     /// Sets the brand's policy from the spec's policy file (absent keys take their defaults;
@@ -625,7 +622,7 @@ impl Salon {
 
     /// An associate's month: statement, the entries behind it, their store's ranks.
     pub async fn my_month(&self, actor: &Actor, month: &str) -> AppResult<MyMonth> {
-        actor.require(Action::ReadSales)?;
+        actor.require(Action::ReadOwnSales)?;
         let Some(user) = actor.user.as_ref() else {
             return Err(AppError::Forbidden(
                 "My month is an associate's own page".into(),
@@ -693,5 +690,252 @@ impl Salon {
             leaderboard,
             disputes,
         })
+    }
+}
+
+/// A month's statements as CSV for payroll: one row per associate, formula-safe cells.
+pub fn statement_csv(report: &sales::Report) -> String {
+    let mut out =
+        String::from("month,currency,rank,associate,sales,returns,net,orders,commission,target\n");
+    for (i, s) in report.associates.iter().enumerate() {
+        let who = if s.associate.starts_with(['=', '+', '-', '@']) {
+            format!("'{}", s.associate)
+        } else {
+            s.associate.clone()
+        };
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\n",
+            report.month,
+            report.currency,
+            i + 1,
+            who.replace(',', " "),
+            s.sales,
+            s.returns,
+            s.net,
+            s.orders,
+            s.commission,
+            s.target.map_or_else(String::new, |t| t.to_string())
+        ));
+    }
+    out.push_str(&format!(
+        "{},{},,unattributed,{},,,,,\n",
+        report.month, report.currency, report.unattributed
+    ));
+    out
+}
+
+/// A decision on a dispute: explicit shares, or none to keep the computed credit.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct DecisionInput {
+    /// `[{"associate": e-mail, "fraction": "0.5"}, …]`, adding up to exactly 1; absent or
+    /// empty rejects the dispute (the computed credit stands).
+    #[serde(default)]
+    pub shares: Vec<ShareInput>,
+    /// Why: required, and written to the audit log.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct ShareInput {
+    pub associate: String,
+    pub fraction: serde_json::Value,
+}
+
+impl Salon {
+    /// An associate contests an order's credit.
+    pub async fn raise_dispute(
+        &self,
+        actor: &Actor,
+        order_id: &str,
+        reason: &str,
+    ) -> AppResult<Dispute> {
+        actor.require(Action::DisputeCredit)?;
+        let Some(user) = &actor.user else {
+            return Err(AppError::Forbidden(
+                "a dispute is raised by an associate".into(),
+            ));
+        };
+        let reason = text("reason", reason, 1000)?;
+        let order_id = order_id.trim();
+        if self
+            .repo
+            .orders_by_id(actor.brand.id, &[order_id.to_owned()])
+            .await?
+            .is_empty()
+        {
+            return Err(AppError::NotFound("order"));
+        }
+        let open = self
+            .repo
+            .disputes(actor.brand.id, Some(DisputeStatus::Open))
+            .await?;
+        if open
+            .iter()
+            .any(|d| d.order_id == order_id && d.raised_by == user.id)
+        {
+            return Err(AppError::Conflict(
+                "you already have an open dispute on this order".into(),
+            ));
+        }
+        let d = self
+            .repo
+            .create_dispute(actor.brand.id, order_id, user.id, &reason, now_millis())
+            .await?;
+        self.audit(
+            actor,
+            "sales.dispute",
+            order_id,
+            serde_json::json!({"dispute": d.id, "reason": reason}),
+        )
+        .await?;
+        Ok(d)
+    }
+
+    /// Disputes in scope: HQ all; a store manager those raised by their store's associates; an
+    /// associate their own. Newest first.
+    pub async fn list_disputes(
+        &self,
+        actor: &Actor,
+        status: Option<&str>,
+    ) -> AppResult<Vec<Dispute>> {
+        actor.require(Action::ReadSales)?;
+        let status =
+            match status.map(str::trim).filter(|s| !s.is_empty()) {
+                None => None,
+                Some(s) => Some(DisputeStatus::parse(s).ok_or_else(|| {
+                    AppError::invalid("status", "must be open, decided or rejected")
+                })?),
+            };
+        let all = self.repo.disputes(actor.brand.id, status).await?;
+        Ok(match actor.role {
+            Role::Hq => all,
+            Role::StoreManager => {
+                let team: HashSet<UserId> = self.store_team_ids(actor).await?.into_iter().collect();
+                all.into_iter()
+                    .filter(|d| team.contains(&d.raised_by))
+                    .collect()
+            }
+            _ => all
+                .into_iter()
+                .filter(|d| Some(d.raised_by) == actor.user_id())
+                .collect(),
+        })
+    }
+
+    async fn store_team_ids(&self, actor: &Actor) -> AppResult<Vec<UserId>> {
+        let Some(store) = actor.store else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .repo
+            .list_users(actor.brand.id, Some(store))
+            .await?
+            .into_iter()
+            .map(|(u, _)| u.id)
+            .collect())
+    }
+
+    /// Decides an open dispute (store managers: their store's); audited with who, when, why.
+    pub async fn decide_dispute(
+        &self,
+        actor: &Actor,
+        id: i64,
+        input: &DecisionInput,
+    ) -> AppResult<Dispute> {
+        actor.require(Action::DecideDisputes)?;
+        let by = actor.user_id();
+        let d = self
+            .repo
+            .dispute(actor.brand.id, id)
+            .await?
+            .ok_or(AppError::NotFound("dispute"))?;
+        if actor.role == Role::StoreManager
+            && !self.store_team_ids(actor).await?.contains(&d.raised_by)
+        {
+            return Err(AppError::NotFound("dispute"));
+        }
+        let note = text("note", input.note.as_deref().unwrap_or(""), 1000)?;
+        if note.is_empty() {
+            return Err(AppError::invalid(
+                "note",
+                "say why: the decision is audited",
+            ));
+        }
+        let mut shares: Vec<(String, sales::Dec)> = Vec::new();
+        for (i, s) in input.shares.iter().enumerate() {
+            let field = format!("shares[{i}]");
+            let who = sales::input::email(&s.associate).ok_or_else(|| {
+                AppError::invalid(&format!("{field}.associate"), "is not an e-mail address")
+            })?;
+            let raw = match &s.fraction {
+                serde_json::Value::String(t) => t.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => String::new(),
+            };
+            let f: sales::Dec = raw.trim().parse().map_err(|e: sales::decimal::DecError| {
+                AppError::invalid(&format!("{field}.fraction"), e.to_string())
+            })?;
+            if f.is_negative() || f > sales::Dec::ONE {
+                return Err(AppError::invalid(
+                    &format!("{field}.fraction"),
+                    "must be from 0 to 1",
+                ));
+            }
+            if shares.iter().any(|(a, _)| *a == who) {
+                return Err(AppError::invalid(
+                    &format!("{field}.associate"),
+                    "appears twice",
+                ));
+            }
+            shares.push((who, f));
+        }
+        if !shares.is_empty() {
+            let total: i128 = shares.iter().map(|(_, f)| f.units()).sum();
+            if total != sales::Dec::ONE.units() {
+                return Err(AppError::invalid(
+                    "shares",
+                    "the fractions must add up to exactly 1",
+                ));
+            }
+        }
+        let decided = self
+            .repo
+            .decide_dispute(
+                actor.brand.id,
+                id,
+                (!shares.is_empty()).then_some(shares.as_slice()),
+                by,
+                &note,
+                now_millis(),
+            )
+            .await?;
+        self.audit(
+            actor,
+            "sales.dispute.decide",
+            &decided.order_id,
+            serde_json::json!({
+                "dispute": id,
+                "status": decided.status,
+                "shares": shares.iter().map(|(a, f)| serde_json::json!({"associate": a, "fraction": f.to_string()})).collect::<Vec<_>>(),
+                "note": note,
+            }),
+        )
+        .await?;
+        Ok(decided)
+    }
+
+    /// The month's statements as CSV for payroll (HQ: the brand; store managers: their
+    /// store), written to the audit log.
+    pub async fn export_statements(&self, actor: &Actor, month: &str) -> AppResult<String> {
+        actor.require(Action::DecideDisputes)?;
+        let report = self.sales_report(actor, month).await?;
+        self.audit(
+            actor,
+            "sales.statements.export",
+            &report.month.to_string(),
+            serde_json::json!({"associates": report.associates.len()}),
+        )
+        .await?;
+        Ok(statement_csv(&report))
     }
 }

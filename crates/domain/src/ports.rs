@@ -782,7 +782,7 @@ pub trait SalesStore: Send + Sync + 'static {
         brand: BrandId,
         id: i64,
         shares: Option<&[(String, sales::Dec)]>,
-        by: UserId,
+        by: Option<UserId>,
         note: &str,
         at: Millis,
     ) -> RepoResult<Dispute>;

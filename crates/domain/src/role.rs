@@ -138,6 +138,8 @@ pub enum Action {
     /// Sales statements and leaderboards in scope (associates: their own statement and their
     /// store's ranks; store managers: their store; HQ: the brand).
     ReadSales,
+    /// One's own month: statement, credited orders, the store's ranks.
+    ReadOwnSales,
     /// Set the brand's attribution and commission policy.
     ManageSalesPolicy,
     /// Set monthly targets (store managers: their store's associates).
@@ -185,6 +187,7 @@ impl Action {
             ReadGroupChats => matches!(role, Associate | StoreManager | Hq | Compliance),
             ImportSales => matches!(role, Hq | Admin),
             ReadSales => matches!(role, Associate | StoreManager | Hq),
+            ReadOwnSales => matches!(role, Associate | StoreManager),
             ManageSalesPolicy => matches!(role, Hq),
             SetTargets | DecideDisputes => matches!(role, StoreManager | Hq),
             DisputeCredit => matches!(role, Associate),

@@ -49,6 +49,16 @@ enum Command {
         #[command(subcommand)]
         command: BrandCommand,
     },
+    /// A brand's stores.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+    /// Sales: the attribution policy and the month's statements (spec/attribution.md).
+    Sales {
+        #[command(subcommand)]
+        command: SalesCommand,
+    },
     /// Staff accounts.
     User {
         #[command(subcommand)]
@@ -200,6 +210,14 @@ enum ImportCommand {
         #[command(flatten)]
         store_args: StoreArgs,
     },
+    /// Import orders (spec/attribution.md JSON Lines; idempotent on order_id).
+    Orders(SalesImportArgs),
+    /// Import returns (idempotent on return_id; each names a held order and line).
+    Returns(SalesImportArgs),
+    /// Import touches from other systems (the same touch twice is held once).
+    Touches(SalesImportArgs),
+    /// Import daily exchange rates.
+    Fx(SalesImportArgs),
     /// Import clients from a CSV file (idempotent on crm_id).
     Clients {
         file: PathBuf,
@@ -208,6 +226,74 @@ enum ImportCommand {
         /// Import the good rows and report the bad ones.
         #[arg(long)]
         skip_bad: bool,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+}
+
+#[derive(Args)]
+struct SalesImportArgs {
+    /// The JSON Lines file. A bad line is refused, naming its line and field, and nothing of
+    /// the file is stored.
+    file: PathBuf,
+    #[arg(long)]
+    brand: String,
+    #[command(flatten)]
+    store_args: StoreArgs,
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Create a store.
+    Create {
+        #[arg(long)]
+        brand: String,
+        /// The store's code (letters, digits, - and _), as orders name it.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        city: String,
+        /// ISO 3166 two-letter country code.
+        #[arg(long)]
+        country: String,
+        /// IANA time zone (the brand's by default).
+        #[arg(long)]
+        time_zone: Option<String>,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+    /// List a brand's stores.
+    List {
+        #[arg(long)]
+        brand: String,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum SalesCommand {
+    /// Set the brand's attribution and commission policy from the spec's policy file (absent
+    /// keys take their defaults; the targets it names are set).
+    Policy {
+        #[arg(long)]
+        brand: String,
+        #[arg(long)]
+        file: PathBuf,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+    /// A month's statements: json (the spec's report), table or csv (for payroll).
+    Report {
+        #[arg(long)]
+        brand: String,
+        /// YYYY-MM, in the brand's time zone.
+        #[arg(long)]
+        month: String,
+        #[arg(long, default_value = "json")]
+        format: String,
         #[command(flatten)]
         store_args: StoreArgs,
     },
@@ -226,6 +312,9 @@ enum BrandCommand {
         /// Loyalty tiers, lowest first, comma-separated.
         #[arg(long, default_value = "Classic,Silver,Gold,Platinum")]
         tiers: String,
+        /// The brand's currency (ISO 4217): statements and commissions are in it.
+        #[arg(long, default_value = "CNY")]
+        currency: String,
         #[command(flatten)]
         store_args: StoreArgs,
     },
@@ -442,6 +531,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     name,
                     time_zone,
                     tiers,
+                    currency,
                     store_args,
                 },
         } => {
@@ -452,7 +542,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     slug: domain::Slug::parse("slug", &slug)?,
                     name: domain::text("name", &name, 100)?,
                     time_zone: domain::TimeZoneName::parse("time_zone", &time_zone)?,
-                    currencies: vec![domain::Currency::parse("currency", "CNY")?],
+                    currencies: vec![domain::Currency::parse("currency", &currency)?],
                     locales: vec![
                         domain::Locale::parse("locale", "zh-CN")?,
                         domain::Locale::parse("locale", "en")?,
@@ -509,6 +599,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Channel { command } => channel(command).await,
+        Command::Store { command } => store_command(command).await,
+        Command::Sales { command } => sales_command(command).await,
+        Command::Import {
+            command: ImportCommand::Orders(args),
+        } => import_sales(app::sales::SalesFile::Orders, args).await,
+        Command::Import {
+            command: ImportCommand::Returns(args),
+        } => import_sales(app::sales::SalesFile::Returns, args).await,
+        Command::Import {
+            command: ImportCommand::Touches(args),
+        } => import_sales(app::sales::SalesFile::Touches, args).await,
+        Command::Import {
+            command: ImportCommand::Fx(args),
+        } => import_sales(app::sales::SalesFile::Fx, args).await,
         Command::Audit { command } => audit(command).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Generate {
@@ -858,6 +962,151 @@ const DEMO_CLIENTS: usize = 5_000;
 const DEMO_FOLLOWERS: usize = 8_000;
 
 /// The operator at the command line acts as the brand's admin.
+async fn store_command(command: StoreCommand) -> anyhow::Result<()> {
+    match command {
+        StoreCommand::Create {
+            brand,
+            code,
+            name,
+            city,
+            country,
+            time_zone,
+            store_args,
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            let actor = system_actor(&salon, &brand).await?;
+            let store = salon
+                .create_store(
+                    &actor,
+                    &app::org::StoreInput {
+                        code: Some(code),
+                        name: Some(name),
+                        city: Some(city),
+                        country: Some(country),
+                        time_zone,
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "created store {} ({}, {}) in brand {brand}",
+                store.code, store.name, store.time_zone
+            );
+            Ok(())
+        }
+        StoreCommand::List { brand, store_args } => {
+            let salon = store_args.resolve()?.open().await?;
+            let actor = system_actor(&salon, &brand).await?;
+            for s in salon
+                .list_stores(&actor)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    s.code, s.name, s.city, s.country, s.time_zone
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn import_sales(kind: app::sales::SalesFile, args: SalesImportArgs) -> anyhow::Result<()> {
+    let salon = args.store_args.resolve()?.open().await?;
+    let actor = system_actor(&salon, &args.brand).await?;
+    let report = salon
+        .import_sales(&actor, kind, &app::sales::Lines::File(args.file.clone()))
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}; nothing of the file was stored",
+                args.file.display()
+            )
+        })?;
+    println!(
+        "read {} lines: {} new, {} already held",
+        report.lines,
+        report.added,
+        report.lines.saturating_sub(report.added)
+    );
+    Ok(())
+}
+
+async fn sales_command(command: SalesCommand) -> anyhow::Result<()> {
+    match command {
+        SalesCommand::Policy {
+            brand,
+            file,
+            store_args,
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            let mut actor = system_actor(&salon, &brand).await?;
+            actor.role = Role::Hq;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let policy = salon
+                .set_sales_policy(&actor, &text)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            println!("{}", policy.to_json());
+            Ok(())
+        }
+        SalesCommand::Report {
+            brand,
+            month,
+            format,
+            store_args,
+        } => {
+            if !["json", "table", "csv"].contains(&format.as_str()) {
+                bail!("--format {format}: use json, table or csv");
+            }
+            let salon = store_args.resolve()?.open().await?;
+            let mut actor = system_actor(&salon, &brand).await?;
+            actor.role = Role::Hq;
+            let report = salon
+                .sales_report(&actor, &month)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            match format.as_str() {
+                "json" => println!("{}", serde_json::to_string_pretty(&report)?),
+                "csv" => print!("{}", app::sales::statement_csv(&report)),
+                _ => {
+                    println!(
+                        "{:<4} {:<40} {:>14} {:>12} {:>14} {:>7} {:>12} {:>14}",
+                        "rank",
+                        "associate",
+                        "sales",
+                        "returns",
+                        "net",
+                        "orders",
+                        "commission",
+                        "target"
+                    );
+                    for (i, s) in report.associates.iter().enumerate() {
+                        println!(
+                            "{:<4} {:<40} {:>14} {:>12} {:>14} {:>7} {:>12} {:>14}",
+                            i + 1,
+                            s.associate,
+                            s.sales,
+                            s.returns,
+                            s.net,
+                            s.orders,
+                            s.commission,
+                            s.target.map_or_else(|| "-".to_owned(), |t| t.to_string())
+                        );
+                    }
+                    println!(
+                        "unattributed: {} ({} minor units, {})",
+                        report.unattributed, report.currency, report.month
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 async fn system_actor(salon: &Salon, brand: &str) -> anyhow::Result<app::Actor> {
     let brand = salon
         .repo

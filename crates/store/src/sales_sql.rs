@@ -487,7 +487,7 @@ macro_rules! impl_sales_store {
                 brand: BrandId,
                 id: i64,
                 shares: Option<&[(String, sales::Dec)]>,
-                by: UserId,
+                by: Option<UserId>,
                 note: &str,
                 at: Millis,
             ) -> RepoResult<Dispute> {
@@ -505,7 +505,7 @@ macro_rules! impl_sales_store {
                 )
                 .bind(status.as_str())
                 .bind(text)
-                .bind(by.0)
+                .bind(by.map(|u| u.0))
                 .bind(at)
                 .bind(note)
                 .bind(brand.0)

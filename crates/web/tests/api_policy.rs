@@ -87,7 +87,34 @@ const POLICY: &[(&str, &str)] = &[
     ("sendImage", "AM"),
     ("listTasks", "A"),
     ("sendTask", "A"),
+    ("postOrders", "HD"),
+    ("postReturns", "HD"),
+    ("postTouches", "HD"),
+    ("postFxRates", "HD"),
+    ("salesReport", "AMH"),
+    ("myMonth", "AM"),
+    ("exportStatements", "MH"),
+    ("getSalesPolicy", "AMH"),
+    ("putSalesPolicy", "H"),
+    ("putTargets", "MH"),
+    ("listDisputes", "AMH"),
+    ("raiseDispute", "A"),
+    ("decideDispute", "MH"),
 ];
+
+/// An order of the brand for returns and disputes to name.
+async fn policy_order(app: &TestApp) {
+    let order = sales::input::order(
+        1,
+        r#"{"order_id":"POLICY-O1","source":"ecommerce","client":"CRM-1","placed_at":"2026-01-09T15:02:00+08:00","currency":"CNY","lines":[{"line":1,"sku":"BAG","qty":1,"amount":100}]}"#,
+    )
+    .expect("order");
+    app.salon
+        .repo
+        .put_orders(app.brand.id, &[order])
+        .await
+        .expect("order stored");
+}
 
 /// A campaign of the brand, open (a prepared message) or a draft broadcast.
 async fn campaign(app: &TestApp, kind: domain::CampaignKind) -> i64 {
@@ -202,6 +229,15 @@ async fn request(
             .expect("q")
             .expect("group read")
             .id
+    } else if path.starts_with("/sales/disputes/") {
+        policy_order(app).await;
+        let li = app.user("li.na").await;
+        app.salon
+            .repo
+            .create_dispute(app.brand.id, "POLICY-O1", li.id, "I served her", 0)
+            .await
+            .expect("dispute")
+            .id
     } else if path.starts_with("/compliance/rules") {
         app.salon.repo.rules(app.brand.id).await.expect("rules")[0].id
     } else if path.starts_with("/compliance/flags") {
@@ -209,6 +245,9 @@ async fn request(
     } else {
         wang.id.0
     };
+    if matches!(op, "postReturns" | "raiseDispute") {
+        policy_order(app).await;
+    }
     let path = path
         .replace("{id}", &id.to_string())
         .replace("{code}", "SH01")
@@ -246,9 +285,19 @@ async fn request(
         "setAssetStatus" => json(r#"{"status":"retired"}"#.into()),
         "sendImage" => json(format!(r#"{{"asset_id":{},"idempotency_key":"policy-img"}}"#, app.approved_asset().await)),
         "createMoment" | "postMyMoment" => json(r#"{"text":"The winter collection is in store"}"#.into()),
+        "postOrders" => json(r#"{"order_id":"POLICY-O2","source":"ecommerce","client":"CRM-1","placed_at":"2026-01-09T15:02:00+08:00","currency":"CNY","lines":[{"line":1,"sku":"BAG","qty":1,"amount":100}]}"#.into()),
+        "postReturns" => json(r#"{"return_id":"POLICY-R1","order_id":"POLICY-O1","line":1,"qty":1,"amount":50,"at":"2026-01-10T15:02:00+08:00"}"#.into()),
+        "postTouches" => json(format!(r#"{{"at":"2026-01-08T15:02:00+08:00","associate":"li.na@{DOMAIN}","client":"CRM-1","kind":"message"}}"#)),
+        "postFxRates" => json(r#"{"date":"2026-01-01","currency":"EUR","rate":"7.8125"}"#.into()),
+        "putSalesPolicy" => json(r#"{"model":"split"}"#.into()),
+        "putTargets" => json(format!(r#"{{"month":"2026-01","targets":[{{"associate":"li.na@{DOMAIN}","amount":100}}]}}"#)),
+        "raiseDispute" => json(r#"{"order_id":"POLICY-O1","reason":"I served her"}"#.into()),
+        "decideDispute" => json(format!(r#"{{"shares":[{{"associate":"li.na@{DOMAIN}","fraction":"1"}}],"note":"checked the chat"}}"#)),
         _ => None,
     };
-    let path = if op == "getReport" || op == "getBenchmark" {
+    let path = if matches!(op, "salesReport" | "myMonth" | "exportStatements") {
+        format!("{path}?month=2026-01")
+    } else if op == "getReport" || op == "getBenchmark" {
         format!("{path}?from=2025-01-01&to=2025-02-01")
     } else if op == "pushAbTest" {
         format!("{path}?from=2025-01-01&to=2025-02-01&a=11-14&b=19-22")

@@ -4,6 +4,7 @@
 
 mod handlers;
 mod openapi;
+mod sales;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -737,6 +738,123 @@ pub fn routes() -> Vec<ApiRoute> {
             ImportEvents,
             export_events,
             "The brand's events as JSON Lines"
+        ),
+        route!(
+            post,
+            POST,
+            "/orders",
+            "postOrders",
+            ImportSales,
+            sales::post_orders,
+            "Orders from the POS or the e-commerce site (spec/attribution.md): one object, an array or JSON Lines; idempotent on `order_id` (201 when something was new, 200 when all was held); a bad order names its line and field and nothing is stored"
+        ),
+        route!(
+            post,
+            POST,
+            "/returns",
+            "postReturns",
+            ImportSales,
+            sales::post_returns,
+            "Returns, idempotent on `return_id`; each names a held order and line and may not exceed what is left of it"
+        ),
+        route!(
+            post,
+            POST,
+            "/touches",
+            "postTouches",
+            ImportSales,
+            sales::post_touches,
+            "Touches from other systems (message, share_click, live_view, appointment, broadcast); the same touch twice is held once"
+        ),
+        route!(
+            post,
+            POST,
+            "/fx",
+            "postFxRates",
+            ImportSales,
+            sales::post_fx,
+            "Daily exchange rates: one unit of a currency in the brand's currency, an exact decimal"
+        ),
+        route!(
+            get,
+            GET,
+            "/sales/report",
+            "salesReport",
+            ReadSales,
+            sales::get_report,
+            "A month's statements (`month=YYYY-MM`) as spec/attribution.md's report: HQ the brand, a store manager their store's associates, an associate their own"
+        ),
+        route!(
+            get,
+            GET,
+            "/sales/me",
+            "myMonth",
+            ReadOwnSales,
+            sales::get_my_month,
+            "An associate's month: statement, credited orders with the touch that earned each, the store's ranks (net only), their disputes"
+        ),
+        route!(
+            get,
+            GET,
+            "/sales/statements.csv",
+            "exportStatements",
+            DecideDisputes,
+            sales::export_statements,
+            "A month's statements as CSV for payroll (written to the audit log)"
+        ),
+        route!(
+            get,
+            GET,
+            "/sales/policy",
+            "getSalesPolicy",
+            ReadSales,
+            sales::get_policy,
+            "The brand's attribution and commission policy"
+        ),
+        route!(
+            put,
+            PUT,
+            "/sales/policy",
+            "putSalesPolicy",
+            ManageSalesPolicy,
+            sales::put_policy,
+            "Set the policy from the spec's policy file (absent keys take their defaults; the targets it names are set)"
+        ),
+        route!(
+            put,
+            PUT,
+            "/sales/targets",
+            "putTargets",
+            SetTargets,
+            sales::put_targets,
+            "Set monthly targets: `{\"month\", \"targets\": [{\"associate\", \"amount\"}]}` (store managers: their store's associates)"
+        ),
+        route!(
+            get,
+            GET,
+            "/sales/disputes",
+            "listDisputes",
+            ReadSales,
+            sales::list_disputes,
+            "Disputes in scope, newest first (`status` narrows them)"
+        ),
+        route!(
+            post,
+            POST,
+            "/sales/disputes",
+            "raiseDispute",
+            DisputeCredit,
+            sales::raise_dispute,
+            "Contest an order's credit: `{\"order_id\", \"reason\"}`"
+        ),
+        route!(
+            post,
+            POST,
+            "/sales/disputes/{id}/decision",
+            "decideDispute",
+            DecideDisputes,
+            sales::decide_dispute,
+            "Decide a dispute: explicit `shares` (fractions adding up to 1) replace the order's credit everywhere, or none keeps it; `note` says why (audited)"
         ),
     ]
 }
