@@ -5,26 +5,12 @@
 /// Rows a multi-row insert carries: well under SQLite's bound on parameters.
 pub(crate) const SALES_CHUNK: usize = 1_000;
 
-pub(crate) fn order_from_parts(
-    order_id: String,
-    source: &str,
-    client: Option<String>,
-    store: Option<String>,
-    placed_at: i64,
-    currency: String,
-    sold_by: Option<String>,
-    lines: &str,
-) -> domain::ports::RepoResult<sales::Order> {
-    Ok(sales::Order {
-        order_id,
-        source: sales::Source::parse(source).ok_or_else(|| crate::corrupt("order source"))?,
-        client,
-        store,
-        placed_at,
-        currency,
-        sold_by,
-        lines: serde_json::from_str(lines).map_err(crate::corrupt)?,
-    })
+pub(crate) fn order_source(s: &str) -> domain::ports::RepoResult<sales::Source> {
+    sales::Source::parse(s).ok_or_else(|| crate::corrupt("order source"))
+}
+
+pub(crate) fn order_lines(s: &str) -> domain::ports::RepoResult<Vec<sales::OrderLine>> {
+    serde_json::from_str(s).map_err(crate::corrupt)
 }
 
 pub(crate) fn dispute_shares(
@@ -56,16 +42,16 @@ macro_rules! impl_sales_store {
             fn sales_order_row(r: &DbRow) -> RepoResult<sales::Order> {
                 let source: String = r.try_get("source").map_err(db)?;
                 let lines: String = r.try_get("lines").map_err(db)?;
-                $crate::sales_sql::order_from_parts(
-                    r.try_get("order_id").map_err(db)?,
-                    &source,
-                    r.try_get("client_ref").map_err(db)?,
-                    r.try_get("store_code").map_err(db)?,
-                    r.try_get("placed_at").map_err(db)?,
-                    r.try_get("currency").map_err(db)?,
-                    r.try_get("sold_by").map_err(db)?,
-                    &lines,
-                )
+                Ok(sales::Order {
+                    order_id: r.try_get("order_id").map_err(db)?,
+                    source: $crate::sales_sql::order_source(&source)?,
+                    client: r.try_get("client_ref").map_err(db)?,
+                    store: r.try_get("store_code").map_err(db)?,
+                    placed_at: r.try_get("placed_at").map_err(db)?,
+                    currency: r.try_get("currency").map_err(db)?,
+                    sold_by: r.try_get("sold_by").map_err(db)?,
+                    lines: $crate::sales_sql::order_lines(&lines)?,
+                })
             }
 
             fn sales_return_row(r: &DbRow) -> RepoResult<sales::Return> {

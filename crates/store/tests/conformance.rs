@@ -2874,26 +2874,62 @@ async fn sales_orders_returns_touches_rates_policy_and_disputes() {
         let o1 = sales_order("O1", Some("CRM-1"), "2026-01-09T15:02:00+08:00", 3_250_000);
         let o2 = sales_order("O2", None, "2026-01-31T23:59:59+08:00", 10);
         let o3 = sales_order("O3", Some("CRM-1"), "2026-02-01T00:00:00+08:00", 20);
-        let new = r.put_orders(b, &[o1.clone(), o2.clone()]).await.expect("orders");
+        let new = r
+            .put_orders(b, &[o1.clone(), o2.clone()])
+            .await
+            .expect("orders");
         assert_eq!(new, vec!["O1".to_owned(), "O2".to_owned()], "{n}");
         let mut changed = o1.clone();
         changed.lines[0].amount = 1;
-        let new = r.put_orders(b, &[changed, o3.clone()]).await.expect("again");
+        let new = r
+            .put_orders(b, &[changed, o3.clone()])
+            .await
+            .expect("again");
         assert_eq!(new, vec!["O3".to_owned()], "{n}");
         let g1 = r.sales_generation(b).await.expect("generation");
         assert!(g1 > g0, "{n}: orders move the generation");
-        assert_eq!(r.put_orders(b, &[o1.clone()]).await.expect("held"), Vec::<String>::new());
-        assert_eq!(r.sales_generation(b).await.expect("g"), g1, "{n}: nothing new, no move");
-        let got = r.orders_by_id(b, &["O1".into(), "nope".into()]).await.expect("by id");
+        assert_eq!(
+            r.put_orders(b, std::slice::from_ref(&o1))
+                .await
+                .expect("held"),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            r.sales_generation(b).await.expect("g"),
+            g1,
+            "{n}: nothing new, no move"
+        );
+        let got = r
+            .orders_by_id(b, &["O1".into(), "nope".into()])
+            .await
+            .expect("by id");
         assert_eq!(got, vec![o1.clone()], "{n}: an order reads back exactly");
         let jan = r
-            .orders_placed(b, at("2026-01-01T00:00:00+08:00"), at("2026-02-01T00:00:00+08:00"))
+            .orders_placed(
+                b,
+                at("2026-01-01T00:00:00+08:00"),
+                at("2026-02-01T00:00:00+08:00"),
+            )
             .await
             .expect("placed");
-        assert_eq!(jan.iter().map(|o| o.order_id.as_str()).collect::<Vec<_>>(), ["O1", "O2"], "{n}");
+        assert_eq!(
+            jan.iter().map(|o| o.order_id.as_str()).collect::<Vec<_>>(),
+            ["O1", "O2"],
+            "{n}"
+        );
         let mine = r.orders_of_client(b, "CRM-1", 10).await.expect("client's");
-        assert_eq!(mine.iter().map(|o| o.order_id.as_str()).collect::<Vec<_>>(), ["O3", "O1"], "{n}");
-        assert!(r.orders_by_id(rival, &["O1".into()]).await.expect("rival").is_empty(), "{n}");
+        assert_eq!(
+            mine.iter().map(|o| o.order_id.as_str()).collect::<Vec<_>>(),
+            ["O3", "O1"],
+            "{n}"
+        );
+        assert!(
+            r.orders_by_id(rival, &["O1".into()])
+                .await
+                .expect("rival")
+                .is_empty(),
+            "{n}"
+        );
 
         // Returns.
         let ret = sales::Return {
@@ -2904,14 +2940,34 @@ async fn sales_orders_returns_touches_rates_policy_and_disputes() {
             amount: 1_000_000,
             at: at("2026-02-03T10:00:00+08:00"),
         };
-        assert_eq!(r.put_returns(b, &[ret.clone()]).await.expect("returns"), 1, "{n}");
-        assert_eq!(r.put_returns(b, &[ret.clone()]).await.expect("again"), 0, "{n}");
+        assert_eq!(
+            r.put_returns(b, std::slice::from_ref(&ret))
+                .await
+                .expect("returns"),
+            1,
+            "{n}"
+        );
+        assert_eq!(
+            r.put_returns(b, std::slice::from_ref(&ret))
+                .await
+                .expect("again"),
+            0,
+            "{n}"
+        );
         let feb = r
-            .returns_made(b, at("2026-02-01T00:00:00+08:00"), at("2026-03-01T00:00:00+08:00"))
+            .returns_made(
+                b,
+                at("2026-02-01T00:00:00+08:00"),
+                at("2026-03-01T00:00:00+08:00"),
+            )
             .await
             .expect("made");
         assert_eq!(feb, vec![ret.clone()], "{n}");
-        assert_eq!(r.returns_of_orders(b, &["O1".into()]).await.expect("of"), vec![ret], "{n}");
+        assert_eq!(
+            r.returns_of_orders(b, &["O1".into()]).await.expect("of"),
+            vec![ret],
+            "{n}"
+        );
 
         // Touches: once each; (after, until].
         let t = |s: &str, who: &str, kind| sales::Touch {
@@ -2921,18 +2977,47 @@ async fn sales_orders_returns_touches_rates_policy_and_disputes() {
             kind,
         };
         let touches = [
-            t("2026-01-02T15:02:00+08:00", "li.na@x.example", sales::TouchKind::ShareClick),
-            t("2026-01-09T15:02:00+08:00", "wang@x.example", sales::TouchKind::Message),
-            t("2026-01-09T15:02:00+08:00", "wang@x.example", sales::TouchKind::Message),
+            t(
+                "2026-01-02T15:02:00+08:00",
+                "li.na@x.example",
+                sales::TouchKind::ShareClick,
+            ),
+            t(
+                "2026-01-09T15:02:00+08:00",
+                "wang@x.example",
+                sales::TouchKind::Message,
+            ),
+            t(
+                "2026-01-09T15:02:00+08:00",
+                "wang@x.example",
+                sales::TouchKind::Message,
+            ),
         ];
-        assert_eq!(r.put_touches(b, &touches, "import").await.expect("touches"), 2, "{n}");
-        assert_eq!(r.put_touches(b, &touches, "import").await.expect("again"), 0, "{n}");
+        assert_eq!(
+            r.put_touches(b, &touches, "import").await.expect("touches"),
+            2,
+            "{n}"
+        );
+        assert_eq!(
+            r.put_touches(b, &touches, "import").await.expect("again"),
+            0,
+            "{n}"
+        );
         assert_eq!(r.count_touches(b).await.expect("count"), 2, "{n}");
         let got = r
-            .touches_of_clients(b, &["CRM-1".into()], at("2026-01-02T15:02:00+08:00"), at("2026-01-09T15:02:00+08:00"))
+            .touches_of_clients(
+                b,
+                &["CRM-1".into()],
+                at("2026-01-02T15:02:00+08:00"),
+                at("2026-01-09T15:02:00+08:00"),
+            )
             .await
             .expect("of clients");
-        assert_eq!(got, vec![touches[1].clone()], "{n}: after is open, until is closed");
+        assert_eq!(
+            got,
+            vec![touches[1].clone()],
+            "{n}: after is open, until is closed"
+        );
         assert_eq!(r.count_touches(rival).await.expect("rival"), 0, "{n}");
 
         // Rates: exact decimals; the same rate again changes nothing.
@@ -2941,53 +3026,148 @@ async fn sales_orders_returns_touches_rates_policy_and_disputes() {
             currency: "EUR".into(),
             rate: v.parse().expect("rate"),
         };
-        assert_eq!(r.put_fx_rates(b, &[rate("2026-01-09", "7.812500000001")]).await.expect("fx"), 1);
+        assert_eq!(
+            r.put_fx_rates(b, &[rate("2026-01-09", "7.812500000001")])
+                .await
+                .expect("fx"),
+            1
+        );
         let g2 = r.sales_generation(b).await.expect("g");
-        assert_eq!(r.put_fx_rates(b, &[rate("2026-01-09", "7.812500000001")]).await.expect("fx"), 0);
+        assert_eq!(
+            r.put_fx_rates(b, &[rate("2026-01-09", "7.812500000001")])
+                .await
+                .expect("fx"),
+            0
+        );
         assert_eq!(r.sales_generation(b).await.expect("g"), g2, "{n}");
-        assert_eq!(r.put_fx_rates(b, &[rate("2026-01-09", "7.9")]).await.expect("fx"), 1);
-        assert_eq!(r.fx_rates(b).await.expect("rates"), vec![rate("2026-01-09", "7.9")], "{n}");
+        assert_eq!(
+            r.put_fx_rates(b, &[rate("2026-01-09", "7.9")])
+                .await
+                .expect("fx"),
+            1
+        );
+        assert_eq!(
+            r.fx_rates(b).await.expect("rates"),
+            vec![rate("2026-01-09", "7.9")],
+            "{n}"
+        );
 
         // Policy and targets.
         assert_eq!(r.sales_policy(b).await.expect("none"), None, "{n}");
-        let targets = vec![("2026-01".to_owned(), "li.na@x.example".to_owned(), 30_000_000)];
-        r.put_sales_policy(b, r#"{"model":"split"}"#, &targets, None).await.expect("policy");
-        assert_eq!(r.sales_policy(b).await.expect("policy").as_deref(), Some(r#"{"model":"split"}"#));
-        r.put_targets(b, &[("2026-01".into(), "li.na@x.example".into(), 1), ("2026-01".into(), "bo@x.example".into(), 2)])
+        let targets = vec![(
+            "2026-01".to_owned(),
+            "li.na@x.example".to_owned(),
+            30_000_000,
+        )];
+        r.put_sales_policy(b, r#"{"model":"split"}"#, &targets, None)
             .await
-            .expect("targets");
+            .expect("policy");
+        assert_eq!(
+            r.sales_policy(b).await.expect("policy").as_deref(),
+            Some(r#"{"model":"split"}"#)
+        );
+        r.put_targets(
+            b,
+            &[
+                ("2026-01".into(), "li.na@x.example".into(), 1),
+                ("2026-01".into(), "bo@x.example".into(), 2),
+            ],
+        )
+        .await
+        .expect("targets");
         assert_eq!(
             r.targets(b, "2026-01").await.expect("targets"),
-            vec![("bo@x.example".to_owned(), 2), ("li.na@x.example".to_owned(), 1)],
+            vec![
+                ("bo@x.example".to_owned(), 2),
+                ("li.na@x.example".to_owned(), 1)
+            ],
             "{n}"
         );
-        assert!(r.targets(rival, "2026-01").await.expect("rival").is_empty(), "{n}");
+        assert!(
+            r.targets(rival, "2026-01").await.expect("rival").is_empty(),
+            "{n}"
+        );
 
         // Book history and clients by CRM id.
         let s = store(r, b, "SH01").await;
         let li = user(r, b, "li.na@x.example", Role::Associate, Some(s.id)).await;
-        let c = r.create_client(b, &client("Ting", "Wang", "CRM-1"), None).await.expect("client");
+        let c = r
+            .create_client(b, &client("Ting", "Wang", "CRM-1"), None)
+            .await
+            .expect("client");
         r.assign(b, c, li.id, None, "test").await.expect("assign");
-        assert_eq!(r.clients_by_crm(b, &["CRM-1".into(), "CRM-9".into()]).await.expect("crm"), vec![("CRM-1".to_owned(), c)]);
+        assert_eq!(
+            r.clients_by_crm(b, &["CRM-1".into(), "CRM-9".into()])
+                .await
+                .expect("crm"),
+            vec![("CRM-1".to_owned(), c)]
+        );
         let book = r.book_history(b, &["CRM-1".into()]).await.expect("book");
         assert_eq!(book.len(), 1, "{n}");
-        assert_eq!(book[0].1.associate.as_deref(), Some("li.na@x.example"), "{n}");
+        assert_eq!(
+            book[0].1.associate.as_deref(),
+            Some("li.na@x.example"),
+            "{n}"
+        );
 
         // Disputes: decided once; a decision's shares read back exactly.
-        let d = r.create_dispute(b, "O2", li.id, "I served her", 7).await.expect("dispute");
+        let d = r
+            .create_dispute(b, "O2", li.id, "I served her", 7)
+            .await
+            .expect("dispute");
         assert_eq!(d.status, DisputeStatus::Open);
-        let other = r.create_dispute(b, "O3", li.id, "mine too", 8).await.expect("dispute");
-        assert_eq!(r.disputes(b, Some(DisputeStatus::Open)).await.expect("open").len(), 2, "{n}");
-        let shares = vec![("li.na@x.example".to_owned(), "0.333333333333".parse().expect("f")), ("bo@x.example".to_owned(), "0.666666666667".parse().expect("f"))];
+        let other = r
+            .create_dispute(b, "O3", li.id, "mine too", 8)
+            .await
+            .expect("dispute");
+        assert_eq!(
+            r.disputes(b, Some(DisputeStatus::Open))
+                .await
+                .expect("open")
+                .len(),
+            2,
+            "{n}"
+        );
+        let shares = vec![
+            (
+                "li.na@x.example".to_owned(),
+                "0.333333333333".parse().expect("f"),
+            ),
+            (
+                "bo@x.example".to_owned(),
+                "0.666666666667".parse().expect("f"),
+            ),
+        ];
         let g3 = r.sales_generation(b).await.expect("g");
-        let decided = r.decide_dispute(b, d.id, Some(&shares), Some(li.id), "agreed", 9).await.expect("decide");
+        let decided = r
+            .decide_dispute(b, d.id, Some(&shares), Some(li.id), "agreed", 9)
+            .await
+            .expect("decide");
         assert_eq!(decided.status, DisputeStatus::Decided);
         assert!(r.sales_generation(b).await.expect("g") > g3, "{n}");
-        assert!(matches!(r.decide_dispute(b, d.id, None, None, "again", 10).await, Err(RepoError::Stale(_))), "{n}");
-        r.decide_dispute(b, other.id, None, None, "no", 11).await.expect("reject");
+        assert!(
+            matches!(
+                r.decide_dispute(b, d.id, None, None, "again", 10).await,
+                Err(RepoError::Stale(_))
+            ),
+            "{n}"
+        );
+        r.decide_dispute(b, other.id, None, None, "no", 11)
+            .await
+            .expect("reject");
         let decisions = r.decisions(b).await.expect("decisions");
-        assert_eq!(decisions, vec![sales::Decision { order_id: "O2".into(), shares }], "{n}");
-        assert!(r.dispute(rival, d.id).await.expect("rival").is_none(), "{n}");
+        assert_eq!(
+            decisions,
+            vec![sales::Decision {
+                order_id: "O2".into(),
+                shares
+            }],
+            "{n}"
+        );
+        assert!(
+            r.dispute(rival, d.id).await.expect("rival").is_none(),
+            "{n}"
+        );
         assert!(r.decisions(rival).await.expect("rival").is_empty(), "{n}");
     }
 }
