@@ -449,7 +449,8 @@ impl Salon {
             ));
         }
         let idem_key = idempotency_key(idem_key)?;
-        Ok(self
+        let at = now_millis();
+        let queued = self
             .repo
             .enqueue(
                 actor.brand.id,
@@ -460,10 +461,23 @@ impl Salon {
                     msg_type: msg_type.to_owned(),
                     body,
                     idem_key,
-                    at: now_millis(),
+                    at,
                 },
             )
-            .await?)
+            .await?;
+        // The associate wrote to the client: a touch that may earn a sale's credit.
+        if let Some(u) = &actor.user {
+            self.record_touch(
+                actor.brand.id,
+                c,
+                u.email.as_str(),
+                sales::TouchKind::Message,
+                at,
+                "conversation",
+            )
+            .await;
+        }
+        Ok(queued)
     }
 
     /// Sends an approved image of the asset pool to a client, through the outbox like any

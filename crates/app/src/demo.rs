@@ -133,29 +133,14 @@ impl Salon {
         }
         repo.import_clients(b, &rows, None).await?;
         let mut ids = Vec::with_capacity(demo.len());
-        let mut purchases = Vec::new();
         for c in &demo {
             let id = repo
                 .client_by_identity(b, &Identity::parse(IdentityKind::Crm, &c.crm_id)?)
                 .await?
                 .ok_or(AppError::Internal("seeded client missing".into()))?;
             ids.push(id);
-            for p in &c.purchases {
-                purchases.push((
-                    id,
-                    NewPurchase {
-                        at: now - p.days_ago * DAY_MS,
-                        amount_minor: p.amount_minor,
-                        currency: p.currency.to_owned(),
-                        store_id: stores.get(c.store).copied(),
-                        associate_id: staff.get(&c.associate_email).copied(),
-                        items: p.items.iter().map(|s| s.to_string()).collect(),
-                    },
-                ));
-            }
         }
-        purchases.sort_by_key(|(_, p)| p.at);
-        repo.add_purchases(b, &purchases).await?;
+        self.seed_demo_sales(&brand, &demo, seed, now).await?;
         for (c, id) in demo.iter().zip(&ids) {
             for n in &c.notes {
                 repo.add_note(
@@ -538,5 +523,161 @@ impl Salon {
                 .await?;
         }
         Ok(Some(added))
+    }
+}
+
+impl Salon {
+    /// The demo's purchase history as real orders with real attribution: store sales rung up
+    /// by associates, e-commerce, mini-store and livestream orders that follow an associate's
+    /// message, shared link, livestream invitation or appointment, a few returns, the euro's
+    /// rate for Paris, and this month's targets, so that My month and the sales pages are
+    /// alive on first start.
+    async fn seed_demo_sales(
+        &self,
+        brand: &Brand,
+        demo: &[fake::DemoClient],
+        seed: u64,
+        now: Millis,
+    ) -> AppResult<()> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x5a1e5);
+        let b = brand.id;
+        let tz = crate::sales::tz_of(brand);
+        let month_start = sales::Month::of(sales::day_of(now, &tz)).bounds(&tz).0;
+        let first_day = jiff::Timestamp::from_millisecond(now - 1_200 * DAY_MS)
+            .map(|t| t.to_zoned(tz.clone()).date())
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let rates = vec![sales::FxRate {
+            date: first_day,
+            currency: "EUR".into(),
+            rate: sales::Dec::from_units(7_812_500_000_000),
+        }];
+        self.repo.put_fx_rates(b, &rates).await?;
+        let mut orders = Vec::new();
+        let mut touches = Vec::new();
+        let mut returns = Vec::new();
+        let kinds = [
+            (sales::TouchKind::Message, 10),
+            (sales::TouchKind::ShareClick, 5),
+            (sales::TouchKind::Appointment, 20),
+            (sales::TouchKind::LiveView, 2),
+            (sales::TouchKind::Broadcast, 2),
+        ];
+        for (i, c) in demo.iter().enumerate() {
+            let mut when: Vec<(i64, i64, &'static str, Vec<&'static str>)> = c
+                .purchases
+                .iter()
+                .map(|p| {
+                    (
+                        now - p.days_ago * DAY_MS,
+                        p.amount_minor,
+                        p.currency,
+                        p.items.clone(),
+                    )
+                })
+                .collect();
+            // A living month: some clients buy in this one.
+            if i % 50 == 0 && now > month_start {
+                let at = rng.gen_range(month_start..now);
+                let (cny, items) = c
+                    .purchases
+                    .first()
+                    .map_or((1_250_000, vec!["Silk scarf"]), |p| {
+                        (p.amount_minor, p.items.clone())
+                    });
+                let currency = c.purchases.first().map_or("CNY", |p| p.currency);
+                when.push((at, cny, currency, items));
+            }
+            for (k, (at, amount, currency, items)) in when.into_iter().enumerate() {
+                let roll: f64 = rng.r#gen();
+                let source = if roll < 0.45 {
+                    sales::Source::Pos
+                } else if roll < 0.75 {
+                    sales::Source::Ecommerce
+                } else if roll < 0.9 {
+                    sales::Source::MiniStore
+                } else {
+                    sales::Source::Livestream
+                };
+                let n = items.len().max(1) as i64;
+                let lines = items
+                    .iter()
+                    .enumerate()
+                    .map(|(j, item)| sales::OrderLine {
+                        line: j as u32 + 1,
+                        sku: item.to_uppercase().replace(' ', "-"),
+                        qty: 1,
+                        amount: amount / n + if j == 0 { amount % n } else { 0 },
+                    })
+                    .collect();
+                let sold_by = (source == sales::Source::Pos && rng.gen_bool(0.7))
+                    .then(|| c.associate_email.clone());
+                if sold_by.is_none() && rng.gen_bool(0.75) {
+                    let (kind, days) = kinds[rng.gen_range(0..kinds.len())];
+                    touches.push(sales::Touch {
+                        at: at - rng.gen_range(3_600_000..days * DAY_MS),
+                        associate: c.associate_email.clone(),
+                        client: c.crm_id.clone(),
+                        kind,
+                    });
+                }
+                let order_id = format!(
+                    "{}-{}-{k:02}",
+                    if source == sales::Source::Pos {
+                        "POS"
+                    } else {
+                        "WEB"
+                    },
+                    c.crm_id
+                );
+                if rng.gen_bool(0.04) {
+                    returns.push(sales::Return {
+                        return_id: format!("R-{order_id}"),
+                        order_id: order_id.clone(),
+                        line: 1,
+                        qty: 1,
+                        amount: amount / n + amount % n,
+                        at: (at + rng.gen_range(DAY_MS..14 * DAY_MS)).min(now),
+                    });
+                }
+                orders.push(sales::Order {
+                    order_id,
+                    source,
+                    client: Some(c.crm_id.clone()),
+                    store: (source == sales::Source::Pos).then(|| c.store.to_owned()),
+                    placed_at: at,
+                    currency: currency.to_owned(),
+                    sold_by,
+                    lines,
+                });
+            }
+        }
+        orders.sort_by_key(|o| o.placed_at);
+        let fx = sales::FxTable::new(rates);
+        for chunk in orders.chunks(5_000) {
+            self.repo.put_orders(b, chunk).await?;
+            let refs: Vec<&sales::Order> = chunk.iter().collect();
+            self.record_purchases(brand, &fx, &refs).await?;
+        }
+        self.repo.put_returns(b, &returns).await?;
+        self.repo.put_touches(b, &touches, "demo").await?;
+        // This month's targets: a little above what each associate sold last month.
+        let month = sales::Month::of(sales::day_of(now, &tz));
+        let last = self.month_figures(brand, month.prev()).await?;
+        let targets: Vec<ports::Target> = last
+            .report
+            .associates
+            .iter()
+            .filter(|s| s.net > 0)
+            .map(|s| {
+                (
+                    month.to_string(),
+                    s.associate.clone(),
+                    (s.net / 100_000 + 1) * 110_000,
+                )
+            })
+            .collect();
+        self.repo.put_targets(b, &targets).await?;
+        Ok(())
     }
 }

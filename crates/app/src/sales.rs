@@ -256,7 +256,7 @@ impl Salon {
 
     /// An order of a known client shows on the client's profile: lifetime spend (in the brand's
     /// currency), first and last purchase, the items, on the timeline.
-    async fn record_purchases(
+    pub(crate) async fn record_purchases(
         &self,
         brand: &Brand,
         fx: &sales::FxTable,
@@ -658,12 +658,14 @@ impl Salon {
             .iter()
             .find(|r| r.associate == me)
             .map_or(leaderboard.len() + 1, |r| r.rank);
-        let entries = figures
+        // Newest first: what happened today is what an associate looks for.
+        let mut entries: Vec<sales::Entry> = figures
             .entries
             .iter()
             .filter(|e| e.associate.as_deref() == Some(me.as_str()))
             .cloned()
             .collect();
+        entries.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.order_id.cmp(&b.order_id)));
         let disputes = self
             .repo
             .disputes(actor.brand.id, None)
@@ -927,5 +929,242 @@ impl Salon {
         )
         .await?;
         Ok(statement_csv(&report))
+    }
+}
+
+/// One month of the HQ sales chart: net sales by source, credited or not, and how much of it
+/// came through social selling (touches: chats, shared links, livestreams, appointments,
+/// broadcasts), as opposed to a sale rung up in store.
+#[derive(Debug, Clone, Serialize)]
+pub struct MonthSplit {
+    pub month: Month,
+    /// Per source (pos, ecommerce, mini_store, livestream): (attributed, unattributed), net of returns.
+    pub by_source: Vec<(sales::Source, i64, i64)>,
+    pub attributed: i64,
+    pub unattributed: i64,
+    /// Net sales credited through a touch (last touch, split) or a decided dispute.
+    pub social: i64,
+}
+
+impl MonthSplit {
+    /// The share of the month's net sales that social selling earned.
+    pub fn social_share(&self) -> f64 {
+        let total = self.attributed + self.unattributed;
+        if total <= 0 {
+            0.0
+        } else {
+            self.social as f64 / total as f64
+        }
+    }
+}
+
+/// A store's leaderboard row (never a colleague's commission on an associate's page).
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardRow {
+    pub rank: usize,
+    pub associate: String,
+    pub name: String,
+    pub statement: sales::Statement,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoreBoard {
+    pub store: String,
+    pub name: String,
+    pub rows: Vec<BoardRow>,
+}
+
+/// HQ's and the store manager's view of a month.
+#[derive(Debug, Clone, Serialize)]
+pub struct SalesOverview {
+    pub month: Month,
+    pub currency: String,
+    /// The six months up to `month`, oldest first.
+    pub months: Vec<MonthSplit>,
+    pub boards: Vec<StoreBoard>,
+    /// Credited to e-mails that are nobody on the staff (imported touches of other systems).
+    pub others: Vec<BoardRow>,
+    pub unattributed: i64,
+    pub disputes: Vec<Dispute>,
+    pub policy: sales::Policy,
+}
+
+fn split_of(f: &MonthFigures) -> MonthSplit {
+    let mut by: Vec<(sales::Source, i64, i64)> =
+        sales::Source::ALL.iter().map(|s| (*s, 0, 0)).collect();
+    let mut social = 0;
+    for e in &f.entries {
+        let signed = match e.kind {
+            sales::EntryKind::Sale => e.amount,
+            sales::EntryKind::Return => -e.amount,
+        };
+        let Some(slot) = by.iter_mut().find(|(s, _, _)| *s == e.source) else {
+            continue;
+        };
+        if e.associate.is_some() {
+            slot.1 += signed;
+            if matches!(
+                e.why,
+                sales::Why::LastTouch { .. } | sales::Why::Split { .. } | sales::Why::Decided
+            ) {
+                social += signed;
+            }
+        } else {
+            slot.2 += signed;
+        }
+    }
+    MonthSplit {
+        month: f.report.month,
+        attributed: by.iter().map(|(_, a, _)| a).sum(),
+        unattributed: by.iter().map(|(_, _, u)| u).sum(),
+        by_source: by,
+        social,
+    }
+}
+
+impl Salon {
+    /// HQ: the brand's month, its last six months by source and every store's leaderboard;
+    /// a store manager: their store's.
+    pub async fn sales_overview(&self, actor: &Actor, month: &str) -> AppResult<SalesOverview> {
+        actor.require(Action::ReadSales)?;
+        if actor.role == Role::Associate {
+            return Err(AppError::Forbidden("associates see their own month".into()));
+        }
+        let month = parse_month(month)?;
+        let mut months = Vec::new();
+        let mut m = month;
+        for _ in 0..6 {
+            months.push(split_of(&*self.month_figures(&actor.brand, m).await?));
+            m = m.prev();
+        }
+        months.reverse();
+        let figures = self.month_figures(&actor.brand, month).await?;
+        let stores = self.repo.list_stores(actor.brand.id).await?;
+        let staff = self.repo.list_users(actor.brand.id, None).await?;
+        let mut boards: Vec<StoreBoard> = stores
+            .iter()
+            .filter(|s| actor.role == Role::Hq || actor.store == Some(s.id))
+            .map(|s| StoreBoard {
+                store: s.code.as_str().to_owned(),
+                name: s.name.clone(),
+                rows: Vec::new(),
+            })
+            .collect();
+        let mut others = Vec::new();
+        for st in &figures.report.associates {
+            let user = staff
+                .iter()
+                .find(|(u, _)| u.email.as_str() == st.associate)
+                .map(|(u, _)| u);
+            let row = |rank| BoardRow {
+                rank,
+                associate: st.associate.clone(),
+                name: user.map_or_else(|| st.associate.clone(), |u| u.display_name.clone()),
+                statement: st.clone(),
+            };
+            let store = user
+                .and_then(|u| u.store_id)
+                .and_then(|id| stores.iter().find(|s| s.id == id));
+            match store.and_then(|s| boards.iter_mut().find(|b| b.store == s.code.as_str())) {
+                Some(b) => {
+                    let rank = b.rows.len() + 1;
+                    b.rows.push(row(rank));
+                }
+                None if actor.role == Role::Hq => {
+                    let rank = others.len() + 1;
+                    others.push(row(rank));
+                }
+                None => {}
+            }
+        }
+        Ok(SalesOverview {
+            month,
+            currency: figures.report.currency.clone(),
+            months,
+            boards,
+            others,
+            unattributed: figures.report.unattributed,
+            disputes: self.list_disputes(actor, Some("open")).await?,
+            policy: self.stored_policy(actor.brand.id).await?,
+        })
+    }
+
+    /// The current month in the brand's time zone.
+    pub fn this_month(&self, brand: &Brand) -> Month {
+        Month::of(sales::day_of(now_millis(), &tz_of(brand)))
+    }
+
+    /// A client's orders, newest first, with who got credit and why (in the actor's scope).
+    pub async fn client_orders(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+    ) -> AppResult<Vec<(sales::Order, sales::Credit)>> {
+        actor.require(Action::ReadClients)?;
+        let c = self.client(actor, client).await?;
+        let Some(crm) = c
+            .identities
+            .iter()
+            .find(|i| i.kind == IdentityKind::Crm)
+            .map(|i| i.value.clone())
+        else {
+            return Ok(Vec::new());
+        };
+        let orders = self.repo.orders_of_client(actor.brand.id, &crm, 50).await?;
+        let mut out = Vec::with_capacity(orders.len());
+        for o in orders {
+            let month = Month::of(sales::day_of(o.placed_at, &tz_of(&actor.brand)));
+            let figures = self.month_figures(&actor.brand, month).await?;
+            let mut who: Vec<&sales::Entry> = figures
+                .entries
+                .iter()
+                .filter(|e| e.order_id == o.order_id && e.kind == sales::EntryKind::Sale)
+                .collect();
+            who.sort_by(|a, b| a.associate.cmp(&b.associate));
+            let credit = sales::Credit {
+                shares: if who.iter().all(|e| e.associate.is_none()) {
+                    sales::Shares::Nobody
+                } else {
+                    sales::Shares::Equal(who.iter().filter_map(|e| e.associate.clone()).collect())
+                },
+                why: who.first().map_or(sales::Why::NoTouch, |e| e.why.clone()),
+            };
+            out.push((o, credit));
+        }
+        Ok(out)
+    }
+}
+
+/// How Salon names a client in its own touches: the CRM id (as orders name the client), or a
+/// Salon id for a client the CRM does not know yet.
+pub fn client_ref(c: &Client) -> String {
+    c.identities
+        .iter()
+        .find(|i| i.kind == IdentityKind::Crm)
+        .map_or_else(|| format!("salon-{}", c.id.0), |i| i.value.clone())
+}
+
+impl Salon {
+    /// Records a touch as it happens (an associate's message, a broadcast delivered, a shared
+    /// link opened). A failure is logged, never the caller's: the message or the link matters
+    /// more than its credit.
+    pub(crate) async fn record_touch(
+        &self,
+        brand: BrandId,
+        client: &Client,
+        associate: &str,
+        kind: sales::TouchKind,
+        at: Millis,
+        origin: &str,
+    ) {
+        let touch = sales::Touch {
+            at,
+            associate: associate.to_owned(),
+            client: client_ref(client),
+            kind,
+        };
+        if let Err(e) = self.repo.put_touches(brand, &[touch], origin).await {
+            tracing::warn!(error = %e, origin, "a touch could not be recorded");
+        }
     }
 }

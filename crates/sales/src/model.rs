@@ -225,6 +225,12 @@ impl Default for Policy {
     }
 }
 
+impl Serialize for Policy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(s)
+    }
+}
+
 impl Policy {
     pub fn window_days(&self, kind: TouchKind) -> i64 {
         self.windows[kind.index()]

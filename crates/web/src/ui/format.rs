@@ -3,6 +3,9 @@
 use domain::Millis;
 
 pub fn money(minor: i64, currency: Option<&str>) -> String {
+    if minor < 0 {
+        return format!("-{}", money(minor.saturating_neg(), currency));
+    }
     let symbol = match currency {
         Some("CNY") => "¥",
         Some("EUR") => "€",
@@ -68,6 +71,8 @@ mod tests {
         assert_eq!(money(100_000_000, Some("EUR")), "€1,000,000");
         assert_eq!(money(0, None), "¥0");
         assert_eq!(money(12_300, Some("CHF")), "123 CHF");
+        assert_eq!(money(-6_401, Some("EUR")), "-€64.01");
+        assert_eq!(money(-1, Some("CNY")), "-¥0.01");
     }
 
     #[test]

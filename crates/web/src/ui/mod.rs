@@ -10,6 +10,7 @@ pub(crate) mod format;
 mod groups;
 pub mod i18n;
 mod pages;
+mod sales;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request};
@@ -87,6 +88,13 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/assets/{id}/status", post(assets::set_status))
         .route("/assets/{id}/image", get(assets::image))
         .route("/tasks/{id}/send", post(campaigns::send_task))
+        .route("/sales", get(sales::sales_page))
+        .route("/sales/disputes", post(sales::raise_dispute))
+        .route("/sales/disputes/{id}", post(sales::decide_dispute))
+        .route("/sales/targets", post(sales::save_targets))
+        .route("/sales/policy", post(sales::save_policy))
+        .route("/sales/statements.csv", get(sales::statements_csv))
+        .route("/sales/chart.csv", get(sales::chart_csv))
         .route("/inbox", get(conversations::inbox))
         .route("/groups", get(groups::groups))
         .route("/groups/{id}", get(groups::group))

@@ -112,6 +112,11 @@ pub(crate) fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) ->
         a.can(Action::SendPrepared),
     );
     add(
+        "/sales",
+        super::sales::nav_label(v),
+        a.can(Action::ReadSales),
+    );
+    add(
         "/campaigns",
         super::campaigns::words_for(v).campaigns,
         a.can(Action::ReadCampaigns),
@@ -663,6 +668,9 @@ struct ClientPage {
     /// The customer groups the client is in: (link or none, name, members).
     groups: Vec<(Option<String>, String, i64)>,
     groups_label: &'static str,
+    /// The client's orders with who got credit and why.
+    orders: Vec<super::sales::OrderView>,
+    sw: &'static super::sales::Words,
 }
 
 fn joined(v: &[String], t: &Tr) -> String {
@@ -946,6 +954,7 @@ pub async fn client_page(
     } else {
         Vec::new()
     };
+    let orders = super::sales::client_orders(&state, &v, id).await?;
     let page = ClientPage {
         c: chrome(
             &v,
@@ -953,6 +962,8 @@ pub async fn client_page(
             &format!("/clients/{}", id.0),
             f.ok.as_deref(),
         ),
+        orders,
+        sw: super::sales::words_for(&v),
         groups,
         groups_label: super::groups::words_for(&v).groups,
         p,
