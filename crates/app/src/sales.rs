@@ -1168,3 +1168,151 @@ impl Salon {
         }
     }
 }
+
+/// What an associate shares as a tracked link.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ShareLinkInput {
+    /// Where the link goes: a product page, an asset, any page of the brand (http or https).
+    pub url: Option<String>,
+    pub title: Option<String>,
+    /// `product` (default), `asset` or `page`.
+    pub kind: Option<String>,
+    /// The client it is made for: their opens are theirs (and earn the associate a touch).
+    pub client_id: Option<i64>,
+}
+
+/// An http(s) URL without spaces or control characters, at most 2,000 characters.
+fn link_target(s: &str) -> AppResult<String> {
+    let s = s.trim();
+    let ok = (s.starts_with("https://") || s.starts_with("http://"))
+        && s.len() <= 2_000
+        && s.len() > "https://".len()
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '\\');
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(AppError::invalid(
+            "url",
+            "must be an http:// or https:// address without spaces (at most 2,000 characters)",
+        ))
+    }
+}
+
+impl Salon {
+    /// Makes a tracked short link (`/s/{code}`) for the associate, for one client or for anyone.
+    pub async fn create_share_link(
+        &self,
+        actor: &Actor,
+        input: &ShareLinkInput,
+    ) -> AppResult<ShareLink> {
+        actor.require(Action::ShareLinks)?;
+        let Some(user) = &actor.user else {
+            return Err(AppError::Forbidden("a link is shared by a person".into()));
+        };
+        let target = link_target(input.url.as_deref().unwrap_or(""))?;
+        let title = text("title", input.title.as_deref().unwrap_or("").trim(), 200)?;
+        let kind = match input
+            .kind
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
+            None => "product".to_owned(),
+            Some(k @ ("product" | "asset" | "page")) => k.to_owned(),
+            Some(_) => return Err(AppError::invalid("kind", "must be product, asset or page")),
+        };
+        let client_id = match input.client_id {
+            Some(id) => Some(self.client(actor, ClientId(id)).await?.id),
+            None => None,
+        };
+        let code: String = {
+            use rand::Rng;
+            const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+            let mut rng = rand::thread_rng();
+            (0..10)
+                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+                .collect()
+        };
+        Ok(self
+            .repo
+            .create_share_link(
+                actor.brand.id,
+                &NewShareLink {
+                    code,
+                    associate_id: user.id,
+                    client_id,
+                    kind,
+                    target,
+                    title: if title.is_empty() {
+                        "—".to_owned()
+                    } else {
+                        title
+                    },
+                    at: now_millis(),
+                },
+            )
+            .await?)
+    }
+
+    /// The actor's links (a store manager's: their own too), newest first, with their opens.
+    pub async fn my_share_links(&self, actor: &Actor) -> AppResult<Vec<ShareLink>> {
+        actor.require(Action::ShareLinks)?;
+        let Some(user) = actor.user_id() else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .repo
+            .share_links(actor.brand.id, Some(user), 200)
+            .await?)
+    }
+
+    /// Someone opened a share link: the open is recorded (with its client when the link was
+    /// made for one: a `share_click` touch for the associate and an entry on the client's
+    /// timeline); the answer is where to redirect. Anyone may open a link: no actor.
+    pub async fn open_share_link(&self, code: &str) -> AppResult<String> {
+        let code = code.trim();
+        if code.is_empty() || code.len() > 32 || !code.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(AppError::NotFound("link"));
+        }
+        let link = self
+            .repo
+            .share_link_by_code(code)
+            .await?
+            .ok_or(AppError::NotFound("link"))?;
+        let at = now_millis();
+        self.repo
+            .record_share_open(link.id, link.client_id, at)
+            .await?;
+        if let Some(client_id) = link.client_id {
+            let client = self.repo.client(link.brand, client_id).await?;
+            let associate = self.repo.user(link.brand, link.associate_id).await?;
+            if let (Some(client), Some(associate)) = (client, associate) {
+                self.record_touch(
+                    link.brand,
+                    &client,
+                    associate.email.as_str(),
+                    sales::TouchKind::ShareClick,
+                    at,
+                    "share_link",
+                )
+                .await;
+                self.repo
+                    .add_interaction(
+                        link.brand,
+                        &NewInteraction {
+                            client_id,
+                            at,
+                            kind: "share_click".into(),
+                            channel: None,
+                            detail: serde_json::json!({"title": link.title, "kind": link.kind, "associate_id": link.associate_id.0}),
+                            reference: None,
+                        },
+                    )
+                    .await?;
+            }
+        }
+        Ok(link.target)
+    }
+}

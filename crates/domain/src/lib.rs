@@ -7,7 +7,6 @@ pub mod broadcast;
 pub mod channel;
 pub mod client;
 pub mod conversation;
-pub mod dispute;
 pub mod error;
 pub mod group;
 pub mod ids;
@@ -15,6 +14,7 @@ pub mod org;
 pub mod ports;
 pub mod role;
 pub mod search;
+pub mod selling;
 pub mod values;
 
 pub use asset::*;
@@ -22,12 +22,12 @@ pub use broadcast::*;
 pub use channel::*;
 pub use client::*;
 pub use conversation::*;
-pub use dispute::{Dispute, DisputeStatus};
 pub use error::{FieldError, RepoError};
 pub use group::*;
 pub use ids::*;
 pub use org::*;
 pub use role::{Action, Role, Scope};
+pub use selling::{Dispute, DisputeStatus, NewShareLink, ShareLink};
 pub use values::*;
 
 /// Milliseconds since the Unix epoch (UTC): how every instant is stored.

@@ -790,6 +790,23 @@ pub trait SalesStore: Send + Sync + 'static {
     async fn decisions(&self, brand: BrandId) -> RepoResult<Vec<sales::Decision>>;
     /// Moves with every write that can change a figure: cached reports compare it.
     async fn sales_generation(&self, brand: BrandId) -> RepoResult<i64>;
+    async fn create_share_link(&self, brand: BrandId, link: &NewShareLink)
+    -> RepoResult<ShareLink>;
+    /// A link by its code, whichever brand's it is (codes are unique in the installation).
+    async fn share_link_by_code(&self, code: &str) -> RepoResult<Option<ShareLink>>;
+    async fn record_share_open(
+        &self,
+        link: i64,
+        client: Option<ClientId>,
+        at: Millis,
+    ) -> RepoResult<()>;
+    /// The brand's links, newest first; `associate` narrows them to one associate's.
+    async fn share_links(
+        &self,
+        brand: BrandId,
+        associate: Option<UserId>,
+        limit: u32,
+    ) -> RepoResult<Vec<ShareLink>>;
     /// Moves whenever a client's book changes (any brand's): book credit depends on it.
     async fn assignment_mark(&self, brand: BrandId) -> RepoResult<i64>;
 }

@@ -146,6 +146,8 @@ pub enum Action {
     SetTargets,
     /// Contest an order's credit.
     DisputeCredit,
+    /// Share a product, an asset or a page as a tracked short link, and see one's links.
+    ShareLinks,
     /// Decide disputes (store managers: their store's; audited) and export statements for
     /// payroll (audited).
     DecideDisputes,
@@ -191,6 +193,7 @@ impl Action {
             ManageSalesPolicy => matches!(role, Hq),
             SetTargets | DecideDisputes => matches!(role, StoreManager | Hq),
             DisputeCredit => matches!(role, Associate),
+            ShareLinks => matches!(role, Associate | StoreManager),
         }
     }
 }

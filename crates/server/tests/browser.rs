@@ -988,3 +988,100 @@ async fn an_associate_reads_their_customer_group_with_its_flagged_discount_reque
         .expect("text");
     assert!(listed.contains(name), "{listed}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_opens_an_associates_shared_link_buys_and_the_sale_is_in_her_month() {
+    let Some(env) = start().await else { return };
+    let b = &env.browser;
+    env.login("li.na").await;
+    let sa = env.token("associate", Some("li.na"));
+    let (_, list) = get(env.port, "/api/v1/clients?limit=1", &sa);
+    let list: serde_json::Value = serde_json::from_str(&list).expect("json");
+    let id = list["items"][0]["id"].as_i64().expect("one of her clients");
+    let (_, profile) = get(env.port, &format!("/api/v1/clients/{id}"), &sa);
+    let profile: serde_json::Value = serde_json::from_str(&profile).expect("json");
+    let crm = profile["client"]["identities"]
+        .as_array()
+        .or_else(|| profile["identities"].as_array())
+        .and_then(|ids| ids.iter().find(|i| i["kind"] == "crm"))
+        .and_then(|i| i["value"].as_str())
+        .expect("a CRM id")
+        .to_owned();
+
+    // She shares the bag's page with her client from the profile.
+    b.goto(&env.url(&format!("/clients/{id}")))
+        .await
+        .expect("profile");
+    b.find(Locator::Css("#share-form input[name=url]"))
+        .await
+        .expect("share form")
+        .send_keys("https://shop.maison-lumiere.example/camille-bag")
+        .await
+        .expect("type");
+    b.find(Locator::Css("#share-form input[name=title]"))
+        .await
+        .expect("title")
+        .send_keys("Camille bag")
+        .await
+        .expect("type");
+    b.find(Locator::Css("#share-form button[type=submit]"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+    let link = b
+        .wait()
+        .for_element(Locator::Css("#share-link"))
+        .await
+        .expect("the link to send")
+        .text()
+        .await
+        .expect("text");
+    assert!(link.starts_with("/s/"), "{link}");
+
+    // The client opens it (no session): recorded, then sent on to the page.
+    let (status, _) = get(env.port, &link, "");
+    assert_eq!(status, 303, "an open redirects");
+    let (status, _) = get(env.port, "/s/NoSuchCode1", "");
+    assert_eq!(status, 404);
+
+    // A minute later she buys the bag on the e-commerce site, which reports the order.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let placed = jiff::Timestamp::now().to_string();
+    let order = serde_json::json!({"order_id": "WEB-SHARED-0001", "source": "ecommerce", "client": crm,
+        "placed_at": placed, "currency": "CNY",
+        "lines": [{"line": 1, "sku": "BAG-CAMILLE-BLK", "qty": 1, "amount": 3_250_000}]});
+    let hq = env.token("hq", None);
+    let (status, body) = send_json(env.port, "POST", "/api/v1/orders", &hq, &order.to_string());
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = send_json(env.port, "POST", "/api/v1/orders", &hq, &order.to_string());
+    assert_eq!(status, 200, "the same order again is held already");
+
+    // It is in her month, credited to the shared link.
+    let text = eventually(&env, "/sales", "the order in My month", |t| {
+        t.contains("WEB-SHARED-0001")
+    })
+    .await;
+    let card = text
+        .lines()
+        .skip_while(|l| !l.contains("WEB-SHARED-0001"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(card.contains("Shared link opened"), "{card}");
+    assert!(card.contains("¥32,500"), "{card}");
+    shot(b, "my-month").await;
+
+    // HQ's report credits it to her too.
+    let month = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").expect("zone"))
+        .strftime("%Y-%m")
+        .to_string();
+    let (_, report) = get(
+        env.port,
+        &format!("/api/v1/sales/report?month={month}"),
+        &hq,
+    );
+    assert!(report.contains(&format!("li.na@{DOMAIN}")), "{report}");
+}

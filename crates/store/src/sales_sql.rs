@@ -81,6 +81,21 @@ macro_rules! impl_sales_store {
                 })
             }
 
+            fn share_link_row(r: &DbRow) -> RepoResult<ShareLink> {
+                Ok(ShareLink {
+                    id: r.try_get("id").map_err(db)?,
+                    brand: BrandId(r.try_get("brand_id").map_err(db)?),
+                    code: r.try_get("code").map_err(db)?,
+                    associate_id: UserId(r.try_get("associate_id").map_err(db)?),
+                    client_id: r.try_get::<Option<i64>, _>("client_id").map_err(db)?.map(ClientId),
+                    kind: r.try_get("kind").map_err(db)?,
+                    target: r.try_get("target").map_err(db)?,
+                    title: r.try_get("title").map_err(db)?,
+                    created_at: r.try_get("created_at").map_err(db)?,
+                    opens: r.try_get("opens").map_err(db)?,
+                })
+            }
+
             async fn upsert_targets(tx: &mut Tx<'_>, brand: BrandId, targets: &[Target]) -> RepoResult<()> {
                 let now = now_millis();
                 for chunk in targets.chunks($crate::sales_sql::SALES_CHUNK) {
@@ -532,6 +547,74 @@ macro_rules! impl_sales_store {
                     .await
                     .map_err(db)?;
                 Ok(g.unwrap_or(0))
+            }
+
+            async fn create_share_link(&self, brand: BrandId, l: &NewShareLink) -> RepoResult<ShareLink> {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO share_links (brand_id, code, associate_id, client_id, kind, target, title, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                )
+                .bind(brand.0)
+                .bind(&l.code)
+                .bind(l.associate_id.0)
+                .bind(l.client_id.map(|c| c.0))
+                .bind(&l.kind)
+                .bind(&l.target)
+                .bind(&l.title)
+                .bind(l.at)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| conflict(e, "a share link with that code exists"))?;
+                Ok(ShareLink {
+                    id,
+                    brand,
+                    code: l.code.clone(),
+                    associate_id: l.associate_id,
+                    client_id: l.client_id,
+                    kind: l.kind.clone(),
+                    target: l.target.clone(),
+                    title: l.title.clone(),
+                    created_at: l.at,
+                    opens: 0,
+                })
+            }
+
+            async fn share_link_by_code(&self, code: &str) -> RepoResult<Option<ShareLink>> {
+                let r = sqlx::query(
+                    "SELECT l.*, (SELECT COUNT(*) FROM share_opens o WHERE o.link_id = l.id) AS opens \
+                     FROM share_links l WHERE l.code = $1",
+                )
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+                r.as_ref().map(Self::share_link_row).transpose()
+            }
+
+            async fn record_share_open(&self, link: i64, client: Option<ClientId>, at: Millis) -> RepoResult<()> {
+                sqlx::query("INSERT INTO share_opens (link_id, client_id, at) VALUES ($1, $2, $3)")
+                    .bind(link)
+                    .bind(client.map(|c| c.0))
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn share_links(&self, brand: BrandId, associate: Option<UserId>, limit: u32) -> RepoResult<Vec<ShareLink>> {
+                let rows = sqlx::query(
+                    "SELECT l.*, (SELECT COUNT(*) FROM share_opens o WHERE o.link_id = l.id) AS opens \
+                     FROM share_links l WHERE l.brand_id = $1 AND ($2 IS NULL OR l.associate_id = $2) \
+                     ORDER BY l.id DESC LIMIT $3",
+                )
+                .bind(brand.0)
+                .bind(associate.map(|u| u.0))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+                rows.iter().map(Self::share_link_row).collect()
             }
 
             async fn assignment_mark(&self, _brand: BrandId) -> RepoResult<i64> {

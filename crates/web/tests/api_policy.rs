@@ -100,6 +100,8 @@ const POLICY: &[(&str, &str)] = &[
     ("listDisputes", "AMH"),
     ("raiseDispute", "A"),
     ("decideDispute", "MH"),
+    ("createShareLink", "AM"),
+    ("listShareLinks", "AM"),
 ];
 
 /// An order of the brand for returns and disputes to name.
@@ -291,6 +293,7 @@ async fn request(
         "postFxRates" => json(r#"{"date":"2026-01-01","currency":"EUR","rate":"7.8125"}"#.into()),
         "putSalesPolicy" => json(r#"{"model":"split"}"#.into()),
         "putTargets" => json(format!(r#"{{"month":"2026-01","targets":[{{"associate":"li.na@{DOMAIN}","amount":100}}]}}"#)),
+        "createShareLink" => json(r#"{"url":"https://shop.example/camille-bag","title":"Camille bag"}"#.into()),
         "raiseDispute" => json(r#"{"order_id":"POLICY-O1","reason":"I served her"}"#.into()),
         "decideDispute" => json(format!(r#"{{"shares":[{{"associate":"li.na@{DOMAIN}","fraction":"1"}}],"note":"checked the chat"}}"#)),
         _ => None,

@@ -99,3 +99,26 @@ CREATE TABLE sales_generations (
     brand_id BIGINT NOT NULL PRIMARY KEY REFERENCES brands(id),
     generation BIGINT NOT NULL
 );
+
+-- Tracked share links (/s/{code}): who shared what, for which client (when made for one), and
+-- every open.
+CREATE TABLE share_links (
+    id INTEGER PRIMARY KEY,
+    brand_id BIGINT NOT NULL REFERENCES brands(id),
+    code TEXT NOT NULL UNIQUE,
+    associate_id BIGINT NOT NULL REFERENCES users(id),
+    client_id BIGINT REFERENCES clients(id) ON DELETE SET NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    title TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX share_links_by_associate ON share_links (brand_id, associate_id, id);
+
+CREATE TABLE share_opens (
+    id INTEGER PRIMARY KEY,
+    link_id BIGINT NOT NULL REFERENCES share_links(id) ON DELETE CASCADE,
+    client_id BIGINT REFERENCES clients(id) ON DELETE SET NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX share_opens_by_link ON share_opens (link_id, at);

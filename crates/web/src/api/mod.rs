@@ -856,6 +856,24 @@ pub fn routes() -> Vec<ApiRoute> {
             sales::decide_dispute,
             "Decide a dispute: explicit `shares` (fractions adding up to 1) replace the order's credit everywhere, or none keeps it; `note` says why (audited)"
         ),
+        route!(
+            post,
+            POST,
+            "/share-links",
+            "createShareLink",
+            ShareLinks,
+            sales::create_share_link,
+            "Share a product, an asset or a page as a tracked short link (`/s/{code}`), for one client (`client_id`) or anyone; each open is recorded, and an open by the client it was made for is a `share_click` touch"
+        ),
+        route!(
+            get,
+            GET,
+            "/share-links",
+            "listShareLinks",
+            ShareLinks,
+            sales::list_share_links,
+            "The caller's share links, newest first, with how often each was opened"
+        ),
     ]
 }
 

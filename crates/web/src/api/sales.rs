@@ -215,3 +215,23 @@ pub async fn decide_dispute(
     let Json(d) = b.map_err(|e| ApiError(AppError::invalid("body", e.body_text())))?;
     to_json(&s.salon.decide_dispute(&a, id, &d).await?)
 }
+
+pub async fn create_share_link(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<app::sales::ShareLinkInput>, JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let Json(input) = b.map_err(|e| ApiError(AppError::invalid("body", e.body_text())))?;
+    let link = s.salon.create_share_link(&a, &input).await?;
+    let mut v =
+        serde_json::to_value(&link).map_err(|e| ApiError(AppError::Internal(e.to_string())))?;
+    v["path"] = Value::String(format!("/s/{}", link.code));
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+pub async fn list_share_links(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"items": s.salon.my_share_links(&a).await?})))
+}

@@ -121,6 +121,8 @@ pub fn router(_state: AppState) -> Router<AppState> {
             "/qr-codes",
             get(channels::qr_codes).post(channels::create_qr_code),
         )
+        .route("/s/{code}", get(sales::open_link))
+        .route("/clients/{id}/share", post(sales::share_link))
         .route(
             "/join/{brand}/{store}",
             get(channels::join).post(channels::join_submit),

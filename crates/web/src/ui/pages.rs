@@ -75,6 +75,9 @@ pub struct Chrome {
 #[derive(Deserialize, Default)]
 pub struct Flash {
     ok: Option<String>,
+    /// A share link just made on the client's profile.
+    shared: Option<String>,
+    share_error: Option<String>,
 }
 
 pub(crate) fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) -> Chrome {
@@ -671,6 +674,9 @@ struct ClientPage {
     /// The client's orders with who got credit and why.
     orders: Vec<super::sales::OrderView>,
     sw: &'static super::sales::Words,
+    can_share: bool,
+    shared: Option<String>,
+    share_error: Option<String>,
 }
 
 fn joined(v: &[String], t: &Tr) -> String {
@@ -964,6 +970,13 @@ pub async fn client_page(
         ),
         orders,
         sw: super::sales::words_for(&v),
+        can_share: v.can(Action::ShareLinks),
+        shared: f
+            .shared
+            .as_deref()
+            .filter(|c| c.chars().all(|x| x.is_ascii_alphanumeric()))
+            .map(|c| format!("/s/{c}")),
+        share_error: f.share_error.clone(),
         groups,
         groups_label: super::groups::words_for(&v).groups,
         p,

@@ -7,6 +7,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
 use serde::Deserialize;
 
 use app::AppError;
@@ -78,6 +79,11 @@ pub struct Words {
     pub kinds: [&'static str; 5],
     pub sources: [&'static str; 4],
     pub saved: &'static str,
+    pub share: &'static str,
+    pub share_url: &'static str,
+    pub share_name: &'static str,
+    pub share_button: &'static str,
+    pub share_ready: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -145,6 +151,11 @@ pub const EN: Words = Words {
     ],
     sources: ["Store", "E-commerce", "Mini-store", "Livestream"],
     saved: "Saved.",
+    share: "Share a product or page",
+    share_url: "Address of the product or page",
+    share_name: "What it is",
+    share_button: "Make a tracked link",
+    share_ready: "Send this link to the client; when they open it, it counts for you:",
 };
 
 pub const ZH: Words = Words {
@@ -206,6 +217,11 @@ pub const ZH: Words = Words {
     kinds: ["到店预约", "直播观看", "分享链接打开", "消息", "群发触达"],
     sources: ["门店", "电商", "小程序商城", "直播"],
     saved: "已保存。",
+    share: "分享商品或页面",
+    share_url: "商品或页面地址",
+    share_name: "名称",
+    share_button: "生成追踪链接",
+    share_ready: "把这个链接发给客户；客户打开后计入您的业绩：",
 };
 
 pub(crate) fn words_for(v: &Viewer) -> &'static Words {
@@ -873,4 +889,49 @@ pub(crate) async fn client_orders(
             order_id: o.order_id,
         })
         .collect())
+}
+
+/// A share link opened: recorded, then redirected. Public: the client has no account.
+pub async fn open_link(State(state): State<AppState>, Path(code): Path<String>) -> PageResult {
+    let target = state.salon.open_share_link(&code).await?;
+    Ok(axum::response::Redirect::to(&target).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ShareForm {
+    pub url: String,
+    #[serde(default)]
+    pub title: String,
+}
+
+/// An associate shares a product or a page with a client as a tracked link, from the profile.
+pub async fn share_link(
+    State(state): State<AppState>,
+    v: Viewer,
+    Path(id): Path<String>,
+    Form(f): Form<WithCsrf<ShareForm>>,
+) -> PageResult {
+    v.check_csrf(&f.csrf)?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| PageError(AppError::NotFound("client")))?;
+    let input = app::sales::ShareLinkInput {
+        url: Some(f.input.url),
+        title: Some(f.input.title),
+        kind: None,
+        client_id: Some(id),
+    };
+    match state.salon.create_share_link(&v.actor, &input).await {
+        Ok(link) => Ok(to(&format!("/clients/{id}?shared={}", link.code))),
+        Err(AppError::Invalid(e)) => Ok(to(&format!(
+            "/clients/{id}?share_error={}",
+            super::form_urlencoded_component(
+                &e.iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        ))),
+        Err(e) => Err(PageError(e)),
+    }
 }

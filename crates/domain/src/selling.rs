@@ -1,9 +1,10 @@
-//! Sales disputes: an associate contests an order's credit; a store manager or HQ decides.
+//! Social selling's own records: tracked share links, and disputes (an associate contests an
+//! order's credit; a store manager or HQ decides).
 //! The attribution itself is the `sales` crate's (spec/attribution.md).
 
 use serde::Serialize;
 
-use crate::{Millis, UserId};
+use crate::{BrandId, ClientId, Millis, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,4 +45,34 @@ pub struct Dispute {
     pub decided_at: Option<Millis>,
     pub decision_note: Option<String>,
     pub created_at: Millis,
+}
+
+/// A short link an associate shares (`/s/{code}`): every open is recorded, then redirected.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShareLink {
+    pub id: i64,
+    pub brand: BrandId,
+    pub code: String,
+    pub associate_id: UserId,
+    /// The client it was made for, when it was made for one: an open is theirs.
+    pub client_id: Option<ClientId>,
+    /// `product`, `asset` or `page`.
+    pub kind: String,
+    /// Where an open goes (http or https).
+    pub target: String,
+    pub title: String,
+    pub created_at: Millis,
+    /// How many times it was opened.
+    pub opens: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewShareLink {
+    pub code: String,
+    pub associate_id: UserId,
+    pub client_id: Option<ClientId>,
+    pub kind: String,
+    pub target: String,
+    pub title: String,
+    pub at: Millis,
 }
