@@ -807,6 +807,9 @@ pub trait SalesStore: Send + Sync + 'static {
         associate: Option<UserId>,
         limit: u32,
     ) -> RepoResult<Vec<ShareLink>>;
+    /// Sets the secret the brand's e-commerce platform signs order webhooks with (sealed).
+    async fn put_webhook_secret(&self, brand: BrandId, secret: &str) -> RepoResult<()>;
+    async fn webhook_secret(&self, brand: BrandId) -> RepoResult<Option<String>>;
     /// Moves whenever a client's book changes (any brand's): book credit depends on it.
     async fn assignment_mark(&self, brand: BrandId) -> RepoResult<i64>;
 }

@@ -82,6 +82,13 @@ pub struct BenchArgs {
     /// directory, reused by later runs).
     #[arg(long)]
     plan: Option<usize>,
+    /// Measure sales instead: import the exchange files of this directory (`salon generate
+    /// sales`) into a fresh brand, then compute `--month`'s report cold and warm.
+    #[arg(long)]
+    sales: Option<PathBuf>,
+    /// The month of the sales report (with --sales).
+    #[arg(long, default_value = "2025-06")]
+    month: String,
 }
 
 /// The dashboard's answer time over a brand held in memory: the report over a loaded table,
@@ -202,6 +209,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if let Some(file) = &args.report {
         return bench_report(file, &args.from, &args.to, args.runs);
+    }
+    if let Some(files) = &args.sales {
+        return crate::bench_sales::run(files, &args.month, args.runs, args.data_dir.clone()).await;
     }
     let dir = args.data_dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("salon-bench-{}", std::process::id()))

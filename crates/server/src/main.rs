@@ -5,6 +5,7 @@ mod bench_callbacks;
 mod bench_dispatch;
 mod bench_messages;
 mod bench_rules;
+mod bench_sales;
 mod bench_search;
 mod bench_segments;
 mod config;
@@ -285,6 +286,14 @@ enum SalesCommand {
         #[command(flatten)]
         store_args: StoreArgs,
     },
+    /// Make (or replace) the secret the e-commerce platform signs its order webhooks with;
+    /// prints the webhook's path and the secret, once.
+    Webhook {
+        #[arg(long)]
+        brand: String,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
     /// A month's statements: json (the spec's report), table or csv (for payroll).
     Report {
         #[arg(long)]
@@ -410,6 +419,26 @@ enum ChannelCommand {
 
 #[derive(Subcommand)]
 enum GenerateCommand {
+    /// A synthetic brand's year of sales in spec/attribution.md's files (orders, returns,
+    /// touches, rates, a policy with targets), for `salon bench --sales` and DuckDB.
+    Sales {
+        #[arg(long, default_value_t = 1_000_000)]
+        clients: u64,
+        #[arg(long, default_value_t = 2_000)]
+        associates: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        orders: u64,
+        #[arg(long, default_value_t = 10_000_000)]
+        touches: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// First day (YYYY-MM-DD, Asia/Shanghai); a year follows.
+        #[arg(long, default_value = "2025-01-01")]
+        start: String,
+        /// The directory to write the files to.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// A synthetic WeChat community's events, as JSON Lines (gzip when FILE ends in .gz).
     Events {
         #[arg(long, default_value_t = 10_000)]
@@ -615,6 +644,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => import_sales(app::sales::SalesFile::Fx, args).await,
         Command::Audit { command } => audit(command).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Generate {
+            command:
+                GenerateCommand::Sales {
+                    clients,
+                    associates,
+                    orders,
+                    touches,
+                    seed,
+                    start,
+                    out,
+                },
+        } => {
+            let start = domain::date("start", &start).map_err(|e| anyhow::anyhow!("--{e}"))?;
+            let counts = sim::sales::write(
+                &out,
+                &sim::sales::SalesParams {
+                    clients: clients.max(1),
+                    associates: associates.max(1),
+                    orders,
+                    touches,
+                    seed,
+                    start,
+                    days: 365,
+                },
+            )?;
+            println!(
+                "wrote {} orders, {} returns, {} touches and {} rates to {}",
+                counts.orders,
+                counts.returns,
+                counts.touches,
+                counts.rates,
+                out.display()
+            );
+            Ok(())
+        }
         Command::Generate {
             command:
                 GenerateCommand::Events {
@@ -1050,6 +1114,21 @@ async fn sales_command(command: SalesCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             println!("{}", policy.to_json());
+            Ok(())
+        }
+        SalesCommand::Webhook { brand, store_args } => {
+            let salon = store_args.resolve()?.open().await?;
+            let actor = system_actor(&salon, &brand).await?;
+            let secret = salon
+                .rotate_webhook_secret(&actor)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!(
+                "POST /webhooks/sales/{brand}/orders (and /returns) with the header \
+                 X-Salon-Signature: sha256=<hex of HMAC-SHA256(secret, raw body)>. \
+                 The secret is shown once; a new one replaces it."
+            );
+            println!("{secret}");
             Ok(())
         }
         SalesCommand::Report {

@@ -4,4 +4,5 @@
 pub mod demo;
 pub mod events;
 pub mod s3;
+pub mod sales;
 pub mod tencent;

@@ -617,6 +617,35 @@ macro_rules! impl_sales_store {
                 rows.iter().map(Self::share_link_row).collect()
             }
 
+            async fn put_webhook_secret(&self, brand: BrandId, secret: &str) -> RepoResult<()> {
+                let sealed = self.keys.seal(brand, Purpose::WebhookSecret, secret.as_bytes());
+                sqlx::query(
+                    "INSERT INTO sales_webhooks (brand_id, sealed_secret, created_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (brand_id) DO UPDATE SET sealed_secret = excluded.sealed_secret, created_at = excluded.created_at",
+                )
+                .bind(brand.0)
+                .bind(sealed)
+                .bind(now_millis())
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn webhook_secret(&self, brand: BrandId) -> RepoResult<Option<String>> {
+                let sealed: Option<Vec<u8>> = sqlx::query_scalar("SELECT sealed_secret FROM sales_webhooks WHERE brand_id = $1")
+                    .bind(brand.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db)?;
+                sealed
+                    .map(|s| {
+                        let plain = self.keys.open(brand, Purpose::WebhookSecret, &s).map_err(corrupt)?;
+                        String::from_utf8(plain).map_err(corrupt)
+                    })
+                    .transpose()
+            }
+
             async fn assignment_mark(&self, _brand: BrandId) -> RepoResult<i64> {
                 // The newest assignment of the installation: one index read, whatever the size.
                 let m: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM client_assignments")

@@ -59,6 +59,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .nest("/api/v1", api::router(state.clone()))
         .merge(callbacks::router())
+        .route(
+            "/webhooks/sales/{brand}/{kind}",
+            axum::routing::post(api::sales_webhook),
+        )
         .merge(ui::router(state.clone()));
     if let Some(sandbox) = state.sandbox.clone() {
         app = app.nest_service("/sandbox", sandbox);

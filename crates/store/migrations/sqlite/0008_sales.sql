@@ -122,3 +122,11 @@ CREATE TABLE share_opens (
     at BIGINT NOT NULL
 );
 CREATE INDEX share_opens_by_link ON share_opens (link_id, at);
+
+-- The secret an e-commerce platform signs its order webhooks with (HMAC-SHA256 over the raw
+-- body), sealed with the brand's key.
+CREATE TABLE sales_webhooks (
+    brand_id BIGINT NOT NULL PRIMARY KEY REFERENCES brands(id),
+    sealed_secret BLOB NOT NULL,
+    created_at BIGINT NOT NULL
+);

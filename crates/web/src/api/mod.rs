@@ -6,6 +6,8 @@ mod handlers;
 mod openapi;
 mod sales;
 
+pub use sales::webhook as sales_webhook;
+
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{Method, header};

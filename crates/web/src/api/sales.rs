@@ -235,3 +235,33 @@ pub async fn list_share_links(
 ) -> ApiResult<Json<Value>> {
     Ok(Json(json!({"items": s.salon.my_share_links(&a).await?})))
 }
+
+/// `POST /webhooks/sales/{brand}/{orders|returns}`: the e-commerce platform's signed webhook
+/// (`X-Salon-Signature: sha256=<hex HMAC-SHA256 of the raw body>`). No bearer token: the
+/// signature is the credential. A bad or missing signature is 401 and nothing is stored.
+pub async fn webhook(
+    State(s): State<AppState>,
+    Path((brand, kind)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let kind = match kind.as_str() {
+        "orders" => SalesFile::Orders,
+        "returns" => SalesFile::Returns,
+        _ => return Err(ApiError(AppError::NotFound("webhook"))),
+    };
+    let sig = headers
+        .get(app::sales::WEBHOOK_SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let report = s.salon.webhook_sales(&brand, kind, sig, &body).await?;
+    let status = if report.added > 0 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(json!({"lines": report.lines, "added": report.added})),
+    )
+        .into_response())
+}
