@@ -999,7 +999,11 @@ impl Salon {
                 .filter(|(_, _, a)| received.contains(a.as_str()))
                 .map(|(_, c, _)| *c)
                 .collect();
-            self.repo.mark_delivered(id, &clients, now).await?;
+            let newly = self.repo.mark_delivered(id, &clients, now).await?;
+            if newly > 0 {
+                self.broadcast_touches(brand, batch.associate_id, &clients, now)
+                    .await;
+            }
             let pending = r.send_list.iter().any(|s| s.status == 0);
             self.repo
                 .batch_checked(id, pending.then_some(now + 60_000))

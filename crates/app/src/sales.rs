@@ -45,48 +45,90 @@ impl SalesFile {
 }
 
 /// Where the lines come from: a request's body or a file (read twice: checked whole, then
-/// stored, so that a file of ten million touches is never held in memory).
+/// stored a chunk at a time, so that a file of ten million touches is never held in memory).
 pub enum Lines {
     Text(String),
     File(PathBuf),
 }
 
+/// Reads the non-blank lines of [`Lines`] a chunk at a time, numbering them from 1.
+struct LineReader<'a> {
+    text: Option<std::iter::Enumerate<std::str::Lines<'a>>>,
+    file: Option<std::io::BufReader<std::fs::File>>,
+    n: usize,
+    buf: String,
+}
+
 impl Lines {
-    fn each(&self, mut f: impl FnMut(usize, &str) -> Result<(), LineError>) -> AppResult<()> {
-        let mut visit = |n: usize, line: &str| {
-            let line = line.trim();
-            if line.is_empty() { Ok(()) } else { f(n, line) }
-        };
-        match self {
-            Lines::Text(t) => {
-                for (i, l) in t.lines().enumerate() {
-                    visit(i + 1, l).map_err(line_error)?;
-                }
-            }
+    fn reader(&self) -> AppResult<LineReader<'_>> {
+        Ok(match self {
+            Lines::Text(t) => LineReader {
+                text: Some(t.lines().enumerate()),
+                file: None,
+                n: 0,
+                buf: String::new(),
+            },
             Lines::File(p) => {
                 let file = std::fs::File::open(p).map_err(|e| {
                     AppError::invalid("file", format!("cannot read {}: {e}", p.display()))
                 })?;
-                let mut r = std::io::BufReader::with_capacity(1 << 20, file);
-                let mut buf = String::new();
-                let mut n = 0;
-                loop {
-                    buf.clear();
-                    n += 1;
-                    match r.read_line(&mut buf) {
-                        Ok(0) => break,
-                        Ok(_) => visit(n, &buf).map_err(line_error)?,
-                        Err(e) => {
-                            return Err(AppError::invalid(
-                                &format!("line {n}"),
-                                format!("cannot be read as UTF-8 text ({e})"),
-                            ));
-                        }
-                    }
+                LineReader {
+                    text: None,
+                    file: Some(std::io::BufReader::with_capacity(1 << 20, file)),
+                    n: 0,
+                    buf: String::new(),
                 }
             }
-        }
+        })
+    }
+
+    /// Visits every non-blank line.
+    fn each(&self, mut f: impl FnMut(usize, &str) -> Result<(), LineError>) -> AppResult<()> {
+        let mut r = self.reader()?;
+        while r.chunk(usize::MAX, |n, l| f(n, l).map(|()| ()))?.is_some() {}
         Ok(())
+    }
+}
+
+impl LineReader<'_> {
+    /// Parses up to `max` lines; `None` at the end.
+    fn chunk<T>(
+        &mut self,
+        max: usize,
+        mut parse: impl FnMut(usize, &str) -> Result<T, LineError>,
+    ) -> AppResult<Option<Vec<T>>> {
+        let mut out = Vec::new();
+        loop {
+            if out.len() >= max {
+                return Ok(Some(out));
+            }
+            let (n, line) = if let Some(it) = self.text.as_mut() {
+                match it.next() {
+                    Some((i, l)) => (i + 1, l),
+                    None => break,
+                }
+            } else if let Some(r) = self.file.as_mut() {
+                self.buf.clear();
+                self.n += 1;
+                match r.read_line(&mut self.buf) {
+                    Ok(0) => break,
+                    Ok(_) => (self.n, self.buf.as_str()),
+                    Err(e) => {
+                        return Err(AppError::invalid(
+                            &format!("line {}", self.n),
+                            format!("cannot be read as UTF-8 text ({e})"),
+                        ));
+                    }
+                }
+            } else {
+                break;
+            };
+            let line = line.trim();
+            if !line.is_empty() {
+                out.push(parse(n, line).map_err(line_error)?);
+            }
+        }
+        Ok((!out.is_empty()).then_some(out))
     }
 }
 
@@ -167,20 +209,11 @@ impl Salon {
             SalesFile::Touches => {
                 let mut n = 0u64;
                 lines.each(|i, l| sales::input::touch(i, l).map(|_| n += 1))?;
+                // Parsed again, and stored a chunk at a time.
                 let mut added = 0;
-                let mut chunk = Vec::with_capacity(CHUNK.min(n as usize));
-                let mut chunks = Vec::new();
-                // Parsed again; stored a chunk at a time.
-                lines.each(|i, l| {
-                    chunk.push(sales::input::touch(i, l)?);
-                    if chunk.len() == CHUNK {
-                        chunks.push(std::mem::take(&mut chunk));
-                    }
-                    Ok(())
-                })?;
-                chunks.push(chunk);
-                for c in chunks {
-                    added += self.repo.put_touches(brand, &c, "import").await?;
+                let mut r = lines.reader()?;
+                while let Some(chunk) = r.chunk(CHUNK, sales::input::touch)? {
+                    added += self.repo.put_touches(brand, &chunk, "import").await?;
                 }
                 SalesImport { lines: n, added }
             }
@@ -226,29 +259,19 @@ impl Salon {
         };
         let mut n = 0u64;
         lines.each(|i, l| check(i, l).map(|_| n += 1))?;
-        // Streamed in chunks: a file of a million orders is never held whole. Holding the
-        // parsed chunks of one pass is bounded by the file; store them as they fill.
+        // Parsed again, and stored a chunk at a time.
         let mut added = 0u64;
-        let mut chunk = Vec::new();
-        let mut pending: Vec<Vec<sales::Order>> = Vec::new();
-        lines.each(|i, l| {
-            chunk.push(check(i, l)?);
-            if chunk.len() == CHUNK {
-                pending.push(std::mem::take(&mut chunk));
-            }
-            Ok(())
-        })?;
-        pending.push(chunk);
-        for c in pending {
+        let mut r = lines.reader()?;
+        while let Some(chunk) = r.chunk(CHUNK, check)? {
             let new: HashSet<String> = self
                 .repo
-                .put_orders(brand.id, &c)
+                .put_orders(brand.id, &chunk)
                 .await?
                 .into_iter()
                 .collect();
             added += new.len() as u64;
             let fresh: Vec<&sales::Order> =
-                c.iter().filter(|o| new.contains(&o.order_id)).collect();
+                chunk.iter().filter(|o| new.contains(&o.order_id)).collect();
             self.record_purchases(brand, &fx, &fresh).await?;
         }
         Ok(SalesImport { lines: n, added })
@@ -1410,5 +1433,36 @@ impl Salon {
             store: None,
         };
         self.import_sales(&actor, kind, &Lines::Text(lines)).await
+    }
+}
+
+impl Salon {
+    /// A broadcast or prepared message from an associate reached these clients: a `broadcast`
+    /// touch each (logged, never failing the delivery's bookkeeping). Touches are held once,
+    /// so a delivery confirmed twice is one touch.
+    pub(crate) async fn broadcast_touches(
+        &self,
+        brand: BrandId,
+        associate: UserId,
+        clients: &[ClientId],
+        at: Millis,
+    ) {
+        let Ok(Some(user)) = self.repo.user(brand, associate).await else {
+            return;
+        };
+        let mut touches = Vec::with_capacity(clients.len());
+        for id in clients {
+            if let Ok(Some(c)) = self.repo.client(brand, *id).await {
+                touches.push(sales::Touch {
+                    at,
+                    associate: user.email.as_str().to_owned(),
+                    client: client_ref(&c),
+                    kind: sales::TouchKind::Broadcast,
+                });
+            }
+        }
+        if let Err(e) = self.repo.put_touches(brand, &touches, "broadcast").await {
+            tracing::warn!(error = %e, "broadcast touches could not be recorded");
+        }
     }
 }
