@@ -526,6 +526,7 @@ impl Salon {
     /// touches within the widest window, their book history, decisions, rates, targets) and
     /// computes it.
     async fn compute_month(&self, brand: &Brand, month: Month) -> AppResult<MonthFigures> {
+        let started = std::time::Instant::now();
         let tz = tz_of(brand);
         let policy = self.stored_policy(brand.id).await?;
         let (start, end) = month.bounds(&tz);
@@ -542,6 +543,7 @@ impl Salon {
         if !missing.is_empty() {
             orders.extend(self.repo.orders_by_id(brand.id, &missing).await?);
         }
+        let loaded_orders = started.elapsed();
         let clients: Vec<String> = orders
             .iter()
             .filter_map(|o| o.client.clone())
@@ -554,6 +556,7 @@ impl Salon {
             .repo
             .touches_of_clients(brand.id, &clients, first - policy.max_window_ms(), last)
             .await?;
+        let loaded_touches = started.elapsed();
         let book = if policy.book_credit {
             self.repo.book_history(brand.id, &clients).await?
         } else {
@@ -585,9 +588,17 @@ impl Salon {
         for (client, a) in book {
             ledger.add_assignment(&client, a);
         }
-        ledger
-            .month(month)
-            .map_err(|e| AppError::Internal(e.to_string()))
+        let held = started.elapsed();
+        let figures = ledger.month(month).map_err(|e| AppError::Internal(e.to_string()))?;
+        tracing::debug!(
+            month = %month,
+            orders_ms = loaded_orders.as_millis() as u64,
+            touches_ms = (loaded_touches - loaded_orders).as_millis() as u64,
+            held_ms = held.as_millis() as u64,
+            total_ms = started.elapsed().as_millis() as u64,
+            "sales month computed"
+        );
+        Ok(figures)
     }
 
     /// The spec's report of a month, in the actor's scope: HQ the brand; a store manager their
