@@ -24,14 +24,16 @@ impl_repo!(
     PgRepo,
     sqlx::Postgres,
     PgPool,
-    "(SELECT string_agg(t.tag, chr(31)) FROM client_tags t WHERE t.client_id = c.id)"
+    "(SELECT string_agg(t.tag, chr(31)) FROM client_tags t WHERE t.client_id = c.id)",
+    "BEGIN",
+    false
 );
 
 impl_channel_store!(PgRepo);
 impl_event_store!(PgRepo);
 impl_group_store!(PgRepo);
-impl_conversation_store!(PgRepo, "BEGIN", "SELECT pg_advisory_xact_lock($1)");
-impl_broadcast_store!(PgRepo, "BEGIN", "SELECT pg_advisory_xact_lock($1)");
+impl_conversation_store!(PgRepo, "SELECT pg_advisory_xact_lock($1)");
+impl_broadcast_store!(PgRepo, "SELECT pg_advisory_xact_lock($1)");
 
 /// Any number; the same in every Salon process, so that they migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x5a_10_4e;
@@ -50,6 +52,8 @@ impl PgRepo {
 }
 
 async fn migrate(pool: &PgPool) -> RepoResult<()> {
+    // PostgreSQL has no deferred transactions; the advisory lock below serialises processes.
+    #[allow(clippy::disallowed_methods)]
     let mut tx = pool.begin().await.map_err(db)?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(MIGRATION_LOCK)

@@ -28,14 +28,16 @@ impl_repo!(
     SqliteRepo,
     sqlx::Sqlite,
     SqlitePool,
-    "(SELECT group_concat(t.tag, char(31)) FROM client_tags t WHERE t.client_id = c.id)"
+    "(SELECT group_concat(t.tag, char(31)) FROM client_tags t WHERE t.client_id = c.id)",
+    "BEGIN IMMEDIATE",
+    true
 );
 
 impl_channel_store!(SqliteRepo);
 impl_event_store!(SqliteRepo);
 impl_group_store!(SqliteRepo);
-impl_conversation_store!(SqliteRepo, "BEGIN IMMEDIATE", "SELECT $1");
-impl_broadcast_store!(SqliteRepo, "BEGIN IMMEDIATE", "SELECT $1");
+impl_conversation_store!(SqliteRepo, "SELECT $1");
+impl_broadcast_store!(SqliteRepo, "SELECT $1");
 
 impl SqliteRepo {
     pub async fn connect(url: &str, keys: crate::Keyring) -> RepoResult<Self> {

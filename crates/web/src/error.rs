@@ -16,8 +16,25 @@ fn status(e: &AppError) -> StatusCode {
         AppError::Conflict(_) => StatusCode::CONFLICT,
         AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         AppError::Unavailable(_) => StatusCode::BAD_GATEWAY,
+        AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
+}
+
+/// Logs what the person is not shown, and says when to retry a busy answer.
+fn log_and_finish(e: &AppError, mut res: Response) -> Response {
+    match e {
+        AppError::Internal(detail) => tracing::error!(detail, "internal error"),
+        AppError::Busy(detail) => {
+            tracing::warn!(detail, "store busy; answered 503");
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        _ => {}
+    }
+    res
 }
 
 /// `{"error": "<stable_code>", "message": "<human text>"}`, plus `fields` for invalid input.
@@ -33,9 +50,6 @@ impl From<AppError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
-        if let AppError::Internal(detail) = &e {
-            tracing::error!(detail, "internal error");
-        }
         let mut body = json!({"error": e.code(), "message": e.to_string()});
         if let AppError::Invalid(fields) = &e {
             body["fields"] = fields
@@ -47,7 +61,8 @@ impl IntoResponse for ApiError {
             body["rule"] = json!(rule);
             body["category"] = json!(category);
         }
-        (status(&e), Json(body)).into_response()
+        let res = (status(&e), Json(body)).into_response();
+        log_and_finish(&e, res)
     }
 }
 
@@ -64,11 +79,8 @@ impl From<AppError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let e = self.0;
-        if let AppError::Internal(detail) = &e {
-            tracing::error!(detail, "internal error");
-        }
         let code = status(&e);
         let html = crate::ui::error_page(code, &e.to_string());
-        (code, html).into_response()
+        log_and_finish(&e, (code, html).into_response())
     }
 }
