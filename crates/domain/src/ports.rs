@@ -143,8 +143,13 @@ pub trait ChannelStore: Send + Sync + 'static {
     ) -> RepoResult<Option<ChannelSettings>>;
 
     /// Stores callbacks in one transaction; a callback whose `dedup_key` is already held for
-    /// its brand and channel is not stored again (its receipt says `fresh: false`).
-    async fn inbox_put(&self, items: &[InboxItem]) -> RepoResult<Vec<InboxReceipt>>;
+    /// its brand and channel is not stored again (its receipt says `fresh: false`). A callback
+    /// whose signature (`InboxItem::replay`) was seen, unexpired, with another body is refused
+    /// ([`Replayed`]); with the same body it is a retry like any other.
+    async fn inbox_put(
+        &self,
+        items: &[InboxItem],
+    ) -> RepoResult<Vec<Result<InboxReceipt, Replayed>>>;
     /// Unprocessed callbacks, oldest first, that have failed fewer than `max_attempts` times.
     async fn inbox_pending(&self, limit: u32, max_attempts: i32) -> RepoResult<Vec<InboxEntry>>;
     async fn inbox_done(&self, id: i64, outcome: &str, at: Millis) -> RepoResult<()>;

@@ -7,7 +7,9 @@ macro_rules! impl_channel_store {
         struct SealedSecrets {
             secret: String,
             token: String,
-            aes_key: String,
+            /// Absent for an Official Account in plain mode.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            aes_key: Option<String>,
         }
 
         impl $Repo {
@@ -171,10 +173,47 @@ macro_rules! impl_channel_store {
                 row.map(|r| self.settings_row(brand, &r)).transpose()
             }
 
-            async fn inbox_put(&self, items: &[InboxItem]) -> RepoResult<Vec<InboxReceipt>> {
+            async fn inbox_put(&self, items: &[InboxItem]) -> RepoResult<Vec<Result<InboxReceipt, Replayed>>> {
                 let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
                 let mut out = Vec::with_capacity(items.len());
+                if let Some(now) = items.iter().filter(|i| i.replay.is_some()).map(|i| i.received_at).max() {
+                    sqlx::query("DELETE FROM callback_signatures WHERE expires_at < $1")
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
                 for it in items {
+                    if let Some(guard) = &it.replay {
+                        let digest = self.keys.blind_index(it.brand, Purpose::CallbackBody, &it.body);
+                        let claimed: Option<i64> = sqlx::query_scalar(
+                            "INSERT INTO callback_signatures (brand_id, channel, signature, body_digest, expires_at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (brand_id, channel, signature) DO NOTHING RETURNING brand_id",
+                        )
+                        .bind(it.brand.0)
+                        .bind(it.channel.as_str())
+                        .bind(&guard.signature)
+                        .bind(&digest)
+                        .bind(guard.expires_at)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if claimed.is_none() {
+                            let seen: Vec<u8> = sqlx::query_scalar(
+                                "SELECT body_digest FROM callback_signatures WHERE brand_id = $1 AND channel = $2 AND signature = $3",
+                            )
+                            .bind(it.brand.0)
+                            .bind(it.channel.as_str())
+                            .bind(&guard.signature)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                            if seen != digest {
+                                out.push(Err(Replayed));
+                                continue;
+                            }
+                        }
+                    }
                     let id: Option<i64> = sqlx::query_scalar(
                         "INSERT INTO channel_inbox (brand_id, channel, dedup_key, received_at, sealed_body, attempts) \
                          VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (brand_id, channel, dedup_key) DO NOTHING RETURNING id",
@@ -202,7 +241,7 @@ macro_rules! impl_channel_store {
                             InboxReceipt { id, fresh: false }
                         }
                     };
-                    out.push(receipt);
+                    out.push(Ok(receipt));
                 }
                 tx.commit().await.map_err(db)?;
                 Ok(out)
@@ -233,6 +272,7 @@ macro_rules! impl_channel_store {
                                 dedup_key: r.try_get("dedup_key").map_err(db)?,
                                 received_at: r.try_get("received_at").map_err(db)?,
                                 body: String::from_utf8(body).map_err(corrupt)?,
+                                replay: None,
                             },
                         })
                     })

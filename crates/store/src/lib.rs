@@ -66,6 +66,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_group_chats.sql"),
         include_str!("../migrations/postgres/0007_group_chats.sql"),
     ),
+    (
+        8,
+        "callback signatures",
+        include_str!("../migrations/sqlite/0008_callback_signatures.sql"),
+        include_str!("../migrations/postgres/0008_callback_signatures.sql"),
+    ),
 ];
 
 /// Which database a URL names.

@@ -50,6 +50,7 @@ pub enum Purpose {
     ChannelSecrets,
     InboxBody,
     MessageBody,
+    CallbackBody,
 }
 
 impl Purpose {
@@ -63,6 +64,7 @@ impl Purpose {
             Purpose::ChannelSecrets => b"channel-secrets",
             Purpose::InboxBody => b"inbox-body",
             Purpose::MessageBody => b"message-body",
+            Purpose::CallbackBody => b"callback-body",
         }
     }
 }

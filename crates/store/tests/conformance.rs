@@ -823,9 +823,7 @@ async fn personal_data_never_reaches_the_database_file_in_clear() {
     r.put_channel_settings(b.id, &settings("canary-app-secret-value"))
         .await
         .expect("settings");
-    r.inbox_put(&[inbox_item(b.id, "k1", "<xml>canary inbox body</xml>")])
-        .await
-        .expect("inbox");
+    put(r, &[inbox_item(b.id, "k1", "<xml>canary inbox body</xml>")]).await;
     r.add_message(b.id, &message(id, "m1", "canary message body"))
         .await
         .expect("message");
@@ -936,7 +934,7 @@ fn settings(secret: &str) -> ChannelSettings {
         api_base: "http://127.0.0.1:1".into(),
         secret: secret.into(),
         token: "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo".into(),
-        aes_key: "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt".into(),
+        aes_key: Some("6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt".into()),
         menu: [("NEW".to_owned(), "new_arrivals".to_owned())].into(),
         updated_at: 5,
     }
@@ -949,7 +947,18 @@ fn inbox_item(b: BrandId, key: &str, body: &str) -> InboxItem {
         dedup_key: key.into(),
         received_at: 10,
         body: body.into(),
+        replay: None,
     }
+}
+
+/// Stores callbacks of which none may be refused as a replay.
+async fn put(r: &dyn Repo, items: &[InboxItem]) -> Vec<InboxReceipt> {
+    r.inbox_put(items)
+        .await
+        .expect("inbox put")
+        .into_iter()
+        .map(|x| x.expect("not a replay"))
+        .collect()
 }
 
 fn message(c: ClientId, provider_id: &str, body: &str) -> NewMessage {
@@ -1016,14 +1025,15 @@ async fn the_inbox_keeps_each_callback_once_until_processed() {
         let r = &*db.repo;
         let a = brand(r, "alpha").await;
         let b = brand(r, "beta").await;
-        let first = r
-            .inbox_put(&[
+        let first = put(
+            r,
+            &[
                 inbox_item(a.id, "k1", "one"),
                 inbox_item(a.id, "k2", "two"),
                 inbox_item(a.id, "k1", "one again"),
-            ])
-            .await
-            .expect("put");
+            ],
+        )
+        .await;
         assert!(first[0].fresh && first[1].fresh, "{}", db.name);
         assert_eq!(
             first[2],
@@ -1035,15 +1045,9 @@ async fn the_inbox_keeps_each_callback_once_until_processed() {
             db.name
         );
         // The same key for another brand is another callback.
-        let other = r
-            .inbox_put(&[inbox_item(b.id, "k1", "b")])
-            .await
-            .expect("put");
+        let other = put(r, &[inbox_item(b.id, "k1", "b")]).await;
         assert!(other[0].fresh);
-        let retried = r
-            .inbox_put(&[inbox_item(a.id, "k1", "one")])
-            .await
-            .expect("retry");
+        let retried = put(r, &[inbox_item(a.id, "k1", "one")]).await;
         assert_eq!(
             retried[0],
             InboxReceipt {
@@ -1636,13 +1640,14 @@ async fn inbound_messages_are_stored_a_run_at_a_time_with_their_events_and_inbox
                 .expect("lookup")
                 .is_empty()
         );
-        let receipts = r
-            .inbox_put(&[
+        let receipts = put(
+            r,
+            &[
                 inbox_item(b.id, "k1", "<xml/>"),
                 inbox_item(b.id, "k2", "<xml/>"),
-            ])
-            .await
-            .expect("inbox");
+            ],
+        )
+        .await;
         let run: Vec<InboundMessage> = receipts
             .iter()
             .enumerate()
@@ -2969,5 +2974,79 @@ async fn concurrent_writers_all_succeed() {
             let notes = r.notes(b.id, *cid).await.expect("notes");
             assert!(!notes.is_empty(), "{}: notes were written", db.name);
         }
+    }
+}
+
+#[tokio::test]
+async fn a_signature_signs_one_callback_until_it_expires() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "replay").await;
+        let signed = |key: &str, body: &str, sig: &str, at: Millis| InboxItem {
+            received_at: at,
+            replay: Some(ReplayGuard {
+                signature: sig.into(),
+                expires_at: at + 600_000,
+            }),
+            ..inbox_item(b.id, key, body)
+        };
+        let first = r
+            .inbox_put(&[signed("k1", "<xml>follow</xml>", "sig-1", 1_000)])
+            .await
+            .expect("put");
+        let first = first[0].expect("first use");
+        assert!(first.fresh, "{}", db.name);
+        // Tencent's retry: the same signature over the same callback is a retry.
+        let again = r
+            .inbox_put(&[signed("k1", "<xml>follow</xml>", "sig-1", 2_000)])
+            .await
+            .expect("put");
+        assert_eq!(
+            again[0],
+            Ok(InboxReceipt {
+                id: first.id,
+                fresh: false
+            }),
+            "{}",
+            db.name
+        );
+        // The same query string with another body (plain mode signs no body): refused, and
+        // within one batch too.
+        let forged = r
+            .inbox_put(&[
+                signed("k2", "<xml>forged</xml>", "sig-1", 3_000),
+                signed("k3", "<xml>a</xml>", "sig-2", 3_000),
+                signed("k4", "<xml>b</xml>", "sig-2", 3_000),
+            ])
+            .await
+            .expect("put");
+        assert_eq!(forged[0], Err(Replayed), "{}", db.name);
+        assert!(forged[1].is_ok_and(|x| x.fresh));
+        assert_eq!(forged[2], Err(Replayed));
+        // Another brand's or channel's signature space is its own.
+        let other = brand(r, "replay2").await;
+        let theirs = r
+            .inbox_put(&[InboxItem {
+                brand: other.id,
+                ..signed("k2", "<xml>x</xml>", "sig-1", 3_000)
+            }])
+            .await
+            .expect("put");
+        assert!(theirs[0].is_ok(), "{}", db.name);
+        // Once expired, the signature is forgotten (its timestamp would be refused anyway).
+        let later = r
+            .inbox_put(&[signed("k5", "<xml>later</xml>", "sig-1", 700_000)])
+            .await
+            .expect("put");
+        assert!(later[0].is_ok_and(|x| x.fresh), "{}", db.name);
+        assert_eq!(
+            r.inbox_counts(b.id, ChannelKind::Wecom, 5)
+                .await
+                .expect("counts")
+                .received,
+            3,
+            "{}: k1, k3 and k5 only",
+            db.name
+        );
     }
 }
