@@ -8,7 +8,15 @@ pub type RepoResult<T> = Result<T, RepoError>;
 
 #[async_trait]
 pub trait Repo:
-    ChannelStore + EventStore + ConversationStore + BroadcastStore + GroupStore + Send + Sync + 'static
+    ChannelStore
+    + EventStore
+    + ConversationStore
+    + BroadcastStore
+    + GroupStore
+    + EdgeStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Whether the database answers and every migration is applied.
     async fn ready(&self) -> RepoResult<()>;
@@ -668,4 +676,32 @@ pub trait BroadcastStore: Send + Sync + 'static {
         after: i64,
         limit: u32,
     ) -> RepoResult<Vec<SendRow>>;
+}
+
+/// A window of hits on one key (see [`EdgeStore`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateCount {
+    pub hits: u32,
+    /// When the window began (its first hit); 0 when there is none.
+    pub window_start: Millis,
+}
+
+/// What the web edge shares between Salon processes: fixed-window rate counters (sign-in
+/// failures, public form posts). Keys are kept only as keyed hashes.
+#[async_trait]
+pub trait EdgeStore: Send + Sync + 'static {
+    /// Counts one hit on `key` and returns its window: a window that began `window` ago or
+    /// earlier starts again with this hit.
+    async fn rate_hit(&self, key: &str, now: Millis, window: Millis) -> RepoResult<RateCount>;
+    /// The current window of `key` without counting a hit (zero when it has expired).
+    async fn rate_peek(&self, key: &str, now: Millis, window: Millis) -> RepoResult<RateCount>;
+    /// Gives one hit back (an attempt that turned out not to count).
+    async fn rate_refund(&self, key: &str) -> RepoResult<()>;
+    /// Forgets `key` (a successful sign-in clears its account's failures).
+    async fn rate_clear(&self, key: &str) -> RepoResult<()>;
+    /// Forgets every window that began before `before`; returns how many.
+    async fn rate_purge(&self, before: Millis) -> RepoResult<u64>;
+    /// A keyed hash of `value` under the installation's key, for `purpose`: tokens that any
+    /// Salon process can issue and check (such as the public join form's).
+    fn edge_mac(&self, purpose: &str, value: &str) -> Vec<u8>;
 }

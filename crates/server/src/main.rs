@@ -155,6 +155,10 @@ struct ServeArgs {
     /// Trust X-Forwarded-For and X-Forwarded-Proto (behind a TLS-terminating proxy).
     #[arg(long, env = "SALON_BEHIND_PROXY")]
     behind_proxy: bool,
+    /// How many proxies stand in front of Salon (implies --behind-proxy; default 1): the
+    /// client's address is that many entries from the right of X-Forwarded-For.
+    #[arg(long, env = "SALON_PROXY_HOPS", value_parser = clap::value_parser!(u8).range(1..=16))]
+    proxy_hops: Option<u8>,
     /// How long a campaign batch is held before a silent holder is presumed dead (ms).
     #[arg(long, env = "SALON_DISPATCH_LEASE_MS", hide = true)]
     dispatch_lease_ms: Option<u64>,
@@ -879,7 +883,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .or(cfg.file.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let no_demo = args.no_demo || cfg.file.no_demo.unwrap_or(false);
-    let behind_proxy = args.behind_proxy || cfg.file.behind_proxy.unwrap_or(false);
+    let proxy_hops = args.proxy_hops.or(cfg.file.proxy_hops);
+    let behind_proxy =
+        args.behind_proxy || cfg.file.behind_proxy.unwrap_or(false) || proxy_hops.is_some();
     let salon = cfg.open().await?;
     if let Some(ms) = args.dispatch_lease_ms
         && let Ok(mut l) = salon.broadcasts.lease.write()
@@ -918,6 +924,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut state = web::AppState::new(salon.clone());
     state.behind_proxy = behind_proxy;
+    state.proxy_hops = usize::from(proxy_hops.unwrap_or(1).max(1));
+    if behind_proxy {
+        tracing::info!(
+            hops = state.proxy_hops,
+            "trusting X-Forwarded-For/-Proto from that many proxies"
+        );
+    }
     // The sandbox channel: the WeCom + OA simulator, in-process, under /sandbox.
     let sandbox = if no_demo {
         None

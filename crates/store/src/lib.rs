@@ -6,6 +6,7 @@
 mod broadcast_sql;
 mod channel_sql;
 mod conversation_sql;
+mod edge_sql;
 mod event_sql;
 mod group_sql;
 pub mod pii;
@@ -71,6 +72,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "callback signatures",
         include_str!("../migrations/sqlite/0008_callback_signatures.sql"),
         include_str!("../migrations/postgres/0008_callback_signatures.sql"),
+    ),
+    (
+        9,
+        "rate counters",
+        include_str!("../migrations/sqlite/0009_rate_counters.sql"),
+        include_str!("../migrations/postgres/0009_rate_counters.sql"),
     ),
 ];
 

@@ -51,6 +51,8 @@ pub enum Purpose {
     InboxBody,
     MessageBody,
     CallbackBody,
+    RateKey,
+    EdgeToken,
 }
 
 impl Purpose {
@@ -65,6 +67,8 @@ impl Purpose {
             Purpose::InboxBody => b"inbox-body",
             Purpose::MessageBody => b"message-body",
             Purpose::CallbackBody => b"callback-body",
+            Purpose::RateKey => b"rate-key",
+            Purpose::EdgeToken => b"edge-token",
         }
     }
 }

@@ -9,14 +9,15 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use crate::broadcast_sql::impl_broadcast_store;
 use crate::channel_sql::impl_channel_store;
 use crate::conversation_sql::impl_conversation_store;
+use crate::edge_sql::impl_edge_store;
 use crate::event_sql::impl_event_store;
 use crate::group_sql::{GroupKey, impl_group_store};
 use crate::pii::Purpose;
 use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
 use domain::ports::{
-    Audience, BroadcastStore, ChannelStore, ConversationStore, EventStore, GroupStore, PlanCounts,
-    Planner, Repo, RepoResult, StoredEvent,
+    Audience, BroadcastStore, ChannelStore, ConversationStore, EdgeStore, EventStore, GroupStore,
+    PlanCounts, Planner, RateCount, Repo, RepoResult, StoredEvent,
 };
 use domain::*;
 
@@ -31,6 +32,7 @@ impl_repo!(
 
 impl_channel_store!(PgRepo);
 impl_event_store!(PgRepo);
+impl_edge_store!(PgRepo);
 impl_group_store!(PgRepo);
 impl_conversation_store!(PgRepo, "SELECT pg_advisory_xact_lock($1)");
 impl_broadcast_store!(PgRepo, "SELECT pg_advisory_xact_lock($1)");

@@ -3050,3 +3050,87 @@ async fn a_signature_signs_one_callback_until_it_expires() {
         );
     }
 }
+
+#[tokio::test]
+async fn rate_counters_count_in_fixed_windows() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let w = 1_000;
+        for i in 1..=3 {
+            let c = r
+                .rate_hit("signin:addr:10.0.0.1", 100 + i, w)
+                .await
+                .expect("hit");
+            assert_eq!((c.hits, c.window_start), (i as u32, 101), "{}", db.name);
+        }
+        assert_eq!(
+            r.rate_peek("signin:addr:10.0.0.1", 500, w)
+                .await
+                .expect("peek")
+                .hits,
+            3
+        );
+        assert_eq!(
+            r.rate_peek("signin:addr:10.0.0.2", 500, w)
+                .await
+                .expect("peek")
+                .hits,
+            0
+        );
+        r.rate_refund("signin:addr:10.0.0.1").await.expect("refund");
+        assert_eq!(
+            r.rate_peek("signin:addr:10.0.0.1", 500, w)
+                .await
+                .expect("peek")
+                .hits,
+            2
+        );
+        // The window ends a second after its first hit; the next hit starts another.
+        assert_eq!(
+            r.rate_peek("signin:addr:10.0.0.1", 1_101, w)
+                .await
+                .expect("peek")
+                .hits,
+            0
+        );
+        let c = r
+            .rate_hit("signin:addr:10.0.0.1", 1_101, w)
+            .await
+            .expect("hit");
+        assert_eq!((c.hits, c.window_start), (1, 1_101), "{}", db.name);
+        r.rate_clear("signin:addr:10.0.0.1").await.expect("clear");
+        assert_eq!(
+            r.rate_peek("signin:addr:10.0.0.1", 1_200, w)
+                .await
+                .expect("peek")
+                .hits,
+            0
+        );
+        // Concurrent hits are each counted once.
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let repo = db.repo.clone();
+            tasks.push(tokio::spawn(async move {
+                repo.rate_hit("join:addr:x", 5_000, w).await
+            }));
+        }
+        let mut seen: Vec<u32> = Vec::new();
+        for t in tasks {
+            seen.push(t.await.expect("join").expect("hit").hits);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=16).collect::<Vec<_>>(), "{}", db.name);
+        assert_eq!(r.rate_purge(5_001).await.expect("purge"), 1);
+        // The keys are not stored in clear.
+        if let Some(dir) = &db.sqlite_dir {
+            let bytes = std::fs::read(dir.join("salon.db")).unwrap_or_default();
+            let wal = std::fs::read(dir.join("salon.db-wal")).unwrap_or_default();
+            for b in [bytes, wal] {
+                assert!(
+                    !b.windows(8).any(|x| x == b"10.0.0.1"),
+                    "an address in clear"
+                );
+            }
+        }
+    }
+}
