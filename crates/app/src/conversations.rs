@@ -1034,7 +1034,9 @@ pub fn render_export<R: ExportRow>(
             let mut w = csv::Writer::from_writer(Vec::new());
             w.write_record(R::HEADER).map_err(|e| internal(&e))?;
             for m in messages {
-                w.write_record(m.cells()).map_err(|e| internal(&e))?;
+                // Every cell, whoever wrote it: a client's words can start with "=".
+                w.write_record(m.cells().iter().map(|c| domain::csv_cell(c).into_owned()))
+                    .map_err(|e| internal(&e))?;
             }
             let bytes = w.into_inner().map_err(|e| internal(&e))?;
             Ok((

@@ -71,7 +71,11 @@ pub fn router(state: AppState) -> Router {
     app.layer(tower_http::limit::RequestBodyLimitLayer::new(
         64 * 1024 * 1024,
     ))
-    .layer(axum::middleware::from_fn(security::headers))
+    .layer(axum::middleware::from_fn(error::api_errors_as_json))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        security::headers,
+    ))
     .with_state(state)
 }
 

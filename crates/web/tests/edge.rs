@@ -1,5 +1,6 @@
-//! The web edge: the sign-in throttle behind proxies and across processes, the public join
-//! form against floods.
+//! The web edge: where a person is sent after signing in, the sign-in throttle behind proxies
+//! and across processes, the public join form against floods, HSTS, CSV exports that a
+//! spreadsheet cannot run, and the API's errors in its own shape whatever answers them.
 
 mod support;
 
@@ -18,6 +19,12 @@ struct Res {
 }
 
 impl Res {
+    fn location(&self) -> Option<&str> {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+    }
+
     fn cookie(&self, name: &str) -> Option<String> {
         self.headers
             .get_all(header::SET_COOKIE)
@@ -92,6 +99,98 @@ async fn sign_in(router: &Router, email: &str, password: &str, next: &str, xff: 
         headers.push(("x-forwarded-for", xff));
     }
     send(router, "POST", "/login", &headers, Some(form)).await
+}
+
+#[tokio::test]
+async fn next_is_a_local_path_or_the_client_book() {
+    let app = spawn(5).await;
+    let hostile = [
+        "%2F%09%2Fevil.example",
+        "%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+        "%2F%5C%2Fevil.example",
+        "%09%2F%2Fevil.example",
+        "https%3A%2F%2Fevil.example",
+        "%2Fclients%0D%0ASet-Cookie%3A%20x%3D1",
+        "%2Fclients%0Aevil",
+        "%2Fa%2F%2Fb",
+        "%2Fclients%20x",
+        "%2Fclients%00",
+        "%2F%E5%AE%A2",
+        "evil.example",
+        "",
+    ];
+    for next in hostile {
+        let r = send(
+            &app.router,
+            "GET",
+            &format!("/lang/en?next={next}"),
+            &[],
+            None,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{next}");
+        assert_eq!(r.location(), Some("/clients"), "{next}");
+    }
+    let r = send(
+        &app.router,
+        "GET",
+        "/lang/en?next=%2Finbox%2F3%3Fok%3D1%23compose",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(r.location(), Some("/inbox/3?ok=1#compose"));
+    // The sign-in form and its answer hold the same rule.
+    let page = send(
+        &app.router,
+        "GET",
+        "/login?next=%2F%09%2Fevil.example",
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        !page.body.contains("evil.example"),
+        "the form does not carry it"
+    );
+    let r = sign_in(
+        &app.router,
+        &format!("hq%40{DOMAIN}"),
+        "lumiere-demo",
+        "%2F%09%2Fevil.example",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.location()),
+        (StatusCode::SEE_OTHER, Some("/clients"))
+    );
+    let r = sign_in(
+        &app.router,
+        &format!("hq%40{DOMAIN}"),
+        "lumiere-demo",
+        "%2Fclients%0D%0AX%3A%201",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.location()),
+        (StatusCode::SEE_OTHER, Some("/clients"))
+    );
+    let r = sign_in(
+        &app.router,
+        &format!("hq%40{DOMAIN}"),
+        "lumiere-demo",
+        "%2Fanalytics",
+        "",
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.location()),
+        (StatusCode::SEE_OTHER, Some("/analytics"))
+    );
 }
 
 #[tokio::test]
@@ -241,4 +340,190 @@ async fn the_join_form_takes_people_not_scripts() {
     // …while another client in the store, on another address, is welcome.
     let r = post(token_at(now - 10_000), "Lin", "203.0.113.51").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn hsts_only_over_tls() {
+    let app = spawn(5).await;
+    let proxied = behind_proxies(&app, 1);
+    let hsts = |r: &Res| r.headers.get(header::STRICT_TRANSPORT_SECURITY).cloned();
+    let r = send(
+        &proxied,
+        "GET",
+        "/login",
+        &[("x-forwarded-proto", "https")],
+        None,
+    )
+    .await;
+    assert_eq!(
+        hsts(&r).as_ref().map(|v| v.as_bytes()),
+        Some(&b"max-age=31536000"[..])
+    );
+    let r = send(
+        &proxied,
+        "GET",
+        "/healthz",
+        &[("x-forwarded-proto", "https")],
+        None,
+    )
+    .await;
+    assert!(hsts(&r).is_some(), "every answer");
+    let r = send(
+        &proxied,
+        "GET",
+        "/login",
+        &[("x-forwarded-proto", "http")],
+        None,
+    )
+    .await;
+    assert!(hsts(&r).is_none());
+    // Not behind a proxy, the header is the client's word: no HSTS.
+    let r = send(
+        &app.router,
+        "GET",
+        "/login",
+        &[("x-forwarded-proto", "https")],
+        None,
+    )
+    .await;
+    assert!(hsts(&r).is_none());
+}
+
+#[tokio::test]
+async fn csv_exports_neutralise_formulas() {
+    let app = spawn(60).await;
+    let client = app.client_of("li.na").await;
+    for (i, body) in [
+        "=HYPERLINK(\"http://evil.example\",\"x\")",
+        "@SUM(A1:A9)",
+        "+1+1",
+        "-2+3",
+        "\tx",
+        "hello",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        app.salon
+            .repo
+            .add_message(
+                app.brand.id,
+                &NewMessage {
+                    client_id: client,
+                    channel: ChannelKind::Wecom,
+                    direction: Direction::In,
+                    associate_id: None,
+                    provider_id: Some(format!("csv-{i}")),
+                    msg_type: "text".into(),
+                    body: body.into(),
+                    at: 1_000 + i as i64,
+                },
+            )
+            .await
+            .expect("message");
+    }
+    let compliance = app.token(Role::Compliance, Some("compliance")).await;
+    let (status, csv) = app
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{}/export?format=csv", client.0),
+            Some(&compliance),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    let cells: Vec<String> = csv
+        .lines()
+        .flat_map(|l| l.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    for cell in &cells {
+        let c = cell.trim_start_matches('"');
+        assert!(
+            !(c.starts_with(['=', '+', '@', '\t', '\r'])
+                || (c.starts_with('-') && c.contains('+'))),
+            "a cell a spreadsheet would run: {cell:?}\n{csv}"
+        );
+    }
+    assert!(csv.contains("'=HYPERLINK"), "{csv}");
+    assert!(csv.contains("'@SUM"), "{csv}");
+    assert!(csv.contains("hello"));
+}
+
+#[tokio::test]
+async fn api_errors_are_json_whoever_answers() {
+    let app = spawn(5).await;
+    let hq = app.token(Role::Hq, None).await;
+    let big = format!("{{\"first_name\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    let mut checks = Vec::new();
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/clients",
+            Some(&hq),
+            Some(("application/json", big)),
+        )
+        .await;
+    checks.push((status, body));
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/clients",
+            Some(&hq),
+            Some(("application/json", "{not json".into())),
+        )
+        .await;
+    checks.push((status, body));
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/clients",
+            Some(&hq),
+            Some(("text/plain", "{}".into())),
+        )
+        .await;
+    checks.push((status, body));
+    let (status, body) = app.call("DELETE", "/api/v1/clients", Some(&hq), None).await;
+    checks.push((status, body));
+    assert_eq!(checks[0].0, StatusCode::PAYLOAD_TOO_LARGE);
+    for (status, body) in checks {
+        assert!(status.is_client_error(), "{status}");
+        let v: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|_| panic!("{status}: not JSON: {body}"));
+        assert!(
+            v["error"].is_string() && v["message"].is_string(),
+            "{status}: {body}"
+        );
+    }
+    let (_, body) = app
+        .call(
+            "POST",
+            "/api/v1/clients",
+            Some(&hq),
+            Some((
+                "application/json",
+                format!("{{\"first_name\": \"{}\"}}", "x".repeat(3 << 20)),
+            )),
+        )
+        .await;
+    assert!(body.contains("payload_too_large"), "{body}");
+    // Refused by the server-wide limit before any handler runs: JSON all the same.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/clients/import")
+        .header(header::AUTHORIZATION, format!("Bearer {hq}"))
+        .header(header::CONTENT_TYPE, "text/csv")
+        .header(header::CONTENT_LENGTH, (100u64 << 20).to_string())
+        .body(Body::from("first_name\nMei\n"))
+        .expect("request");
+    let res = app.router.clone().oneshot(req).await.expect("response");
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        res.headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.as_bytes()),
+        Some(&b"application/json"[..])
+    );
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+    assert_eq!(v["error"], "payload_too_large", "{v}");
 }

@@ -184,10 +184,7 @@ pub fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
     if state.cookies == CookieSecurity::Always {
         return true;
     }
-    if state.behind_proxy
-        && forwarded(state, headers, "x-forwarded-proto")
-            .is_some_and(|p| p.eq_ignore_ascii_case("https"))
-    {
+    if over_tls(state, headers) {
         return true;
     }
     let host = headers
@@ -298,6 +295,15 @@ pub fn form_urlencoded_component(s: &str) -> String {
         .collect()
 }
 
+/// Whether the browser reached Salon over TLS: always when configured so, or as our own
+/// proxy says in `X-Forwarded-Proto`.
+pub fn over_tls(state: &AppState, headers: &HeaderMap) -> bool {
+    state.cookies == CookieSecurity::Always
+        || (state.behind_proxy
+            && forwarded(state, headers, "x-forwarded-proto")
+                .is_some_and(|p| p.eq_ignore_ascii_case("https")))
+}
+
 /// The entry of a forwarding header that our own proxies wrote: with `proxy_hops` proxies in
 /// front, the one that many from the right (every proxy appends what it saw; what is further
 /// left came from the client and proves nothing). With fewer entries, the leftmost, which a
@@ -337,6 +343,20 @@ fn parse_forwarded_ip(entry: &str) -> Option<std::net::IpAddr> {
         .parse()
         .ok()
         .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+}
+
+/// Where a person may be sent after signing in (`next`): only a path of this site. It must
+/// start with one `/` (not `//`, which is another host, nor `/\`, which browsers read as one),
+/// hold no `//` or backslash anywhere, and only printable ASCII — no space, tab, CR, LF or
+/// other control character, which browsers drop or which would split the header. Anything
+/// else is refused and the person lands on their client book.
+pub fn local_path(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.contains("//")
+        && !next.contains('\\')
+        && next.len() <= 2048
+        && next.bytes().all(|b| b.is_ascii_graphic());
+    ok.then_some(next)
 }
 
 pub fn role_label(t: &Tr, r: Role) -> &'static str {
