@@ -3,6 +3,7 @@
 mod bench;
 mod bench_callbacks;
 mod bench_dispatch;
+mod bench_load;
 mod bench_messages;
 mod bench_rules;
 mod bench_search;
@@ -951,7 +952,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     salon.start_broadcaster();
     salon.start_indexer(std::time::Duration::from_millis(500));
     if let Some(sim) = sandbox {
-        tokio::spawn(start_sandbox(salon.clone(), sim, addr));
+        tokio::spawn(start_sandbox(
+            salon.clone(),
+            sim,
+            addr,
+            std::time::Duration::from_secs(8),
+        ));
     }
     if salon
         .repo
@@ -986,7 +992,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Connects the demo brand to the in-process simulator (unless the brand has real WeCom
 /// settings of its own) and lets simulated clients arrive and talk.
-async fn start_sandbox(salon: Salon, sim: sim::tencent::Simulator, addr: SocketAddr) {
+pub(crate) async fn start_sandbox(
+    salon: Salon,
+    sim: sim::tencent::Simulator,
+    addr: SocketAddr,
+    activity_every: std::time::Duration,
+) {
     let slug = sim::demo::DEMO_SLUG;
     let Ok(brand) = salon.brand_by_slug(slug).await else {
         return;
@@ -1055,7 +1066,7 @@ async fn start_sandbox(salon: Salon, sim: sim::tencent::Simulator, addr: SocketA
         .iter()
         .map(|(k, _)| (*k).to_owned())
         .collect();
-    sim::tencent::run_activity(sim, std::time::Duration::from_secs(8), menu).await;
+    sim::tencent::run_activity(sim, activity_every, menu).await;
 }
 
 /// One line per request: method, path (never the query, which may hold a phone number),
