@@ -1851,11 +1851,8 @@ impl Salon {
         id: ClientId,
         limit: u32,
     ) -> AppResult<Vec<Message>> {
-        self.client(actor, id).await?;
-        Ok(self
-            .repo
-            .messages(actor.brand.id, id, limit.min(500))
-            .await?)
+        // Message text: the same rule and the same audit as the thread.
+        Ok(self.read_messages(actor, id, limit.min(500)).await?.1)
     }
 }
 

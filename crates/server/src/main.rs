@@ -362,6 +362,15 @@ enum UserCommand {
         #[command(flatten)]
         store_args: StoreArgs,
     },
+    /// Mark a staff member as departed (any role: the only way to remove a compliance officer).
+    Depart {
+        #[arg(long)]
+        brand: String,
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -507,10 +516,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 password: Some(password),
             };
             let user = salon
-                .create_associate(&actor, &input)
+                .create_staff_as_operator(&actor, &input)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created {} ({}) in brand {brand}", user.email, user.role);
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Depart {
+                    brand,
+                    email,
+                    store_args,
+                },
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            let actor = system_actor(&salon, &brand).await?;
+            let user = salon
+                .repo
+                .user_by_email(actor.brand.id, &email)
+                .await?
+                .with_context(|| format!("no staff member {email} in brand {brand}"))?;
+            let user = salon
+                .depart_staff_as_operator(&actor, user.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{} ({}) has departed from brand {brand}",
+                user.email, user.role
+            );
             Ok(())
         }
         Command::Channel { command } => channel(command).await,

@@ -920,9 +920,13 @@ pub async fn client_page(
         })
         .collect();
     let tz = a.brand.time_zone.as_str();
-    let messages = s
-        .client_messages(a, id, 50)
-        .await?
+    // Message text only for the roles that read conversations (HQ sees figures).
+    let recent = if v.can(Action::ReadConversations) {
+        s.client_messages(a, id, 50).await?
+    } else {
+        Vec::new()
+    };
+    let messages = recent
         .into_iter()
         .rev()
         .map(|m| MessageView {
