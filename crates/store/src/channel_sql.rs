@@ -174,7 +174,7 @@ macro_rules! impl_channel_store {
             }
 
             async fn inbox_put(&self, items: &[InboxItem]) -> RepoResult<Vec<Result<InboxReceipt, Replayed>>> {
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let mut out = Vec::with_capacity(items.len());
                 if let Some(now) = items.iter().filter(|i| i.replay.is_some()).map(|i| i.received_at).max() {
                     sqlx::query("DELETE FROM callback_signatures WHERE expires_at < $1")
@@ -366,7 +366,7 @@ macro_rules! impl_channel_store {
             }
 
             async fn link_staff(&self, brand: BrandId, user: UserId, kind: &str, value: &str) -> RepoResult<()> {
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 sqlx::query("DELETE FROM staff_identities WHERE brand_id = $1 AND kind = $2 AND (user_id = $3 OR value = $4)")
                     .bind(brand.0)
                     .bind(kind)
@@ -413,7 +413,7 @@ macro_rules! impl_channel_store {
             }
 
             async fn add_message(&self, brand: BrandId, m: &NewMessage) -> RepoResult<Option<i64>> {
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let id = self.insert_message(&mut tx, brand, m).await?;
                 tx.commit().await.map_err(db)?;
                 Ok(id)
@@ -472,7 +472,7 @@ macro_rules! impl_channel_store {
             }
 
             async fn store_inbound(&self, brand: BrandId, batch: &[InboundMessage], at: Millis) -> RepoResult<Vec<i64>> {
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let events: Vec<StoredEvent> = batch.iter().filter_map(|m| m.event.clone()).collect();
                 Self::insert_events(&mut tx, brand, &events).await?;
                 let mut ids = Vec::with_capacity(batch.len());
@@ -514,7 +514,7 @@ macro_rules! impl_channel_store {
             }
 
             async fn add_interaction(&self, brand: BrandId, e: &NewInteraction) -> RepoResult<bool> {
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 Self::client_exists(&mut tx, brand, e.client_id).await?;
                 let done = sqlx::query(
                     "INSERT INTO interactions (brand_id, client_id, at, kind, channel, detail, ref) VALUES ($1, $2, $3, $4, $5, $6, $7) \

@@ -26,8 +26,7 @@ impl_repo!(
     sqlx::Postgres,
     PgPool,
     "(SELECT string_agg(t.tag, chr(31)) FROM client_tags t WHERE t.client_id = c.id)",
-    "BEGIN",
-    false
+    "BEGIN"
 );
 
 impl_channel_store!(PgRepo);

@@ -13,15 +13,15 @@ pub(crate) const WRITER_WAIT: std::time::Duration = std::time::Duration::from_se
 macro_rules! impl_repo {
     // `$tags_of_c`: the dialect's expression for client `c`'s tags joined by U+001F.
     // `$begin_write`: how a write transaction begins (SQLite: `BEGIN IMMEDIATE`).
-    // `$one_writer`: whether this process runs its write transactions one at a time.
-    ($Repo:ident, $Db:ty, $Pool:ty, $tags_of_c:literal, $begin_write:literal, $one_writer:literal) => {
+    ($Repo:ident, $Db:ty, $Pool:ty, $tags_of_c:literal, $begin_write:literal) => {
         /// The storage port on this backend. Cheap to clone.
         #[derive(Clone)]
         pub struct $Repo {
             pool: $Pool,
             keys: $crate::pii::Keyring,
-            /// Where this process's write transactions wait their turn (see [`Self::write_tx`]).
-            writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+            /// The connection this process's write transactions queue for, when the backend
+            /// has one writer at a time (SQLite; see [`Self::write_tx`]).
+            writer: Option<$Pool>,
         }
 
         type DbRow = <$Db as sqlx::Database>::Row;
@@ -30,7 +30,14 @@ macro_rules! impl_repo {
 
         impl $Repo {
             pub fn new(pool: $Pool, keys: $crate::pii::Keyring) -> Self {
-                Self { pool, keys, writer: $one_writer.then(Default::default) }
+                Self { pool, keys, writer: None }
+            }
+
+            /// Write transactions go through `writer` (a pool of one connection), reads through
+            /// the main pool.
+            pub fn with_writer(mut self, writer: $Pool) -> Self {
+                self.writer = Some(writer);
+                self
             }
 
             /// Every write transaction begins here, and nowhere else (`pool.begin()` is a
@@ -42,21 +49,11 @@ macro_rules! impl_repo {
             /// without waiting for the busy timeout. So a write transaction begins with
             /// `BEGIN IMMEDIATE`, which takes the write lock first (waiting up to the busy
             /// timeout for another process, such as the CLI). Within the process, writers queue
-            /// on an async lock *before* they take a pooled connection: they wait in order,
-            /// without polling the lock, and the other connections keep serving reads.
-            ///
-            /// The guard must be kept until the transaction ends: bind it to a named variable.
-            async fn write_tx(&self) -> Result<(Option<tokio::sync::MutexGuard<'_, ()>>, Tx<'static>), sqlx::Error> {
-                let guard = match &self.writer {
-                    Some(w) => Some(
-                        tokio::time::timeout($crate::sql::WRITER_WAIT, w.lock())
-                            .await
-                            .map_err(|_| sqlx::Error::PoolTimedOut)?,
-                    ),
-                    None => None,
-                };
-                let tx = self.pool.begin_with($begin_write).await?;
-                Ok((guard, tx))
+            /// for one dedicated connection (the pool's queue is first come, first served): they
+            /// wait in order without polling SQLite's lock and without holding a connection
+            /// that a read could use, and no reader stands between a writer and the lock.
+            async fn write_tx(&self) -> Result<Tx<'static>, sqlx::Error> {
+                self.writer.as_ref().unwrap_or(&self.pool).begin_with($begin_write).await
             }
 
             pub fn pool(&self) -> &$Pool {
@@ -679,7 +676,7 @@ macro_rules! impl_repo {
             }
 
             async fn mark_departed(&self, brand: BrandId, id: UserId, at: Millis) -> RepoResult<User> {
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let row = sqlx::query(
                     "UPDATE users SET status = 'departed', departed_at = COALESCE(departed_at, $1) \
                      WHERE brand_id = $2 AND id = $3 RETURNING *",
@@ -826,7 +823,7 @@ macro_rules! impl_repo {
 
             async fn create_client(&self, brand: BrandId, c: &NewClient, by: Option<UserId>) -> RepoResult<ClientId> {
                 let now = now_millis();
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let id = self.insert_client(&mut tx, brand, c, now).await?;
                 self.insert_parts(&mut tx, brand, &[(id, c)], now).await?;
                 Self::insert_interaction(&mut tx, brand, id, now, "created", None, serde_json::json!({"by": by.map(|u| u.0)})).await?;
@@ -839,7 +836,7 @@ macro_rules! impl_repo {
             }
 
             async fn update_client(&self, brand: BrandId, id: ClientId, p: &ClientPatch, _by: Option<UserId>) -> RepoResult<()> {
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 self.patch_client(&mut tx, brand, id, p, now_millis()).await?;
                 tx.commit().await.map_err(db)
             }
@@ -1015,7 +1012,7 @@ macro_rules! impl_repo {
             }
 
             async fn add_note(&self, brand: BrandId, client: ClientId, author: Option<UserId>, text: &str, now: Millis) -> RepoResult<NoteId> {
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 Self::client_exists(&mut tx, brand, client).await?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO client_notes (brand_id, client_id, author_id, body, at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -1058,7 +1055,7 @@ macro_rules! impl_repo {
             }
 
             async fn edit_tags(&self, brand: BrandId, client: ClientId, add: &[Tag], remove: &[Tag]) -> RepoResult<()> {
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 Self::client_exists(&mut tx, brand, client).await?;
                 for t in remove {
                     sqlx::query("DELETE FROM client_tags WHERE client_id = $1 AND tag = $2")
@@ -1081,7 +1078,7 @@ macro_rules! impl_repo {
 
             async fn assign(&self, brand: BrandId, client: ClientId, associate: UserId, by: Option<UserId>, reason: &str) -> RepoResult<()> {
                 let now = now_millis();
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 Self::client_exists(&mut tx, brand, client).await?;
                 let store = Self::insert_assignment(&mut tx, brand, client, associate, by, reason, now).await?;
                 Self::set_associate(&mut tx, brand, client, associate, store, now).await?;
@@ -1114,7 +1111,7 @@ macro_rules! impl_repo {
             }
 
             async fn add_purchases(&self, brand: BrandId, purchases: &[(ClientId, NewPurchase)]) -> RepoResult<()> {
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 for (client, p) in purchases {
                     let client = *client;
                     Self::client_exists(&mut tx, brand, client).await?;
@@ -1188,7 +1185,7 @@ macro_rules! impl_repo {
             async fn import_clients(&self, brand: BrandId, rows: &[NewClient], by: Option<UserId>) -> RepoResult<ImportCounts> {
                 let now = now_millis();
                 let mut counts = ImportCounts::default();
-                let (_writer, mut tx) = self.write_tx().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 for chunk in rows.chunks(BATCH) {
                     let mut created: Vec<(ClientId, &NewClient)> = Vec::new();
                     for c in chunk {

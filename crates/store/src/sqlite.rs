@@ -30,8 +30,7 @@ impl_repo!(
     sqlx::Sqlite,
     SqlitePool,
     "(SELECT group_concat(t.tag, char(31)) FROM client_tags t WHERE t.client_id = c.id)",
-    "BEGIN IMMEDIATE",
-    true
+    "BEGIN IMMEDIATE"
 );
 
 impl_channel_store!(SqliteRepo);
@@ -53,11 +52,18 @@ impl SqliteRepo {
             .pragma("cache_size", "-65536");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .connect_with(options.clone())
+            .await
+            .map_err(db)?;
+        // SQLite has one writer at a time: write transactions queue for this connection.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(crate::sql::WRITER_WAIT)
             .connect_with(options)
             .await
             .map_err(db)?;
-        migrate(&pool).await?;
-        Ok(Self::new(pool, keys))
+        migrate(&writer).await?;
+        Ok(Self::new(pool, keys).with_writer(writer))
     }
 }
 
