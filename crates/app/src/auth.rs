@@ -56,52 +56,44 @@ pub fn secret_hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
-/// Counts failed sign-ins per key (account, address) in a sliding window.
-#[derive(Default)]
-pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
-}
+/// The sign-in throttle, kept in the database so that every Salon process behind a load
+/// balancer counts the same failures: a fixed window per key (the account, the address). An
+/// attempt reserves a hit before the password is checked, so that concurrent guesses cannot
+/// slip past the limit together; a success gives its hits back.
+const THROTTLE_WINDOW_MS: Millis = WINDOW.as_millis() as Millis;
 
-impl LoginThrottle {
-    /// Refuses when any of the keys has failed too often lately.
-    pub fn check(&self, keys: &[String]) -> AppResult<()> {
-        let map = self
-            .failures
-            .lock()
-            .map_err(|_| AppError::Internal("throttle poisoned".into()))?;
+/// Counters older than this are forgotten (now and then, by whoever signs in).
+const RATE_KEEP_MS: Millis = 24 * 60 * 60 * 1000;
+
+impl Salon {
+    /// Counts an attempt on each key; refuses (counting nothing) when one is over the limit.
+    async fn throttle_reserve(&self, keys: &[String], now: Millis) -> AppResult<()> {
         for k in keys {
-            if let Some((n, since)) = map.get(k) {
-                let elapsed = since.elapsed();
-                if *n >= MAX_FAILURES && elapsed < WINDOW {
-                    return Err(AppError::RateLimited(
-                        (WINDOW - elapsed).as_secs().div_ceil(60),
-                    ));
-                }
+            let c = self.repo.rate_peek(k, now, THROTTLE_WINDOW_MS).await?;
+            if c.hits >= MAX_FAILURES {
+                return Err(rate_limited(c.window_start, now));
             }
+        }
+        for (i, k) in keys.iter().enumerate() {
+            let c = self.repo.rate_hit(k, now, THROTTLE_WINDOW_MS).await?;
+            if c.hits > MAX_FAILURES {
+                // Others got there first: give back what this attempt took.
+                for taken in &keys[..=i] {
+                    self.repo.rate_refund(taken).await?;
+                }
+                return Err(rate_limited(c.window_start, now));
+            }
+        }
+        if rand::random::<u8>() == 0 {
+            self.repo.rate_purge(now - RATE_KEEP_MS).await?;
         }
         Ok(())
     }
+}
 
-    pub fn failed(&self, keys: &[String]) {
-        if let Ok(mut map) = self.failures.lock() {
-            if map.len() > 100_000 {
-                map.retain(|_, (_, since)| since.elapsed() < WINDOW);
-            }
-            for k in keys {
-                let e = map.entry(k.clone()).or_insert((0, Instant::now()));
-                if e.1.elapsed() >= WINDOW {
-                    *e = (0, Instant::now());
-                }
-                e.0 += 1;
-            }
-        }
-    }
-
-    pub fn succeeded(&self, account_key: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(account_key);
-        }
-    }
+fn rate_limited(window_start: Millis, now: Millis) -> AppError {
+    let left_ms = (window_start + THROTTLE_WINDOW_MS - now).max(0);
+    AppError::RateLimited(u64::try_from(left_ms).unwrap_or(0).div_ceil(60_000).max(1))
 }
 
 /// How long an API token's actor is reused without reading the database again. Departures
@@ -256,9 +248,14 @@ impl Salon {
         password: &str,
         address: &str,
     ) -> AppResult<NewSession> {
-        let account_key = format!("acct:{}:{}", brand_slug.trim(), email.trim().to_lowercase());
-        let keys = [account_key.clone(), format!("addr:{address}")];
-        self.throttle.check(&keys)?;
+        let account_key = format!(
+            "signin:acct:{}:{}",
+            brand_slug.trim(),
+            email.trim().to_lowercase()
+        );
+        let address_key = format!("signin:addr:{address}");
+        let keys = [account_key.clone(), address_key.clone()];
+        self.throttle_reserve(&keys, now_millis()).await?;
         let wrong = || AppError::Forbidden("wrong brand, e-mail or password".into());
         let found = async {
             let slug = Slug::parse("brand", brand_slug).ok()?;
@@ -282,10 +279,11 @@ impl Salon {
             }
         };
         let Some((brand, user)) = found.filter(|_| ok) else {
-            self.throttle.failed(&keys);
+            // The reserved hits stay: they were failures.
             return Err(wrong());
         };
-        self.throttle.succeeded(&account_key);
+        self.repo.rate_clear(&account_key).await?;
+        self.repo.rate_refund(&address_key).await?;
         let cookie = new_secret("");
         let csrf_token = new_secret("");
         let session = Session {
@@ -385,21 +383,5 @@ mod tests {
         assert_ne!(a, new_secret("salon_"));
         assert_eq!(secret_hash(&a), secret_hash(&a));
         assert_eq!(secret_hash(&a).len(), 32);
-    }
-
-    #[test]
-    fn throttle_locks_after_five_failures() {
-        let t = LoginThrottle::default();
-        let keys = ["acct:demo:x".to_owned(), "addr:1.2.3.4".to_owned()];
-        for _ in 0..5 {
-            assert!(t.check(&keys).is_ok());
-            t.failed(&keys);
-        }
-        assert!(matches!(t.check(&keys), Err(AppError::RateLimited(_))));
-        // Another account from another address is not affected.
-        assert!(
-            t.check(&["acct:demo:y".to_owned(), "addr:5.6.7.8".to_owned()])
-                .is_ok()
-        );
     }
 }

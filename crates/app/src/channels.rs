@@ -24,8 +24,23 @@ pub const WECOM_STAFF: &str = "wecom";
 
 /// A brand's callback endpoint: the settings and the crypto built from them.
 pub struct Endpoint {
-    pub crypt: MsgCrypt,
+    /// Safe mode's crypto: always for WeCom, and for an Official Account once it has an
+    /// EncodingAESKey — then nothing else is accepted. `None`: the OA's plain mode.
+    pub crypt: Option<MsgCrypt>,
     pub settings: ChannelSettings,
+}
+
+impl Endpoint {
+    /// The Official Account's plain `signature` (token, timestamp, nonce), which also signs
+    /// its URL verification in either mode.
+    pub fn verify_plain(
+        &self,
+        signature: &str,
+        timestamp: &str,
+        nonce: &str,
+    ) -> Result<(), channels::wecom::CryptoError> {
+        channels::wecom::crypto::verify_plain(&self.settings.token, signature, timestamp, nonce)
+    }
 }
 
 /// `None` remembers that the brand has not configured the channel. Entries are re-read after
@@ -33,7 +48,10 @@ pub struct Endpoint {
 /// within seconds.
 type CachedEndpoint = (std::time::Instant, Option<Arc<Endpoint>>);
 const SETTINGS_TTL: Duration = Duration::from_secs(5);
-type Pending = (InboxItem, oneshot::Sender<AppResult<InboxReceipt>>);
+type Pending = (
+    InboxItem,
+    oneshot::Sender<AppResult<Result<InboxReceipt, Replayed>>>,
+);
 
 /// The channels' shared state: caches, the group-commit writer, the processor's wake-up.
 #[derive(Default)]
@@ -46,10 +64,14 @@ pub struct Channels {
     slugs: RwLock<HashMap<String, Brand>>,
     /// The API client's pacing and retries (tests shorten the backoff).
     pub api_policy: RwLock<Policy>,
+    /// The clock callback timestamps are checked against, in seconds: the system's unless a
+    /// test pins it (Tencent's published sample requests are signed in 2014 and 2016).
+    pub callback_clock: RwLock<Option<i64>>,
 }
 
 impl Channels {
-    fn forget(&self, brand: BrandId) {
+    /// Drops what is cached of a brand's channels (after its settings changed).
+    pub fn forget(&self, brand: BrandId) {
         if let Ok(mut m) = self.endpoints.write() {
             m.retain(|(b, _), _| *b != brand);
         }
@@ -182,7 +204,9 @@ pub fn settings_from_input(
             None
         }
     };
-    let aes_key = match given(&input.aes_key).or_else(|| stored.map(|s| s.aes_key.clone())) {
+    // WeCom always has an EncodingAESKey. An Official Account without one is in plain mode;
+    // once it has one, an empty field keeps it: a form left blank never falls back to plain.
+    let aes_key = match given(&input.aes_key).or_else(|| stored.and_then(|s| s.aes_key.clone())) {
         Some(v) => match channels::wecom::crypto::decode_aes_key(&v) {
             Ok(_) => Some(v),
             Err(err) => {
@@ -190,10 +214,11 @@ pub fn settings_from_input(
                 None
             }
         },
-        None => {
+        None if kind == ChannelKind::Wecom => {
             e.push(FieldError::new("aes_key", "is required"));
             None
         }
+        None => None,
     };
     let api_base = match given(&input.api_base) {
         Some(v) => e.take(api_base_field(&v)),
@@ -222,20 +247,18 @@ pub fn settings_from_input(
         None => stored.map(|s| s.menu.clone()).unwrap_or_default(),
     };
     e.finish()?;
-    match (app_id, secret, token, aes_key, api_base) {
-        (Some(app_id), Some(secret), Some(token), Some(aes_key), Some(api_base)) => {
-            Ok(ChannelSettings {
-                channel: kind,
-                app_id,
-                agent_id,
-                api_base,
-                secret,
-                token,
-                aes_key,
-                menu,
-                updated_at: now_millis(),
-            })
-        }
+    match (app_id, secret, token, api_base) {
+        (Some(app_id), Some(secret), Some(token), Some(api_base)) => Ok(ChannelSettings {
+            channel: kind,
+            app_id,
+            agent_id,
+            api_base,
+            secret,
+            token,
+            aes_key,
+            menu,
+            updated_at: now_millis(),
+        }),
         _ => Err(AppError::Internal(
             "settings validation fell through".into(),
         )),
@@ -314,6 +337,31 @@ impl Salon {
         Ok(brand)
     }
 
+    /// Checks a signed callback's `timestamp` against the freshness window (either way), and
+    /// returns the guard that makes its signature good for one callback only: every Salon
+    /// process remembers it (in the database) for as long as the timestamp would pass.
+    pub fn fresh_callback(
+        &self,
+        signature: &str,
+        timestamp: &str,
+    ) -> Result<ReplayGuard, channels::wecom::CryptoError> {
+        use channels::wecom::crypto::{FRESHNESS_WINDOW_S, check_fresh};
+        let real_now = now_millis();
+        let now = self
+            .channels()
+            .callback_clock
+            .read()
+            .ok()
+            .and_then(|c| *c)
+            .unwrap_or(real_now / 1000);
+        check_fresh(timestamp, now)?;
+        // A timestamp within the window of now passes until at most two windows from now.
+        Ok(ReplayGuard {
+            signature: signature.to_owned(),
+            expires_at: real_now + 2 * FRESHNESS_WINDOW_S * 1000,
+        })
+    }
+
     /// The callback endpoint of a brand's channel, or `channel not found` when the brand has
     /// not configured it.
     pub async fn endpoint(&self, brand: &Brand, kind: ChannelKind) -> AppResult<Arc<Endpoint>> {
@@ -330,7 +378,11 @@ impl Salon {
         let settings = self.repo.channel_settings(brand.id, kind).await?;
         let endpoint = match settings {
             Some(s) => {
-                let crypt = MsgCrypt::new(&s.token, &s.aes_key, &s.app_id)
+                let crypt = s
+                    .aes_key
+                    .as_deref()
+                    .map(|key| MsgCrypt::new(&s.token, key, &s.app_id))
+                    .transpose()
                     .map_err(|e| AppError::Internal(format!("stored channel settings: {e}")))?;
                 Some(Arc::new(Endpoint { crypt, settings: s }))
             }
@@ -444,7 +496,7 @@ impl Salon {
             api_base: s.as_ref().map(|s| s.api_base.clone()),
             secret: s.as_ref().map(|s| mask(&s.secret)),
             token: s.as_ref().map(|s| mask(&s.token)),
-            aes_key: s.as_ref().map(|s| mask(&s.aes_key)),
+            aes_key: s.as_ref().and_then(|s| s.aes_key.as_deref().map(mask)),
             menu: s.as_ref().map(|s| s.menu.clone()).unwrap_or_default(),
             updated_at: s.as_ref().map(|s| s.updated_at),
             callback_path: format!(
@@ -506,13 +558,15 @@ impl Salon {
         kind: ChannelKind,
         callback: &Callback,
         body: String,
-    ) -> AppResult<InboxReceipt> {
+        replay: Option<ReplayGuard>,
+    ) -> AppResult<Result<InboxReceipt, Replayed>> {
         let item = InboxItem {
             brand,
             channel: kind,
             dedup_key: callback.dedup_key.clone(),
             received_at: now_millis(),
             body,
+            replay,
         };
         let writer = self.channels().writer.get_or_init(|| {
             let (tx, rx) = mpsc::channel::<Pending>(4 * INGEST_BATCH);
@@ -1797,11 +1851,8 @@ impl Salon {
         id: ClientId,
         limit: u32,
     ) -> AppResult<Vec<Message>> {
-        self.client(actor, id).await?;
-        Ok(self
-            .repo
-            .messages(actor.brand.id, id, limit.min(500))
-            .await?)
+        // Message text: the same rule and the same audit as the thread.
+        Ok(self.read_messages(actor, id, limit.min(500)).await?.1)
     }
 }
 
@@ -1964,10 +2015,14 @@ async fn write_inbox(
             }
             Err(e) => {
                 tracing::error!(error = %e, "inbox write failed");
+                let busy = matches!(e, RepoError::Busy(_));
                 for (_, done) in batch.drain(..) {
-                    let _ = done.send(Err(AppError::Internal(
-                        "the inbox could not be written".into(),
-                    )));
+                    let what = "the inbox could not be written".to_owned();
+                    let _ = done.send(Err(if busy {
+                        AppError::Busy(what)
+                    } else {
+                        AppError::Internal(what)
+                    }));
                 }
             }
         }

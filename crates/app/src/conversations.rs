@@ -243,6 +243,16 @@ pub(crate) fn idempotency_key(given: Option<&str>) -> AppResult<String> {
     }
 }
 
+/// An idempotency key belongs to its sender: the same key from two people is two messages,
+/// and nobody gets another's message back by sending with their key.
+pub(crate) fn sender_key(actor: &Actor, key: String) -> String {
+    match actor.user_id() {
+        Some(u) => format!("u{}:{key}", u.0),
+        // A token that names no person: its role's own space.
+        None => format!("{}:{key}", actor.role),
+    }
+}
+
 pub(crate) fn check_body(text: &str) -> AppResult<String> {
     let t = text.trim();
     if t.is_empty() {
@@ -284,6 +294,16 @@ impl Salon {
                 summary: s,
             });
         }
+        // Each thread comes with its last message's text.
+        if actor.role == Role::Compliance {
+            self.audit(
+                actor,
+                "compliance_read",
+                "inbox",
+                serde_json::json!({"threads": out.len()}),
+            )
+            .await?;
+        }
         Ok(out)
     }
 
@@ -300,16 +320,18 @@ impl Salon {
 
     /// A client's whole thread: every message since the client came, whoever served them.
     /// Opening it marks it read for the reader; a compliance officer's reading is audited.
-    pub async fn thread(&self, actor: &Actor, client: ClientId) -> AppResult<Thread> {
+    /// A client's messages, newest first, for a role that may read message text (HQ sees
+    /// figures only). Every route that hands out message text of a thread goes through here,
+    /// so a compliance officer's read is audited whichever route asked.
+    pub(crate) async fn read_messages(
+        &self,
+        actor: &Actor,
+        client: ClientId,
+        limit: u32,
+    ) -> AppResult<(domain::Client, Vec<Message>)> {
         actor.require(Action::ReadConversations)?;
         let c = self.client(actor, client).await?;
-        let b = actor.brand.id;
-        let mut messages = self.repo.messages(b, client, 5000).await?;
-        messages.reverse();
-        // Read up to the newest message stored (ids follow storage; times may not).
-        if let (Some(reader), Some(last)) = (actor.user_id(), messages.iter().map(|m| m.id).max()) {
-            self.repo.mark_read(b, client, reader, last).await?;
-        }
+        let messages = self.repo.messages(actor.brand.id, client, limit).await?;
         if actor.role == Role::Compliance {
             self.audit(
                 actor,
@@ -318,6 +340,17 @@ impl Salon {
                 serde_json::json!({"messages": messages.len()}),
             )
             .await?;
+        }
+        Ok((c, messages))
+    }
+
+    pub async fn thread(&self, actor: &Actor, client: ClientId) -> AppResult<Thread> {
+        let (c, mut messages) = self.read_messages(actor, client, 5000).await?;
+        let b = actor.brand.id;
+        messages.reverse();
+        // Read up to the newest message stored (ids follow storage; times may not).
+        if let (Some(reader), Some(last)) = (actor.user_id(), messages.iter().map(|m| m.id).max()) {
+            self.repo.mark_read(b, client, reader, last).await?;
         }
         let flags = self
             .repo
@@ -448,7 +481,7 @@ impl Salon {
                 "this client follows the Official Account only: images go to WeCom contacts",
             ));
         }
-        let idem_key = idempotency_key(idem_key)?;
+        let idem_key = sender_key(actor, idempotency_key(idem_key)?);
         let at = now_millis();
         let queued = self
             .repo
@@ -1048,7 +1081,9 @@ pub fn render_export<R: ExportRow>(
             let mut w = csv::Writer::from_writer(Vec::new());
             w.write_record(R::HEADER).map_err(|e| internal(&e))?;
             for m in messages {
-                w.write_record(m.cells()).map_err(|e| internal(&e))?;
+                // Every cell, whoever wrote it: a client's words can start with "=".
+                w.write_record(m.cells().iter().map(|c| domain::csv_cell(c).into_owned()))
+                    .map_err(|e| internal(&e))?;
             }
             let bytes = w.into_inner().map_err(|e| internal(&e))?;
             Ok((

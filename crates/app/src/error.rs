@@ -27,6 +27,13 @@ pub enum AppError {
         category: String,
         matched: String,
     },
+    /// A request body over the size the route takes.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The store is busy with other writers: nothing was done; the same request may be sent
+    /// again in a moment (HTTP 503 with `Retry-After`).
+    #[error("Salon is busy; please try again in a moment")]
+    Busy(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -42,6 +49,8 @@ impl AppError {
             AppError::RateLimited(_) => "rate_limited".into(),
             AppError::Unavailable(_) => "channel_unavailable".into(),
             AppError::Blocked { .. } => "blocked_by_rule".into(),
+            AppError::TooLarge(_) => "payload_too_large".into(),
+            AppError::Busy(_) => "busy".into(),
             AppError::Internal(_) => "internal".into(),
         }
     }
@@ -66,6 +75,7 @@ impl From<RepoError> for AppError {
                 AppError::Conflict(format!("{what} changed meanwhile; try again"))
             }
             RepoError::Invalid(f) => AppError::Invalid(vec![f]),
+            RepoError::Busy(m) => AppError::Busy(m),
             RepoError::Backend(m) => AppError::Internal(m),
         }
     }

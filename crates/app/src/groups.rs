@@ -539,7 +539,10 @@ impl Salon {
             return Err(AppError::Conflict("the group was dismissed".into()));
         }
         let text = crate::conversations::check_body(text)?;
-        let key = crate::conversations::idempotency_key(idem_key)?;
+        let key = crate::conversations::sender_key(
+            actor,
+            crate::conversations::idempotency_key(idem_key)?,
+        );
         let verdict = self.check_text(b, &text).await?;
         self.refuse_recorded(actor, &verdict, None, Some(group), thread_group.store_id)
             .await?;

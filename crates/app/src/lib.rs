@@ -11,6 +11,7 @@ pub mod clients;
 pub mod compliance;
 pub mod conversations;
 pub mod demo;
+pub mod edge;
 pub mod error;
 pub mod groups;
 pub mod import;
@@ -36,7 +37,6 @@ type EventCache = std::collections::HashMap<domain::BrandId, (i64, Arc<Vec<event
 #[derive(Clone)]
 pub struct Salon {
     pub repo: Arc<dyn Repo>,
-    pub throttle: Arc<auth::LoginThrottle>,
     /// Brands are read on every request and never change once created: kept in memory.
     brands: Arc<std::sync::RwLock<std::collections::HashMap<domain::BrandId, Brand>>>,
     /// Actors behind recently seen API tokens (see [`auth::TOKEN_CACHE_TTL`]).
@@ -68,7 +68,6 @@ impl Salon {
     pub fn new(repo: Arc<dyn Repo>) -> Self {
         Self {
             repo,
-            throttle: Arc::new(auth::LoginThrottle::default()),
             brands: Arc::default(),
             tokens: Arc::default(),
             channels: Arc::default(),

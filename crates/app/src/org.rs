@@ -194,8 +194,27 @@ impl Salon {
         }
     }
 
+    /// Creates a staff member, with a role the actor may grant (see [`Role::managed_by`]).
     pub async fn create_associate(&self, actor: &Actor, input: &AssociateInput) -> AppResult<User> {
         actor.require(Action::ManageAssociates)?;
+        self.create_staff(actor, input, false).await
+    }
+
+    /// The operator at the command line (`salon user create`): any role, compliance included.
+    pub async fn create_staff_as_operator(
+        &self,
+        actor: &Actor,
+        input: &AssociateInput,
+    ) -> AppResult<User> {
+        self.create_staff(actor, input, true).await
+    }
+
+    async fn create_staff(
+        &self,
+        actor: &Actor,
+        input: &AssociateInput,
+        operator: bool,
+    ) -> AppResult<User> {
         let mut e = Errors::default();
         let email =
             required(&mut e, "email", &input.email).and_then(|v| e.take(Email::parse("email", v)));
@@ -223,10 +242,10 @@ impl Salon {
                 "associates and store managers belong to a store",
             ));
         }
-        if role == Some(Role::Admin) && actor.role != Role::Admin {
-            return Err(AppError::Forbidden(
-                "only an admin may create another admin".into(),
-            ));
+        if let Some(r) = role
+            && !operator
+        {
+            may_manage(actor, r)?;
         }
         let password_hash = match input.password.as_deref().filter(|p| !p.is_empty()) {
             Some(p) => match crate::auth::hash_password(p) {
@@ -290,13 +309,13 @@ impl Salon {
                 .and_then(|r| e.take(r.trim().parse::<Role>())),
             store_id: self.store_field(actor, &mut e, &input.store).await,
         };
-        if patch.role == Some(Role::Admin) && actor.role != Role::Admin {
-            return Err(AppError::Forbidden(
-                "only an admin may grant the admin role".into(),
-            ));
+        let before = self.associate(actor, id).await?;
+        // Whom they are, and whom they would become: both must be the actor's to manage.
+        may_manage(actor, before.role)?;
+        if let Some(r) = patch.role {
+            may_manage(actor, r)?;
         }
         e.finish()?;
-        let before = self.associate(actor, id).await?;
         let user = self.repo.update_user(actor.brand.id, id, &patch).await?;
         self.tokens.clear();
         if before.role != user.role || before.store_id != user.store_id {
@@ -318,7 +337,21 @@ impl Salon {
     /// assigned until reassigned (see [`Salon::clients_to_transfer`]).
     pub async fn depart_associate(&self, actor: &Actor, id: UserId) -> AppResult<User> {
         actor.require(Action::DepartAssociate)?;
+        self.depart_staff(actor, id, false).await
+    }
+
+    /// The operator at the command line (`salon user depart`): anyone, compliance included.
+    pub async fn depart_staff_as_operator(&self, actor: &Actor, id: UserId) -> AppResult<User> {
+        self.depart_staff(actor, id, true).await
+    }
+
+    async fn depart_staff(&self, actor: &Actor, id: UserId, operator: bool) -> AppResult<User> {
         let user = self.associate(actor, id).await?;
+        // A store manager departs their store's associates (the scope is checked above).
+        let own_store_associate = actor.role == Role::StoreManager && user.role == Role::Associate;
+        if !(operator || own_store_associate) {
+            may_manage(actor, user.role)?;
+        }
         if actor.user_id() == Some(user.id) {
             return Err(AppError::invalid(
                 "associate",
@@ -338,5 +371,21 @@ impl Salon {
         )
         .await?;
         Ok(user)
+    }
+}
+
+/// Refuses what the actor's role may not grant, revoke or manage (see [`Role::managed_by`]).
+fn may_manage(actor: &Actor, role: Role) -> AppResult<()> {
+    if role.managed_by(actor.role) {
+        Ok(())
+    } else if role == Role::Compliance {
+        Err(AppError::Forbidden(
+            "compliance officers are appointed and removed by the operator at the command line (salon user create --role compliance), never by HQ or an admin".into(),
+        ))
+    } else {
+        Err(AppError::Forbidden(format!(
+            "the {} role may not grant, revoke or manage the {role} role",
+            actor.role
+        )))
     }
 }

@@ -85,7 +85,7 @@ impl Lines {
     /// Visits every non-blank line.
     fn each(&self, mut f: impl FnMut(usize, &str) -> Result<(), LineError>) -> AppResult<()> {
         let mut r = self.reader()?;
-        while r.chunk(usize::MAX, |n, l| f(n, l).map(|()| ()))?.is_some() {}
+        while r.chunk(usize::MAX, &mut f)?.is_some() {}
         Ok(())
     }
 }
@@ -589,7 +589,9 @@ impl Salon {
             ledger.add_assignment(&client, a);
         }
         let held = started.elapsed();
-        let figures = ledger.month(month).map_err(|e| AppError::Internal(e.to_string()))?;
+        let figures = ledger
+            .month(month)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         tracing::debug!(
             month = %month,
             orders_ms = loaded_orders.as_millis() as u64,

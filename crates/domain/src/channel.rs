@@ -57,7 +57,9 @@ pub struct ChannelSettings {
     pub api_base: String,
     pub secret: String,
     pub token: String,
-    pub aes_key: String,
+    /// The EncodingAESKey. WeCom always has one; an Official Account without one is in plain
+    /// mode (明文模式), and once it has one only safe mode (安全模式) is accepted.
+    pub aes_key: Option<String>,
     /// OA menu keys to the menu category they count as (`../shared/spec/events.md`).
     pub menu: BTreeMap<String, String>,
     pub updated_at: Millis,
@@ -72,7 +74,7 @@ impl std::fmt::Debug for ChannelSettings {
             .field("api_base", &self.api_base)
             .field("secret", &mask(&self.secret))
             .field("token", &mask(&self.token))
-            .field("aes_key", &mask(&self.aes_key))
+            .field("aes_key", &self.aes_key.as_deref().map(mask))
             .finish()
     }
 }
@@ -98,7 +100,25 @@ pub struct InboxItem {
     pub received_at: Millis,
     /// The decrypted callback (sealed at rest).
     pub body: String,
+    /// The signature the callback came with, checked when it is stored: a signature signs one
+    /// callback only. Not kept with the callback (`None` when read back).
+    pub replay: Option<ReplayGuard>,
 }
+
+/// A provider's signature over a callback, remembered until `expires_at` (past the freshness
+/// window of its timestamp, when it would be refused anyway) by every Salon process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayGuard {
+    /// `msg_signature`, or the Official Account's plain `signature`.
+    pub signature: String,
+    pub expires_at: Millis,
+}
+
+/// A signature seen before with another callback: a replayed query string with a new body.
+/// Nothing was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this signature was already used for another callback")]
+pub struct Replayed;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InboxReceipt {

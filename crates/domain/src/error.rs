@@ -30,6 +30,10 @@ pub enum RepoError {
     /// What the caller read has changed since: read it again and retry.
     #[error("stale: {0}")]
     Stale(&'static str),
+    /// The database is busy with other writers (SQLite's lock, PostgreSQL's serialization or
+    /// deadlock failures, no connection free in time): nothing was written, retry shortly.
+    #[error("storage busy: {0}")]
+    Busy(String),
     /// The database failed; the text is for logs and never contains PII.
     #[error("storage failure: {0}")]
     Backend(String),

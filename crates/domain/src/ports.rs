@@ -14,6 +14,7 @@ pub trait Repo:
     + BroadcastStore
     + GroupStore
     + SalesStore
+    + EdgeStore
     + Send
     + Sync
     + 'static
@@ -151,8 +152,13 @@ pub trait ChannelStore: Send + Sync + 'static {
     ) -> RepoResult<Option<ChannelSettings>>;
 
     /// Stores callbacks in one transaction; a callback whose `dedup_key` is already held for
-    /// its brand and channel is not stored again (its receipt says `fresh: false`).
-    async fn inbox_put(&self, items: &[InboxItem]) -> RepoResult<Vec<InboxReceipt>>;
+    /// its brand and channel is not stored again (its receipt says `fresh: false`). A callback
+    /// whose signature (`InboxItem::replay`) was seen, unexpired, with another body is refused
+    /// ([`Replayed`]); with the same body it is a retry like any other.
+    async fn inbox_put(
+        &self,
+        items: &[InboxItem],
+    ) -> RepoResult<Vec<Result<InboxReceipt, Replayed>>>;
     /// Unprocessed callbacks, oldest first, that have failed fewer than `max_attempts` times.
     async fn inbox_pending(&self, limit: u32, max_attempts: i32) -> RepoResult<Vec<InboxEntry>>;
     async fn inbox_done(&self, id: i64, outcome: &str, at: Millis) -> RepoResult<()>;
@@ -812,4 +818,32 @@ pub trait SalesStore: Send + Sync + 'static {
     async fn webhook_secret(&self, brand: BrandId) -> RepoResult<Option<String>>;
     /// Moves whenever a client's book changes (any brand's): book credit depends on it.
     async fn assignment_mark(&self, brand: BrandId) -> RepoResult<i64>;
+}
+
+/// A window of hits on one key (see [`EdgeStore`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateCount {
+    pub hits: u32,
+    /// When the window began (its first hit); 0 when there is none.
+    pub window_start: Millis,
+}
+
+/// What the web edge shares between Salon processes: fixed-window rate counters (sign-in
+/// failures, public form posts). Keys are kept only as keyed hashes.
+#[async_trait]
+pub trait EdgeStore: Send + Sync + 'static {
+    /// Counts one hit on `key` and returns its window: a window that began `window` ago or
+    /// earlier starts again with this hit.
+    async fn rate_hit(&self, key: &str, now: Millis, window: Millis) -> RepoResult<RateCount>;
+    /// The current window of `key` without counting a hit (zero when it has expired).
+    async fn rate_peek(&self, key: &str, now: Millis, window: Millis) -> RepoResult<RateCount>;
+    /// Gives one hit back (an attempt that turned out not to count).
+    async fn rate_refund(&self, key: &str) -> RepoResult<()>;
+    /// Forgets `key` (a successful sign-in clears its account's failures).
+    async fn rate_clear(&self, key: &str) -> RepoResult<()>;
+    /// Forgets every window that began before `before`; returns how many.
+    async fn rate_purge(&self, before: Millis) -> RepoResult<u64>;
+    /// A keyed hash of `value` under the installation's key, for `purpose`: tokens that any
+    /// Salon process can issue and check (such as the public join form's).
+    fn edge_mac(&self, purpose: &str, value: &str) -> Vec<u8>;
 }

@@ -31,6 +31,25 @@ impl Role {
         Role::Admin,
     ];
 
+    /// Who may give this role to someone, take it away from them, or change or depart the
+    /// account of someone who holds it. The operator at the command line (`salon user …`)
+    /// may do all of it.
+    ///
+    /// | role | granted, revoked and managed by |
+    /// |---|---|
+    /// | associate, store manager | HQ, admin (a store manager departs their store's associates) |
+    /// | HQ | HQ — an admin, who sees no client data, must not mint an account that does |
+    /// | compliance | the operator only: a second person besides HQ and the admin, who can neither make an officer (and read every conversation through them) nor remove one (and stop the reading) |
+    /// | admin | admin |
+    pub fn managed_by(self, actor: Role) -> bool {
+        match self {
+            Role::Associate | Role::StoreManager => matches!(actor, Role::Hq | Role::Admin),
+            Role::Hq => actor == Role::Hq,
+            Role::Compliance => false,
+            Role::Admin => actor == Role::Admin,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Associate => "associate",
@@ -215,6 +234,31 @@ mod tests {
         ] {
             assert!(!a.allowed(Role::Compliance), "{a:?}");
         }
+    }
+
+    #[test]
+    fn no_role_grants_what_it_could_not_see_or_escapes_review() {
+        for actor in Role::ALL {
+            // Nobody in the brand makes or removes a compliance officer.
+            assert!(!Role::Compliance.managed_by(actor), "{actor}");
+        }
+        // HQ does not touch the admin; the admin mints nobody who reads client data beyond
+        // the store roles it staffs.
+        assert!(!Role::Admin.managed_by(Role::Hq));
+        assert!(!Role::Hq.managed_by(Role::Admin));
+        for r in [
+            Role::Associate,
+            Role::StoreManager,
+            Role::Compliance,
+            Role::Hq,
+            Role::Admin,
+        ] {
+            assert!(
+                !r.managed_by(Role::Associate) && !r.managed_by(Role::StoreManager),
+                "{r}"
+            );
+        }
+        assert!(Role::Associate.managed_by(Role::Admin) && Role::StoreManager.managed_by(Role::Hq));
     }
 
     #[test]

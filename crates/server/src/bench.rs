@@ -78,6 +78,14 @@ pub struct BenchArgs {
     /// The provider's limit, calls a minute (with --dispatch).
     #[arg(long, default_value_t = 600)]
     rate: u32,
+    /// Measure mixed reads and writes instead (sends, notes, client updates, profiles, threads,
+    /// client books) against the whole server with every worker running; fails on any 5xx.
+    /// Uses --concurrency and --requests.
+    #[arg(long)]
+    load: bool,
+    /// Clients of the demo brand the load runs against (with --load).
+    #[arg(long, default_value_t = 5_000)]
+    load_clients: usize,
     /// Measure planning a broadcast to this many clients instead (a brand seeded in the data
     /// directory, reused by later runs).
     #[arg(long)]
@@ -222,7 +230,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ..Default::default()
     };
     let salon = store_args.resolve()?.open().await?;
-    if !args.callbacks && args.messages.is_none() && args.plan.is_none() && args.dispatch.is_none()
+    if !args.callbacks
+        && !args.load
+        && args.messages.is_none()
+        && args.plan.is_none()
+        && args.dispatch.is_none()
     {
         println!(
             "salon bench: {} clients, data in {}",
@@ -232,6 +244,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if let Some(n) = args.messages {
         return crate::bench_messages::run(salon, n).await;
+    }
+    if args.load {
+        return crate::bench_load::run(salon, args.load_clients, args.concurrency, args.requests)
+            .await;
     }
     if let Some(n) = args.plan {
         return crate::bench_segments::plan(salon, n).await;

@@ -76,6 +76,7 @@ pub async fn run(salon: app::Salon, n: usize) -> anyhow::Result<()> {
                 dedup_key: format!("bench-{salt}-{i}"),
                 received_at: now * 1000,
                 body,
+                replay: None,
             }
         })
         .collect();

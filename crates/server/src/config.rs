@@ -33,6 +33,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub no_demo: Option<bool>,
     pub behind_proxy: Option<bool>,
+    /// How many proxies stand in front (implies `behind_proxy`).
+    pub proxy_hops: Option<u8>,
     /// The asset pool's files in an S3-compatible bucket instead of the data directory.
     pub s3: Option<S3Section>,
 }

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_callbacks;
 mod bench_dispatch;
+mod bench_load;
 mod bench_messages;
 mod bench_rules;
 mod bench_sales;
@@ -166,6 +167,10 @@ struct ServeArgs {
     /// Trust X-Forwarded-For and X-Forwarded-Proto (behind a TLS-terminating proxy).
     #[arg(long, env = "SALON_BEHIND_PROXY")]
     behind_proxy: bool,
+    /// How many proxies stand in front of Salon (implies --behind-proxy; default 1): the
+    /// client's address is that many entries from the right of X-Forwarded-For.
+    #[arg(long, env = "SALON_PROXY_HOPS", value_parser = clap::value_parser!(u8).range(1..=16))]
+    proxy_hops: Option<u8>,
     /// How long a campaign batch is held before a silent holder is presumed dead (ms).
     #[arg(long, env = "SALON_DISPATCH_LEASE_MS", hide = true)]
     dispatch_lease_ms: Option<u64>,
@@ -475,6 +480,15 @@ enum UserCommand {
         #[command(flatten)]
         store_args: StoreArgs,
     },
+    /// Mark a staff member as departed (any role: the only way to remove a compliance officer).
+    Depart {
+        #[arg(long)]
+        brand: String,
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -621,10 +635,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 password: Some(password),
             };
             let user = salon
-                .create_associate(&actor, &input)
+                .create_staff_as_operator(&actor, &input)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created {} ({}) in brand {brand}", user.email, user.role);
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Depart {
+                    brand,
+                    email,
+                    store_args,
+                },
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            let actor = system_actor(&salon, &brand).await?;
+            let user = salon
+                .repo
+                .user_by_email(actor.brand.id, &email)
+                .await?
+                .with_context(|| format!("no staff member {email} in brand {brand}"))?;
+            let user = salon
+                .depart_staff_as_operator(&actor, user.id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{} ({}) has departed from brand {brand}",
+                user.email, user.role
+            );
             Ok(())
         }
         Command::Channel { command } => channel(command).await,
@@ -1207,7 +1246,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .or(cfg.file.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let no_demo = args.no_demo || cfg.file.no_demo.unwrap_or(false);
-    let behind_proxy = args.behind_proxy || cfg.file.behind_proxy.unwrap_or(false);
+    let proxy_hops = args.proxy_hops.or(cfg.file.proxy_hops);
+    let behind_proxy =
+        args.behind_proxy || cfg.file.behind_proxy.unwrap_or(false) || proxy_hops.is_some();
     let salon = cfg.open().await?;
     if let Some(ms) = args.dispatch_lease_ms
         && let Ok(mut l) = salon.broadcasts.lease.write()
@@ -1246,6 +1287,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let mut state = web::AppState::new(salon.clone());
     state.behind_proxy = behind_proxy;
+    state.proxy_hops = usize::from(proxy_hops.unwrap_or(1).max(1));
+    if behind_proxy {
+        tracing::info!(
+            hops = state.proxy_hops,
+            "trusting X-Forwarded-For/-Proto from that many proxies"
+        );
+    }
     // The sandbox channel: the WeCom + OA simulator, in-process, under /sandbox.
     let sandbox = if no_demo {
         None
@@ -1266,7 +1314,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     salon.start_broadcaster();
     salon.start_indexer(std::time::Duration::from_millis(500));
     if let Some(sim) = sandbox {
-        tokio::spawn(start_sandbox(salon.clone(), sim, addr));
+        tokio::spawn(start_sandbox(
+            salon.clone(),
+            sim,
+            addr,
+            std::time::Duration::from_secs(8),
+        ));
     }
     if salon
         .repo
@@ -1301,7 +1354,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Connects the demo brand to the in-process simulator (unless the brand has real WeCom
 /// settings of its own) and lets simulated clients arrive and talk.
-async fn start_sandbox(salon: Salon, sim: sim::tencent::Simulator, addr: SocketAddr) {
+pub(crate) async fn start_sandbox(
+    salon: Salon,
+    sim: sim::tencent::Simulator,
+    addr: SocketAddr,
+    activity_every: std::time::Duration,
+) {
     let slug = sim::demo::DEMO_SLUG;
     let Ok(brand) = salon.brand_by_slug(slug).await else {
         return;
@@ -1370,7 +1428,7 @@ async fn start_sandbox(salon: Salon, sim: sim::tencent::Simulator, addr: SocketA
         .iter()
         .map(|(k, _)| (*k).to_owned())
         .collect();
-    sim::tencent::run_activity(sim, std::time::Duration::from_secs(8), menu).await;
+    sim::tencent::run_activity(sim, activity_every, menu).await;
 }
 
 /// One line per request: method, path (never the query, which may hold a phone number),

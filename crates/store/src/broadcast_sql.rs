@@ -1,6 +1,6 @@
 //! The broadcasts' part of the port ([`domain::ports::BroadcastStore`]) in the SQL both
-//! backends accept. Planning a campaign and forming a batch are serialised: `$begin` starts the
-//! transaction (SQLite's `BEGIN IMMEDIATE` takes the write lock at once) and `$lock` then runs
+//! backends accept. Planning a campaign and forming a batch are serialised: the write transaction
+//! (`write_tx`: SQLite's `BEGIN IMMEDIATE` takes the write lock at once) and `$lock` then runs
 //! with a key (PostgreSQL takes a transaction-scoped advisory lock on it).
 
 /// Advisory-lock keys, apart from the audit log's (which are brand ids).
@@ -51,7 +51,7 @@ pub(crate) fn parse_members(text: &str) -> domain::ports::RepoResult<Vec<i64>> {
 }
 
 macro_rules! impl_broadcast_store {
-    ($Repo:ident, $begin:literal, $lock:literal) => {
+    ($Repo:ident, $lock:literal) => {
         impl $Repo {
             fn segment_row(r: &DbRow) -> RepoResult<Segment> {
                 Ok(Segment {
@@ -305,7 +305,7 @@ macro_rules! impl_broadcast_store {
                 at: Millis,
             ) -> RepoResult<PlanCounts> {
                 let started = std::time::Instant::now();
-                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 sqlx::query($lock)
                     .bind($crate::broadcast_sql::PLAN_LOCK_BASE + brand.0)
                     .execute(&mut *tx)
@@ -733,7 +733,7 @@ macro_rules! impl_broadcast_store {
 
             async fn set_campaign_status(&self, brand: BrandId, id: i64, status: CampaignStatus) -> RepoResult<()> {
                 // Under the planning lock: a cancelled campaign frees its clients' days.
-                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 sqlx::query($lock)
                     .bind($crate::broadcast_sql::PLAN_LOCK_BASE + brand.0)
                     .execute(&mut *tx)
@@ -786,7 +786,7 @@ macro_rules! impl_broadcast_store {
             }
 
             async fn claim_batch(&self, now: Millis, lease_until: Millis) -> RepoResult<Option<SendBatch>> {
-                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 sqlx::query($lock)
                     .bind($crate::broadcast_sql::CLAIM_LOCK)
                     .execute(&mut *tx)
@@ -952,7 +952,7 @@ macro_rules! impl_broadcast_store {
             async fn batch_sent(&self, batch: i64, msgid: &str, refused: &[ClientId], at: Millis) -> RepoResult<()> {
                 // It reads before it writes: on SQLite the write lock is taken at once, so that
                 // concurrent senders wait for each other instead of failing to upgrade.
-                let mut tx = self.pool.begin_with($begin).await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let b = self.load_batch(&mut tx, batch).await?;
                 let (brand, channel): (i64, String) = sqlx::query_as(
                     "SELECT b.brand_id, c.channel FROM send_batches b JOIN campaigns c ON c.id = b.campaign_id WHERE b.id = $1",
@@ -1021,7 +1021,7 @@ macro_rules! impl_broadcast_store {
             }
 
             async fn batch_failed(&self, batch: i64, error: &str) -> RepoResult<()> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 sqlx::query("UPDATE send_batches SET status = 'failed', error = $2 WHERE id = $1")
                     .bind(batch)
                     .bind(error)

@@ -7,7 +7,9 @@ macro_rules! impl_channel_store {
         struct SealedSecrets {
             secret: String,
             token: String,
-            aes_key: String,
+            /// Absent for an Official Account in plain mode.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            aes_key: Option<String>,
         }
 
         impl $Repo {
@@ -171,10 +173,47 @@ macro_rules! impl_channel_store {
                 row.map(|r| self.settings_row(brand, &r)).transpose()
             }
 
-            async fn inbox_put(&self, items: &[InboxItem]) -> RepoResult<Vec<InboxReceipt>> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+            async fn inbox_put(&self, items: &[InboxItem]) -> RepoResult<Vec<Result<InboxReceipt, Replayed>>> {
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let mut out = Vec::with_capacity(items.len());
+                if let Some(now) = items.iter().filter(|i| i.replay.is_some()).map(|i| i.received_at).max() {
+                    sqlx::query("DELETE FROM callback_signatures WHERE expires_at < $1")
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
                 for it in items {
+                    if let Some(guard) = &it.replay {
+                        let digest = self.keys.blind_index(it.brand, Purpose::CallbackBody, &it.body);
+                        let claimed: Option<i64> = sqlx::query_scalar(
+                            "INSERT INTO callback_signatures (brand_id, channel, signature, body_digest, expires_at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (brand_id, channel, signature) DO NOTHING RETURNING brand_id",
+                        )
+                        .bind(it.brand.0)
+                        .bind(it.channel.as_str())
+                        .bind(&guard.signature)
+                        .bind(&digest)
+                        .bind(guard.expires_at)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if claimed.is_none() {
+                            let seen: Vec<u8> = sqlx::query_scalar(
+                                "SELECT body_digest FROM callback_signatures WHERE brand_id = $1 AND channel = $2 AND signature = $3",
+                            )
+                            .bind(it.brand.0)
+                            .bind(it.channel.as_str())
+                            .bind(&guard.signature)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                            if seen != digest {
+                                out.push(Err(Replayed));
+                                continue;
+                            }
+                        }
+                    }
                     let id: Option<i64> = sqlx::query_scalar(
                         "INSERT INTO channel_inbox (brand_id, channel, dedup_key, received_at, sealed_body, attempts) \
                          VALUES ($1, $2, $3, $4, $5, 0) ON CONFLICT (brand_id, channel, dedup_key) DO NOTHING RETURNING id",
@@ -202,7 +241,7 @@ macro_rules! impl_channel_store {
                             InboxReceipt { id, fresh: false }
                         }
                     };
-                    out.push(receipt);
+                    out.push(Ok(receipt));
                 }
                 tx.commit().await.map_err(db)?;
                 Ok(out)
@@ -233,6 +272,7 @@ macro_rules! impl_channel_store {
                                 dedup_key: r.try_get("dedup_key").map_err(db)?,
                                 received_at: r.try_get("received_at").map_err(db)?,
                                 body: String::from_utf8(body).map_err(corrupt)?,
+                                replay: None,
                             },
                         })
                     })
@@ -326,7 +366,7 @@ macro_rules! impl_channel_store {
             }
 
             async fn link_staff(&self, brand: BrandId, user: UserId, kind: &str, value: &str) -> RepoResult<()> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 sqlx::query("DELETE FROM staff_identities WHERE brand_id = $1 AND kind = $2 AND (user_id = $3 OR value = $4)")
                     .bind(brand.0)
                     .bind(kind)
@@ -373,7 +413,7 @@ macro_rules! impl_channel_store {
             }
 
             async fn add_message(&self, brand: BrandId, m: &NewMessage) -> RepoResult<Option<i64>> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let id = self.insert_message(&mut tx, brand, m).await?;
                 tx.commit().await.map_err(db)?;
                 Ok(id)
@@ -432,7 +472,7 @@ macro_rules! impl_channel_store {
             }
 
             async fn store_inbound(&self, brand: BrandId, batch: &[InboundMessage], at: Millis) -> RepoResult<Vec<i64>> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let events: Vec<StoredEvent> = batch.iter().filter_map(|m| m.event.clone()).collect();
                 Self::insert_events(&mut tx, brand, &events).await?;
                 let mut ids = Vec::with_capacity(batch.len());
@@ -474,7 +514,7 @@ macro_rules! impl_channel_store {
             }
 
             async fn add_interaction(&self, brand: BrandId, e: &NewInteraction) -> RepoResult<bool> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 Self::client_exists(&mut tx, brand, e.client_id).await?;
                 let done = sqlx::query(
                     "INSERT INTO interactions (brand_id, client_id, at, kind, channel, detail, ref) VALUES ($1, $2, $3, $4, $5, $6, $7) \

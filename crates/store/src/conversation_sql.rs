@@ -1,11 +1,11 @@
 //! The conversations' part of the port ([`domain::ports::ConversationStore`]) in the SQL both
-//! backends accept. Audit appends of one brand are serialised: `$begin_audit` starts the
-//! transaction (SQLite's `BEGIN IMMEDIATE` takes the write lock at once) and `$lock_audit` then
+//! backends accept. Audit appends of one brand are serialised: the write transaction
+//! (`write_tx`: SQLite's `BEGIN IMMEDIATE` takes the write lock at once) and `$lock_audit` then
 //! runs with the brand id (PostgreSQL takes a transaction-scoped advisory lock on it). The
 //! (brand, seq) key is the last guard: a conflicting append is retried.
 
 macro_rules! impl_conversation_store {
-    ($Repo:ident, $begin_audit:literal, $lock_audit:literal) => {
+    ($Repo:ident, $lock_audit:literal) => {
         impl $Repo {
             fn rule_row(r: &DbRow) -> RepoResult<Rule> {
                 let text = |c: &str| r.try_get::<String, _>(c).map_err(db);
@@ -86,7 +86,7 @@ macro_rules! impl_conversation_store {
             }
 
             async fn try_audit(&self, brand: BrandId, e: &NewAudit, detail: &str) -> Result<AuditEntry, sqlx::Error> {
-                let mut tx = self.pool.begin_with($begin_audit).await?;
+                let mut tx = self.write_tx().await?;
                 sqlx::query($lock_audit).bind(brand.0).execute(&mut *tx).await?;
                 let last: Option<(i64, String)> = sqlx::query_as(
                     "SELECT seq, hash FROM audit_log WHERE brand_id = $1 ORDER BY seq DESC LIMIT 1",
@@ -184,7 +184,7 @@ macro_rules! impl_conversation_store {
             }
 
             async fn add_flags(&self, brand: BrandId, flags: &[NewFlag]) -> RepoResult<u64> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let mut added = 0;
                 for f in flags {
                     let done = sqlx::query(
@@ -455,7 +455,7 @@ macro_rules! impl_conversation_store {
             }
 
             async fn enqueue(&self, brand: BrandId, m: &NewOutbound) -> RepoResult<Outbound> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 Self::client_exists(&mut tx, brand, m.client_id).await?;
                 sqlx::query(
                     "INSERT INTO outbox (brand_id, client_id, associate_id, channel, msg_type, sealed_body, idem_key, status, \
@@ -524,7 +524,7 @@ macro_rules! impl_conversation_store {
             }
 
             async fn outbox_sent(&self, id: i64, provider_id: &str, m: &NewMessage) -> RepoResult<i64> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let brand: i64 = sqlx::query_scalar("SELECT brand_id FROM outbox WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&mut *tx)

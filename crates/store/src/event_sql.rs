@@ -39,7 +39,7 @@ macro_rules! impl_event_store {
         #[async_trait]
         impl EventStore for $Repo {
             async fn put_events(&self, brand: BrandId, events: &[StoredEvent]) -> RepoResult<u64> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let added = Self::insert_events(&mut tx, brand, events).await?;
                 tx.commit().await.map_err(db)?;
                 Ok(added)

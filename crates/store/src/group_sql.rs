@@ -106,7 +106,7 @@ macro_rules! impl_group_store {
         #[async_trait]
         impl GroupStore for $Repo {
             async fn put_group(&self, brand: BrandId, g: &NewGroupChat) -> RepoResult<i64> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO group_chats (brand_id, chat_id, name, owner_ref, owner_id, notice, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -241,7 +241,7 @@ macro_rules! impl_group_store {
                 messages: &[NewGroupMessage],
                 at: Millis,
             ) -> RepoResult<Vec<(i64, bool)>> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let mut groups = std::collections::HashSet::new();
                 let mut out = Vec::with_capacity(messages.len());
                 for m in messages {
@@ -357,7 +357,7 @@ macro_rules! impl_group_store {
             }
 
             async fn enqueue_group_post(&self, brand: BrandId, p: &NewGroupPost) -> RepoResult<GroupPost> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let found: Option<i64> = sqlx::query_scalar("SELECT id FROM group_chats WHERE brand_id = $1 AND id = $2")
                     .bind(brand.0)
                     .bind(p.group_id)

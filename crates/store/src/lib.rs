@@ -6,6 +6,7 @@
 mod broadcast_sql;
 mod channel_sql;
 mod conversation_sql;
+mod edge_sql;
 mod event_sql;
 mod group_sql;
 pub mod pii;
@@ -69,9 +70,21 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     ),
     (
         8,
+        "callback signatures",
+        include_str!("../migrations/sqlite/0008_callback_signatures.sql"),
+        include_str!("../migrations/postgres/0008_callback_signatures.sql"),
+    ),
+    (
+        9,
+        "rate counters",
+        include_str!("../migrations/sqlite/0009_rate_counters.sql"),
+        include_str!("../migrations/postgres/0009_rate_counters.sql"),
+    ),
+    (
+        10,
         "sales",
-        include_str!("../migrations/sqlite/0008_sales.sql"),
-        include_str!("../migrations/postgres/0008_sales.sql"),
+        include_str!("../migrations/sqlite/0010_sales.sql"),
+        include_str!("../migrations/postgres/0010_sales.sql"),
     ),
 ];
 
@@ -123,9 +136,35 @@ pub async fn connect(url: &str, keys: Keyring) -> Result<Connected, RepoError> {
     }
 }
 
-/// Database errors as the port reports them: never with the values involved.
+/// Database errors as the port reports them: never with the values involved. Contention is
+/// [`RepoError::Busy`] (retryable), apart from real failures.
 pub(crate) fn db(e: sqlx::Error) -> RepoError {
-    RepoError::Backend(e.to_string())
+    if is_busy(&e) {
+        RepoError::Busy(e.to_string())
+    } else {
+        RepoError::Backend(e.to_string())
+    }
+}
+
+/// Whether an error only says "others are writing; try again": SQLite's SQLITE_BUSY (5) and
+/// SQLITE_LOCKED (6) with their extended codes (517 is SQLITE_BUSY_SNAPSHOT), PostgreSQL's
+/// serialization failure, deadlock and lock timeout, or no pooled connection free in time.
+pub(crate) fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(d) => {
+            let Some(code) = d.code() else {
+                return false;
+            };
+            if let Ok(n) = code.parse::<i32>() {
+                // SQLite: the primary result code is the low byte of the extended one.
+                matches!(n & 0xff, 5 | 6)
+            } else {
+                matches!(code.as_ref(), "40001" | "40P01" | "55P03")
+            }
+        }
+        _ => false,
+    }
 }
 
 /// A unique-constraint violation becomes a conflict with a message fit for a person.

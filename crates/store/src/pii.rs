@@ -51,6 +51,9 @@ pub enum Purpose {
     InboxBody,
     MessageBody,
     WebhookSecret,
+    CallbackBody,
+    RateKey,
+    EdgeToken,
 }
 
 impl Purpose {
@@ -65,6 +68,9 @@ impl Purpose {
             Purpose::InboxBody => b"inbox-body",
             Purpose::MessageBody => b"message-body",
             Purpose::WebhookSecret => b"webhook-secret",
+            Purpose::CallbackBody => b"callback-body",
+            Purpose::RateKey => b"rate-key",
+            Purpose::EdgeToken => b"edge-token",
         }
     }
 }

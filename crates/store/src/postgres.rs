@@ -9,6 +9,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use crate::broadcast_sql::impl_broadcast_store;
 use crate::channel_sql::impl_channel_store;
 use crate::conversation_sql::impl_conversation_store;
+use crate::edge_sql::impl_edge_store;
 use crate::event_sql::impl_event_store;
 use crate::group_sql::{GroupKey, impl_group_store};
 use crate::pii::Purpose;
@@ -16,8 +17,8 @@ use crate::sales_sql::impl_sales_store;
 use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
 use domain::ports::{
-    Audience, BroadcastStore, ChannelStore, ConversationStore, EventStore, GroupStore, PlanCounts,
-    Planner, Repo, RepoResult, SalesStore, StoredEvent, Target,
+    Audience, BroadcastStore, ChannelStore, ConversationStore, EdgeStore, EventStore, GroupStore,
+    PlanCounts, Planner, RateCount, Repo, RepoResult, SalesStore, StoredEvent, Target,
 };
 use domain::*;
 
@@ -25,15 +26,17 @@ impl_repo!(
     PgRepo,
     sqlx::Postgres,
     PgPool,
-    "(SELECT string_agg(t.tag, chr(31)) FROM client_tags t WHERE t.client_id = c.id)"
+    "(SELECT string_agg(t.tag, chr(31)) FROM client_tags t WHERE t.client_id = c.id)",
+    "BEGIN"
 );
 
 impl_channel_store!(PgRepo);
 impl_event_store!(PgRepo);
+impl_edge_store!(PgRepo);
 impl_group_store!(PgRepo);
 impl_sales_store!(PgRepo);
-impl_conversation_store!(PgRepo, "BEGIN", "SELECT pg_advisory_xact_lock($1)");
-impl_broadcast_store!(PgRepo, "BEGIN", "SELECT pg_advisory_xact_lock($1)");
+impl_conversation_store!(PgRepo, "SELECT pg_advisory_xact_lock($1)");
+impl_broadcast_store!(PgRepo, "SELECT pg_advisory_xact_lock($1)");
 
 /// Any number; the same in every Salon process, so that they migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x5a_10_4e;
@@ -52,6 +55,8 @@ impl PgRepo {
 }
 
 async fn migrate(pool: &PgPool) -> RepoResult<()> {
+    // PostgreSQL has no deferred transactions; the advisory lock below serialises processes.
+    #[allow(clippy::disallowed_methods)]
     let mut tx = pool.begin().await.map_err(db)?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(MIGRATION_LOCK)

@@ -117,7 +117,7 @@ macro_rules! impl_sales_store {
         impl SalesStore for $Repo {
             async fn put_orders(&self, brand: BrandId, orders: &[sales::Order]) -> RepoResult<Vec<String>> {
                 let now = now_millis();
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let mut added: Vec<String> = Vec::new();
                 for chunk in orders.chunks($crate::sales_sql::SALES_CHUNK / 2) {
                     let lines: Vec<String> = chunk
@@ -172,7 +172,7 @@ macro_rules! impl_sales_store {
 
             async fn put_returns(&self, brand: BrandId, returns: &[sales::Return]) -> RepoResult<u64> {
                 let now = now_millis();
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let mut added = 0;
                 for chunk in returns.chunks($crate::sales_sql::SALES_CHUNK) {
                     let mut q = Qb::new(
@@ -199,7 +199,7 @@ macro_rules! impl_sales_store {
             }
 
             async fn put_touches(&self, brand: BrandId, touches: &[sales::Touch], origin: &str) -> RepoResult<u64> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let mut added = 0;
                 for chunk in touches.chunks($crate::sales_sql::SALES_CHUNK * 2) {
                     let mut q = Qb::new("INSERT INTO sales_touches (brand_id, client_ref, at, associate, kind, origin) ");
@@ -222,7 +222,7 @@ macro_rules! impl_sales_store {
             }
 
             async fn put_fx_rates(&self, brand: BrandId, rates: &[sales::FxRate]) -> RepoResult<u64> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let mut changed = 0;
                 for chunk in rates.chunks($crate::sales_sql::SALES_CHUNK) {
                     let mut q = Qb::new("INSERT INTO fx_rates (brand_id, currency, date, rate) ");
@@ -411,7 +411,7 @@ macro_rules! impl_sales_store {
             }
 
             async fn put_sales_policy(&self, brand: BrandId, policy: &str, targets: &[Target], by: Option<UserId>) -> RepoResult<()> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 sqlx::query(
                     "INSERT INTO sales_policies (brand_id, policy, updated_by, updated_at) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (brand_id) DO UPDATE SET policy = excluded.policy, updated_by = excluded.updated_by, \
@@ -430,7 +430,7 @@ macro_rules! impl_sales_store {
             }
 
             async fn put_targets(&self, brand: BrandId, targets: &[Target]) -> RepoResult<()> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 Self::upsert_targets(&mut tx, brand, targets).await?;
                 Self::bump_sales(&mut tx, brand).await?;
                 tx.commit().await.map_err(db)
@@ -446,6 +446,7 @@ macro_rules! impl_sales_store {
             }
 
             async fn create_dispute(&self, brand: BrandId, order_id: &str, raised_by: UserId, reason: &str, at: Millis) -> RepoResult<Dispute> {
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let r = sqlx::query(
                     "INSERT INTO sales_disputes (brand_id, order_id, raised_by, reason, status, created_at) \
                      VALUES ($1, $2, $3, $4, 'open', $5) RETURNING *",
@@ -455,9 +456,10 @@ macro_rules! impl_sales_store {
                 .bind(raised_by.0)
                 .bind(reason)
                 .bind(at)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(db)?;
+                tx.commit().await.map_err(db)?;
                 Self::dispute_row(&r)
             }
 
@@ -499,7 +501,7 @@ macro_rules! impl_sales_store {
                     })
                     .transpose()?;
                 let status = if shares.is_some() { DisputeStatus::Decided } else { DisputeStatus::Rejected };
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let r = sqlx::query(
                     "UPDATE sales_disputes SET status = $1, shares = $2, decided_by = $3, decided_at = $4, decision_note = $5 \
                      WHERE brand_id = $6 AND id = $7 AND status = 'open' RETURNING *",
@@ -550,6 +552,7 @@ macro_rules! impl_sales_store {
             }
 
             async fn create_share_link(&self, brand: BrandId, l: &NewShareLink) -> RepoResult<ShareLink> {
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO share_links (brand_id, code, associate_id, client_id, kind, target, title, created_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -562,9 +565,10 @@ macro_rules! impl_sales_store {
                 .bind(&l.target)
                 .bind(&l.title)
                 .bind(l.at)
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| conflict(e, "a share link with that code exists"))?;
+                tx.commit().await.map_err(db)?;
                 Ok(ShareLink {
                     id,
                     brand,
@@ -592,14 +596,15 @@ macro_rules! impl_sales_store {
             }
 
             async fn record_share_open(&self, link: i64, client: Option<ClientId>, at: Millis) -> RepoResult<()> {
+                let mut tx = self.write_tx().await.map_err(db)?;
                 sqlx::query("INSERT INTO share_opens (link_id, client_id, at) VALUES ($1, $2, $3)")
                     .bind(link)
                     .bind(client.map(|c| c.0))
                     .bind(at)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                Ok(())
+                tx.commit().await.map_err(db)
             }
 
             async fn share_links(&self, brand: BrandId, associate: Option<UserId>, limit: u32) -> RepoResult<Vec<ShareLink>> {
@@ -619,6 +624,7 @@ macro_rules! impl_sales_store {
 
             async fn put_webhook_secret(&self, brand: BrandId, secret: &str) -> RepoResult<()> {
                 let sealed = self.keys.seal(brand, Purpose::WebhookSecret, secret.as_bytes());
+                let mut tx = self.write_tx().await.map_err(db)?;
                 sqlx::query(
                     "INSERT INTO sales_webhooks (brand_id, sealed_secret, created_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (brand_id) DO UPDATE SET sealed_secret = excluded.sealed_secret, created_at = excluded.created_at",
@@ -626,10 +632,10 @@ macro_rules! impl_sales_store {
                 .bind(brand.0)
                 .bind(sealed)
                 .bind(now_millis())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-                Ok(())
+                tx.commit().await.map_err(db)
             }
 
             async fn webhook_secret(&self, brand: BrandId) -> RepoResult<Option<String>> {

@@ -6,14 +6,22 @@
 /// Rows per multi-row INSERT: keeps under SQLite's 32,766 bound parameters.
 pub(crate) const BATCH: usize = 4_000;
 
+/// How long a write transaction waits for this process's other writers before the caller is
+/// told to retry (`RepoError::Busy`). Writes take milliseconds; a long import holds it longer.
+pub(crate) const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 macro_rules! impl_repo {
     // `$tags_of_c`: the dialect's expression for client `c`'s tags joined by U+001F.
-    ($Repo:ident, $Db:ty, $Pool:ty, $tags_of_c:literal) => {
+    // `$begin_write`: how a write transaction begins (SQLite: `BEGIN IMMEDIATE`).
+    ($Repo:ident, $Db:ty, $Pool:ty, $tags_of_c:literal, $begin_write:literal) => {
         /// The storage port on this backend. Cheap to clone.
         #[derive(Clone)]
         pub struct $Repo {
             pool: $Pool,
             keys: $crate::pii::Keyring,
+            /// The connection this process's write transactions queue for, when the backend
+            /// has one writer at a time (SQLite; see [`Self::write_tx`]).
+            writer: Option<$Pool>,
         }
 
         type DbRow = <$Db as sqlx::Database>::Row;
@@ -22,7 +30,30 @@ macro_rules! impl_repo {
 
         impl $Repo {
             pub fn new(pool: $Pool, keys: $crate::pii::Keyring) -> Self {
-                Self { pool, keys }
+                Self { pool, keys, writer: None }
+            }
+
+            /// Write transactions go through `writer` (a pool of one connection), reads through
+            /// the main pool.
+            pub fn with_writer(mut self, writer: $Pool) -> Self {
+                self.writer = Some(writer);
+                self
+            }
+
+            /// Every write transaction begins here, and nowhere else (`pool.begin()` is a
+            /// disallowed method, see `clippy.toml`).
+            ///
+            /// On SQLite a plain `BEGIN` is deferred: the transaction reads under a snapshot and
+            /// asks for the write lock at its first write, and when another connection wrote in
+            /// between, SQLite answers SQLITE_BUSY_SNAPSHOT (517) or SQLITE_BUSY (5) at once,
+            /// without waiting for the busy timeout. So a write transaction begins with
+            /// `BEGIN IMMEDIATE`, which takes the write lock first (waiting up to the busy
+            /// timeout for another process, such as the CLI). Within the process, writers queue
+            /// for one dedicated connection (the pool's queue is first come, first served): they
+            /// wait in order without polling SQLite's lock and without holding a connection
+            /// that a read could use, and no reader stands between a writer and the lock.
+            async fn write_tx(&self) -> Result<Tx<'static>, sqlx::Error> {
+                self.writer.as_ref().unwrap_or(&self.pool).begin_with($begin_write).await
             }
 
             pub fn pool(&self) -> &$Pool {
@@ -645,7 +676,7 @@ macro_rules! impl_repo {
             }
 
             async fn mark_departed(&self, brand: BrandId, id: UserId, at: Millis) -> RepoResult<User> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let row = sqlx::query(
                     "UPDATE users SET status = 'departed', departed_at = COALESCE(departed_at, $1) \
                      WHERE brand_id = $2 AND id = $3 RETURNING *",
@@ -792,7 +823,7 @@ macro_rules! impl_repo {
 
             async fn create_client(&self, brand: BrandId, c: &NewClient, by: Option<UserId>) -> RepoResult<ClientId> {
                 let now = now_millis();
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 let id = self.insert_client(&mut tx, brand, c, now).await?;
                 self.insert_parts(&mut tx, brand, &[(id, c)], now).await?;
                 Self::insert_interaction(&mut tx, brand, id, now, "created", None, serde_json::json!({"by": by.map(|u| u.0)})).await?;
@@ -805,7 +836,7 @@ macro_rules! impl_repo {
             }
 
             async fn update_client(&self, brand: BrandId, id: ClientId, p: &ClientPatch, _by: Option<UserId>) -> RepoResult<()> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 self.patch_client(&mut tx, brand, id, p, now_millis()).await?;
                 tx.commit().await.map_err(db)
             }
@@ -981,7 +1012,7 @@ macro_rules! impl_repo {
             }
 
             async fn add_note(&self, brand: BrandId, client: ClientId, author: Option<UserId>, text: &str, now: Millis) -> RepoResult<NoteId> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 Self::client_exists(&mut tx, brand, client).await?;
                 let id: i64 = sqlx::query_scalar(
                     "INSERT INTO client_notes (brand_id, client_id, author_id, body, at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -1024,7 +1055,7 @@ macro_rules! impl_repo {
             }
 
             async fn edit_tags(&self, brand: BrandId, client: ClientId, add: &[Tag], remove: &[Tag]) -> RepoResult<()> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 Self::client_exists(&mut tx, brand, client).await?;
                 for t in remove {
                     sqlx::query("DELETE FROM client_tags WHERE client_id = $1 AND tag = $2")
@@ -1047,7 +1078,7 @@ macro_rules! impl_repo {
 
             async fn assign(&self, brand: BrandId, client: ClientId, associate: UserId, by: Option<UserId>, reason: &str) -> RepoResult<()> {
                 let now = now_millis();
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 Self::client_exists(&mut tx, brand, client).await?;
                 let store = Self::insert_assignment(&mut tx, brand, client, associate, by, reason, now).await?;
                 Self::set_associate(&mut tx, brand, client, associate, store, now).await?;
@@ -1080,7 +1111,7 @@ macro_rules! impl_repo {
             }
 
             async fn add_purchases(&self, brand: BrandId, purchases: &[(ClientId, NewPurchase)]) -> RepoResult<()> {
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 for (client, p) in purchases {
                     let client = *client;
                     Self::client_exists(&mut tx, brand, client).await?;
@@ -1154,7 +1185,7 @@ macro_rules! impl_repo {
             async fn import_clients(&self, brand: BrandId, rows: &[NewClient], by: Option<UserId>) -> RepoResult<ImportCounts> {
                 let now = now_millis();
                 let mut counts = ImportCounts::default();
-                let mut tx = self.pool.begin().await.map_err(db)?;
+                let mut tx = self.write_tx().await.map_err(db)?;
                 for chunk in rows.chunks(BATCH) {
                     let mut created: Vec<(ClientId, &NewClient)> = Vec::new();
                     for c in chunk {

@@ -13,6 +13,7 @@ use sqlx::sqlite::{
 use crate::broadcast_sql::impl_broadcast_store;
 use crate::channel_sql::impl_channel_store;
 use crate::conversation_sql::impl_conversation_store;
+use crate::edge_sql::impl_edge_store;
 use crate::event_sql::impl_event_store;
 use crate::group_sql::{GroupKey, impl_group_store};
 use crate::pii::Purpose;
@@ -20,8 +21,8 @@ use crate::sales_sql::impl_sales_store;
 use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
 use domain::ports::{
-    Audience, BroadcastStore, ChannelStore, ConversationStore, EventStore, GroupStore, PlanCounts,
-    Planner, Repo, RepoResult, SalesStore, StoredEvent, Target,
+    Audience, BroadcastStore, ChannelStore, ConversationStore, EdgeStore, EventStore, GroupStore,
+    PlanCounts, Planner, RateCount, Repo, RepoResult, SalesStore, StoredEvent, Target,
 };
 use domain::*;
 
@@ -29,15 +30,17 @@ impl_repo!(
     SqliteRepo,
     sqlx::Sqlite,
     SqlitePool,
-    "(SELECT group_concat(t.tag, char(31)) FROM client_tags t WHERE t.client_id = c.id)"
+    "(SELECT group_concat(t.tag, char(31)) FROM client_tags t WHERE t.client_id = c.id)",
+    "BEGIN IMMEDIATE"
 );
 
 impl_channel_store!(SqliteRepo);
 impl_event_store!(SqliteRepo);
+impl_edge_store!(SqliteRepo);
 impl_group_store!(SqliteRepo);
 impl_sales_store!(SqliteRepo);
-impl_conversation_store!(SqliteRepo, "BEGIN IMMEDIATE", "SELECT $1");
-impl_broadcast_store!(SqliteRepo, "BEGIN IMMEDIATE", "SELECT $1");
+impl_conversation_store!(SqliteRepo, "SELECT $1");
+impl_broadcast_store!(SqliteRepo, "SELECT $1");
 
 impl SqliteRepo {
     pub async fn connect(url: &str, keys: crate::Keyring) -> RepoResult<Self> {
@@ -51,11 +54,18 @@ impl SqliteRepo {
             .pragma("cache_size", "-65536");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            .connect_with(options.clone())
+            .await
+            .map_err(db)?;
+        // SQLite has one writer at a time: write transactions queue for this connection.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(crate::sql::WRITER_WAIT)
             .connect_with(options)
             .await
             .map_err(db)?;
-        migrate(&pool).await?;
-        Ok(Self::new(pool, keys))
+        migrate(&writer).await?;
+        Ok(Self::new(pool, keys).with_writer(writer))
     }
 }
 

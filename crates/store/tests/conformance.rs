@@ -823,9 +823,7 @@ async fn personal_data_never_reaches_the_database_file_in_clear() {
     r.put_channel_settings(b.id, &settings("canary-app-secret-value"))
         .await
         .expect("settings");
-    r.inbox_put(&[inbox_item(b.id, "k1", "<xml>canary inbox body</xml>")])
-        .await
-        .expect("inbox");
+    put(r, &[inbox_item(b.id, "k1", "<xml>canary inbox body</xml>")]).await;
     r.add_message(b.id, &message(id, "m1", "canary message body"))
         .await
         .expect("message");
@@ -936,7 +934,7 @@ fn settings(secret: &str) -> ChannelSettings {
         api_base: "http://127.0.0.1:1".into(),
         secret: secret.into(),
         token: "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo".into(),
-        aes_key: "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt".into(),
+        aes_key: Some("6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt".into()),
         menu: [("NEW".to_owned(), "new_arrivals".to_owned())].into(),
         updated_at: 5,
     }
@@ -949,7 +947,18 @@ fn inbox_item(b: BrandId, key: &str, body: &str) -> InboxItem {
         dedup_key: key.into(),
         received_at: 10,
         body: body.into(),
+        replay: None,
     }
+}
+
+/// Stores callbacks of which none may be refused as a replay.
+async fn put(r: &dyn Repo, items: &[InboxItem]) -> Vec<InboxReceipt> {
+    r.inbox_put(items)
+        .await
+        .expect("inbox put")
+        .into_iter()
+        .map(|x| x.expect("not a replay"))
+        .collect()
 }
 
 fn message(c: ClientId, provider_id: &str, body: &str) -> NewMessage {
@@ -1016,14 +1025,15 @@ async fn the_inbox_keeps_each_callback_once_until_processed() {
         let r = &*db.repo;
         let a = brand(r, "alpha").await;
         let b = brand(r, "beta").await;
-        let first = r
-            .inbox_put(&[
+        let first = put(
+            r,
+            &[
                 inbox_item(a.id, "k1", "one"),
                 inbox_item(a.id, "k2", "two"),
                 inbox_item(a.id, "k1", "one again"),
-            ])
-            .await
-            .expect("put");
+            ],
+        )
+        .await;
         assert!(first[0].fresh && first[1].fresh, "{}", db.name);
         assert_eq!(
             first[2],
@@ -1035,15 +1045,9 @@ async fn the_inbox_keeps_each_callback_once_until_processed() {
             db.name
         );
         // The same key for another brand is another callback.
-        let other = r
-            .inbox_put(&[inbox_item(b.id, "k1", "b")])
-            .await
-            .expect("put");
+        let other = put(r, &[inbox_item(b.id, "k1", "b")]).await;
         assert!(other[0].fresh);
-        let retried = r
-            .inbox_put(&[inbox_item(a.id, "k1", "one")])
-            .await
-            .expect("retry");
+        let retried = put(r, &[inbox_item(a.id, "k1", "one")]).await;
         assert_eq!(
             retried[0],
             InboxReceipt {
@@ -1636,13 +1640,14 @@ async fn inbound_messages_are_stored_a_run_at_a_time_with_their_events_and_inbox
                 .expect("lookup")
                 .is_empty()
         );
-        let receipts = r
-            .inbox_put(&[
+        let receipts = put(
+            r,
+            &[
                 inbox_item(b.id, "k1", "<xml/>"),
                 inbox_item(b.id, "k2", "<xml/>"),
-            ])
-            .await
-            .expect("inbox");
+            ],
+        )
+        .await;
         let run: Vec<InboundMessage> = receipts
             .iter()
             .enumerate()
@@ -3169,5 +3174,289 @@ async fn sales_orders_returns_touches_rates_policy_and_disputes() {
             "{n}"
         );
         assert!(r.decisions(rival).await.expect("rival").is_empty(), "{n}");
+    }
+}
+
+/// Eight writers at once (notes, client updates, sends queued, a dispatcher leasing and marking
+/// rows sent) while readers read: every write succeeds. On SQLite a deferred transaction that
+/// read before writing failed at once with SQLITE_BUSY (5) or SQLITE_BUSY_SNAPSHOT (517),
+/// "database is locked", whatever the busy timeout: writes must take the write lock up front.
+#[tokio::test]
+async fn concurrent_writers_all_succeed() {
+    for db in backends().await {
+        let r = db.repo.clone();
+        let b = brand(&*r, "busy").await;
+        let mut clients = Vec::new();
+        for i in 0..8 {
+            clients.push(
+                r.create_client(b.id, &client("Mei", "Lin", &format!("CRM-B{i}")), None)
+                    .await
+                    .expect("client"),
+            );
+        }
+        const ROUNDS: usize = 25;
+        let mut tasks = Vec::new();
+        for (w, cid) in clients.iter().copied().enumerate() {
+            let r = r.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut failures = Vec::new();
+                for i in 0..ROUNDS {
+                    let outcome = match (w + i) % 3 {
+                        0 => r
+                            .add_note(b.id, cid, None, &format!("note {w}/{i}"), 1_000 + i as i64)
+                            .await
+                            .map(|_| ()),
+                        1 => {
+                            r.update_client(
+                                b.id,
+                                cid,
+                                &ClientPatch {
+                                    city: Some(Some(format!("City {i}"))),
+                                    tier: Some(Some(["Silver", "Gold"][i % 2].into())),
+                                    ..ClientPatch::default()
+                                },
+                                None,
+                            )
+                            .await
+                        }
+                        _ => r
+                            .enqueue(
+                                b.id,
+                                &NewOutbound {
+                                    client_id: cid,
+                                    associate_id: None,
+                                    channel: ChannelKind::Wecom,
+                                    msg_type: "text".into(),
+                                    body: format!("message {w}/{i}"),
+                                    idem_key: format!("busy-{w}-{i}"),
+                                    at: 100,
+                                },
+                            )
+                            .await
+                            .map(|_| ()),
+                    };
+                    if let Err(e) = outcome {
+                        failures.push(e.to_string());
+                    }
+                    // A reader between writes, as a page would.
+                    if let Err(e) = r.client(b.id, cid).await {
+                        failures.push(e.to_string());
+                    }
+                }
+                failures
+            }));
+        }
+        // The dispatcher: leases what is queued and marks it sent, concurrently.
+        let dispatcher = {
+            let r = r.clone();
+            tokio::spawn(async move {
+                let mut failures = Vec::new();
+                let mut sent = 0;
+                for round in 0..200 {
+                    match r.outbox_claim(i64::MAX / 2, i64::MAX / 2 + 1, 8).await {
+                        Ok(rows) => {
+                            for o in rows {
+                                let provider_id = format!("sent-{}", o.id);
+                                let m = NewMessage {
+                                    client_id: o.client_id,
+                                    channel: ChannelKind::Wecom,
+                                    direction: Direction::Out,
+                                    associate_id: None,
+                                    provider_id: Some(provider_id.clone()),
+                                    msg_type: "text".into(),
+                                    body: o.body.clone(),
+                                    at: 200,
+                                };
+                                match r.outbox_sent(o.id, &provider_id, &m).await {
+                                    Ok(_) => sent += 1,
+                                    Err(e) => failures.push(e.to_string()),
+                                }
+                            }
+                        }
+                        Err(e) => failures.push(e.to_string()),
+                    }
+                    if round % 10 == 9 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                (failures, sent)
+            })
+        };
+        let mut failures = Vec::new();
+        for t in tasks {
+            failures.extend(t.await.expect("join"));
+        }
+        let (dispatch_failures, _) = dispatcher.await.expect("join");
+        failures.extend(dispatch_failures);
+        assert!(
+            failures.is_empty(),
+            "{}: {} of {} operations failed under concurrency, e.g. {:?}",
+            db.name,
+            failures.len(),
+            8 * ROUNDS * 2,
+            failures.first()
+        );
+        for cid in &clients {
+            let notes = r.notes(b.id, *cid).await.expect("notes");
+            assert!(!notes.is_empty(), "{}: notes were written", db.name);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_signature_signs_one_callback_until_it_expires() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let b = brand(r, "replay").await;
+        let signed = |key: &str, body: &str, sig: &str, at: Millis| InboxItem {
+            received_at: at,
+            replay: Some(ReplayGuard {
+                signature: sig.into(),
+                expires_at: at + 600_000,
+            }),
+            ..inbox_item(b.id, key, body)
+        };
+        let first = r
+            .inbox_put(&[signed("k1", "<xml>follow</xml>", "sig-1", 1_000)])
+            .await
+            .expect("put");
+        let first = first[0].expect("first use");
+        assert!(first.fresh, "{}", db.name);
+        // Tencent's retry: the same signature over the same callback is a retry.
+        let again = r
+            .inbox_put(&[signed("k1", "<xml>follow</xml>", "sig-1", 2_000)])
+            .await
+            .expect("put");
+        assert_eq!(
+            again[0],
+            Ok(InboxReceipt {
+                id: first.id,
+                fresh: false
+            }),
+            "{}",
+            db.name
+        );
+        // The same query string with another body (plain mode signs no body): refused, and
+        // within one batch too.
+        let forged = r
+            .inbox_put(&[
+                signed("k2", "<xml>forged</xml>", "sig-1", 3_000),
+                signed("k3", "<xml>a</xml>", "sig-2", 3_000),
+                signed("k4", "<xml>b</xml>", "sig-2", 3_000),
+            ])
+            .await
+            .expect("put");
+        assert_eq!(forged[0], Err(Replayed), "{}", db.name);
+        assert!(forged[1].is_ok_and(|x| x.fresh));
+        assert_eq!(forged[2], Err(Replayed));
+        // Another brand's or channel's signature space is its own.
+        let other = brand(r, "replay2").await;
+        let theirs = r
+            .inbox_put(&[InboxItem {
+                brand: other.id,
+                ..signed("k2", "<xml>x</xml>", "sig-1", 3_000)
+            }])
+            .await
+            .expect("put");
+        assert!(theirs[0].is_ok(), "{}", db.name);
+        // Once expired, the signature is forgotten (its timestamp would be refused anyway).
+        let later = r
+            .inbox_put(&[signed("k5", "<xml>later</xml>", "sig-1", 700_000)])
+            .await
+            .expect("put");
+        assert!(later[0].is_ok_and(|x| x.fresh), "{}", db.name);
+        assert_eq!(
+            r.inbox_counts(b.id, ChannelKind::Wecom, 5)
+                .await
+                .expect("counts")
+                .received,
+            3,
+            "{}: k1, k3 and k5 only",
+            db.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn rate_counters_count_in_fixed_windows() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let w = 1_000;
+        for i in 1..=3 {
+            let c = r
+                .rate_hit("signin:addr:10.0.0.1", 100 + i, w)
+                .await
+                .expect("hit");
+            assert_eq!((c.hits, c.window_start), (i as u32, 101), "{}", db.name);
+        }
+        assert_eq!(
+            r.rate_peek("signin:addr:10.0.0.1", 500, w)
+                .await
+                .expect("peek")
+                .hits,
+            3
+        );
+        assert_eq!(
+            r.rate_peek("signin:addr:10.0.0.2", 500, w)
+                .await
+                .expect("peek")
+                .hits,
+            0
+        );
+        r.rate_refund("signin:addr:10.0.0.1").await.expect("refund");
+        assert_eq!(
+            r.rate_peek("signin:addr:10.0.0.1", 500, w)
+                .await
+                .expect("peek")
+                .hits,
+            2
+        );
+        // The window ends a second after its first hit; the next hit starts another.
+        assert_eq!(
+            r.rate_peek("signin:addr:10.0.0.1", 1_101, w)
+                .await
+                .expect("peek")
+                .hits,
+            0
+        );
+        let c = r
+            .rate_hit("signin:addr:10.0.0.1", 1_101, w)
+            .await
+            .expect("hit");
+        assert_eq!((c.hits, c.window_start), (1, 1_101), "{}", db.name);
+        r.rate_clear("signin:addr:10.0.0.1").await.expect("clear");
+        assert_eq!(
+            r.rate_peek("signin:addr:10.0.0.1", 1_200, w)
+                .await
+                .expect("peek")
+                .hits,
+            0
+        );
+        // Concurrent hits are each counted once.
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let repo = db.repo.clone();
+            tasks.push(tokio::spawn(async move {
+                repo.rate_hit("join:addr:x", 5_000, w).await
+            }));
+        }
+        let mut seen: Vec<u32> = Vec::new();
+        for t in tasks {
+            seen.push(t.await.expect("join").expect("hit").hits);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=16).collect::<Vec<_>>(), "{}", db.name);
+        assert_eq!(r.rate_purge(5_001).await.expect("purge"), 1);
+        // The keys are not stored in clear.
+        if let Some(dir) = &db.sqlite_dir {
+            let bytes = std::fs::read(dir.join("salon.db")).unwrap_or_default();
+            let wal = std::fs::read(dir.join("salon.db-wal")).unwrap_or_default();
+            for b in [bytes, wal] {
+                assert!(
+                    !b.windows(8).any(|x| x == b"10.0.0.1"),
+                    "an address in clear"
+                );
+            }
+        }
     }
 }

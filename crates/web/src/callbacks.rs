@@ -2,11 +2,18 @@
 //! `GET|POST /channels/wechat-oa/{brand}/callback`.
 //!
 //! GET is Tencent's URL verification: check the signature, decrypt `echostr`, answer its
-//! plaintext and nothing else (the OA's plain mode answers `echostr` as sent). POST verifies,
+//! plaintext and nothing else (the OA's verification answers `echostr` as sent). POST verifies,
 //! decrypts and parses the callback, stores it durably in the inbox (a retried callback is
 //! recognised and not stored again), answers at once, and leaves the processing to the
 //! channel processor. A refused callback gets a clear status, a log line without content, and
 //! nothing is stored.
+//!
+//! What is accepted is the mode the brand configured: WeCom, and an Official Account with an
+//! EncodingAESKey, only in safe mode (`msg_signature` over the ciphertext); an Official Account
+//! without one only in plain mode. Every signed request must carry a timestamp within
+//! [`FRESHNESS_WINDOW_S`] of the server's clock, and a callback's signature is good for that
+//! callback only (Tencent's retries resend it unchanged): the same query string with another
+//! body is refused, in every process (see `domain::ReplayGuard`).
 
 use std::collections::HashMap;
 
@@ -18,6 +25,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use channels::wecom::CryptoError;
 use channels::wecom::callback::{Callback, Event};
+#[cfg(doc)]
+use channels::wecom::crypto::FRESHNESS_WINDOW_S;
 use channels::wecom::xml::{Envelope, MAX_BODY};
 use domain::ChannelKind;
 
@@ -90,7 +99,18 @@ async fn receive_archive(
             );
         }
     };
-    let plain = match ep.crypt.open(&sig, &timestamp, &nonce, &sealed.encrypt) {
+    let Some(crypt) = &ep.crypt else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            &brand,
+            channel,
+            "the channel has no EncodingAESKey",
+        );
+    };
+    if let Err(e) = state.salon.fresh_callback(&sig, &timestamp) {
+        return refuse(crypto_status(&e), &brand, channel, &e.to_string());
+    }
+    let plain = match crypt.open(&sig, &timestamp, &nonce, &sealed.encrypt) {
         Ok(p) => p,
         Err(e) => return refuse(crypto_status(&e), &brand, channel, &e.to_string()),
     };
@@ -130,7 +150,7 @@ fn refuse(status: StatusCode, brand: &str, channel: &str, why: &str) -> Response
 
 fn crypto_status(e: &CryptoError) -> StatusCode {
     match e {
-        CryptoError::BadSignature => StatusCode::UNAUTHORIZED,
+        CryptoError::BadSignature | CryptoError::Stale => StatusCode::UNAUTHORIZED,
         CryptoError::WrongReceiveId => StatusCode::FORBIDDEN,
         CryptoError::BadAesKey => StatusCode::INTERNAL_SERVER_ERROR,
         CryptoError::BadCiphertext | CryptoError::BadPlaintext => StatusCode::BAD_REQUEST,
@@ -198,7 +218,7 @@ async fn verify_url(
     Path((channel, brand)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (_, _, ep) = match endpoint(&state, &channel, &brand).await {
+    let (_, kind, ep) = match endpoint(&state, &channel, &brand).await {
         Ok(e) => e,
         Err(r) => return r,
     };
@@ -214,24 +234,35 @@ async fn verify_url(
             "timestamp, nonce and echostr are required",
         );
     };
-    if let Some(sig) = param(&q, "msg_signature") {
-        match ep.crypt.verify_url(&sig, &timestamp, &nonce, &echostr) {
-            Ok(plain) => text(plain),
-            Err(e) => refuse(crypto_status(&e), &brand, &channel, &e.to_string()),
-        }
-    } else if let Some(sig) = param(&q, "signature") {
-        // The Official Account's plain verification: echo `echostr` itself.
-        match ep.crypt.verify_plain(&sig, &timestamp, &nonce) {
-            Ok(()) => text(q.get("echostr").cloned().unwrap_or_default()),
-            Err(e) => refuse(crypto_status(&e), &brand, &channel, &e.to_string()),
-        }
+    let checked = if let Some(sig) = param(&q, "msg_signature") {
+        // WeCom's verification: the answer is the decrypted `echostr`.
+        let Some(crypt) = &ep.crypt else {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                &brand,
+                &channel,
+                "this Official Account is in plain mode: msg_signature is not accepted",
+            );
+        };
+        crypt
+            .verify_url(&sig, &timestamp, &nonce, &echostr)
+            .and_then(|plain| state.salon.fresh_callback(&sig, &timestamp).map(|_| plain))
+    } else if let (Some(sig), ChannelKind::WechatOa) = (param(&q, "signature"), kind) {
+        // The Official Account's verification, in either mode: echo `echostr` itself.
+        ep.verify_plain(&sig, &timestamp, &nonce)
+            .and_then(|()| state.salon.fresh_callback(&sig, &timestamp))
+            .map(|_| q.get("echostr").cloned().unwrap_or_default())
     } else {
-        refuse(
+        return refuse(
             StatusCode::BAD_REQUEST,
             &brand,
             &channel,
-            "msg_signature (or signature) is required",
-        )
+            "msg_signature (or the Official Account's signature) is required",
+        );
+    };
+    match checked {
+        Ok(plain) => text(plain),
+        Err(e) => refuse(crypto_status(&e), &brand, &channel, &e.to_string()),
     }
 }
 
@@ -262,46 +293,77 @@ async fn receive(
         );
     };
     let json = body.trim_start().starts_with('{');
-    let encrypted = q.contains_key("msg_signature");
-    let plain = if let Some(sig) = param(&q, "msg_signature") {
-        let envelope = match Envelope::parse(body) {
-            Ok(e) => e,
-            Err(e) => return refuse(StatusCode::BAD_REQUEST, &brand, &channel, &e.to_string()),
-        };
-        match ep.crypt.open(&sig, &timestamp, &nonce, &envelope.encrypt) {
-            Ok(p) => match String::from_utf8(p) {
-                Ok(s) => s,
-                Err(_) => {
-                    return refuse(
-                        StatusCode::BAD_REQUEST,
-                        &brand,
-                        &channel,
-                        "the message is not UTF-8",
-                    );
-                }
-            },
-            Err(e) => return refuse(crypto_status(&e), &brand, &channel, &e.to_string()),
+    // Only the mode the brand configured: safe mode when it has an EncodingAESKey (WeCom
+    // always does), the Official Account's plain mode when it has none.
+    let (plain, sig) = match (
+        &ep.crypt,
+        param(&q, "msg_signature"),
+        param(&q, "signature"),
+    ) {
+        (Some(crypt), Some(sig), _) => {
+            let envelope = match Envelope::parse(body) {
+                Ok(e) => e,
+                Err(e) => return refuse(StatusCode::BAD_REQUEST, &brand, &channel, &e.to_string()),
+            };
+            match crypt.open(&sig, &timestamp, &nonce, &envelope.encrypt) {
+                Ok(p) => match String::from_utf8(p) {
+                    Ok(s) => (s, sig),
+                    Err(_) => {
+                        return refuse(
+                            StatusCode::BAD_REQUEST,
+                            &brand,
+                            &channel,
+                            "the message is not UTF-8",
+                        );
+                    }
+                },
+                Err(e) => return refuse(crypto_status(&e), &brand, &channel, &e.to_string()),
+            }
         }
-    } else if let (Some(sig), ChannelKind::WechatOa) = (param(&q, "signature"), kind) {
-        // The OA's plain mode: the body is the message itself.
-        if let Err(e) = ep.crypt.verify_plain(&sig, &timestamp, &nonce) {
-            return refuse(crypto_status(&e), &brand, &channel, &e.to_string());
+        (Some(_), None, _) => {
+            return refuse(
+                if kind == ChannelKind::WechatOa {
+                    StatusCode::UNAUTHORIZED
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                &brand,
+                &channel,
+                "msg_signature is required: the channel is in safe mode (it has an EncodingAESKey)",
+            );
         }
-        body.to_owned()
-    } else {
-        return refuse(
-            StatusCode::BAD_REQUEST,
-            &brand,
-            &channel,
-            "msg_signature is required",
-        );
+        (None, _, Some(sig)) if kind == ChannelKind::WechatOa => {
+            // The OA's plain mode: the signature covers no body, so the freshness window and
+            // the one-callback-per-signature rule below are all that stand against a replay.
+            if let Err(e) = ep.verify_plain(&sig, &timestamp, &nonce) {
+                return refuse(crypto_status(&e), &brand, &channel, &e.to_string());
+            }
+            (body.to_owned(), sig)
+        }
+        (None, _, _) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                &brand,
+                &channel,
+                "the Official Account is in plain mode: its signature is required",
+            );
+        }
     };
+    let encrypted = ep.crypt.is_some();
     let callback = match Callback::parse(&plain) {
         Ok(c) => c,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &brand, &channel, &e.to_string()),
     };
-    match state.salon.ingest(b.id, kind, &callback, plain).await {
-        Ok(receipt) => {
+    let guard = match state.salon.fresh_callback(&sig, &timestamp) {
+        Ok(g) => g,
+        Err(e) => return refuse(crypto_status(&e), &brand, &channel, &e.to_string()),
+    };
+    match state
+        .salon
+        .ingest(b.id, kind, &callback, plain, Some(guard))
+        .await
+    {
+        Ok(Ok(receipt)) => {
             tracing::debug!(
                 brand,
                 channel,
@@ -317,6 +379,12 @@ async fn receive(
             };
             passive_reply(&b, kind, &callback, &ep, &reply)
         }
+        Ok(Err(replayed)) => refuse(
+            StatusCode::UNAUTHORIZED,
+            &brand,
+            &channel,
+            &replayed.to_string(),
+        ),
         Err(e) => {
             tracing::error!(brand, channel, error = %e, "callback not stored");
             // Not acknowledged: Tencent retries, and nothing is lost.
@@ -351,25 +419,24 @@ fn passive_reply(
         return text(String::new());
     }
     let now = jiff::Timestamp::now().as_second();
-    let reply = format!(
-        "<xml><ToUserName><![CDATA[{open_id}]]></ToUserName><FromUserName><![CDATA[{}]]></FromUserName>\
-         <CreateTime>{now}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{}]]></Content></xml>",
-        callback.to_user_name,
-        format!("Thank you for following {}.", brand.name).replace("]]>", ""),
+    // Every value is escaped: the openid and the account come from the callback.
+    let reply = channels::wecom::xml::text_reply(
+        open_id,
+        &callback.to_user_name,
+        now,
+        &format!("Thank you for following {}.", brand.name),
     );
-    if !how.encrypted {
-        ([(header::CONTENT_TYPE, "application/xml")], reply).into_response()
-    } else if how.json {
-        (
+    match (&ep.crypt, how.encrypted, how.json) {
+        (Some(crypt), true, true) => (
             [(header::CONTENT_TYPE, "application/json")],
-            ep.crypt.reply_json(&reply, how.timestamp, how.nonce),
+            crypt.reply_json(&reply, how.timestamp, how.nonce),
         )
-            .into_response()
-    } else {
-        (
+            .into_response(),
+        (Some(crypt), true, false) => (
             [(header::CONTENT_TYPE, "application/xml")],
-            ep.crypt.reply_xml(&reply, how.timestamp, how.nonce),
+            crypt.reply_xml(&reply, how.timestamp, how.nonce),
         )
-            .into_response()
+            .into_response(),
+        _ => ([(header::CONTENT_TYPE, "application/xml")], reply).into_response(),
     }
 }

@@ -35,6 +35,10 @@ pub struct AppState {
     pub cookies: CookieSecurity,
     /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` (behind a reverse proxy).
     pub behind_proxy: bool,
+    /// How many reverse proxies stand in front of Salon (when `behind_proxy`): the client's
+    /// address is the one that many entries from the right of `X-Forwarded-For`, the last
+    /// one a proxy of ours appended. Anything further left was written by the client.
+    pub proxy_hops: usize,
     pub started: Arc<std::time::Instant>,
     /// The sandbox provider (the WeCom + OA simulator) mounted at `/sandbox`, when running.
     pub sandbox: Option<Router>,
@@ -46,6 +50,7 @@ impl AppState {
             salon,
             cookies: CookieSecurity::Auto,
             behind_proxy: false,
+            proxy_hops: 1,
             started: Arc::new(std::time::Instant::now()),
             sandbox: None,
         }
@@ -70,7 +75,11 @@ pub fn router(state: AppState) -> Router {
     app.layer(tower_http::limit::RequestBodyLimitLayer::new(
         64 * 1024 * 1024,
     ))
-    .layer(axum::middleware::from_fn(security::headers))
+    .layer(axum::middleware::from_fn(error::api_errors_as_json))
+    .layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        security::headers,
+    ))
     .with_state(state)
 }
 

@@ -856,9 +856,14 @@ pub fn to_chinese(r: &Value, charts: &mut [Chart], kpis: &mut [Kpi]) {
 /// The figures of one chart as CSV.
 pub fn csv(chart: &Chart) -> String {
     let mut w = csv_writer();
-    let _ = w.write_record(&chart.header);
+    let _ = w.write_record(
+        chart
+            .header
+            .iter()
+            .map(|c| domain::csv_cell(c).into_owned()),
+    );
     for r in &chart.rows {
-        let _ = w.write_record(r);
+        let _ = w.write_record(r.iter().map(|c| domain::csv_cell(c).into_owned()));
     }
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }

@@ -43,6 +43,15 @@ async fn with_tencent_samples(app: &TestApp) {
         .expect("oa settings");
 }
 
+/// Pins the clock callback timestamps are checked against (Tencent's sample requests were
+/// signed years ago; a real callback must be within five minutes of the server's clock).
+fn pin_clock(app: &TestApp, timestamp: &str) {
+    let t: i64 = timestamp.parse().expect("a timestamp");
+    if let Ok(mut c) = app.salon.channels.callback_clock.write() {
+        *c = Some(t);
+    }
+}
+
 /// Both channels' inboxes together.
 async fn inbox(app: &TestApp) -> InboxCounts {
     let mut all = InboxCounts::default();
@@ -99,6 +108,7 @@ async fn tencent_sample_requests_pass_through_the_endpoints() {
             WECOM_VERIFY_ECHOSTR,
         )
         .expect("sample");
+    pin_clock(&app, WECOM_VERIFY_TIMESTAMP);
     for echostr in [enc(WECOM_VERIFY_ECHOSTR), WECOM_VERIFY_ECHOSTR.to_owned()] {
         let (status, body) = app
             .call(
@@ -114,6 +124,7 @@ async fn tencent_sample_requests_pass_through_the_endpoints() {
         assert_eq!(body, expected);
     }
     // The sample message: acknowledged with an empty body, stored once even when replayed.
+    pin_clock(&app, WECOM_POST_TIMESTAMP);
     let before = inbox(&app).await;
     for _ in 0..3 {
         let (status, body) = app
@@ -128,6 +139,7 @@ async fn tencent_sample_requests_pass_through_the_endpoints() {
     }
     assert_eq!(inbox(&app).await.received, before.received + 1);
     // The OA's sample, through the OA endpoint.
+    pin_clock(&app, OA_POST_TIMESTAMP);
     let (status, _) = app
         .call(
             "POST",
@@ -162,6 +174,7 @@ async fn refused_callbacks_store_nothing() {
     let good_q = format!(
         "msg_signature={WECOM_POST_SIG}&timestamp={WECOM_POST_TIMESTAMP}&nonce={WECOM_POST_NONCE}"
     );
+    pin_clock(&app, WECOM_POST_TIMESTAMP);
     let before = inbox(&app).await;
     // A wrong signature, a changed timestamp.
     assert_eq!(
@@ -606,6 +619,7 @@ async fn a_departed_associates_clients_follow_the_book_on_wecom() {
 async fn the_json_envelope_and_the_encrypted_passive_reply() {
     let app = spawn(5).await;
     with_tencent_samples(&app).await;
+    pin_clock(&app, "1700000000");
     // WeCom's JSON variant of the envelope.
     let wecom =
         channels::wecom::MsgCrypt::new(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID).expect("key");
@@ -734,4 +748,267 @@ async fn a_known_client_adding_an_associate_is_merged_by_phone() {
         Some("Known"),
         "the brand's record keeps its name"
     );
+}
+
+fn now_s() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// An Official Account plain-mode query: `signature` over token, timestamp and nonce only.
+fn plain_query(token: &str, timestamp: i64, nonce: &str) -> String {
+    let ts = timestamp.to_string();
+    let sig = channels::wecom::crypto::signature(&[token, &ts, nonce]);
+    format!("signature={sig}&timestamp={ts}&nonce={nonce}&openid=oX")
+}
+
+fn follow(open_id: &str) -> String {
+    format!(
+        "<xml><ToUserName>gh_1</ToUserName><FromUserName>{open_id}</FromUserName><CreateTime>{}</CreateTime>\
+         <MsgType>event</MsgType><Event>subscribe</Event></xml>",
+        now_s()
+    )
+}
+
+/// A request to any router (another Salon process on the same database).
+async fn call_router(
+    router: &axum::Router,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> (StatusCode, String) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder().method(method).uri(path);
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "text/xml")
+            .body(axum::body::Body::from(b)),
+        None => req.body(axum::body::Body::empty()),
+    }
+    .expect("request");
+    let res = router.clone().oneshot(req).await.expect("response");
+    let status = res.status();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn an_official_account_with_a_key_accepts_safe_mode_only() {
+    let app = spawn(5).await;
+    with_tencent_samples(&app).await;
+    let before = inbox(&app).await;
+    let post = |q: String, body: String| {
+        let app = &app;
+        async move {
+            app.call(
+                "POST",
+                &format!("/channels/wechat-oa/demo/callback?{q}"),
+                None,
+                Some(("text/xml", body)),
+            )
+            .await
+            .0
+        }
+    };
+    // Correctly signed with the token, but plain: the account has an EncodingAESKey.
+    let q = plain_query(OA_TOKEN, now_s(), "1");
+    assert_eq!(
+        post(q.clone(), follow("oForged")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post(format!("{q}&encrypt_type=aes"), follow("oForged")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // WeCom never takes the plain signature.
+    let (status, _) = app
+        .call(
+            "POST",
+            &format!(
+                "/channels/wecom/demo/callback?{}",
+                plain_query(WECOM_TOKEN, now_s(), "1")
+            ),
+            None,
+            Some(("text/xml", follow("oForged"))),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status}");
+    assert_eq!(
+        inbox(&app).await.received,
+        before.received,
+        "nothing stored"
+    );
+    // The OA verifies its URL with the plain signature in every mode: fresh only.
+    let (status, body) = app
+        .call(
+            "GET",
+            &format!(
+                "/channels/wechat-oa/demo/callback?{}&echostr=hello",
+                plain_query(OA_TOKEN, now_s(), "2")
+            ),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "hello"));
+    let (status, _) = app
+        .call(
+            "GET",
+            &format!(
+                "/channels/wechat-oa/demo/callback?{}&echostr=hello",
+                plain_query(OA_TOKEN, now_s() - 301, "2")
+            ),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn callbacks_must_be_fresh() {
+    let app = spawn(5).await;
+    with_tencent_samples(&app).await;
+    let wecom =
+        channels::wecom::MsgCrypt::new(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID).expect("key");
+    let before = inbox(&app).await;
+    let mut answers = Vec::new();
+    for (i, skew) in [-301i64, 301, -3_600, 0].into_iter().enumerate() {
+        let ts = (now_s() + skew).to_string();
+        let xml = format!(
+            "<xml><ToUserName>ww1</ToUserName><FromUserName>wmFresh</FromUserName><CreateTime>{ts}</CreateTime>\
+             <MsgType>text</MsgType><Content>hello</Content><MsgId>5550{i}</MsgId></xml>"
+        );
+        let encrypted = wecom.encrypt(xml.as_bytes());
+        let sig = wecom.sign(&ts, "9", &encrypted);
+        let (status, _) = app
+            .call(
+                "POST",
+                &format!(
+                    "/channels/wecom/demo/callback?msg_signature={sig}&timestamp={ts}&nonce=9"
+                ),
+                None,
+                Some((
+                    "text/xml",
+                    format!("<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"),
+                )),
+            )
+            .await;
+        answers.push(status);
+    }
+    assert_eq!(
+        answers,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::OK
+        ]
+    );
+    assert_eq!(
+        inbox(&app).await.received,
+        before.received + 1,
+        "the fresh one only"
+    );
+}
+
+#[tokio::test]
+async fn plain_mode_signatures_sign_one_callback_in_every_process() {
+    let app = spawn(5).await;
+    // The Official Account without an EncodingAESKey: plain mode.
+    let mut s = app
+        .salon
+        .repo
+        .channel_settings(app.brand.id, ChannelKind::WechatOa)
+        .await
+        .expect("q")
+        .expect("the sandbox's OA settings");
+    s.token = OA_TOKEN.into();
+    s.aes_key = None;
+    app.salon
+        .repo
+        .put_channel_settings(app.brand.id, &s)
+        .await
+        .expect("plain mode");
+    app.salon.channels.forget(app.brand.id);
+    let path = |q: &str| format!("/channels/wechat-oa/demo/callback?{q}");
+    let before = inbox(&app).await;
+    let q = plain_query(OA_TOKEN, now_s(), "11");
+    let (status, reply) = app
+        .call(
+            "POST",
+            &path(&q),
+            None,
+            Some(("text/xml", follow("oFollower"))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let fields = channels::wecom::xml::flat(&reply).expect("a plain XML reply");
+    assert_eq!(fields["ToUserName"], "oFollower");
+    // Tencent's retry (the same request) is answered again and stored once.
+    let (status, _) = app
+        .call(
+            "POST",
+            &path(&q),
+            None,
+            Some(("text/xml", follow("oFollower"))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(inbox(&app).await.received, before.received + 1);
+    // The same query string with another body: refused, here and in another process.
+    let (status, _) = app
+        .call(
+            "POST",
+            &path(&q),
+            None,
+            Some(("text/xml", follow("oForged"))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let other = {
+        let keys = store::Keyring::new(&[9u8; 32]).expect("key");
+        let repo = store::SqliteRepo::connect(&app.db_url, keys)
+            .await
+            .expect("the same database");
+        web::router(web::AppState::new(app::Salon::new(std::sync::Arc::new(
+            repo,
+        ))))
+    };
+    let (status, _) = call_router(&other, "POST", &path(&q), Some(follow("oForged2"))).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the replay cache is shared"
+    );
+    // Stale or future timestamps, safe-mode signatures: refused.
+    for q in [
+        plain_query(OA_TOKEN, now_s() - 301, "12"),
+        plain_query(OA_TOKEN, now_s() + 301, "13"),
+        format!("msg_signature=abc&timestamp={}&nonce=14", now_s()),
+    ] {
+        let (status, _) = call_router(&other, "POST", &path(&q), Some(follow("oLate"))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{q}");
+    }
+    assert_eq!(
+        inbox(&app).await.received,
+        before.received + 1,
+        "nothing else stored"
+    );
+    // Every value of the passive reply is escaped: an openid cannot add elements.
+    let (status, reply) = app
+        .call(
+            "POST",
+            &path(&plain_query(OA_TOKEN, now_s(), "15")),
+            None,
+            Some((
+                "text/xml",
+                follow("o]]&gt;&lt;Evil&gt;1&lt;/Evil&gt;&lt;![CDATA[x"),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let fields = channels::wecom::xml::flat(&reply).expect("still well-formed");
+    assert_eq!(fields["ToUserName"], "o]]><Evil>1</Evil><![CDATA[x");
+    assert!(!fields.contains_key("Evil"), "{reply}");
 }

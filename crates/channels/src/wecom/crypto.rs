@@ -35,6 +35,44 @@ pub enum CryptoError {
     BadPlaintext,
     #[error("the message is addressed to another receive id")]
     WrongReceiveId,
+    #[error("the timestamp is not within {FRESHNESS_WINDOW_S} seconds of the server's clock")]
+    Stale,
+}
+
+/// How far a callback's `timestamp` may be from our clock, either way. Tencent signs each
+/// callback when it sends it and retries within seconds; both clocks follow NTP.
+pub const FRESHNESS_WINDOW_S: i64 = 300;
+
+/// Checks that a callback's `timestamp` (seconds since the epoch, digits only) is within
+/// [`FRESHNESS_WINDOW_S`] of `now_s`, and returns it.
+pub fn check_fresh(timestamp: &str, now_s: i64) -> Result<i64, CryptoError> {
+    if timestamp.is_empty()
+        || timestamp.len() > 12
+        || !timestamp.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(CryptoError::Stale);
+    }
+    let t: i64 = timestamp.parse().map_err(|_| CryptoError::Stale)?;
+    if (t - now_s).abs() > FRESHNESS_WINDOW_S {
+        return Err(CryptoError::Stale);
+    }
+    Ok(t)
+}
+
+/// The Official Account's plain `signature`: SHA-1 over token, timestamp and nonce only — it
+/// covers no body, which is why plain mode is accepted only for an account without an
+/// EncodingAESKey, and only with a fresh timestamp and an unused signature.
+pub fn verify_plain(
+    token: &str,
+    signature_hex: &str,
+    timestamp: &str,
+    nonce: &str,
+) -> Result<(), CryptoError> {
+    if same(&signature(&[token, timestamp, nonce]), signature_hex) {
+        Ok(())
+    } else {
+        Err(CryptoError::BadSignature)
+    }
 }
 
 /// One app's callback settings: the token, the AES key, and the receive id it must carry.
@@ -142,11 +180,7 @@ impl MsgCrypt {
         timestamp: &str,
         nonce: &str,
     ) -> Result<(), CryptoError> {
-        if same(&signature(&[&self.token, timestamp, nonce]), signature_hex) {
-            Ok(())
-        } else {
-            Err(CryptoError::BadSignature)
-        }
+        verify_plain(&self.token, signature_hex, timestamp, nonce)
     }
 
     /// URL verification: checks the signature over the (already URL-decoded) `echostr` and
@@ -253,7 +287,11 @@ impl MsgCrypt {
         let encrypted = self.encrypt(message.as_bytes());
         let sig = self.sign(timestamp, nonce, &encrypted);
         format!(
-            "<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt><MsgSignature><![CDATA[{sig}]]></MsgSignature><TimeStamp>{timestamp}</TimeStamp><Nonce><![CDATA[{nonce}]]></Nonce></xml>"
+            "<xml><Encrypt>{}</Encrypt><MsgSignature>{}</MsgSignature><TimeStamp>{}</TimeStamp><Nonce>{}</Nonce></xml>",
+            super::xml::cdata(&encrypted),
+            super::xml::cdata(&sig),
+            super::xml::text(timestamp),
+            super::xml::cdata(nonce),
         )
     }
 
@@ -275,6 +313,37 @@ impl MsgCrypt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_must_be_fresh_digits() {
+        let now = 1_700_000_000;
+        assert_eq!(check_fresh("1700000000", now), Ok(now));
+        assert_eq!(check_fresh("1700000300", now), Ok(now + 300));
+        assert_eq!(check_fresh("1699999700", now), Ok(now - 300));
+        for bad in [
+            "1700000301",
+            "1699999699",
+            "1",
+            "",
+            "-1700000000",
+            "+1700000000",
+            "17000 0000",
+            "1700000000\n",
+            "99999999999999999999",
+        ] {
+            assert_eq!(check_fresh(bad, now), Err(CryptoError::Stale), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn replies_escape_what_they_echo() {
+        let reply = wecom().reply_xml("<xml/>", "1<2", "n]]><x>");
+        assert!(reply.contains("<TimeStamp>1&lt;2</TimeStamp>"), "{reply}");
+        assert!(
+            reply.contains("<Nonce><![CDATA[n]]]]><![CDATA[><x>]]></Nonce>"),
+            "{reply}"
+        );
+    }
 
     use crate::samples::{WECOM_AES_KEY, WECOM_CORP_ID, WECOM_TOKEN};
 

@@ -30,6 +30,48 @@ pub enum XmlError {
     Missing(&'static str),
 }
 
+/// A value as a CDATA section, for a reply: a `]]>` inside is split across two sections so
+/// that it cannot end the section early, and characters XML does not allow are dropped.
+pub fn cdata(value: &str) -> String {
+    let clean: String = value.chars().filter(|c| xml_char(*c)).collect();
+    format!("<![CDATA[{}]]>", clean.replace("]]>", "]]]]><![CDATA[>"))
+}
+
+/// A value as escaped character data (`&`, `<`, `>`, quotes), characters XML does not allow
+/// dropped.
+pub fn text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars().filter(|c| xml_char(*c)) {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// XML 1.0's `Char`: tab, newline, carriage return and everything from U+0020 but the
+/// surrogates (which a `char` cannot hold) and U+FFFE, U+FFFF.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
+/// The OA's passive text reply (被动回复用户消息, `MsgType` text) to `to` (the follower's
+/// openid) from `from` (the account), every value escaped.
+pub fn text_reply(to: &str, from: &str, create_time: i64, content: &str) -> String {
+    format!(
+        "<xml><ToUserName>{}</ToUserName><FromUserName>{}</FromUserName><CreateTime>{create_time}</CreateTime>\
+         <MsgType><![CDATA[text]]></MsgType><Content>{}</Content></xml>",
+        cdata(to),
+        cdata(from),
+        cdata(content),
+    )
+}
+
 /// The fields of a `<xml>` document, nested names joined with `.`.
 pub fn flat(body: &str) -> Result<BTreeMap<String, String>, XmlError> {
     if body.len() > MAX_BODY {
@@ -182,6 +224,29 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replies_cannot_be_broken_out_of() {
+        let hostile = "a]]><Evil>x</Evil><![CDATA[b]]>\u{0}\u{1b}&<";
+        let reply = text_reply(hostile, "gh_1]]>", 7, hostile);
+        let fields = flat(&reply).expect("the reply is well-formed");
+        let clean = "a]]><Evil>x</Evil><![CDATA[b]]>&<";
+        assert_eq!(fields.get("ToUserName").map(String::as_str), Some(clean));
+        assert_eq!(
+            fields.get("FromUserName").map(String::as_str),
+            Some("gh_1]]>")
+        );
+        assert_eq!(fields.get("Content").map(String::as_str), Some(clean));
+        assert_eq!(fields.get("MsgType").map(String::as_str), Some("text"));
+        assert!(!fields.contains_key("Evil"));
+        assert_eq!(
+            flat(&format!("<xml><A>{}</A></xml>", text(hostile)))
+                .expect("text")
+                .get("A")
+                .map(String::as_str),
+            Some(clean)
+        );
+    }
 
     #[test]
     fn reads_cdata_text_and_nested_fields() {

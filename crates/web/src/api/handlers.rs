@@ -20,8 +20,15 @@ type ApiResult<T> = Result<T, ApiError>;
 
 /// JSON bodies whose errors name what is wrong in our error format.
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
-    b.map(|Json(v)| v)
-        .map_err(|e| ApiError(AppError::invalid("body", e.body_text())))
+    b.map(|Json(v)| v).map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError(AppError::TooLarge(
+                "the request body is larger than this route accepts".into(),
+            ))
+        } else {
+            ApiError(AppError::invalid("body", e.body_text()))
+        }
+    })
 }
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {

@@ -215,7 +215,7 @@ pub fn routes() -> Vec<ApiRoute> {
             GET,
             "/clients/{id}/messages",
             "listMessages",
-            ReadClients,
+            ReadConversations,
             list_messages,
             "The client's messages on every channel, newest first (`limit`, at most 500)"
         ),

@@ -409,6 +409,8 @@ struct JoinPage {
     done: bool,
     name: String,
     birthday: String,
+    /// When the form was served, signed (see `app::edge`).
+    token: String,
 }
 
 async fn join_page(
@@ -422,7 +424,9 @@ async fn join_page(
 ) -> PageResult {
     let lang = super::language(headers);
     let o = state.salon.onboarding(brand, store).await?;
+    let token = state.salon.join_token(brand, store, domain::now_millis());
     let page = JoinPage {
+        token,
         t: lang.tr(),
         lang: lang.html_lang(),
         brand: o.brand_name,
@@ -461,21 +465,38 @@ pub struct JoinForm {
     name: Option<String>,
     birthday: Option<String>,
     consent: Option<String>,
+    token: Option<String>,
 }
 
 pub async fn join_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((brand, store)): Path<(String, String)>,
-    Form(f): Form<JoinForm>,
+    req: axum::extract::Request,
 ) -> PageResult {
+    use axum::extract::FromRequest as _;
+    let peer = super::peer(&req);
+    let headers = req.headers().clone();
+    let Form(f): Form<JoinForm> = Form::from_request(req, &state)
+        .await
+        .map_err(|e| PageError(app::AppError::invalid("form", e.body_text())))?;
     let name = f.name.unwrap_or_default();
     let birthday = f.birthday.unwrap_or_default();
-    match state
+    let address = super::client_address(&state, &headers, peer);
+    let token = f.token.unwrap_or_default();
+    let checked = state
         .salon
-        .onboarding_signup(&brand, &store, &name, &birthday, f.consent.is_some())
-        .await
-    {
+        .check_join_post(&brand, &store, &token, &address)
+        .await;
+    let outcome = match checked {
+        Ok(()) => {
+            state
+                .salon
+                .onboarding_signup(&brand, &store, &name, &birthday, f.consent.is_some())
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
         Ok(_) => Ok(to(&format!("/join/{brand}/{store}?thanks"))),
         Err(app::AppError::Invalid(fields)) => {
             let errors = fields.iter().map(|e| e.to_string()).collect();

@@ -194,12 +194,7 @@ pub fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
     if state.cookies == CookieSecurity::Always {
         return true;
     }
-    if state.behind_proxy
-        && headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            == Some("https")
-    {
+    if over_tls(state, headers) {
         return true;
     }
     let host = headers
@@ -310,22 +305,68 @@ pub fn form_urlencoded_component(s: &str) -> String {
         .collect()
 }
 
-/// The client address, for sign-in throttling.
+/// Whether the browser reached Salon over TLS: always when configured so, or as our own
+/// proxy says in `X-Forwarded-Proto`.
+pub fn over_tls(state: &AppState, headers: &HeaderMap) -> bool {
+    state.cookies == CookieSecurity::Always
+        || (state.behind_proxy
+            && forwarded(state, headers, "x-forwarded-proto")
+                .is_some_and(|p| p.eq_ignore_ascii_case("https")))
+}
+
+/// The entry of a forwarding header that our own proxies wrote: with `proxy_hops` proxies in
+/// front, the one that many from the right (every proxy appends what it saw; what is further
+/// left came from the client and proves nothing). With fewer entries, the leftmost, which a
+/// proxy of ours wrote too.
+fn forwarded(state: &AppState, headers: &HeaderMap, name: &str) -> Option<String> {
+    let entries: Vec<String> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|e| e.trim().to_owned())
+        .collect();
+    let hops = state.proxy_hops.max(1);
+    entries.get(entries.len().saturating_sub(hops)).cloned()
+}
+
+/// The client address, for throttling: the peer, or behind our proxies the address they saw
+/// (see [`AppState::proxy_hops`]). Not an address (or none): the peer's.
 pub fn client_address(
     state: &AppState,
     req_headers: &HeaderMap,
     peer: Option<std::net::SocketAddr>,
 ) -> String {
     if state.behind_proxy
-        && let Some(f) = req_headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-        && let Some(first) = f.split(',').next()
+        && let Some(entry) = forwarded(state, req_headers, "x-forwarded-for")
+        && let Some(ip) = parse_forwarded_ip(&entry)
     {
-        return first.trim().to_owned();
+        return ip.to_string();
     }
     peer.map(|p| p.ip().to_string())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:80`.
+fn parse_forwarded_ip(entry: &str) -> Option<std::net::IpAddr> {
+    entry
+        .parse()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+}
+
+/// Where a person may be sent after signing in (`next`): only a path of this site. It must
+/// start with one `/` (not `//`, which is another host, nor `/\`, which browsers read as one),
+/// hold no `//` or backslash anywhere, and only printable ASCII — no space, tab, CR, LF or
+/// other control character, which browsers drop or which would split the header. Anything
+/// else is refused and the person lands on their client book.
+pub fn local_path(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.contains("//")
+        && !next.contains('\\')
+        && next.len() <= 2048
+        && next.bytes().all(|b| b.is_ascii_graphic());
+    ok.then_some(next)
 }
 
 pub fn role_label(t: &Tr, r: Role) -> &'static str {

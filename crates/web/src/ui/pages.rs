@@ -181,8 +181,16 @@ pub(crate) fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) ->
     }
 }
 
+/// A redirect to one of our own paths. Anything that is not a plain local path (see
+/// [`super::local_path`]) goes to the client book instead of another site or a broken header.
 pub(crate) fn to(path: &str) -> Response {
-    Redirect::to(path).into_response()
+    match super::local_path(path) {
+        Some(p) => Redirect::to(p).into_response(),
+        None => {
+            tracing::warn!("refused a redirect to something other than a local path");
+            Redirect::to("/clients").into_response()
+        }
+    }
 }
 
 pub struct Opt {
@@ -221,11 +229,10 @@ pub struct LoginQuery {
 }
 
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        // Only local paths: never redirect a person to another site after signing in.
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
-        _ => "/clients".to_owned(),
-    }
+    // Only local paths: never redirect a person to another site after signing in.
+    next.and_then(super::local_path)
+        .unwrap_or("/clients")
+        .to_owned()
 }
 
 async fn login_page(
@@ -927,9 +934,13 @@ pub async fn client_page(
         })
         .collect();
     let tz = a.brand.time_zone.as_str();
-    let messages = s
-        .client_messages(a, id, 50)
-        .await?
+    // Message text only for the roles that read conversations (HQ sees figures).
+    let recent = if v.can(Action::ReadConversations) {
+        s.client_messages(a, id, 50).await?
+    } else {
+        Vec::new()
+    };
+    let messages = recent
         .into_iter()
         .rev()
         .map(|m| MessageView {
