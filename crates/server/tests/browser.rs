@@ -65,6 +65,11 @@ fn send_json(port: u16, method: &str, path: &str, token: &str, body: &str) -> (u
     (status, body)
 }
 
+/// The join form's minimum filling time.
+fn app_min_fill() -> u64 {
+    u64::try_from(app::edge::JOIN_MIN_FILL_MS).unwrap_or(2_000)
+}
+
 fn chromedriver() -> Option<String> {
     for c in ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"] {
         if std::path::Path::new(c).exists() {
@@ -538,6 +543,9 @@ async fn a_client_scans_an_associates_qr_code_in_the_sandbox_and_is_welcomed() {
         .click()
         .await
         .expect("tick");
+    // A person takes more than the form's minimum filling time (a script that posts at once
+    // is turned away).
+    tokio::time::sleep(Duration::from_millis(app_min_fill() + 300)).await;
     b.find(Locator::Css("form button"))
         .await
         .expect("send")
