@@ -81,6 +81,15 @@ macro_rules! impl_sales_store {
                 })
             }
 
+            /// `(v1, v2, …)` of a chunk of values, bound.
+            fn push_list(q: &mut Qb, chunk: &[String]) {
+                let mut sep = q.separated(", ");
+                for v in chunk {
+                    sep.push_bind(v.clone());
+                }
+                q.push(")");
+            }
+
             fn share_link_row(r: &DbRow) -> RepoResult<ShareLink> {
                 Ok(ShareLink {
                     id: r.try_get("id").map_err(db)?,
@@ -158,11 +167,7 @@ macro_rules! impl_sales_store {
                 for chunk in refs.chunks(BATCH) {
                     let mut q = Qb::new("SELECT value, client_id FROM client_identities WHERE kind = 'crm' AND brand_id = ");
                     q.push_bind(brand.0).push(" AND value IN (");
-                    let mut sep = q.separated(", ");
-                    for c in chunk {
-                        sep.push_bind(c);
-                    }
-                    q.push(")");
+                    Self::push_list(&mut q, chunk);
                     for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
                         out.push((r.try_get("value").map_err(db)?, ClientId(r.try_get("client_id").map_err(db)?)));
                     }
@@ -269,11 +274,7 @@ macro_rules! impl_sales_store {
                 for chunk in ids.chunks(BATCH) {
                     let mut q = Qb::new("SELECT * FROM sales_orders WHERE brand_id = ");
                     q.push_bind(brand.0).push(" AND order_id IN (");
-                    let mut sep = q.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(id);
-                    }
-                    q.push(")");
+                    Self::push_list(&mut q, chunk);
                     for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
                         out.push(Self::sales_order_row(&r)?);
                     }
@@ -325,11 +326,8 @@ macro_rules! impl_sales_store {
                 for chunk in order_ids.chunks(BATCH) {
                     let mut q = Qb::new("SELECT * FROM sales_returns WHERE brand_id = ");
                     q.push_bind(brand.0).push(" AND order_id IN (");
-                    let mut sep = q.separated(", ");
-                    for id in chunk {
-                        sep.push_bind(id);
-                    }
-                    q.push(") ORDER BY at, return_id");
+                    Self::push_list(&mut q, chunk);
+                    q.push(" ORDER BY at, return_id");
                     for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
                         out.push(Self::sales_return_row(&r)?);
                     }
@@ -348,11 +346,8 @@ macro_rules! impl_sales_store {
                 for chunk in clients.chunks(BATCH) {
                     let mut q = Qb::new("SELECT client_ref, at, associate, kind FROM sales_touches WHERE brand_id = ");
                     q.push_bind(brand.0).push(" AND client_ref IN (");
-                    let mut sep = q.separated(", ");
-                    for c in chunk {
-                        sep.push_bind(c);
-                    }
-                    q.push(") AND at > ").push_bind(after).push(" AND at <= ").push_bind(until);
+                    Self::push_list(&mut q, chunk);
+                    q.push(" AND at > ").push_bind(after).push(" AND at <= ").push_bind(until);
                     for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
                         let kind: String = r.try_get("kind").map_err(db)?;
                         out.push(sales::Touch {
@@ -384,11 +379,8 @@ macro_rules! impl_sales_store {
                          WHERE i.kind = 'crm' AND i.brand_id = ",
                     );
                     q.push_bind(brand.0).push(" AND i.value IN (");
-                    let mut sep = q.separated(", ");
-                    for c in chunk {
-                        sep.push_bind(c);
-                    }
-                    q.push(") ORDER BY a.at, a.id");
+                    Self::push_list(&mut q, chunk);
+                    q.push(" ORDER BY a.at, a.id");
                     for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
                         out.push((
                             r.try_get("client_ref").map_err(db)?,
