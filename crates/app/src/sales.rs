@@ -123,7 +123,8 @@ impl LineReader<'_> {
             } else {
                 break;
             };
-            let line = line.trim();
+            // A byte-order mark (files saved by spreadsheet tools) is not part of the line.
+            let line = line.trim().trim_start_matches('\u{feff}');
             if !line.is_empty() {
                 out.push(parse(n, line).map_err(line_error)?);
             }
