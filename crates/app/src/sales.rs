@@ -1019,6 +1019,8 @@ pub struct SalesOverview {
     /// The six months up to `month`, oldest first.
     pub months: Vec<MonthSplit>,
     pub boards: Vec<StoreBoard>,
+    /// HQ: the whole brand's leaderboard, every associate in order.
+    pub brand_board: Vec<BoardRow>,
     /// Credited to e-mails that are nobody on the staff (imported touches of other systems).
     pub others: Vec<BoardRow>,
     pub unattributed: i64,
@@ -1088,6 +1090,7 @@ impl Salon {
             })
             .collect();
         let mut others = Vec::new();
+        let mut brand_board = Vec::new();
         for st in &figures.report.associates {
             let user = staff
                 .iter()
@@ -1099,6 +1102,9 @@ impl Salon {
                 name: user.map_or_else(|| st.associate.clone(), |u| u.display_name.clone()),
                 statement: st.clone(),
             };
+            if actor.role == Role::Hq {
+                brand_board.push(row(brand_board.len() + 1));
+            }
             let store = user
                 .and_then(|u| u.store_id)
                 .and_then(|id| stores.iter().find(|s| s.id == id));
@@ -1119,6 +1125,7 @@ impl Salon {
             currency: figures.report.currency.clone(),
             months,
             boards,
+            brand_board,
             others,
             unattributed: figures.report.unattributed,
             disputes: self.list_disputes(actor, Some("open")).await?,

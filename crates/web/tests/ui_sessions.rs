@@ -252,3 +252,45 @@ async fn a_form_with_errors_comes_back_with_422_and_names_the_field() {
     let list = send(&app, "GET", "/admin/stores", &session, None).await;
     assert!(list.body.contains("HZ01"));
 }
+
+/// The sales pages: an associate's month, a store manager's store, HQ's brand with its
+/// leaderboard, and none for compliance (who sees no commissions).
+#[tokio::test]
+async fn the_sales_pages_for_each_role() {
+    let app = spawn(60).await;
+    let page = |who: &'static str| {
+        let app = &app;
+        async move {
+            let r = sign_in(app, &format!("{who}%40{DOMAIN}"), "lumiere-demo").await;
+            let session = cookie_pair(&r.cookies, "__Host-salon_session").expect("session");
+            send(app, "GET", "/sales?month=2026-03", &session, None).await
+        }
+    };
+    let li = page("li.na").await;
+    assert_eq!(li.status, StatusCode::OK, "{}", li.body);
+    assert!(
+        li.body.contains("id=\"my-figures\"") && li.body.contains("id=\"claim\""),
+        "{}",
+        li.body
+    );
+    assert!(!li.body.contains("id=\"brand-leaderboard\""));
+    let manager = page("zhang.min").await;
+    assert_eq!(manager.status, StatusCode::OK, "{}", manager.body);
+    assert!(manager.body.contains("Store leaderboard") && manager.body.contains("id=\"targets\""));
+    assert!(
+        !manager.body.contains("id=\"policy\""),
+        "the policy is HQ's"
+    );
+    let hq = page("hq").await;
+    assert_eq!(hq.status, StatusCode::OK, "{}", hq.body);
+    for part in [
+        "id=\"brand-leaderboard\"",
+        "id=\"chart-sales\"",
+        "id=\"policy\"",
+        "id=\"export-statements\"",
+    ] {
+        assert!(hq.body.contains(part), "{part}");
+    }
+    let compliance = page("compliance").await;
+    assert_eq!(compliance.status, StatusCode::FORBIDDEN);
+}

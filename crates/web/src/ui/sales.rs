@@ -33,6 +33,7 @@ pub struct Words {
     pub of_target: &'static str,
     pub rank: &'static str,
     pub leaderboard: &'static str,
+    pub brand_leaderboard: &'static str,
     pub associate: &'static str,
     pub credited: &'static str,
     pub nothing_credited: &'static str,
@@ -99,6 +100,7 @@ pub const EN: Words = Words {
     of_target: "of target",
     rank: "Rank",
     leaderboard: "Store leaderboard",
+    brand_leaderboard: "The brand's leaderboard",
     associate: "Associate",
     credited: "Credited to you",
     nothing_credited: "Nothing credited to you this month yet. Sales that follow your chats, shared links, livestream invitations and appointments appear here.",
@@ -171,6 +173,7 @@ pub const ZH: Words = Words {
     of_target: "目标完成",
     rank: "排名",
     leaderboard: "门店排行榜",
+    brand_leaderboard: "品牌排行榜",
     associate: "顾问",
     credited: "计入我的销售",
     nothing_credited: "本月还没有计入您的销售。客户在您的聊天、分享链接、直播邀请和预约之后的购买会显示在这里。",
@@ -334,6 +337,7 @@ struct OverviewPage {
     sources: Vec<&'static str>,
     splits: Vec<SplitRow>,
     boards: Vec<BoardView>,
+    brand_board: Vec<StatementRow>,
     others: Vec<StatementRow>,
     disputes: Vec<DisputeRow>,
     is_hq: bool,
@@ -564,6 +568,11 @@ async fn overview_page(
                 name: format!("{} · {}", b.name, b.store),
                 rows: b.rows.iter().map(|r| statement_row(r, cur)).collect(),
             })
+            .collect(),
+        brand_board: o
+            .brand_board
+            .iter()
+            .map(|r| statement_row(r, cur))
             .collect(),
         others: o.others.iter().map(|r| statement_row(r, cur)).collect(),
         disputes: o
