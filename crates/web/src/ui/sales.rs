@@ -513,22 +513,24 @@ async fn overview_page(
         .collect();
     let last = o.months.last();
     let labels: Vec<String> = o.months.iter().map(|m| m.month.to_string()).collect();
+    // In thousands of the brand's currency, so that the axis reads "12,000", not "12,000,000".
+    let title = format!("{} ({} '000)", w.by_source, o.currency);
     let chart = crate::report::lines(
-        w.by_source,
+        &title,
         &labels,
         &[
             (
                 w.attributed,
                 o.months
                     .iter()
-                    .map(|m| m.attributed as f64 / 100.0)
+                    .map(|m| (m.attributed as f64 / 100_000.0).round())
                     .collect(),
             ),
             (
                 w.unattributed,
                 o.months
                     .iter()
-                    .map(|m| m.unattributed as f64 / 100.0)
+                    .map(|m| (m.unattributed as f64 / 100_000.0).round())
                     .collect(),
             ),
         ],
