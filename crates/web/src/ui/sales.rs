@@ -368,6 +368,33 @@ fn why_text(w: &Words, why: &sales::Why, tz: &str) -> String {
     }
 }
 
+fn dispute_rows(
+    w: &Words,
+    disputes: &[domain::Dispute],
+    names: &std::collections::HashMap<i64, String>,
+    tz: &str,
+) -> Vec<DisputeRow> {
+    disputes
+        .iter()
+        .map(|d| DisputeRow {
+            id: d.id,
+            order_id: d.order_id.clone(),
+            reason: d.reason.clone(),
+            raised_by: names.get(&d.raised_by.0).cloned().unwrap_or_default(),
+            status: status_text(w, d.status),
+            day: date(d.created_at, tz),
+        })
+        .collect()
+}
+
+/// Back to the month's page, saying it was saved.
+fn saved_month(month: &str) -> axum::response::Response {
+    to(&format!(
+        "/sales?month={}&ok=1",
+        super::form_urlencoded_component(month)
+    ))
+}
+
 fn status_text(w: &Words, s: domain::DisputeStatus) -> &'static str {
     match s {
         domain::DisputeStatus::Open => w.open,
@@ -462,18 +489,7 @@ async fn my_month_page(
                 me: r.associate == m.statement.associate,
             })
             .collect(),
-        disputes: m
-            .disputes
-            .iter()
-            .map(|d| DisputeRow {
-                id: d.id,
-                order_id: d.order_id.clone(),
-                reason: d.reason.clone(),
-                raised_by: names.get(&d.raised_by.0).cloned().unwrap_or_default(),
-                status: status_text(w, d.status),
-                day: date(d.created_at, tz),
-            })
-            .collect(),
+        disputes: dispute_rows(w, &m.disputes, &names, tz),
         errors,
         saved,
     };
@@ -577,18 +593,7 @@ async fn overview_page(
             .map(|r| statement_row(r, cur))
             .collect(),
         others: o.others.iter().map(|r| statement_row(r, cur)).collect(),
-        disputes: o
-            .disputes
-            .iter()
-            .map(|d| DisputeRow {
-                id: d.id,
-                order_id: d.order_id.clone(),
-                reason: d.reason.clone(),
-                raised_by: names.get(&d.raised_by.0).cloned().unwrap_or_default(),
-                status: status_text(w, d.status),
-                day: date(d.created_at, tz),
-            })
-            .collect(),
+        disputes: dispute_rows(w, &o.disputes, &names, tz),
         is_hq: v.actor.role == Role::Hq,
         policy: serde_json::to_string_pretty(&o.policy.to_json()).unwrap_or_default(),
         errors,
@@ -632,10 +637,7 @@ pub async fn raise_dispute(
         .raise_dispute(&v.actor, &i.order_id, &i.reason)
         .await
     {
-        Ok(_) => Ok(to(&format!(
-            "/sales?month={}&ok=1",
-            super::form_urlencoded_component(&i.month)
-        ))),
+        Ok(_) => Ok(saved_month(&i.month)),
         Err(AppError::NotFound(_)) => {
             back(
                 &state,
@@ -702,10 +704,7 @@ pub async fn decide_dispute(
         note: Some(i.note.clone()),
     };
     match state.salon.decide_dispute(&v.actor, id, &input).await {
-        Ok(_) => Ok(to(&format!(
-            "/sales?month={}&ok=1",
-            super::form_urlencoded_component(&i.month)
-        ))),
+        Ok(_) => Ok(saved_month(&i.month)),
         Err(e) => back(&state, &v, &i.month, e).await,
     }
 }
@@ -769,10 +768,7 @@ pub async fn save_targets(
         rows.push((who.trim().to_owned(), minor));
     }
     match state.salon.set_targets(&v.actor, &i.month, &rows).await {
-        Ok(_) => Ok(to(&format!(
-            "/sales?month={}&ok=1",
-            super::form_urlencoded_component(&i.month)
-        ))),
+        Ok(_) => Ok(saved_month(&i.month)),
         Err(e) => back(&state, &v, &i.month, e).await,
     }
 }
@@ -791,10 +787,7 @@ pub async fn save_policy(
     v.check_csrf(&f.csrf)?;
     let i = f.input;
     match state.salon.set_sales_policy(&v.actor, &i.policy).await {
-        Ok(_) => Ok(to(&format!(
-            "/sales?month={}&ok=1",
-            super::form_urlencoded_component(&i.month)
-        ))),
+        Ok(_) => Ok(saved_month(&i.month)),
         Err(e) => back(&state, &v, &i.month, e).await,
     }
 }
