@@ -150,7 +150,10 @@ pub struct SalesImport {
 }
 
 /// Rows stored per transaction in the second pass of a file.
-const CHUNK: usize = 20_000;
+/// Lines stored in one transaction. Large, because a page of the touch table is written once
+/// per transaction however many of its rows change: at 10 M touches, 20 k-line transactions
+/// wrote each page dozens of times over.
+const CHUNK: usize = 200_000;
 
 /// A month's figures as cached: valid while the brand's sales generation is unchanged.
 pub(crate) type SalesCache = HashMap<(BrandId, Month), (i64, Arc<MonthFigures>)>;
@@ -210,11 +213,18 @@ impl Salon {
             SalesFile::Touches => {
                 let mut n = 0u64;
                 lines.each(|i, l| sales::input::touch(i, l).map(|_| n += 1))?;
-                // Parsed again, and stored a chunk at a time.
+                // Parsed again, and stored a chunk at a time: the next chunk is parsed while
+                // the database stores this one.
                 let mut added = 0;
                 let mut r = lines.reader()?;
-                while let Some(chunk) = r.chunk(CHUNK, sales::input::touch)? {
-                    added += self.repo.put_touches(brand, &chunk, "import").await?;
+                let mut next = r.chunk(CHUNK, sales::input::touch)?;
+                while let Some(chunk) = next {
+                    let (stored, parsed) =
+                        tokio::join!(self.repo.put_touches(brand, &chunk, "import"), async {
+                            r.chunk(CHUNK, sales::input::touch)
+                        });
+                    added += stored?;
+                    next = parsed?;
                 }
                 SalesImport { lines: n, added }
             }
@@ -263,13 +273,14 @@ impl Salon {
         // Parsed again, and stored a chunk at a time.
         let mut added = 0u64;
         let mut r = lines.reader()?;
-        while let Some(chunk) = r.chunk(CHUNK, check)? {
-            let new: HashSet<String> = self
-                .repo
-                .put_orders(brand.id, &chunk)
-                .await?
-                .into_iter()
-                .collect();
+        let mut next = r.chunk(CHUNK, &check)?;
+        while let Some(chunk) = next {
+            // The next chunk is parsed while the database stores this one.
+            let (stored, parsed) = tokio::join!(self.repo.put_orders(brand.id, &chunk), async {
+                r.chunk(CHUNK, &check)
+            });
+            next = parsed?;
+            let new: HashSet<String> = stored?.into_iter().collect();
             added += new.len() as u64;
             let fresh: Vec<&sales::Order> =
                 chunk.iter().filter(|o| new.contains(&o.order_id)).collect();
@@ -339,6 +350,9 @@ impl Salon {
         }
         if !purchases.is_empty() {
             self.repo.add_purchases(brand.id, &purchases).await?;
+            let changed: Vec<(ClientId, Millis)> =
+                purchases.iter().map(|(c, p)| (*c, p.at)).collect();
+            self.reassess_tiers(brand, &changed).await?;
         }
         Ok(())
     }
@@ -409,7 +423,182 @@ impl Salon {
             new.push(r);
         }
         let added = self.repo.put_returns(brand, &new).await?;
+        self.record_refunds(&actor.brand, &orders, &new).await?;
         Ok(SalesImport { lines: read, added })
+    }
+
+    /// A return of a known client lowers their lifetime spend and shows on their timeline.
+    async fn record_refunds(
+        &self,
+        brand: &Brand,
+        orders: &HashMap<String, sales::Order>,
+        returns: &[sales::Return],
+    ) -> AppResult<()> {
+        let refs: Vec<String> = returns
+            .iter()
+            .filter_map(|r| orders.get(&r.order_id).and_then(|o| o.client.clone()))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if refs.is_empty() {
+            return Ok(());
+        }
+        let clients: HashMap<String, ClientId> = self
+            .repo
+            .clients_by_crm(brand.id, &refs)
+            .await?
+            .into_iter()
+            .collect();
+        if clients.is_empty() {
+            return Ok(());
+        }
+        let tz = tz_of(brand);
+        let currency = currency_of(brand);
+        let fx = sales::FxTable::new(self.repo.fx_rates(brand.id).await?);
+        let mut refunds = Vec::new();
+        for r in returns {
+            let Some(order) = orders.get(&r.order_id) else {
+                continue;
+            };
+            let Some(client) = order.client.as_ref().and_then(|c| clients.get(c)) else {
+                continue;
+            };
+            // At the order's rate, as the order was counted.
+            let rate = fx
+                .rate(
+                    &currency,
+                    &order.currency,
+                    sales::day_of(order.placed_at, &tz),
+                )
+                .unwrap_or(sales::Dec::ONE);
+            refunds.push((
+                *client,
+                NewRefund {
+                    at: r.at,
+                    amount_minor: rate.mul_round(r.amount),
+                    currency: currency.clone(),
+                    order_id: r.order_id.clone(),
+                    return_id: r.return_id.clone(),
+                    items: order
+                        .line(r.line)
+                        .map(|l| vec![l.sku.clone()])
+                        .unwrap_or_default(),
+                },
+            ));
+        }
+        if refunds.is_empty() {
+            return Ok(());
+        }
+        self.repo.add_refunds(brand.id, &refunds).await?;
+        let changed: Vec<(ClientId, Millis)> = refunds.iter().map(|(c, r)| (*c, r.at)).collect();
+        self.reassess_tiers(brand, &changed).await
+    }
+
+    /// The brand's tier thresholds.
+    pub async fn tier_thresholds(&self, actor: &Actor) -> AppResult<TierThresholds> {
+        actor.require(Action::ReadSales)?;
+        Ok(TierThresholds {
+            tiers: self.repo.tier_thresholds(actor.brand.id).await?,
+        })
+    }
+
+    /// Sets the lifetime spend (minor units of the brand's currency) each tier asks for. Clients
+    /// move when their spend next changes; the change is on their timeline.
+    pub async fn set_tier_thresholds(
+        &self,
+        actor: &Actor,
+        tiers: Vec<(String, i64)>,
+    ) -> AppResult<TierThresholds> {
+        actor.require(Action::ManageSalesPolicy)?;
+        let t = TierThresholds::new(&actor.brand.tiers, tiers)
+            .map_err(|e| AppError::invalid(&e.field, e.message))?;
+        self.repo
+            .put_tier_thresholds(actor.brand.id, &t.tiers)
+            .await?;
+        self.audit(
+            actor,
+            "sales.tiers",
+            "tiers",
+            serde_json::json!({"tiers": t.tiers}),
+        )
+        .await?;
+        Ok(t)
+    }
+
+    /// Moves clients whose lifetime spend now earns another tier, each move on the timeline.
+    pub(crate) async fn reassess_tiers(
+        &self,
+        brand: &Brand,
+        changed: &[(ClientId, Millis)],
+    ) -> AppResult<()> {
+        let tiers = TierThresholds {
+            tiers: self.repo.tier_thresholds(brand.id).await?,
+        };
+        if tiers.is_empty() {
+            return Ok(());
+        }
+        let mut latest: HashMap<ClientId, Millis> = HashMap::new();
+        for (c, at) in changed {
+            let e = latest.entry(*c).or_insert(*at);
+            *e = (*e).max(*at);
+        }
+        for (id, at) in latest {
+            let Some(client) = self.repo.client(brand.id, id).await? else {
+                continue;
+            };
+            if !tiers.governs(client.tier.as_deref()) {
+                continue;
+            }
+            let earned = tiers
+                .tier_for(client.lifetime_spend_minor)
+                .map(str::to_owned);
+            if earned == client.tier {
+                continue;
+            }
+            let up = match (&client.tier, &earned) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(from), Some(to)) => {
+                    let place = |t: &str| brand.tiers.iter().position(|b| b == t);
+                    place(to) > place(from)
+                }
+            };
+            self.repo
+                .update_client(
+                    brand.id,
+                    id,
+                    &ClientPatch {
+                        tier: Some(earned.clone()),
+                        ..Default::default()
+                    },
+                    None,
+                )
+                .await?;
+            self.repo
+                .add_interaction(
+                    brand.id,
+                    &NewInteraction {
+                        client_id: id,
+                        at,
+                        kind: "tier_change".into(),
+                        channel: None,
+                        detail: serde_json::json!({
+                            "from": client.tier,
+                            "to": earned,
+                            "direction": if up { "up" } else { "down" },
+                            "lifetime_spend_minor": client.lifetime_spend_minor,
+                            "currency": client.currency,
+                        }),
+                        reference: Some(format!(
+                            "tier:{}:{at}:{}",
+                            id.0,
+                            earned.as_deref().unwrap_or("-")
+                        )),
+                    },
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// Sets the brand's policy from the spec's policy file (absent keys take their defaults;
@@ -1026,6 +1215,7 @@ pub struct SalesOverview {
     pub unattributed: i64,
     pub disputes: Vec<Dispute>,
     pub policy: sales::Policy,
+    pub tiers: TierThresholds,
 }
 
 fn split_of(f: &MonthFigures) -> MonthSplit {
@@ -1130,6 +1320,9 @@ impl Salon {
             unattributed: figures.report.unattributed,
             disputes: self.list_disputes(actor, Some("open")).await?,
             policy: self.stored_policy(actor.brand.id).await?,
+            tiers: TierThresholds {
+                tiers: self.repo.tier_thresholds(actor.brand.id).await?,
+            },
         })
     }
 

@@ -384,6 +384,17 @@ pub struct NewPurchase {
     pub items: Vec<String>,
 }
 
+/// Money given back to a client for a return: lowers their lifetime spend.
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    pub at: Millis,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub order_id: String,
+    pub return_id: String,
+    pub items: Vec<String>,
+}
+
 /// The result of an import: how many rows created and updated clients.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportCounts {

@@ -27,7 +27,7 @@ pub use group::*;
 pub use ids::*;
 pub use org::*;
 pub use role::{Action, Role, Scope};
-pub use selling::{Dispute, DisputeStatus, NewShareLink, ShareLink};
+pub use selling::{Dispute, DisputeStatus, NewShareLink, ShareLink, TierThresholds};
 pub use values::*;
 
 /// Milliseconds since the Unix epoch (UTC): how every instant is stored.

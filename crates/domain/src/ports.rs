@@ -796,6 +796,17 @@ pub trait SalesStore: Send + Sync + 'static {
     async fn decisions(&self, brand: BrandId) -> RepoResult<Vec<sales::Decision>>;
     /// Moves with every write that can change a figure: cached reports compare it.
     async fn sales_generation(&self, brand: BrandId) -> RepoResult<i64>;
+    /// The brand's tier thresholds, lowest tier first.
+    async fn tier_thresholds(&self, brand: BrandId) -> RepoResult<Vec<(String, i64)>>;
+    /// Replaces the brand's tier thresholds.
+    async fn put_tier_thresholds(&self, brand: BrandId, tiers: &[(String, i64)]) -> RepoResult<()>;
+    /// Returns of known clients: their lifetime spend goes down, each return on the timeline
+    /// once.
+    async fn add_refunds(
+        &self,
+        brand: BrandId,
+        refunds: &[(ClientId, crate::NewRefund)],
+    ) -> RepoResult<()>;
     async fn create_share_link(&self, brand: BrandId, link: &NewShareLink)
     -> RepoResult<ShareLink>;
     /// A link by its code, whichever brand's it is (codes are unique in the installation).

@@ -291,6 +291,17 @@ enum SalesCommand {
         #[command(flatten)]
         store_args: StoreArgs,
     },
+    /// Loyalty tiers by lifetime spend: with --set, replace the thresholds (TIER=AMOUNT in
+    /// minor units of the brand's currency, comma-separated, e.g. "Silver=1000000,Gold=5000000");
+    /// without, print them. Clients move when their spend next changes.
+    Tiers {
+        #[arg(long)]
+        brand: String,
+        #[arg(long)]
+        set: Option<String>,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
     /// Make (or replace) the secret the e-commerce platform signs its order webhooks with;
     /// prints the webhook's path and the secret, once.
     Webhook {
@@ -499,6 +510,8 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "info,sqlx=warn,tantivy=warn".into()),
         )
         .with_target(false)
+        // Logs on stderr: stdout is what a command answers (`--format json` is piped).
+        .with_writer(std::io::stderr)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -1153,6 +1166,43 @@ async fn sales_command(command: SalesCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             println!("{}", policy.to_json());
+            Ok(())
+        }
+        SalesCommand::Tiers {
+            brand,
+            set,
+            store_args,
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            let mut actor = system_actor(&salon, &brand).await?;
+            actor.role = Role::Hq;
+            let tiers = match set {
+                Some(text) => {
+                    let mut tiers = Vec::new();
+                    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                        let (tier, amount) = part.split_once('=').ok_or_else(|| {
+                            anyhow::anyhow!("--set {part:?}: write TIER=AMOUNT (minor units)")
+                        })?;
+                        let amount: i64 = amount.trim().parse().map_err(|_| {
+                            anyhow::anyhow!(
+                                "--set {part:?}: {amount:?} is not a whole amount in minor units"
+                            )
+                        })?;
+                        tiers.push((tier.trim().to_owned(), amount));
+                    }
+                    salon
+                        .set_tier_thresholds(&actor, tiers)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?
+                }
+                None => salon
+                    .tier_thresholds(&actor)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            };
+            for (tier, min) in &tiers.tiers {
+                println!("{tier}\t{min}");
+            }
             Ok(())
         }
         SalesCommand::Webhook { brand, store_args } => {

@@ -11,6 +11,7 @@ mod event_sql;
 mod group_sql;
 pub mod pii;
 mod postgres;
+mod sales_bulk;
 mod sales_sql;
 mod sql;
 mod sqlite;
@@ -85,6 +86,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "sales",
         include_str!("../migrations/sqlite/0010_sales.sql"),
         include_str!("../migrations/postgres/0010_sales.sql"),
+    ),
+    (
+        12,
+        "sales keys",
+        include_str!("../migrations/sqlite/0012_sales_keys.sql"),
+        include_str!("../migrations/postgres/0012_sales_keys.sql"),
     ),
 ];
 

@@ -34,7 +34,7 @@ impl_channel_store!(PgRepo);
 impl_event_store!(PgRepo);
 impl_edge_store!(PgRepo);
 impl_group_store!(PgRepo);
-impl_sales_store!(PgRepo);
+impl_sales_store!(PgRepo, postgres);
 impl_conversation_store!(PgRepo, "SELECT pg_advisory_xact_lock($1)");
 impl_broadcast_store!(PgRepo, "SELECT pg_advisory_xact_lock($1)");
 

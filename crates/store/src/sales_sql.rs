@@ -5,6 +5,9 @@
 /// Rows a multi-row insert carries: well under SQLite's bound on parameters.
 pub(crate) const SALES_CHUNK: usize = 1_000;
 
+/// Rows of one bulk statement (bound as one value, see `sales_bulk`).
+pub(crate) const BULK_CHUNK: usize = 10_000;
+
 pub(crate) fn order_source(s: &str) -> domain::ports::RepoResult<sales::Source> {
     sales::Source::parse(s).ok_or_else(|| crate::corrupt("order source"))
 }
@@ -25,7 +28,7 @@ pub(crate) fn dispute_shares(
 }
 
 macro_rules! impl_sales_store {
-    ($Repo:ident) => {
+    ($Repo:ident, $bulk:ident) => {
         impl $Repo {
             async fn bump_sales(tx: &mut Tx<'_>, brand: BrandId) -> RepoResult<()> {
                 sqlx::query(
@@ -125,35 +128,25 @@ macro_rules! impl_sales_store {
         #[async_trait]
         impl SalesStore for $Repo {
             async fn put_orders(&self, brand: BrandId, orders: &[sales::Order]) -> RepoResult<Vec<String>> {
+                use $crate::sales_bulk::{self as bulk, $bulk as backend};
                 let now = now_millis();
                 let mut tx = self.write_tx().await.map_err(db)?;
                 let mut added: Vec<String> = Vec::new();
-                for chunk in orders.chunks($crate::sales_sql::SALES_CHUNK / 2) {
-                    let lines: Vec<String> = chunk
+                for chunk in orders.chunks($crate::sales_sql::BULK_CHUNK) {
+                    let refs = bulk::distinct(chunk.iter().filter_map(|o| o.client.as_deref()));
+                    let numbers = backend::number(&mut tx, brand, bulk::CLIENT, &refs).await?;
+                    let rows = chunk
                         .iter()
-                        .map(|o| serde_json::to_string(&o.lines).map_err(corrupt))
-                        .collect::<RepoResult<_>>()?;
-                    let mut q = Qb::new(
-                        "INSERT INTO sales_orders (brand_id, order_id, source, client_ref, store_code, placed_at, \
-                         currency, sold_by, lines, total, created_at) ",
-                    );
-                    q.push_values(chunk.iter().zip(&lines), |mut b, (o, lines)| {
-                        b.push_bind(brand.0)
-                            .push_bind(&o.order_id)
-                            .push_bind(o.source.as_str())
-                            .push_bind(&o.client)
-                            .push_bind(&o.store)
-                            .push_bind(o.placed_at)
-                            .push_bind(&o.currency)
-                            .push_bind(&o.sold_by)
-                            .push_bind(lines)
-                            .push_bind(o.total())
-                            .push_bind(now);
-                    });
-                    q.push(" ON CONFLICT (brand_id, order_id) DO NOTHING RETURNING order_id");
-                    for r in q.build().fetch_all(&mut *tx).await.map_err(db)? {
-                        added.push(r.try_get("order_id").map_err(db)?);
-                    }
+                        .map(|o| {
+                            Ok(bulk::OrderRow {
+                                order: o,
+                                client_no: o.client.as_ref().and_then(|c| numbers.get(c).copied()),
+                                lines: serde_json::to_string(&o.lines).map_err(corrupt)?,
+                                total: o.total(),
+                            })
+                        })
+                        .collect::<RepoResult<Vec<_>>>()?;
+                    added.extend(backend::insert_orders(&mut tx, brand, &rows, now).await?);
                 }
                 if !added.is_empty() {
                     Self::bump_sales(&mut tx, brand).await?;
@@ -204,20 +197,30 @@ macro_rules! impl_sales_store {
             }
 
             async fn put_touches(&self, brand: BrandId, touches: &[sales::Touch], origin: &str) -> RepoResult<u64> {
+                use $crate::sales_bulk::{self as bulk, $bulk as backend};
                 let mut tx = self.write_tx().await.map_err(db)?;
+                let mut rows = Vec::with_capacity(touches.len());
+                for chunk in touches.chunks($crate::sales_sql::BULK_CHUNK) {
+                    let clients = bulk::distinct(chunk.iter().map(|t| t.client.as_str()));
+                    let clients = backend::number(&mut tx, brand, bulk::CLIENT, &clients).await?;
+                    let associates = bulk::distinct(chunk.iter().map(|t| t.associate.as_str()));
+                    let associates = backend::number(&mut tx, brand, bulk::ASSOCIATE, &associates).await?;
+                    for t in chunk {
+                        rows.push(bulk::TouchRow {
+                            client: *clients.get(&t.client).ok_or_else(|| corrupt("touch client not numbered"))?,
+                            at: t.at,
+                            associate: *associates
+                                .get(&t.associate)
+                                .ok_or_else(|| corrupt("touch associate not numbered"))?,
+                            kind: bulk::kind_code(t.kind),
+                        });
+                    }
+                }
+                // In key order: each page of the table is visited once per transaction.
+                rows.sort_unstable();
                 let mut added = 0;
-                for chunk in touches.chunks($crate::sales_sql::SALES_CHUNK * 2) {
-                    let mut q = Qb::new("INSERT INTO sales_touches (brand_id, client_ref, at, associate, kind, origin) ");
-                    q.push_values(chunk, |mut b, t| {
-                        b.push_bind(brand.0)
-                            .push_bind(&t.client)
-                            .push_bind(t.at)
-                            .push_bind(&t.associate)
-                            .push_bind(t.kind.as_str())
-                            .push_bind(origin);
-                    });
-                    q.push(" ON CONFLICT (brand_id, client_ref, at, associate, kind) DO NOTHING");
-                    added += q.build().execute(&mut *tx).await.map_err(db)?.rows_affected();
+                for chunk in rows.chunks($crate::sales_sql::BULK_CHUNK) {
+                    added += backend::insert_touches(&mut tx, brand, chunk, origin).await?;
                 }
                 if added > 0 {
                     Self::bump_sales(&mut tx, brand).await?;
@@ -297,7 +300,9 @@ macro_rules! impl_sales_store {
 
             async fn orders_of_client(&self, brand: BrandId, client: &str, limit: u32) -> RepoResult<Vec<sales::Order>> {
                 let rows = sqlx::query(
-                    "SELECT * FROM sales_orders WHERE brand_id = $1 AND client_ref = $2 ORDER BY placed_at DESC, order_id LIMIT $3",
+                    "SELECT * FROM sales_orders WHERE brand_id = $1 AND client_no = \
+                     (SELECT id FROM sales_parties WHERE brand_id = $1 AND kind = 0 AND ref = $2) \
+                     ORDER BY placed_at DESC, order_id LIMIT $3",
                 )
                 .bind(brand.0)
                 .bind(client)
@@ -342,19 +347,17 @@ macro_rules! impl_sales_store {
                 after: Millis,
                 until: Millis,
             ) -> RepoResult<Vec<sales::Touch>> {
+                use $crate::sales_bulk::{self as bulk, $bulk as backend};
+                let mut conn = self.pool.acquire().await.map_err(db)?;
                 let mut out = Vec::new();
-                for chunk in clients.chunks(BATCH) {
-                    let mut q = Qb::new("SELECT client_ref, at, associate, kind FROM sales_touches WHERE brand_id = ");
-                    q.push_bind(brand.0).push(" AND client_ref IN (");
-                    Self::push_list(&mut q, chunk);
-                    q.push(" AND at > ").push_bind(after).push(" AND at <= ").push_bind(until);
-                    for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
-                        let kind: String = r.try_get("kind").map_err(db)?;
+                for chunk in clients.chunks($crate::sales_sql::BULK_CHUNK * 4) {
+                    let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                    for (client, at, associate, kind) in backend::touches_of(&mut conn, brand, &refs, after, until).await? {
                         out.push(sales::Touch {
-                            client: r.try_get("client_ref").map_err(db)?,
-                            at: r.try_get("at").map_err(db)?,
-                            associate: r.try_get("associate").map_err(db)?,
-                            kind: sales::TouchKind::parse(&kind).ok_or_else(|| corrupt("touch kind"))?,
+                            client,
+                            at,
+                            associate,
+                            kind: bulk::kind_of(kind).ok_or_else(|| corrupt("touch kind"))?,
                         });
                     }
                 }
@@ -362,11 +365,14 @@ macro_rules! impl_sales_store {
             }
 
             async fn count_touches(&self, brand: BrandId) -> RepoResult<i64> {
-                sqlx::query_scalar("SELECT COUNT(*) FROM sales_touches WHERE brand_id = $1")
-                    .bind(brand.0)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(db)
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM sales_parties c JOIN sales_touch_log t ON t.client_no = c.id \
+                     WHERE c.brand_id = $1 AND c.kind = 0",
+                )
+                .bind(brand.0)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)
             }
 
             async fn book_history(&self, brand: BrandId, clients: &[String]) -> RepoResult<Vec<(String, sales::Assignment)>> {
@@ -541,6 +547,74 @@ macro_rules! impl_sales_store {
                     .await
                     .map_err(db)?;
                 Ok(g.unwrap_or(0))
+            }
+
+            async fn tier_thresholds(&self, brand: BrandId) -> RepoResult<Vec<(String, i64)>> {
+                let rows = sqlx::query("SELECT tier, min_spend FROM tier_thresholds WHERE brand_id = $1 ORDER BY min_spend, tier")
+                    .bind(brand.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db)?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("tier").map_err(db)?, r.try_get("min_spend").map_err(db)?)))
+                    .collect()
+            }
+
+            async fn put_tier_thresholds(&self, brand: BrandId, tiers: &[(String, i64)]) -> RepoResult<()> {
+                let mut tx = self.write_tx().await.map_err(db)?;
+                sqlx::query("DELETE FROM tier_thresholds WHERE brand_id = $1")
+                    .bind(brand.0)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                for (tier, min) in tiers {
+                    sqlx::query("INSERT INTO tier_thresholds (brand_id, tier, min_spend) VALUES ($1, $2, $3)")
+                        .bind(brand.0)
+                        .bind(tier)
+                        .bind(*min)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)
+            }
+
+            async fn add_refunds(&self, brand: BrandId, refunds: &[(ClientId, NewRefund)]) -> RepoResult<()> {
+                let mut tx = self.write_tx().await.map_err(db)?;
+                for (client, r) in refunds {
+                    Self::client_exists(&mut tx, brand, *client).await?;
+                    // The timeline entry is the return's, once: a return seen again changes nothing.
+                    let new = sqlx::query(
+                        "INSERT INTO interactions (brand_id, client_id, at, kind, channel, detail, ref) \
+                         VALUES ($1, $2, $3, 'return', 'store', $4, $5) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(brand.0)
+                    .bind(client.0)
+                    .bind(r.at)
+                    .bind(
+                        serde_json::json!({"amount_minor": r.amount_minor, "currency": r.currency,
+                            "order_id": r.order_id, "items": r.items})
+                        .to_string(),
+                    )
+                    .bind(format!("return:{}", r.return_id))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .rows_affected()
+                        == 1;
+                    if new {
+                        sqlx::query(
+                            "UPDATE clients SET lifetime_spend_minor = lifetime_spend_minor - $1 WHERE brand_id = $2 AND id = $3",
+                        )
+                        .bind(r.amount_minor)
+                        .bind(brand.0)
+                        .bind(client.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    }
+                }
+                tx.commit().await.map_err(db)
             }
 
             async fn create_share_link(&self, brand: BrandId, l: &NewShareLink) -> RepoResult<ShareLink> {

@@ -3460,3 +3460,128 @@ async fn rate_counters_count_in_fixed_windows() {
         }
     }
 }
+
+#[tokio::test]
+async fn touches_in_bulk_tier_thresholds_and_refunds() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let n = db.name;
+        let b = brand(r, "maison").await.id;
+        let rival = brand(r, "rival").await.id;
+
+        // More touches than one statement carries, with repeats across statements and the same
+        // CRM ids in another brand: each held once, each brand its own.
+        let touch = |i: usize, who: &str| sales::Touch {
+            client: format!("C{:05}", i % 7_000),
+            at: 1_767_225_600_000 + (i as i64 % 9_000) * 60_000,
+            associate: who.into(),
+            kind: sales::TouchKind::ALL[i % 5],
+        };
+        let many: Vec<sales::Touch> = (0..25_000)
+            .map(|i| {
+                touch(
+                    i,
+                    if i % 2 == 0 {
+                        "a@m.example"
+                    } else {
+                        "b@m.example"
+                    },
+                )
+            })
+            .collect();
+        let distinct: std::collections::HashSet<_> = many
+            .iter()
+            .map(|t| (t.client.clone(), t.at, t.associate.clone(), t.kind))
+            .collect();
+        assert_eq!(
+            r.put_touches(b, &many, "import").await.expect("many"),
+            distinct.len() as u64,
+            "{n}"
+        );
+        assert_eq!(
+            r.put_touches(b, &many, "import").await.expect("again"),
+            0,
+            "{n}"
+        );
+        assert_eq!(
+            r.put_touches(rival, &many[..10], "import")
+                .await
+                .expect("rival"),
+            10,
+            "{n}"
+        );
+        assert_eq!(
+            r.count_touches(b).await.expect("count"),
+            distinct.len() as i64,
+            "{n}"
+        );
+        let clients: Vec<String> = (0..7_000).map(|i| format!("C{i:05}")).collect();
+        let mut got = r
+            .touches_of_clients(b, &clients, 0, i64::MAX)
+            .await
+            .expect("all");
+        got.sort_by(|x, y| (&x.client, x.at, &x.associate).cmp(&(&y.client, y.at, &y.associate)));
+        assert_eq!(got.len(), distinct.len(), "{n}");
+        assert!(
+            got.iter().all(|t| distinct.contains(&(
+                t.client.clone(),
+                t.at,
+                t.associate.clone(),
+                t.kind
+            ))),
+            "{n}: every touch reads back as it was"
+        );
+        assert_eq!(
+            r.touches_of_clients(rival, &clients, 0, i64::MAX)
+                .await
+                .expect("rival")
+                .len(),
+            10,
+            "{n}"
+        );
+
+        // Tier thresholds: replaced whole.
+        r.put_tier_thresholds(b, &[("Silver".into(), 100), ("Gold".into(), 500)])
+            .await
+            .expect("tiers");
+        r.put_tier_thresholds(b, &[("Gold".into(), 700)])
+            .await
+            .expect("tiers again");
+        assert_eq!(
+            r.tier_thresholds(b).await.expect("read"),
+            vec![("Gold".to_owned(), 700)],
+            "{n}"
+        );
+        assert!(r.tier_thresholds(rival).await.expect("rival").is_empty());
+
+        // Refunds lower the lifetime spend once per return, with a timeline entry.
+        let mut c = client("Ana", "Lee", "CRM-R");
+        c.lifetime_spend_minor = 1_000;
+        let id = r.create_client(b, &c, None).await.expect("client");
+        let refund = NewRefund {
+            at: 1_767_225_600_000,
+            amount_minor: 300,
+            currency: "CNY".into(),
+            order_id: "O1".into(),
+            return_id: "R1".into(),
+            items: vec!["BAG".into()],
+        };
+        for _ in 0..2 {
+            r.add_refunds(b, &[(id, refund.clone())])
+                .await
+                .expect("refund");
+        }
+        let got = r.client(b, id).await.expect("q").expect("client");
+        assert_eq!(got.lifetime_spend_minor, 700, "{n}");
+        let timeline = r.timeline(b, id, 10).await.expect("timeline");
+        assert_eq!(
+            timeline.iter().filter(|e| e.kind == "return").count(),
+            1,
+            "{n}"
+        );
+        assert!(
+            r.add_refunds(rival, &[(id, refund)]).await.is_err(),
+            "{n}: another brand's client is refused"
+        );
+    }
+}

@@ -389,3 +389,165 @@ async fn a_share_link_opened_by_its_client_is_a_touch_and_an_unknown_code_is_not
     assert_eq!(s, StatusCode::OK);
     assert!(text.contains(r#""opens":1"#), "{text}");
 }
+
+#[tokio::test]
+async fn orders_and_returns_move_a_client_between_tiers_on_the_timeline() {
+    let app = spawn(20).await;
+    let hq = app.token(Role::Hq, None).await;
+    let id = app.client_of("li.na").await;
+    let before = app
+        .salon
+        .repo
+        .client(app.brand.id, id)
+        .await
+        .expect("q")
+        .expect("client");
+    let crm = before
+        .identities
+        .iter()
+        .find(|i| i.kind == domain::IdentityKind::Crm)
+        .expect("a CRM id")
+        .value
+        .clone();
+    let tiers = app.brand.tiers.clone();
+    assert!(tiers.len() >= 3, "{tiers:?}");
+    app.salon
+        .repo
+        .update_client(
+            app.brand.id,
+            id,
+            &domain::ClientPatch {
+                tier: Some(Some(tiers[0].clone())),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .expect("start in the first tier");
+    // Every tier just above today's spend, a million minor units apart.
+    let base = before.lifetime_spend_minor + 1;
+    let body = serde_json::json!({"tiers": tiers.iter().enumerate()
+        .map(|(i, t)| serde_json::json!({"tier": t, "min_spend": base + i as i64 * 1_000_000}))
+        .collect::<Vec<_>>()});
+    let (status, text) = app
+        .call(
+            "PUT",
+            "/api/v1/sales/tiers",
+            Some(&hq),
+            Some(("application/json", body.to_string())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    // An associate may read them, not set them; a tier the brand lacks is named.
+    let sa = app.token(Role::Associate, Some("li.na")).await;
+    let (status, _) = app
+        .call(
+            "PUT",
+            "/api/v1/sales/tiers",
+            Some(&sa),
+            Some(("application/json", body.to_string())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, text) = app
+        .call(
+            "PUT",
+            "/api/v1/sales/tiers",
+            Some(&hq),
+            Some((
+                "application/json",
+                r#"{"tiers":[{"tier":"Bronze","min_spend":1}]}"#.into(),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(text.contains("Bronze"), "{text}");
+
+    let (status, text) = app
+        .call(
+            "POST",
+            "/api/v1/orders",
+            Some(&hq),
+            Some((
+                "application/json",
+                order("TIER-1", &crm, "2026-03-03T10:00:00+08:00", 2_000_000),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let c = app
+        .salon
+        .repo
+        .client(app.brand.id, id)
+        .await
+        .expect("q")
+        .expect("client");
+    assert_eq!(
+        c.lifetime_spend_minor,
+        before.lifetime_spend_minor + 2_000_000
+    );
+    assert_eq!(
+        c.tier.as_deref(),
+        Some(tiers[1].as_str()),
+        "up to the second tier"
+    );
+
+    let ret = r#"{"return_id":"TIER-R1","order_id":"TIER-1","line":1,"qty":1,"amount":1500000,"at":"2026-03-05T10:00:00+08:00"}"#;
+    for _ in 0..2 {
+        let (status, text) = app
+            .call(
+                "POST",
+                "/api/v1/returns",
+                Some(&hq),
+                Some(("application/json", ret.into())),
+            )
+            .await;
+        assert!(status.is_success(), "{text}");
+    }
+    let c = app
+        .salon
+        .repo
+        .client(app.brand.id, id)
+        .await
+        .expect("q")
+        .expect("client");
+    assert_eq!(
+        c.lifetime_spend_minor,
+        before.lifetime_spend_minor + 500_000,
+        "a return lowers the spend, once however often it is sent"
+    );
+    assert_eq!(
+        c.tier.as_deref(),
+        Some(tiers[0].as_str()),
+        "down to the first"
+    );
+    let timeline = app
+        .salon
+        .repo
+        .timeline(app.brand.id, id, 50)
+        .await
+        .expect("timeline");
+    let moves: Vec<(String, String)> = timeline
+        .iter()
+        .filter(|e| e.kind == "tier_change")
+        .map(|e| {
+            (
+                e.detail["to"].as_str().unwrap_or("").to_owned(),
+                e.detail["direction"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        moves.contains(&(tiers[1].clone(), "up".into())),
+        "{moves:?}"
+    );
+    assert!(
+        moves.contains(&(tiers[0].clone(), "down".into())),
+        "{moves:?}"
+    );
+    assert_eq!(
+        timeline.iter().filter(|e| e.kind == "return").count(),
+        1,
+        "the return is on the timeline once"
+    );
+}

@@ -823,6 +823,24 @@ pub fn routes() -> Vec<ApiRoute> {
             "Set the policy from the spec's policy file (absent keys take their defaults; the targets it names are set)"
         ),
         route!(
+            get,
+            GET,
+            "/sales/tiers",
+            "getTierThresholds",
+            ReadSales,
+            sales::get_tiers,
+            "The lifetime spend (minor units of the brand's currency) each loyalty tier asks for"
+        ),
+        route!(
+            put,
+            PUT,
+            "/sales/tiers",
+            "putTierThresholds",
+            ManageSalesPolicy,
+            sales::put_tiers,
+            "Replace the tier thresholds: {\"tiers\": [{\"tier\", \"min_spend\"}]}; clients move (on their timeline) when their spend next changes"
+        ),
+        route!(
             put,
             PUT,
             "/sales/targets",

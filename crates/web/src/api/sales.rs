@@ -149,6 +149,41 @@ pub async fn put_policy(
     Ok(Json(s.salon.set_sales_policy(&a, text).await?.to_json()))
 }
 
+fn tiers_json(t: &domain::TierThresholds) -> Value {
+    serde_json::json!({
+        "tiers": t.tiers.iter().map(|(tier, min)| serde_json::json!({"tier": tier, "min_spend": min})).collect::<Vec<_>>()
+    })
+}
+
+pub async fn get_tiers(State(s): State<AppState>, Caller(a): Caller) -> ApiResult<Json<Value>> {
+    Ok(Json(tiers_json(&s.salon.tier_thresholds(&a).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TiersInput {
+    pub tiers: Vec<TierInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierInput {
+    pub tier: String,
+    pub min_spend: i64,
+}
+
+pub async fn put_tiers(
+    State(s): State<AppState>,
+    Caller(a): Caller,
+    b: Result<Json<TiersInput>, JsonRejection>,
+) -> ApiResult<Json<Value>> {
+    let Json(t) = b.map_err(|e| ApiError(AppError::invalid("body", e.body_text())))?;
+    let rows = t.tiers.into_iter().map(|x| (x.tier, x.min_spend)).collect();
+    Ok(Json(tiers_json(
+        &s.salon.set_tier_thresholds(&a, rows).await?,
+    )))
+}
+
 #[derive(Deserialize)]
 pub struct TargetsInput {
     pub month: String,

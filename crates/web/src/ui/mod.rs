@@ -93,6 +93,7 @@ pub fn router(_state: AppState) -> Router<AppState> {
         .route("/sales/disputes/{id}", post(sales::decide_dispute))
         .route("/sales/targets", post(sales::save_targets))
         .route("/sales/policy", post(sales::save_policy))
+        .route("/sales/tiers", post(sales::save_tiers))
         .route("/sales/statements.csv", get(sales::statements_csv))
         .route("/sales/chart.csv", get(sales::chart_csv))
         .route("/inbox", get(conversations::inbox))

@@ -736,6 +736,41 @@ fn profile_view(p: &ClientProfile, t: &Tr, tz: &str, names: &dyn Fn(i64) -> Stri
                             .unwrap_or_default()
                     ),
                 ),
+                "return" => (
+                    t.ev_return.to_owned(),
+                    format!(
+                        "{} — {}",
+                        money(
+                            d["amount_minor"].as_i64().unwrap_or_default(),
+                            d["currency"].as_str()
+                        ),
+                        d["items"]
+                            .as_array()
+                            .map(|i| i
+                                .iter()
+                                .filter_map(|x| x.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "))
+                            .unwrap_or_default()
+                    ),
+                ),
+                "tier_change" => (
+                    if d["direction"] == "up" {
+                        t.ev_tier_up
+                    } else {
+                        t.ev_tier_down
+                    }
+                    .to_owned(),
+                    format!(
+                        "{} → {} · {}",
+                        d["from"].as_str().unwrap_or("—"),
+                        d["to"].as_str().unwrap_or("—"),
+                        money(
+                            d["lifetime_spend_minor"].as_i64().unwrap_or_default(),
+                            d["currency"].as_str()
+                        )
+                    ),
+                ),
                 "note" => (
                     t.ev_note.to_owned(),
                     d["author_id"].as_i64().map(names).unwrap_or_default(),

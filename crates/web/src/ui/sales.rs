@@ -68,6 +68,9 @@ pub struct Words {
     pub policy: &'static str,
     pub policy_help: &'static str,
     pub save_policy: &'static str,
+    pub tiers: &'static str,
+    pub tiers_help: &'static str,
+    pub save_tiers: &'static str,
     pub export: &'static str,
     pub csv: &'static str,
     pub raised_by: &'static str,
@@ -135,6 +138,9 @@ pub const EN: Words = Words {
     policy: "Attribution and commission policy",
     policy_help: "The policy file of the attribution rules: model last_touch or split, windows in days per touch kind, book_credit, base_rate and bonus_rate as decimals.",
     save_policy: "Save policy",
+    tiers: "Tiers by lifetime spend",
+    tiers_help: "One tier per line: its name, a comma, the lifetime spend (net of returns) it asks for. Clients move when their spend next changes; the move is on their timeline. The brand's tiers:",
+    save_tiers: "Save tiers",
     export: "Statements for payroll (CSV)",
     csv: "CSV",
     raised_by: "Raised by",
@@ -208,6 +214,9 @@ pub const ZH: Words = Words {
     policy: "归属与佣金规则",
     policy_help: "归属规则文件：模型 last_touch 或 split，各类接触的有效天数，book_credit，base_rate 和 bonus_rate（小数）。",
     save_policy: "保存规则",
+    tiers: "按累计消费划分的会员等级",
+    tiers_help: "每行一个等级：等级名称、逗号、所需的累计消费（扣除退货）。客户的消费下次变化时调整等级，并记录在时间线上。品牌的等级：",
+    save_tiers: "保存等级",
     export: "薪资结算明细（CSV）",
     csv: "CSV",
     raised_by: "申诉人",
@@ -342,6 +351,8 @@ struct OverviewPage {
     disputes: Vec<DisputeRow>,
     is_hq: bool,
     policy: String,
+    tiers: String,
+    brand_tiers: String,
     errors: Vec<String>,
     saved: bool,
 }
@@ -596,6 +607,13 @@ async fn overview_page(
         disputes: dispute_rows(w, &o.disputes, &names, tz),
         is_hq: v.actor.role == Role::Hq,
         policy: serde_json::to_string_pretty(&o.policy.to_json()).unwrap_or_default(),
+        tiers: o
+            .tiers
+            .tiers
+            .iter()
+            .map(|(t, m)| format!("{t}, {}.{:02}\n", m / 100, m % 100))
+            .collect(),
+        brand_tiers: v.actor.brand.tiers.join(", "),
         errors,
         saved,
     };
@@ -768,6 +786,51 @@ pub async fn save_targets(
         rows.push((who.trim().to_owned(), minor));
     }
     match state.salon.set_targets(&v.actor, &i.month, &rows).await {
+        Ok(_) => Ok(saved_month(&i.month)),
+        Err(e) => back(&state, &v, &i.month, e).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TiersForm {
+    pub month: String,
+    pub tiers: String,
+}
+
+/// Tier thresholds from lines of "tier, amount" (major units).
+pub async fn save_tiers(
+    State(state): State<AppState>,
+    v: Viewer,
+    Form(f): Form<WithCsrf<TiersForm>>,
+) -> PageResult {
+    v.check_csrf(&f.csrf)?;
+    let i = f.input;
+    let mut rows = Vec::new();
+    for (n, line) in i
+        .tiers
+        .lines()
+        .map(str::trim)
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+    {
+        let parsed = line
+            .split_once([',', ';', '\t'])
+            .and_then(|(t, a)| Some((t.trim().to_owned(), amount_minor(a.trim())?)));
+        let Some(row) = parsed else {
+            return back(
+                &state,
+                &v,
+                &i.month,
+                AppError::invalid(
+                    &format!("line {}", n + 1),
+                    "write a tier, a comma, then an amount such as 50000.00",
+                ),
+            )
+            .await;
+        };
+        rows.push(row);
+    }
+    match state.salon.set_tier_thresholds(&v.actor, rows).await {
         Ok(_) => Ok(saved_month(&i.month)),
         Err(e) => back(&state, &v, &i.month, e).await,
     }

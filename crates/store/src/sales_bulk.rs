@@ -1,0 +1,361 @@
+//! The sales tables at a brand's scale (millions of orders, tens of millions of touches): rows
+//! travel in one bound value per statement (a JSON array on SQLite, typed arrays on PostgreSQL)
+//! instead of one bound parameter per field, and clients and associates are numbered once
+//! (`sales_parties`) so that the touch table is keyed by integers.
+//!
+//! Each backend has its own module because the way a batch is bound differs; the statements
+//! are otherwise the same. On SQLite, `CROSS JOIN` fixes the join order: the planner knows
+//! nothing of a `json_each` list's length and would otherwise scan the parties for each element.
+
+use std::collections::HashMap;
+
+use domain::BrandId;
+
+/// `sales_parties.kind` of a client (named by CRM id).
+pub(crate) const CLIENT: i64 = 0;
+/// `sales_parties.kind` of an associate (named by e-mail).
+pub(crate) const ASSOCIATE: i64 = 1;
+
+/// A touch kind as stored: its place in the spec's tie order.
+pub(crate) fn kind_code(k: sales::TouchKind) -> i64 {
+    k.index() as i64
+}
+
+pub(crate) fn kind_of(code: i64) -> Option<sales::TouchKind> {
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| sales::TouchKind::ALL.get(i).copied())
+}
+
+/// A touch with its parties numbered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct TouchRow {
+    pub client: i64,
+    pub at: i64,
+    pub associate: i64,
+    pub kind: i64,
+}
+
+/// An order ready to store: its client's number and its lines as JSON.
+pub(crate) struct OrderRow<'a> {
+    pub order: &'a sales::Order,
+    pub client_no: Option<i64>,
+    pub lines: String,
+    pub total: i64,
+}
+
+/// The distinct values of an iterator, in first-seen order.
+pub(crate) fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    values.filter(|v| seen.insert(*v)).collect()
+}
+
+pub(crate) type Numbers = HashMap<String, i64>;
+
+pub(crate) mod sqlite {
+    use super::*;
+    use crate::db;
+    use domain::ports::RepoResult;
+    use sqlx::{Row as _, SqliteConnection};
+
+    fn json<T: serde::Serialize>(v: &T) -> RepoResult<String> {
+        serde_json::to_string(v).map_err(crate::corrupt)
+    }
+
+    /// The numbers of these parties, numbering those not seen before.
+    pub(crate) async fn number(
+        conn: &mut SqliteConnection,
+        brand: BrandId,
+        kind: i64,
+        refs: &[&str],
+    ) -> RepoResult<Numbers> {
+        if refs.is_empty() {
+            return Ok(Numbers::new());
+        }
+        let list = json(&refs)?;
+        sqlx::query(
+            "INSERT INTO sales_parties (brand_id, kind, ref) SELECT $1, $2, value FROM json_each($3) \
+             WHERE true ON CONFLICT (brand_id, kind, ref) DO NOTHING",
+        )
+        .bind(brand.0)
+        .bind(kind)
+        .bind(&list)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+        numbers_of(conn, brand, kind, &list).await
+    }
+
+    async fn numbers_of(
+        conn: &mut SqliteConnection,
+        brand: BrandId,
+        kind: i64,
+        list: &str,
+    ) -> RepoResult<Numbers> {
+        let rows = sqlx::query(
+            "SELECT p.ref, p.id FROM json_each($3) j \
+             CROSS JOIN sales_parties p ON p.brand_id = $1 AND p.kind = $2 AND p.ref = j.value",
+        )
+        .bind(brand.0)
+        .bind(kind)
+        .bind(list)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))
+            .collect()
+    }
+
+    /// Stores the touches not held yet; how many were new.
+    pub(crate) async fn insert_touches(
+        conn: &mut SqliteConnection,
+        brand: BrandId,
+        rows: &[TouchRow],
+        origin: &str,
+    ) -> RepoResult<u64> {
+        let list: Vec<[i64; 4]> = rows
+            .iter()
+            .map(|t| [t.client, t.at, t.associate, t.kind])
+            .collect();
+        Ok(sqlx::query(
+            "INSERT INTO sales_touch_log (brand_id, client_no, at, associate_no, kind, origin) \
+             SELECT $1, value->>0, value->>1, value->>2, value->>3, $2 FROM json_each($3) \
+             WHERE true ON CONFLICT DO NOTHING",
+        )
+        .bind(brand.0)
+        .bind(origin)
+        .bind(json(&list)?)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?
+        .rows_affected())
+    }
+
+    /// Stores the orders not held yet; the ids of those that were new.
+    pub(crate) async fn insert_orders(
+        conn: &mut SqliteConnection,
+        brand: BrandId,
+        rows: &[OrderRow<'_>],
+        now: i64,
+    ) -> RepoResult<Vec<String>> {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                let o = r.order;
+                serde_json::json!([
+                    o.order_id,
+                    o.source.as_str(),
+                    o.client,
+                    r.client_no,
+                    o.store,
+                    o.placed_at,
+                    o.currency,
+                    o.sold_by,
+                    r.lines,
+                    r.total
+                ])
+            })
+            .collect();
+        let rows = sqlx::query(
+            "INSERT INTO sales_orders (brand_id, order_id, source, client_ref, client_no, store_code, \
+             placed_at, currency, sold_by, lines, total, created_at) \
+             SELECT $1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
+             value->>7, value->>8, value->>9, $2 FROM json_each($3) \
+             WHERE true ON CONFLICT (brand_id, order_id) DO NOTHING RETURNING order_id",
+        )
+        .bind(brand.0)
+        .bind(now)
+        .bind(json(&list)?)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        rows.iter().map(|r| r.try_get(0).map_err(db)).collect()
+    }
+
+    /// The touches of these clients in `(after, until]`: (client, at, associate, kind code).
+    pub(crate) async fn touches_of(
+        conn: &mut SqliteConnection,
+        brand: BrandId,
+        clients: &[&str],
+        after: i64,
+        until: i64,
+    ) -> RepoResult<Vec<(String, i64, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT c.ref, t.at, a.ref, t.kind FROM json_each($2) j \
+             CROSS JOIN sales_parties c ON c.brand_id = $1 AND c.kind = 0 AND c.ref = j.value \
+             CROSS JOIN sales_touch_log t ON t.client_no = c.id AND t.at > $3 AND t.at <= $4 \
+             CROSS JOIN sales_parties a ON a.id = t.associate_no",
+        )
+        .bind(brand.0)
+        .bind(json(&clients)?)
+        .bind(after)
+        .bind(until)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(db)?,
+                    r.try_get(1).map_err(db)?,
+                    r.try_get(2).map_err(db)?,
+                    r.try_get(3).map_err(db)?,
+                ))
+            })
+            .collect()
+    }
+}
+
+pub(crate) mod postgres {
+    use super::*;
+    use crate::db;
+    use domain::ports::RepoResult;
+    use sqlx::{PgConnection, Row as _};
+
+    pub(crate) async fn number(
+        conn: &mut PgConnection,
+        brand: BrandId,
+        kind: i64,
+        refs: &[&str],
+    ) -> RepoResult<Numbers> {
+        if refs.is_empty() {
+            return Ok(Numbers::new());
+        }
+        sqlx::query(
+            "INSERT INTO sales_parties (brand_id, kind, ref) SELECT $1, $2, r FROM unnest($3::text[]) r \
+             ON CONFLICT (brand_id, kind, ref) DO NOTHING",
+        )
+        .bind(brand.0)
+        .bind(kind)
+        .bind(refs)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+        numbers(conn, brand, kind, refs).await
+    }
+
+    async fn numbers(
+        conn: &mut PgConnection,
+        brand: BrandId,
+        kind: i64,
+        refs: &[&str],
+    ) -> RepoResult<Numbers> {
+        if refs.is_empty() {
+            return Ok(Numbers::new());
+        }
+        let rows = sqlx::query(
+            "SELECT ref, id FROM sales_parties WHERE brand_id = $1 AND kind = $2 AND ref = ANY($3::text[])",
+        )
+        .bind(brand.0)
+        .bind(kind)
+        .bind(refs)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))
+            .collect()
+    }
+
+    pub(crate) async fn insert_touches(
+        conn: &mut PgConnection,
+        brand: BrandId,
+        rows: &[TouchRow],
+        origin: &str,
+    ) -> RepoResult<u64> {
+        let clients: Vec<i64> = rows.iter().map(|t| t.client).collect();
+        let ats: Vec<i64> = rows.iter().map(|t| t.at).collect();
+        let associates: Vec<i64> = rows.iter().map(|t| t.associate).collect();
+        let kinds: Vec<i64> = rows.iter().map(|t| t.kind).collect();
+        Ok(sqlx::query(
+            "INSERT INTO sales_touch_log (brand_id, client_no, at, associate_no, kind, origin) \
+             SELECT $1, c, t, a, k, $2 FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) AS u(c, t, a, k) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(brand.0)
+        .bind(origin)
+        .bind(&clients)
+        .bind(&ats)
+        .bind(&associates)
+        .bind(&kinds)
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?
+        .rows_affected())
+    }
+
+    pub(crate) async fn insert_orders(
+        conn: &mut PgConnection,
+        brand: BrandId,
+        rows: &[OrderRow<'_>],
+        now: i64,
+    ) -> RepoResult<Vec<String>> {
+        let ids: Vec<&str> = rows.iter().map(|r| r.order.order_id.as_str()).collect();
+        let sources: Vec<&str> = rows.iter().map(|r| r.order.source.as_str()).collect();
+        let clients: Vec<Option<&str>> = rows.iter().map(|r| r.order.client.as_deref()).collect();
+        let numbers: Vec<Option<i64>> = rows.iter().map(|r| r.client_no).collect();
+        let stores: Vec<Option<&str>> = rows.iter().map(|r| r.order.store.as_deref()).collect();
+        let placed: Vec<i64> = rows.iter().map(|r| r.order.placed_at).collect();
+        let currencies: Vec<&str> = rows.iter().map(|r| r.order.currency.as_str()).collect();
+        let sellers: Vec<Option<&str>> = rows.iter().map(|r| r.order.sold_by.as_deref()).collect();
+        let lines: Vec<&str> = rows.iter().map(|r| r.lines.as_str()).collect();
+        let totals: Vec<i64> = rows.iter().map(|r| r.total).collect();
+        let rows = sqlx::query(
+            "INSERT INTO sales_orders (brand_id, order_id, source, client_ref, client_no, store_code, \
+             placed_at, currency, sold_by, lines, total, created_at) \
+             SELECT $1, o, s, c, n, st, p, cu, sb, l, t, $2 FROM unnest($3::text[], $4::text[], $5::text[], \
+             $6::bigint[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[]) \
+             AS u(o, s, c, n, st, p, cu, sb, l, t) \
+             ON CONFLICT (brand_id, order_id) DO NOTHING RETURNING order_id",
+        )
+        .bind(brand.0)
+        .bind(now)
+        .bind(&ids)
+        .bind(&sources)
+        .bind(&clients)
+        .bind(&numbers)
+        .bind(&stores)
+        .bind(&placed)
+        .bind(&currencies)
+        .bind(&sellers)
+        .bind(&lines)
+        .bind(&totals)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        rows.iter().map(|r| r.try_get(0).map_err(db)).collect()
+    }
+
+    pub(crate) async fn touches_of(
+        conn: &mut PgConnection,
+        brand: BrandId,
+        clients: &[&str],
+        after: i64,
+        until: i64,
+    ) -> RepoResult<Vec<(String, i64, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT c.ref, t.at, a.ref, t.kind::bigint FROM sales_parties c \
+             JOIN sales_touch_log t ON t.client_no = c.id AND t.at > $3 AND t.at <= $4 \
+             JOIN sales_parties a ON a.id = t.associate_no \
+             WHERE c.brand_id = $1 AND c.kind = 0 AND c.ref = ANY($2::text[])",
+        )
+        .bind(brand.0)
+        .bind(clients)
+        .bind(after)
+        .bind(until)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0).map_err(db)?,
+                    r.try_get(1).map_err(db)?,
+                    r.try_get(2).map_err(db)?,
+                    r.try_get(3).map_err(db)?,
+                ))
+            })
+            .collect()
+    }
+}
