@@ -733,6 +733,17 @@ impl Salon {
     ) -> AppResult<CatalogueImport> {
         actor.require(Action::SetStock)?;
         let levels = parse_stock(format, bytes, now_millis())?;
+        self.set_stock(actor, levels).await
+    }
+
+    /// Sets stock levels given as `(line, level)`: every SKU and store checked first (a store
+    /// manager may set their store's only), then stored in one transaction.
+    pub async fn set_stock(
+        &self,
+        actor: &Actor,
+        levels: Vec<(u64, StockLevel)>,
+    ) -> AppResult<CatalogueImport> {
+        actor.require(Action::SetStock)?;
         let brand = actor.brand.id;
         let stores: HashMap<String, StoreId> = self
             .repo
