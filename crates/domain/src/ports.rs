@@ -828,6 +828,8 @@ pub struct ProductFilter {
     pub skus: Option<Vec<String>>,
     pub category: Option<String>,
     pub active: Option<bool>,
+    /// Only SKUs after this one (the previous page's last).
+    pub after: Option<String>,
     /// At most this many (1..=1000), ordered by SKU.
     pub limit: u32,
 }

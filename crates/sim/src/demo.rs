@@ -456,66 +456,6 @@ fn ascii(s: &str) -> String {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn same_seed_same_brand() {
-        let a = clients(7, 200);
-        let b = clients(7, 200);
-        assert_eq!(
-            a.iter().map(|c| &c.phone).collect::<Vec<_>>(),
-            b.iter().map(|c| &c.phone).collect::<Vec<_>>()
-        );
-        assert_ne!(
-            clients(8, 5)
-                .iter()
-                .map(|c| c.phone.clone())
-                .collect::<Vec<_>>(),
-            a[..5].iter().map(|c| c.phone.clone()).collect::<Vec<_>>()
-        );
-    }
-
-    #[test]
-    fn staff_cover_every_role_and_store() {
-        let s = staff();
-        assert_eq!(s.len(), 15);
-        for r in Role::ALL {
-            assert!(s.iter().any(|x| x.role == r), "{r}");
-        }
-        for st in &STORES {
-            assert!(
-                s.iter()
-                    .any(|x| x.store == Some(st.code) && x.role == Role::StoreManager)
-            );
-        }
-    }
-
-    #[test]
-    fn clients_are_valid_and_varied() {
-        let cs = clients(1, 1_000);
-        assert!(
-            cs.iter().any(|c| c.chinese_name.is_some())
-                && cs.iter().any(|c| c.chinese_name.is_none())
-        );
-        for c in &cs {
-            assert!(
-                domain::Phone::parse("phone", &c.phone).is_ok(),
-                "{}",
-                c.phone
-            );
-            if let Some(e) = &c.email {
-                assert!(domain::Email::parse("email", e).is_ok(), "{e}");
-            }
-            assert!(domain::date("birthday", &c.birthday).is_ok());
-        }
-        let mut crm: Vec<_> = cs.iter().map(|c| &c.crm_id).collect();
-        crm.dedup();
-        assert_eq!(crm.len(), 1_000);
-    }
-}
-
 /// A product of the demo brand's catalogue: (SKU, Chinese name, English name, category,
 /// material, colours, sizes, price in CNY, price in EUR), prices in major units.
 pub type DemoProduct = (
@@ -978,4 +918,64 @@ pub const PRODUCTS: [DemoProduct; 40] = [
 /// The demo SKU of an item the demo clients bought.
 pub fn sku_of(item: &str) -> Option<&'static str> {
     PRODUCTS.iter().find(|p| p.2 == item).map(|p| p.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_brand() {
+        let a = clients(7, 200);
+        let b = clients(7, 200);
+        assert_eq!(
+            a.iter().map(|c| &c.phone).collect::<Vec<_>>(),
+            b.iter().map(|c| &c.phone).collect::<Vec<_>>()
+        );
+        assert_ne!(
+            clients(8, 5)
+                .iter()
+                .map(|c| c.phone.clone())
+                .collect::<Vec<_>>(),
+            a[..5].iter().map(|c| c.phone.clone()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn staff_cover_every_role_and_store() {
+        let s = staff();
+        assert_eq!(s.len(), 15);
+        for r in Role::ALL {
+            assert!(s.iter().any(|x| x.role == r), "{r}");
+        }
+        for st in &STORES {
+            assert!(
+                s.iter()
+                    .any(|x| x.store == Some(st.code) && x.role == Role::StoreManager)
+            );
+        }
+    }
+
+    #[test]
+    fn clients_are_valid_and_varied() {
+        let cs = clients(1, 1_000);
+        assert!(
+            cs.iter().any(|c| c.chinese_name.is_some())
+                && cs.iter().any(|c| c.chinese_name.is_none())
+        );
+        for c in &cs {
+            assert!(
+                domain::Phone::parse("phone", &c.phone).is_ok(),
+                "{}",
+                c.phone
+            );
+            if let Some(e) = &c.email {
+                assert!(domain::Email::parse("email", e).is_ok(), "{e}");
+            }
+            assert!(domain::date("birthday", &c.birthday).is_ok());
+        }
+        let mut crm: Vec<_> = cs.iter().map(|c| &c.crm_id).collect();
+        crm.dedup();
+        assert_eq!(crm.len(), 1_000);
+    }
 }

@@ -241,6 +241,9 @@ macro_rules! impl_catalogue_store {
                     if let Some(a) = f.active {
                         q.push(" AND active = ").push_bind(a);
                     }
+                    if let Some(after) = &f.after {
+                        q.push(" AND sku > ").push_bind(after.clone());
+                    }
                     q.push(" ORDER BY sku LIMIT ").push_bind(limit);
                     for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
                         out.push(Self::product_row(&r)?);
