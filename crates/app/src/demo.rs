@@ -140,6 +140,7 @@ impl Salon {
                 .ok_or(AppError::Internal("seeded client missing".into()))?;
             ids.push(id);
         }
+        self.seed_demo_catalogue(&brand, seed, now).await?;
         self.seed_demo_sales(&brand, &demo, seed, now).await?;
         for (c, id) in demo.iter().zip(&ids) {
             for n in &c.notes {
@@ -527,6 +528,55 @@ impl Salon {
 }
 
 impl Salon {
+    /// The demo's catalogue (forty products with Chinese and English names, prices in yuan
+    /// and euros; one no longer sold) and its stock in each store.
+    async fn seed_demo_catalogue(&self, brand: &Brand, seed: u64, now: Millis) -> AppResult<()> {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xca7a);
+        let mut products = Vec::with_capacity(fake::PRODUCTS.len());
+        for (i, (sku, zh, en, category, material, colours, sizes, cny, eur)) in
+            fake::PRODUCTS.iter().enumerate()
+        {
+            let input = ProductInput {
+                sku: (*sku).to_owned(),
+                name_zh: (*zh).to_owned(),
+                name_en: (*en).to_owned(),
+                category: (*category).to_owned(),
+                material: (*material).to_owned(),
+                colours: colours.iter().map(|c| c.to_string()).collect(),
+                sizes: sizes.iter().map(|c| c.to_string()).collect(),
+                prices: [
+                    ("CNY".to_owned(), PriceInput::Text(cny.to_string())),
+                    ("EUR".to_owned(), PriceInput::Text(eur.to_string())),
+                ]
+                .into_iter()
+                .collect(),
+                images: Vec::new(),
+                active: Some(i != fake::PRODUCTS.len() - 3),
+                url: None,
+            };
+            products.push(input.parse(now)?);
+        }
+        self.repo.put_products(brand.id, &products).await?;
+        let mut levels = Vec::new();
+        for p in &products {
+            for s in &fake::STORES {
+                levels.push(StockLevel {
+                    sku: p.sku.clone(),
+                    store: s.code.to_owned(),
+                    quantity: if rng.gen_bool(0.15) {
+                        0
+                    } else {
+                        rng.gen_range(1..12)
+                    },
+                    updated_at: now,
+                });
+            }
+        }
+        self.repo.put_stock(brand.id, &levels).await?;
+        Ok(())
+    }
+
     /// The demo's purchase history as real orders with real attribution: store sales rung up
     /// by associates, e-commerce, mini-store and livestream orders that follow an associate's
     /// message, shared link, livestream invitation or appointment, a few returns, the euro's
@@ -605,7 +655,8 @@ impl Salon {
                     .enumerate()
                     .map(|(j, item)| sales::OrderLine {
                         line: j as u32 + 1,
-                        sku: item.to_uppercase().replace(' ', "-"),
+                        sku: fake::sku_of(item)
+                            .map_or_else(|| item.to_uppercase().replace(' ', "-"), str::to_owned),
                         qty: 1,
                         amount: amount / n + if j == 0 { amount % n } else { 0 },
                     })

@@ -6,6 +6,7 @@ pub mod archive;
 pub mod assets;
 pub mod auth;
 pub mod broadcasts;
+pub mod catalogue;
 pub mod channels;
 pub mod clients;
 pub mod compliance;
@@ -62,6 +63,8 @@ pub struct Salon {
     assets: Arc<assets::AssetStore>,
     /// Month figures of sales, per brand and month, with the generation they were computed at.
     sales_cache: Arc<std::sync::Mutex<sales::SalesCache>>,
+    /// Each brand's catalogue search index (see [`catalogue`]).
+    catalogue: Arc<catalogue::CatalogueIndexes>,
 }
 
 impl Salon {
@@ -80,6 +83,7 @@ impl Salon {
             broadcasts: Arc::default(),
             assets: Arc::default(),
             sales_cache: Arc::default(),
+            catalogue: Arc::default(),
         }
     }
 

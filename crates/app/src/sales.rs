@@ -1472,6 +1472,20 @@ impl Salon {
             Some(id) => Some(self.client(actor, ClientId(id)).await?.id),
             None => None,
         };
+        self.store_share_link(actor.brand.id, user.id, client_id, kind, target, title)
+            .await
+    }
+
+    /// Stores a share link under a fresh code: what every way of sharing ends in.
+    pub(crate) async fn store_share_link(
+        &self,
+        brand: BrandId,
+        associate: UserId,
+        client_id: Option<ClientId>,
+        kind: String,
+        target: String,
+        title: String,
+    ) -> AppResult<ShareLink> {
         let code: String = {
             use rand::Rng;
             const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -1483,10 +1497,10 @@ impl Salon {
         Ok(self
             .repo
             .create_share_link(
-                actor.brand.id,
+                brand,
                 &NewShareLink {
                     code,
-                    associate_id: user.id,
+                    associate_id: associate,
                     client_id,
                     kind,
                     target,

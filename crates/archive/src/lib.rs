@@ -10,8 +10,14 @@
 //! database, encrypted; the index is derived from it and rebuilt from it
 //! ([`BrandIndex::last_indexed`] says how far it got).
 
+pub mod analysis;
+pub mod catalogue;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+
+pub use analysis::{Cutter, WordTokenizer};
+pub use catalogue::{ProductDoc, ProductIndex};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -21,7 +27,6 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, Schema, TextFieldIndexing, TextOptions,
     Value as _,
 };
-use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
 
 const TOKENIZER: &str = "salon_keyed";
@@ -76,99 +81,6 @@ pub struct SearchQuery {
     pub limit: usize,
 }
 
-/// Cuts text into the words both indexing and queries use.
-#[derive(Clone)]
-pub struct Cutter {
-    jieba: Arc<jieba_rs::Jieba>,
-}
-
-impl Default for Cutter {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Cutter {
-    /// Loads jieba's dictionary (a few hundred milliseconds: share one).
-    pub fn new() -> Self {
-        Self {
-            jieba: Arc::new(jieba_rs::Jieba::new()),
-        }
-    }
-
-    /// The words of a text: jieba's search cut (a long word also yields its parts), each
-    /// normalised; white space and punctuation dropped.
-    pub fn words(&self, text: &str) -> Vec<String> {
-        let text = rules::normalise(text);
-        self.jieba
-            .cut_for_search(&text, false)
-            .into_iter()
-            .filter(|w| w.chars().any(char::is_alphanumeric))
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-/// Replaces each word by its keyed hash.
-#[derive(Clone)]
-struct KeyedTokenizer {
-    cutter: Cutter,
-    key: Arc<Hmac<Sha256>>,
-    token: Token,
-}
-
-fn keyed(key: &Hmac<Sha256>, word: &str) -> String {
-    let mut mac = key.clone();
-    mac.update(word.as_bytes());
-    let bytes = mac.finalize().into_bytes();
-    hex::encode(&bytes[..12])
-}
-
-struct KeyedStream<'a> {
-    words: std::vec::IntoIter<String>,
-    key: &'a Hmac<Sha256>,
-    token: &'a mut Token,
-    position: usize,
-}
-
-impl TokenStream for KeyedStream<'_> {
-    fn advance(&mut self) -> bool {
-        let Some(w) = self.words.next() else {
-            return false;
-        };
-        self.token.text = keyed(self.key, &w);
-        self.token.position = self.position;
-        self.token.position_length = 1;
-        // Offsets would point into the text, which the index does not keep.
-        self.token.offset_from = 0;
-        self.token.offset_to = 0;
-        self.position += 1;
-        true
-    }
-
-    fn token(&self) -> &Token {
-        self.token
-    }
-
-    fn token_mut(&mut self) -> &mut Token {
-        self.token
-    }
-}
-
-impl Tokenizer for KeyedTokenizer {
-    type TokenStream<'a> = KeyedStream<'a>;
-
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> KeyedStream<'a> {
-        let words = self.cutter.words(text);
-        KeyedStream {
-            words: words.into_iter(),
-            key: &self.key,
-            token: &mut self.token,
-            position: 0,
-        }
-    }
-}
-
 struct Fields {
     id: Field,
     client: Field,
@@ -206,7 +118,7 @@ pub struct BrandIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
-    tokenizer: KeyedTokenizer,
+    tokenizer: WordTokenizer,
     common_word: std::sync::atomic::AtomicU64,
 }
 
@@ -223,12 +135,8 @@ impl BrandIndex {
             .map_err(|e| ArchiveError::Directory(dir.to_owned(), e.to_string()))?;
         let index = Index::open_or_create(directory, schema)?;
         let mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| ArchiveError::Key)?;
-        let tokenizer = KeyedTokenizer {
-            cutter,
-            key: Arc::new(mac),
-            token: Token::default(),
-        };
-        index.tokenizers().register(TOKENIZER, tokenizer.clone());
+        let tokenizer = WordTokenizer::keyed(cutter, mac);
+        tokenizer.register(&index, TOKENIZER);
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
         let reader = index
             .reader_builder()
@@ -328,12 +236,7 @@ impl BrandIndex {
     pub fn search(&self, q: &SearchQuery) -> ArchiveResult<Vec<i64>> {
         let searcher = self.reader.searcher();
         let f = &self.fields;
-        let mut terms = Vec::new();
-        let mut tokenizer = self.tokenizer.clone();
-        let mut stream = tokenizer.token_stream(&q.text);
-        while stream.advance() {
-            terms.push(Term::from_field_text(f.body, &stream.token().text));
-        }
+        let terms = self.tokenizer.terms(f.body, &q.text);
         let mut rarest = u64::MAX;
         for t in &terms {
             rarest = rarest.min(searcher.doc_freq(t)?);

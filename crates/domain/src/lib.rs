@@ -4,6 +4,7 @@
 
 pub mod asset;
 pub mod broadcast;
+pub mod catalogue;
 pub mod channel;
 pub mod client;
 pub mod conversation;
@@ -19,6 +20,7 @@ pub mod values;
 
 pub use asset::*;
 pub use broadcast::*;
+pub use catalogue::{Price, PriceInput, Product, ProductInput, StockInput, StockLevel};
 pub use channel::*;
 pub use client::*;
 pub use conversation::*;

@@ -14,6 +14,7 @@ pub trait Repo:
     + BroadcastStore
     + GroupStore
     + SalesStore
+    + CatalogueStore
     + EdgeStore
     + Send
     + Sync
@@ -829,6 +830,47 @@ pub trait SalesStore: Send + Sync + 'static {
     async fn webhook_secret(&self, brand: BrandId) -> RepoResult<Option<String>>;
     /// Moves whenever a client's book changes (any brand's): book credit depends on it.
     async fn assignment_mark(&self, brand: BrandId) -> RepoResult<i64>;
+}
+
+/// What [`CatalogueStore::products`] lists.
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    /// Only these SKUs (a search's hits), in any order.
+    pub skus: Option<Vec<String>>,
+    pub category: Option<String>,
+    pub active: Option<bool>,
+    /// Only SKUs after this one (the previous page's last).
+    pub after: Option<String>,
+    /// At most this many (1..=1000), ordered by SKU.
+    pub limit: u32,
+}
+
+/// The brand's catalogue: products by SKU and stock per store. Writes are upserts: the same
+/// product or stock line again changes nothing (not even `updated_at`).
+#[async_trait]
+pub trait CatalogueStore: Send + Sync + 'static {
+    /// Stores the products (new by SKU, or replacing the one held when anything differs), in
+    /// one transaction; returns how many were new and how many changed.
+    async fn put_products(&self, brand: BrandId, products: &[Product]) -> RepoResult<(u64, u64)>;
+    async fn product(&self, brand: BrandId, sku: &str) -> RepoResult<Option<Product>>;
+    async fn products(&self, brand: BrandId, filter: &ProductFilter) -> RepoResult<Vec<Product>>;
+    /// Which of these SKUs the brand holds.
+    async fn known_skus(&self, brand: BrandId, skus: &[String]) -> RepoResult<Vec<String>>;
+    /// The brand's categories, sorted.
+    async fn product_categories(&self, brand: BrandId) -> RepoResult<Vec<String>>;
+    /// Sets stock levels (a SKU's level in a store replaces the one held), in one transaction;
+    /// returns how many changed. Every SKU must be the brand's and every store code a store of
+    /// the brand's (`Invalid` otherwise, and nothing is stored).
+    async fn put_stock(&self, brand: BrandId, levels: &[StockLevel]) -> RepoResult<u64>;
+    /// Stock levels of these SKUs (all when `None`), optionally in one store, by SKU then store.
+    async fn stock(
+        &self,
+        brand: BrandId,
+        skus: Option<&[String]>,
+        store: Option<&str>,
+    ) -> RepoResult<Vec<StockLevel>>;
+    /// Moves with every catalogue write: a search index compares it to know it is current.
+    async fn catalogue_generation(&self, brand: BrandId) -> RepoResult<i64>;
 }
 
 /// A window of hits on one key (see [`EdgeStore`]).

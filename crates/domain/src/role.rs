@@ -170,6 +170,12 @@ pub enum Action {
     /// Decide disputes (store managers: their store's; audited) and export statements for
     /// payroll (audited).
     DecideDisputes,
+    /// Search the catalogue and see stock (associates and store managers: their store's).
+    ReadCatalogue,
+    /// Create and change products, import the catalogue and stock.
+    ManageCatalogue,
+    /// Set stock levels (store managers: their store's).
+    SetStock,
 }
 
 impl Action {
@@ -213,6 +219,9 @@ impl Action {
             SetTargets | DecideDisputes => matches!(role, StoreManager | Hq),
             DisputeCredit => matches!(role, Associate),
             ShareLinks => matches!(role, Associate | StoreManager),
+            ReadCatalogue => matches!(role, Associate | StoreManager | Hq),
+            ManageCatalogue => matches!(role, Hq),
+            SetStock => matches!(role, StoreManager | Hq),
         }
     }
 }

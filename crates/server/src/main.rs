@@ -224,6 +224,13 @@ enum ImportCommand {
     Touches(SalesImportArgs),
     /// Import daily exchange rates.
     Fx(SalesImportArgs),
+    /// Import products into the catalogue from CSV or JSON Lines (by the file's extension:
+    /// .csv, or .jsonl / .ndjson / .json); upserted by SKU, so the same file again changes
+    /// nothing. A bad line is refused, naming its line and field, and nothing is stored.
+    Products(CatalogueImportArgs),
+    /// Import stock levels per store (columns sku, store, quantity; CSV or JSON Lines). Every
+    /// SKU must be in the catalogue and every store exist.
+    Stock(CatalogueImportArgs),
     /// Import clients from a CSV file (idempotent on crm_id).
     Clients {
         file: PathBuf,
@@ -241,6 +248,15 @@ enum ImportCommand {
 struct SalesImportArgs {
     /// The JSON Lines file. A bad line is refused, naming its line and field, and nothing of
     /// the file is stored.
+    file: PathBuf,
+    #[arg(long)]
+    brand: String,
+    #[command(flatten)]
+    store_args: StoreArgs,
+}
+
+#[derive(Args)]
+struct CatalogueImportArgs {
     file: PathBuf,
     #[arg(long)]
     brand: String,
@@ -694,6 +710,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import {
             command: ImportCommand::Fx(args),
         } => import_sales(app::sales::SalesFile::Fx, args).await,
+        Command::Import {
+            command: ImportCommand::Products(args),
+        } => import_catalogue(false, args).await,
+        Command::Import {
+            command: ImportCommand::Stock(args),
+        } => import_catalogue(true, args).await,
         Command::Audit { command } => audit(command).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Generate {
@@ -1146,6 +1168,51 @@ async fn import_sales(kind: app::sales::SalesFile, args: SalesImportArgs) -> any
         report.added,
         report.lines.saturating_sub(report.added)
     );
+    Ok(())
+}
+
+/// The operator imports the catalogue as HQ would.
+async fn import_catalogue(stock: bool, args: CatalogueImportArgs) -> anyhow::Result<()> {
+    let name = args.file.display().to_string();
+    let Some(format) = app::catalogue::Format::of_name(&name) else {
+        bail!("{name}: the file must end in .csv, .jsonl, .ndjson or .json");
+    };
+    let bytes = std::fs::read(&args.file).with_context(|| format!("cannot read {name}"))?;
+    let salon = args.store_args.resolve()?.open().await?;
+    let mut actor = system_actor(&salon, &args.brand).await?;
+    actor.role = Role::Hq;
+    let result = if stock {
+        salon.import_stock(&actor, format, &bytes).await
+    } else {
+        salon.import_products(&actor, format, &bytes).await
+    };
+    let report = result.map_err(|e| match e {
+        app::AppError::Invalid(fields) => anyhow::anyhow!(
+            "{name}:\n{}",
+            fields
+                .iter()
+                .map(|f| format!("  {f}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        e => anyhow::anyhow!("{name}: {e}; nothing of the file was stored"),
+    })?;
+    if stock {
+        println!(
+            "read {} stock lines: {} changed, {} as held",
+            report.lines,
+            report.added,
+            report.lines.saturating_sub(report.added)
+        );
+    } else {
+        println!(
+            "read {} products: {} new, {} changed, {} as held",
+            report.lines,
+            report.added,
+            report.changed,
+            report.lines.saturating_sub(report.added + report.changed)
+        );
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! reaches either (see [`pii`]).
 
 mod broadcast_sql;
+mod catalogue_sql;
 mod channel_sql;
 mod conversation_sql;
 mod edge_sql;
@@ -86,6 +87,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "sales",
         include_str!("../migrations/sqlite/0010_sales.sql"),
         include_str!("../migrations/postgres/0010_sales.sql"),
+    ),
+    (
+        11,
+        "catalogue",
+        include_str!("../migrations/sqlite/0011_catalogue.sql"),
+        include_str!("../migrations/postgres/0011_catalogue.sql"),
     ),
     (
         12,

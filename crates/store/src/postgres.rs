@@ -7,6 +7,7 @@ use sqlx::Row as _;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::broadcast_sql::impl_broadcast_store;
+use crate::catalogue_sql::impl_catalogue_store;
 use crate::channel_sql::impl_channel_store;
 use crate::conversation_sql::impl_conversation_store;
 use crate::edge_sql::impl_edge_store;
@@ -35,6 +36,7 @@ impl_event_store!(PgRepo);
 impl_edge_store!(PgRepo);
 impl_group_store!(PgRepo);
 impl_sales_store!(PgRepo, postgres);
+impl_catalogue_store!(PgRepo);
 impl_conversation_store!(PgRepo, "SELECT pg_advisory_xact_lock($1)");
 impl_broadcast_store!(PgRepo, "SELECT pg_advisory_xact_lock($1)");
 

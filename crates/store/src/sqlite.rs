@@ -11,6 +11,7 @@ use sqlx::sqlite::{
 };
 
 use crate::broadcast_sql::impl_broadcast_store;
+use crate::catalogue_sql::impl_catalogue_store;
 use crate::channel_sql::impl_channel_store;
 use crate::conversation_sql::impl_conversation_store;
 use crate::edge_sql::impl_edge_store;
@@ -39,6 +40,7 @@ impl_event_store!(SqliteRepo);
 impl_edge_store!(SqliteRepo);
 impl_group_store!(SqliteRepo);
 impl_sales_store!(SqliteRepo, sqlite);
+impl_catalogue_store!(SqliteRepo);
 impl_conversation_store!(SqliteRepo, "SELECT $1");
 impl_broadcast_store!(SqliteRepo, "SELECT $1");
 

@@ -3585,3 +3585,252 @@ async fn touches_in_bulk_tier_thresholds_and_refunds() {
         );
     }
 }
+
+fn product(sku: &str, zh: &str, en: &str, category: &str, cny: &str) -> Product {
+    ProductInput {
+        sku: sku.into(),
+        name_zh: zh.into(),
+        name_en: en.into(),
+        category: category.into(),
+        material: "Calfskin".into(),
+        colours: vec!["Black".into(), "Rouge".into()],
+        sizes: vec!["S".into(), "M".into()],
+        prices: [
+            ("CNY".to_owned(), PriceInput::Text(cny.into())),
+            ("EUR".to_owned(), PriceInput::Text("4100.50".into())),
+        ]
+        .into_iter()
+        .collect(),
+        images: vec![],
+        active: Some(true),
+        url: Some(format!("https://shop.example/{sku}")),
+    }
+    .parse(1_000)
+    .expect("product")
+}
+
+#[tokio::test]
+async fn catalogue_products_and_stock_upsert_per_brand() {
+    use domain::ports::ProductFilter;
+    for db in backends().await {
+        let r = &*db.repo;
+        let n = db.name;
+        let b = brand(r, "maison").await.id;
+        let rival = brand(r, "rival").await.id;
+        store(r, b, "SH01").await;
+        store(r, b, "PA01").await;
+        store(r, rival, "RV01").await;
+        let g0 = r.catalogue_generation(b).await.expect("generation");
+        let bag = product("LM-BAG-001", "经典手袋", "Classic Bag", "Bags", "32000");
+        let scarf = product("LM-SCA-001", "真丝围巾", "Silk Scarf", "Scarves", "4200.00");
+        assert_eq!(
+            r.put_products(b, &[bag.clone(), scarf.clone()])
+                .await
+                .expect("put"),
+            (2, 0),
+            "{n}"
+        );
+        let g1 = r.catalogue_generation(b).await.expect("generation");
+        assert!(g1 > g0, "{n}");
+        // The same again changes nothing, not even the generation or the time.
+        let mut later = bag.clone();
+        later.updated_at = 9_999;
+        assert_eq!(
+            r.put_products(b, &[later, scarf.clone()])
+                .await
+                .expect("again"),
+            (0, 0),
+            "{n}"
+        );
+        assert_eq!(r.catalogue_generation(b).await.expect("g"), g1, "{n}");
+        let held = r.product(b, "LM-BAG-001").await.expect("q").expect("bag");
+        assert_eq!(held, bag, "{n}: round trip");
+        assert_eq!(held.price("EUR"), Some(410_050), "{n}");
+        // A change replaces the product.
+        let mut cheaper = bag.clone();
+        cheaper.prices[0].minor = 100;
+        cheaper.active = false;
+        cheaper.url = None;
+        cheaper.updated_at = 2_000;
+        assert_eq!(
+            r.put_products(b, std::slice::from_ref(&cheaper))
+                .await
+                .expect("change"),
+            (0, 1),
+            "{n}"
+        );
+        assert_eq!(
+            r.product(b, "LM-BAG-001").await.expect("q"),
+            Some(cheaper.clone()),
+            "{n}"
+        );
+        // Filters, and nothing of another brand.
+        assert!(
+            r.product(rival, "LM-BAG-001").await.expect("q").is_none(),
+            "{n}"
+        );
+        let all = |f: ProductFilter| async move { r.products(b, &f).await.expect("list") };
+        let skus = |v: Vec<Product>| v.into_iter().map(|p| p.sku).collect::<Vec<_>>();
+        assert_eq!(
+            skus(
+                all(ProductFilter {
+                    limit: 10,
+                    ..ProductFilter::default()
+                })
+                .await
+            ),
+            vec!["LM-BAG-001", "LM-SCA-001"],
+            "{n}"
+        );
+        assert_eq!(
+            skus(
+                all(ProductFilter {
+                    active: Some(true),
+                    limit: 10,
+                    ..ProductFilter::default()
+                })
+                .await
+            ),
+            vec!["LM-SCA-001"],
+            "{n}"
+        );
+        assert_eq!(
+            skus(
+                all(ProductFilter {
+                    category: Some("Bags".into()),
+                    limit: 10,
+                    ..ProductFilter::default()
+                })
+                .await
+            ),
+            vec!["LM-BAG-001"],
+            "{n}"
+        );
+        assert_eq!(
+            skus(
+                all(ProductFilter {
+                    skus: Some(vec!["LM-SCA-001".into(), "NOPE".into()]),
+                    limit: 10,
+                    ..ProductFilter::default()
+                })
+                .await
+            ),
+            vec!["LM-SCA-001"],
+            "{n}"
+        );
+        assert!(
+            r.products(
+                rival,
+                &ProductFilter {
+                    limit: 10,
+                    ..ProductFilter::default()
+                }
+            )
+            .await
+            .expect("rival")
+            .is_empty(),
+            "{n}"
+        );
+        assert_eq!(
+            r.product_categories(b).await.expect("c"),
+            vec!["Bags", "Scarves"],
+            "{n}"
+        );
+        assert_eq!(
+            r.known_skus(b, &["LM-BAG-001".into(), "X".into()])
+                .await
+                .expect("known"),
+            vec!["LM-BAG-001"],
+            "{n}"
+        );
+
+        // Stock: upserted per SKU and store; an unknown SKU or store stores nothing.
+        let level = |sku: &str, store: &str, q: i64| StockLevel {
+            sku: sku.into(),
+            store: store.into(),
+            quantity: q,
+            updated_at: 5,
+        };
+        let g2 = r.catalogue_generation(b).await.expect("g");
+        assert_eq!(
+            r.put_stock(
+                b,
+                &[
+                    level("LM-BAG-001", "SH01", 3),
+                    level("LM-BAG-001", "PA01", 1),
+                    level("LM-SCA-001", "SH01", 7)
+                ]
+            )
+            .await
+            .expect("stock"),
+            3,
+            "{n}"
+        );
+        assert!(r.catalogue_generation(b).await.expect("g") > g2, "{n}");
+        assert_eq!(
+            r.put_stock(b, &[level("LM-BAG-001", "SH01", 3)])
+                .await
+                .expect("same"),
+            0,
+            "{n}"
+        );
+        assert_eq!(
+            r.put_stock(
+                b,
+                &[
+                    level("LM-BAG-001", "SH01", 2),
+                    level("LM-BAG-001", "SH01", 4)
+                ]
+            )
+            .await
+            .expect("twice"),
+            1,
+            "{n}: the last line wins"
+        );
+        for bad in [level("NOPE", "SH01", 1), level("LM-BAG-001", "RV01", 1)] {
+            let e = r
+                .put_stock(b, &[level("LM-SCA-001", "PA01", 9), bad])
+                .await
+                .expect_err("refused");
+            assert!(matches!(e, RepoError::Invalid(_)), "{n}: {e}");
+        }
+        let stock = r.stock(b, None, None).await.expect("stock");
+        assert_eq!(
+            stock
+                .iter()
+                .map(|l| (l.sku.as_str(), l.store.as_str(), l.quantity))
+                .collect::<Vec<_>>(),
+            vec![
+                ("LM-BAG-001", "PA01", 1),
+                ("LM-BAG-001", "SH01", 4),
+                ("LM-SCA-001", "SH01", 7)
+            ],
+            "{n}: nothing of the refused writes"
+        );
+        assert_eq!(
+            r.stock(b, Some(&["LM-SCA-001".to_owned()]), Some("SH01"))
+                .await
+                .expect("one")
+                .len(),
+            1,
+            "{n}"
+        );
+        assert!(
+            r.stock(rival, None, None).await.expect("rival").is_empty(),
+            "{n}"
+        );
+        // The rival may hold the same SKU: its own.
+        assert_eq!(
+            r.put_products(rival, std::slice::from_ref(&bag))
+                .await
+                .expect("rival"),
+            (1, 0),
+            "{n}"
+        );
+        assert_eq!(
+            r.product(b, "LM-BAG-001").await.expect("q"),
+            Some(cheaper),
+            "{n}"
+        );
+    }
+}

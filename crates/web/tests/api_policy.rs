@@ -102,6 +102,11 @@ const POLICY: &[(&str, &str)] = &[
     ("decideDispute", "MH"),
     ("createShareLink", "AM"),
     ("listShareLinks", "AM"),
+    ("listProducts", "AMH"),
+    ("importProducts", "H"),
+    ("getProduct", "AMH"),
+    ("putProduct", "H"),
+    ("putStock", "MH"),
 ];
 
 /// An order of the brand for returns and disputes to name.
@@ -253,7 +258,8 @@ async fn request(
     let path = path
         .replace("{id}", &id.to_string())
         .replace("{code}", "SH01")
-        .replace("{channel}", "wecom");
+        .replace("{channel}", "wecom")
+        .replace("{sku}", "ML-BAG-LUNE");
     let json = |s: String| Some(("application/json", s));
     let body = match op {
         "createClient" => json(r#"{"first_name":"Policy","last_name":"Test"}"#.into()),
@@ -294,6 +300,9 @@ async fn request(
         "putSalesPolicy" => json(r#"{"model":"split"}"#.into()),
         "putTargets" => json(format!(r#"{{"month":"2026-01","targets":[{{"associate":"li.na@{DOMAIN}","amount":100}}]}}"#)),
         "createShareLink" => json(r#"{"url":"https://shop.example/camille-bag","title":"Camille bag"}"#.into()),
+        "importProducts" => json(r#"[{"sku":"POLICY-1","name_en":"Policy bag","prices":{"CNY":"100"}}]"#.into()),
+        "putProduct" => json(r#"{"name_zh":"政策手袋","name_en":"Policy bag","prices":{"CNY":"32000"}}"#.into()),
+        "putStock" => json(r#"[{"sku":"ML-BAG-LUNE","store":"SH01","quantity":5}]"#.into()),
         "raiseDispute" => json(r#"{"order_id":"POLICY-O1","reason":"I served her"}"#.into()),
         "decideDispute" => json(format!(r#"{{"shares":[{{"associate":"li.na@{DOMAIN}","fraction":"1"}}],"note":"checked the chat"}}"#)),
         _ => None,

@@ -2,6 +2,7 @@
 //! it performs; the router, the role check and the OpenAPI document are all built from that
 //! table, so a route cannot exist without a policy.
 
+mod catalogue;
 mod handlers;
 mod openapi;
 mod sales;
@@ -740,6 +741,51 @@ pub fn routes() -> Vec<ApiRoute> {
             ImportEvents,
             export_events,
             "The brand's events as JSON Lines"
+        ),
+        route!(
+            get,
+            GET,
+            "/products",
+            "listProducts",
+            ReadCatalogue,
+            catalogue::list_products,
+            "Search the catalogue in Chinese or English (names, category, material, colours) or by SKU prefix (`q`), with `category` and `active` filters (HQ; others see active products); each with the stock the caller may see (HQ: every store, others: their store)"
+        ),
+        route!(
+            post,
+            POST,
+            "/products",
+            "importProducts",
+            ManageCatalogue,
+            catalogue::import_products,
+            "Create or replace products by SKU: JSON (one object, an array or JSON Lines) or CSV (`text/csv`, columns as `salon import products`); the same again changes nothing; a bad line names its line and field and nothing is stored"
+        ),
+        route!(
+            get,
+            GET,
+            "/products/{sku}",
+            "getProduct",
+            ReadCatalogue,
+            catalogue::get_product,
+            "A product with its stock per store (associates and store managers: their store)"
+        ),
+        route!(
+            put,
+            PUT,
+            "/products/{sku}",
+            "putProduct",
+            ManageCatalogue,
+            catalogue::put_product,
+            "Create (201) or replace (200) a product; prices in major units per currency (`{\"CNY\": \"32000.00\"}`), images as asset ids"
+        ),
+        route!(
+            put,
+            PUT,
+            "/stock",
+            "putStock",
+            SetStock,
+            catalogue::put_stock,
+            "Set stock levels (`sku`, `store`, `quantity`) as JSON or CSV; every SKU and store must exist (store managers: their store only); nothing is stored when a line is bad"
         ),
         route!(
             post,

@@ -13,7 +13,11 @@ fn params(path: &str) -> Vec<Value> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
         .map(|name| {
-            let ty = if name == "code" { "string" } else { "integer" };
+            let ty = if name == "code" || name == "sku" {
+                "string"
+            } else {
+                "integer"
+            };
             json!({"name": name, "in": "path", "required": true, "schema": {"type": ty}})
         })
         .collect()
@@ -41,6 +45,20 @@ fn query_params(operation: &str) -> Vec<Value> {
             "import the good rows and report the bad ones",
         )],
         "listAssociates" => vec![q("store", "string", "store code")],
+        "listProducts" => vec![
+            q(
+                "q",
+                "string",
+                "words in Chinese or English, or a SKU prefix",
+            ),
+            q("category", "string", "only this category"),
+            q(
+                "active",
+                "boolean",
+                "HQ: only active (true) or inactive (false) products",
+            ),
+            q("limit", "integer", "1 to 200, default 50"),
+        ],
         _ => vec![],
     }
 }
@@ -82,6 +100,20 @@ fn request_body(operation: &str) -> Option<Value> {
             vec![],
         ),
         "transferClients" => object(json!({"to": {"type": "integer"}, "reason": s}), vec![]),
+        "putProduct" => object(
+            json!({
+                "sku": s, "name_zh": s, "name_en": s, "category": s, "material": s,
+                "colours": {"type": "array", "items": s}, "sizes": {"type": "array", "items": s},
+                "prices": {"type": "object", "additionalProperties": {"type": ["string", "number"]}, "description": "ISO 4217 code → price in major units"},
+                "images": {"type": "array", "items": {"type": "integer"}, "description": "asset ids"},
+                "active": {"type": "boolean"}, "url": {"type": ["string", "null"], "description": "the product's page on the e-shop"}
+            }),
+            vec![],
+        ),
+        "importProducts" | "putStock" => json!({"required": true, "content": {
+            "application/json": {"schema": {"type": ["object", "array"]}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "text/csv": {"schema": {"type": "string"}}}}),
         _ => return None,
     })
 }

@@ -4,6 +4,7 @@
 mod analytics;
 mod assets;
 mod campaigns;
+mod catalogue;
 mod channels;
 mod conversations;
 pub(crate) mod format;
@@ -124,6 +125,23 @@ pub fn router(_state: AppState) -> Router<AppState> {
         )
         .route("/s/{code}", get(sales::open_link))
         .route("/clients/{id}/share", post(sales::share_link))
+        .route(
+            "/clients/{id}/share-product",
+            post(catalogue::share_product),
+        )
+        .route("/catalogue", get(catalogue::page))
+        .route("/catalogue/import", post(catalogue::upload))
+        .route(
+            "/catalogue/new",
+            get(catalogue::new_product).post(catalogue::create_product),
+        )
+        .route(
+            "/catalogue/{sku}",
+            get(catalogue::product).post(catalogue::update_product),
+        )
+        .route("/catalogue/{sku}/active", post(catalogue::set_active))
+        .route("/catalogue/{sku}/stock", post(catalogue::set_stock))
+        .route("/p/{brand}/{sku}", get(catalogue::public_product))
         .route(
             "/join/{brand}/{store}",
             get(channels::join).post(channels::join_submit),

@@ -78,6 +78,8 @@ pub struct Flash {
     /// A share link just made on the client's profile.
     shared: Option<String>,
     share_error: Option<String>,
+    /// A catalogue search on the client's profile (to share a product).
+    product_q: Option<String>,
 }
 
 pub(crate) fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) -> Chrome {
@@ -118,6 +120,11 @@ pub(crate) fn chrome(v: &Viewer, here: &str, path: &str, flash: Option<&str>) ->
         "/sales",
         super::sales::nav_label(v),
         a.can(Action::ReadSales),
+    );
+    add(
+        "/catalogue",
+        super::catalogue::words_for(v).catalogue,
+        a.can(Action::ReadCatalogue),
     );
     add(
         "/campaigns",
@@ -684,6 +691,11 @@ struct ClientPage {
     can_share: bool,
     shared: Option<String>,
     share_error: Option<String>,
+    cw: &'static super::catalogue::Words,
+    can_share_products: bool,
+    product_q: String,
+    /// Products found for sharing: (SKU, name in the client's language, price, share action).
+    share_products: Vec<(String, String, String, String)>,
 }
 
 fn joined(v: &[String], t: &Tr) -> String {
@@ -1007,7 +1019,46 @@ pub async fn client_page(
         Vec::new()
     };
     let orders = super::sales::client_orders(&state, &v, id).await?;
+    let can_share_products = v.can(Action::ShareLinks) && v.can(Action::ReadCatalogue);
+    let product_q = f
+        .product_q
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect::<String>();
+    let share_products = if can_share_products && !product_q.is_empty() {
+        let language = profile.client.language.clone().unwrap_or_default();
+        let currencies: Vec<String> = a.brand.currencies.iter().map(|c| c.to_string()).collect();
+        s.search_products(
+            a,
+            &app::catalogue::ProductSearch {
+                q: product_q.clone(),
+                limit: Some(10),
+                ..app::catalogue::ProductSearch::default()
+            },
+        )
+        .await?
+        .into_iter()
+        .map(|r| {
+            let card = super::catalogue::card(&r, language.starts_with("zh"), &currencies);
+            (
+                r.product.sku.clone(),
+                r.product.name_in(&language).to_owned(),
+                card.price,
+                format!("/clients/{}/share-product", id.0),
+            )
+        })
+        .collect()
+    } else {
+        Vec::new()
+    };
     let page = ClientPage {
+        cw: super::catalogue::words_for(&v),
+        can_share_products,
+        product_q,
+        share_products,
         c: chrome(
             &v,
             "/clients",
