@@ -766,6 +766,7 @@ impl Salon {
         for d in self.repo.decisions(brand.id).await? {
             ledger.add_decision(d);
         }
+        let loaded_books = started.elapsed();
         for o in orders {
             ledger.add_order(o);
         }
@@ -779,6 +780,11 @@ impl Salon {
             ledger.add_assignment(&client, a);
         }
         let held = started.elapsed();
+        tracing::debug!(
+            loads_ms = (loaded_books - loaded_touches).as_millis() as u64,
+            adds_ms = (held - loaded_books).as_millis() as u64,
+            "sales month held"
+        );
         let figures = ledger
             .month(month)
             .map_err(|e| AppError::Internal(e.to_string()))?;

@@ -52,6 +52,61 @@ pub(crate) fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<&'a str
 
 pub(crate) type Numbers = HashMap<String, i64>;
 
+/// An order as a read sends it: one JSON array per order, all of them in one JSON array (one
+/// value crosses from the database per read, not one message per row).
+type OrderTuple = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    String,
+    Option<String>,
+    Vec<sales::OrderLine>,
+);
+
+pub(crate) fn orders_from_json(text: &str) -> domain::ports::RepoResult<Vec<sales::Order>> {
+    let rows: Vec<OrderTuple> = serde_json::from_str(text).map_err(crate::corrupt)?;
+    let mut out = rows
+        .into_iter()
+        .map(|(order_id, source, client, store, placed_at, currency, sold_by, lines)| {
+            Ok(sales::Order {
+                order_id,
+                source: crate::sales_sql::order_source(&source)?,
+                client,
+                store,
+                placed_at,
+                currency,
+                sold_by,
+                lines,
+            })
+        })
+        .collect::<domain::ports::RepoResult<Vec<_>>>()?;
+    out.sort_by(|a, b| (a.placed_at, &a.order_id).cmp(&(b.placed_at, &b.order_id)));
+    Ok(out)
+}
+
+pub(crate) type TouchTuple = (String, i64, String, i64);
+
+/// Touches as read (client, at, associate's number, kind) with the associates' numbers
+/// (`[[number, e-mail], …]`): the e-mails put back in Rust rather than looked up per touch.
+fn touches_from_json(text: &str, associates: &str) -> domain::ports::RepoResult<Vec<TouchTuple>> {
+    let rows: Vec<(String, i64, i64, i64)> =
+        serde_json::from_str(text).map_err(crate::corrupt)?;
+    let names: HashMap<i64, String> = serde_json::from_str::<Vec<(i64, String)>>(associates)
+        .map_err(crate::corrupt)?
+        .into_iter()
+        .collect();
+    rows.into_iter()
+        .map(|(client, at, no, kind)| {
+            let who = names
+                .get(&no)
+                .ok_or_else(|| crate::corrupt("a touch's associate is not numbered"))?;
+            Ok((client, at, who.clone(), kind))
+        })
+        .collect()
+}
+
 pub(crate) mod sqlite {
     use super::*;
     use crate::db;
@@ -162,7 +217,7 @@ pub(crate) mod sqlite {
              placed_at, currency, sold_by, lines, total, created_at) \
              SELECT $1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
              value->>7, value->>8, value->>9, $2 FROM json_each($3) \
-             WHERE true ON CONFLICT (brand_id, order_id) DO NOTHING RETURNING order_id",
+             WHERE true ON CONFLICT DO NOTHING RETURNING order_id",
         )
         .bind(brand.0)
         .bind(now)
@@ -180,30 +235,48 @@ pub(crate) mod sqlite {
         clients: &[&str],
         after: i64,
         until: i64,
-    ) -> RepoResult<Vec<(String, i64, String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT c.ref, t.at, a.ref, t.kind FROM json_each($2) j \
+    ) -> RepoResult<Vec<TouchTuple>> {
+        let text: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(c.ref, t.at, t.associate_no, t.kind)) FROM json_each($2) j \
              CROSS JOIN sales_parties c ON c.brand_id = $1 AND c.kind = 0 AND c.ref = j.value \
-             CROSS JOIN sales_touch_log t ON t.client_no = c.id AND t.at > $3 AND t.at <= $4 \
-             CROSS JOIN sales_parties a ON a.id = t.associate_no",
+             CROSS JOIN sales_touch_log t ON t.client_no = c.id AND t.at > $3 AND t.at <= $4",
         )
         .bind(brand.0)
         .bind(json(&clients)?)
         .bind(after)
         .bind(until)
-        .fetch_all(&mut *conn)
+        .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0).map_err(db)?,
-                    r.try_get(1).map_err(db)?,
-                    r.try_get(2).map_err(db)?,
-                    r.try_get(3).map_err(db)?,
-                ))
-            })
-            .collect()
+        let associates: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(id, ref)) FROM sales_parties WHERE brand_id = $1 AND kind = 1",
+        )
+        .bind(brand.0)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        touches_from_json(&text, &associates)
+    }
+
+    /// The orders placed in `[from, to)`, by time then id.
+    pub(crate) async fn orders_placed(
+        conn: &mut SqliteConnection,
+        brand: BrandId,
+        from: i64,
+        to: i64,
+    ) -> RepoResult<Vec<sales::Order>> {
+        let text: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(order_id, source, client_ref, store_code, placed_at, \
+             currency, sold_by, json(lines))) FROM sales_orders \
+             WHERE brand_id = $1 AND placed_at >= $2 AND placed_at < $3",
+        )
+        .bind(brand.0)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        orders_from_json(&text)
     }
 }
 
@@ -333,29 +406,48 @@ pub(crate) mod postgres {
         clients: &[&str],
         after: i64,
         until: i64,
-    ) -> RepoResult<Vec<(String, i64, String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT c.ref, t.at, a.ref, t.kind::bigint FROM sales_parties c \
+    ) -> RepoResult<Vec<TouchTuple>> {
+        let text: String = sqlx::query_scalar(
+            "SELECT COALESCE(json_agg(json_build_array(c.ref, t.at, t.associate_no, t.kind)), '[]')::text \
+             FROM sales_parties c \
              JOIN sales_touch_log t ON t.client_no = c.id AND t.at > $3 AND t.at <= $4 \
-             JOIN sales_parties a ON a.id = t.associate_no \
              WHERE c.brand_id = $1 AND c.kind = 0 AND c.ref = ANY($2::text[])",
         )
         .bind(brand.0)
         .bind(clients)
         .bind(after)
         .bind(until)
-        .fetch_all(&mut *conn)
+        .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0).map_err(db)?,
-                    r.try_get(1).map_err(db)?,
-                    r.try_get(2).map_err(db)?,
-                    r.try_get(3).map_err(db)?,
-                ))
-            })
-            .collect()
+        let associates: String = sqlx::query_scalar(
+            "SELECT COALESCE(json_agg(json_build_array(id, ref)), '[]')::text FROM sales_parties \
+             WHERE brand_id = $1 AND kind = 1",
+        )
+        .bind(brand.0)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        touches_from_json(&text, &associates)
+    }
+
+    pub(crate) async fn orders_placed(
+        conn: &mut PgConnection,
+        brand: BrandId,
+        from: i64,
+        to: i64,
+    ) -> RepoResult<Vec<sales::Order>> {
+        let text: String = sqlx::query_scalar(
+            "SELECT COALESCE(json_agg(json_build_array(order_id, source, client_ref, store_code, placed_at, \
+             currency, sold_by, lines::json)), '[]')::text FROM sales_orders \
+             WHERE brand_id = $1 AND placed_at >= $2 AND placed_at < $3",
+        )
+        .bind(brand.0)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        orders_from_json(&text)
     }
 }

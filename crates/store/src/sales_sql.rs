@@ -286,16 +286,8 @@ macro_rules! impl_sales_store {
             }
 
             async fn orders_placed(&self, brand: BrandId, from: Millis, to: Millis) -> RepoResult<Vec<sales::Order>> {
-                let rows = sqlx::query(
-                    "SELECT * FROM sales_orders WHERE brand_id = $1 AND placed_at >= $2 AND placed_at < $3 ORDER BY placed_at, order_id",
-                )
-                .bind(brand.0)
-                .bind(from)
-                .bind(to)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
-                rows.iter().map(Self::sales_order_row).collect()
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                $crate::sales_bulk::$bulk::orders_placed(&mut conn, brand, from, to).await
             }
 
             async fn orders_of_client(&self, brand: BrandId, client: &str, limit: u32) -> RepoResult<Vec<sales::Order>> {

@@ -37,12 +37,12 @@ JOIN sales_parties a ON a.brand_id = t.brand_id AND a.kind = 1 AND a.ref = t.ass
 
 DROP TABLE sales_touches;
 
--- An order's client by number too, for the join from a month's orders to their touches.
+-- An order's client by number too, for the join from a month's orders to their touches. (On
+-- SQLite the table is also rebuilt in time order, without its row id; here the time index does.)
 ALTER TABLE sales_orders ADD COLUMN client_no BIGINT;
-UPDATE sales_orders SET client_no = (
-    SELECT p.id FROM sales_parties p
-    WHERE p.brand_id = sales_orders.brand_id AND p.kind = 0 AND p.ref = sales_orders.client_ref
-) WHERE client_ref IS NOT NULL;
+UPDATE sales_orders SET client_no = p.id FROM sales_parties p
+WHERE p.brand_id = sales_orders.brand_id AND p.kind = 0 AND p.ref = sales_orders.client_ref;
+ALTER TABLE sales_orders DROP COLUMN id;
 DROP INDEX sales_orders_by_client;
 CREATE INDEX sales_orders_by_client ON sales_orders (client_no, placed_at);
 

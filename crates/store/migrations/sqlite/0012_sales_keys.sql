@@ -37,13 +37,34 @@ JOIN sales_parties a ON a.brand_id = t.brand_id AND a.kind = 1 AND a.ref = t.ass
 
 DROP TABLE sales_touches;
 
--- An order's client by number too, for the join from a month's orders to their touches.
-ALTER TABLE sales_orders ADD COLUMN client_no BIGINT;
-UPDATE sales_orders SET client_no = (
-    SELECT p.id FROM sales_parties p
-    WHERE p.brand_id = sales_orders.brand_id AND p.kind = 0 AND p.ref = sales_orders.client_ref
-) WHERE client_ref IS NOT NULL;
-DROP INDEX sales_orders_by_client;
+-- Orders kept in time order (a month is one range of the table, not a lookup per order), with
+-- their client by number too, for the join from a month's orders to their touches.
+CREATE TABLE sales_orders_in_time (
+    brand_id BIGINT NOT NULL REFERENCES brands(id),
+    placed_at BIGINT NOT NULL,
+    order_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    client_ref TEXT,
+    client_no BIGINT,
+    store_code TEXT,
+    currency TEXT NOT NULL,
+    sold_by TEXT,
+    lines TEXT NOT NULL,
+    total BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (brand_id, placed_at, order_id)
+) WITHOUT ROWID;
+
+INSERT INTO sales_orders_in_time (brand_id, placed_at, order_id, source, client_ref, client_no,
+    store_code, currency, sold_by, lines, total, created_at)
+SELECT o.brand_id, o.placed_at, o.order_id, o.source, o.client_ref, p.id, o.store_code, o.currency,
+       o.sold_by, o.lines, o.total, o.created_at
+FROM sales_orders o
+LEFT JOIN sales_parties p ON p.brand_id = o.brand_id AND p.kind = 0 AND p.ref = o.client_ref;
+
+DROP TABLE sales_orders;
+ALTER TABLE sales_orders_in_time RENAME TO sales_orders;
+CREATE UNIQUE INDEX sales_orders_by_id ON sales_orders (brand_id, order_id);
 CREATE INDEX sales_orders_by_client ON sales_orders (client_no, placed_at);
 
 -- Loyalty tiers earned by lifetime spend (net of returns, minor units of the brand's currency).
