@@ -278,6 +278,25 @@ pub(crate) mod sqlite {
         .map_err(db)?;
         orders_from_json(&text)
     }
+
+    /// The orders with these ids (those held).
+    pub(crate) async fn orders_by_id(
+        conn: &mut SqliteConnection,
+        brand: BrandId,
+        ids: &[&str],
+    ) -> RepoResult<Vec<sales::Order>> {
+        let text: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(o.order_id, o.source, o.client_ref, o.store_code, \
+             o.placed_at, o.currency, o.sold_by, json(o.lines))) FROM json_each($2) j \
+             CROSS JOIN sales_orders o ON o.brand_id = $1 AND o.order_id = j.value",
+        )
+        .bind(brand.0)
+        .bind(json(&ids)?)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        orders_from_json(&text)
+    }
 }
 
 pub(crate) mod postgres {
@@ -445,6 +464,24 @@ pub(crate) mod postgres {
         .bind(brand.0)
         .bind(from)
         .bind(to)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        orders_from_json(&text)
+    }
+
+    pub(crate) async fn orders_by_id(
+        conn: &mut PgConnection,
+        brand: BrandId,
+        ids: &[&str],
+    ) -> RepoResult<Vec<sales::Order>> {
+        let text: String = sqlx::query_scalar(
+            "SELECT COALESCE(json_agg(json_build_array(order_id, source, client_ref, store_code, placed_at, \
+             currency, sold_by, lines::json)), '[]')::text FROM sales_orders \
+             WHERE brand_id = $1 AND order_id = ANY($2::text[])",
+        )
+        .bind(brand.0)
+        .bind(ids)
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?;

@@ -273,14 +273,11 @@ macro_rules! impl_sales_store {
             }
 
             async fn orders_by_id(&self, brand: BrandId, ids: &[String]) -> RepoResult<Vec<sales::Order>> {
+                let mut conn = self.pool.acquire().await.map_err(db)?;
                 let mut out = Vec::with_capacity(ids.len());
-                for chunk in ids.chunks(BATCH) {
-                    let mut q = Qb::new("SELECT * FROM sales_orders WHERE brand_id = ");
-                    q.push_bind(brand.0).push(" AND order_id IN (");
-                    Self::push_list(&mut q, chunk);
-                    for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
-                        out.push(Self::sales_order_row(&r)?);
-                    }
+                for chunk in ids.chunks($crate::sales_sql::BULK_CHUNK * 4) {
+                    let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                    out.extend($crate::sales_bulk::$bulk::orders_by_id(&mut conn, brand, &chunk).await?);
                 }
                 Ok(out)
             }
@@ -292,7 +289,7 @@ macro_rules! impl_sales_store {
 
             async fn orders_of_client(&self, brand: BrandId, client: &str, limit: u32) -> RepoResult<Vec<sales::Order>> {
                 let rows = sqlx::query(
-                    "SELECT * FROM sales_orders WHERE brand_id = $1 AND client_no = \
+                    "SELECT * FROM sales_orders WHERE client_no = \
                      (SELECT id FROM sales_parties WHERE brand_id = $1 AND kind = 0 AND ref = $2) \
                      ORDER BY placed_at DESC, order_id LIMIT $3",
                 )
