@@ -720,8 +720,18 @@ impl Salon {
         let tz = tz_of(brand);
         let policy = self.stored_policy(brand.id).await?;
         let (start, end) = month.bounds(&tz);
-        let mut orders = self.repo.orders_placed(brand.id, start, end).await?;
-        let returns = self.repo.returns_made(brand.id, start, end).await?;
+        let window = policy.max_window_ms();
+        // The month's orders, their clients' touches and the month's returns: three reads side
+        // by side (each on its own connection).
+        let (orders, touches, returns) = tokio::join!(
+            self.repo.orders_placed(brand.id, start, end),
+            self.repo
+                .touches_of_buyers(brand.id, (start, end), start - window, end),
+            self.repo.returns_made(brand.id, start, end),
+        );
+        let (mut orders, mut touches, returns) = (orders?, touches?, returns?);
+        let loaded_orders = started.elapsed();
+        // Returns of orders placed in earlier months: those orders, and their clients' touches.
         let have: HashSet<&str> = orders.iter().map(|o| o.order_id.as_str()).collect();
         let missing: Vec<String> = returns
             .iter()
@@ -731,21 +741,31 @@ impl Salon {
             .into_iter()
             .collect();
         if !missing.is_empty() {
-            orders.extend(self.repo.orders_by_id(brand.id, &missing).await?);
+            let earlier = self.repo.orders_by_id(brand.id, &missing).await?;
+            let clients: Vec<String> = earlier
+                .iter()
+                .filter_map(|o| o.client.clone())
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            if let (Some(first), Some(last)) = (
+                earlier.iter().map(|o| o.placed_at).min(),
+                earlier.iter().map(|o| o.placed_at).max(),
+            ) {
+                touches.extend(
+                    self.repo
+                        .touches_of_clients(brand.id, &clients, first - window, last)
+                        .await?,
+                );
+            }
+            orders.extend(earlier);
         }
-        let loaded_orders = started.elapsed();
         let clients: Vec<String> = orders
             .iter()
             .filter_map(|o| o.client.clone())
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let first = orders.iter().map(|o| o.placed_at).min().unwrap_or(start);
-        let last = orders.iter().map(|o| o.placed_at).max().unwrap_or(start);
-        let touches = self
-            .repo
-            .touches_of_clients(brand.id, &clients, first - policy.max_window_ms(), last)
-            .await?;
         let loaded_touches = started.elapsed();
         let book = if policy.book_credit {
             self.repo.book_history(brand.id, &clients).await?

@@ -745,6 +745,15 @@ pub trait SalesStore: Send + Sync + 'static {
         after: Millis,
         until: Millis,
     ) -> RepoResult<Vec<sales::Touch>>;
+    /// The touches in `(after, until]` of the clients who placed an order in `[from, to)`: a
+    /// month's touches in one read that does not wait for its orders.
+    async fn touches_of_buyers(
+        &self,
+        brand: BrandId,
+        placed: (Millis, Millis),
+        after: Millis,
+        until: Millis,
+    ) -> RepoResult<Vec<sales::Touch>>;
     /// How many touches the brand holds.
     async fn count_touches(&self, brand: BrandId) -> RepoResult<i64>;
     /// The book history of clients named by CRM id: (CRM id, who from when), oldest first.

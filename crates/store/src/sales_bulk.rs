@@ -62,25 +62,29 @@ type OrderTuple = (
     i64,
     String,
     Option<String>,
-    Vec<sales::OrderLine>,
+    // The lines as stored (JSON text): parsed here, not re-encoded by the database.
+    String,
 );
 
 pub(crate) fn orders_from_json(text: &str) -> domain::ports::RepoResult<Vec<sales::Order>> {
     let rows: Vec<OrderTuple> = serde_json::from_str(text).map_err(crate::corrupt)?;
     let mut out = rows
         .into_iter()
-        .map(|(order_id, source, client, store, placed_at, currency, sold_by, lines)| {
-            Ok(sales::Order {
-                order_id,
-                source: crate::sales_sql::order_source(&source)?,
-                client,
-                store,
-                placed_at,
-                currency,
-                sold_by,
-                lines,
-            })
-        })
+        .map(
+            |(order_id, source, client, store, placed_at, currency, sold_by, lines)| {
+                let lines = crate::sales_sql::order_lines(&lines)?;
+                Ok(sales::Order {
+                    order_id,
+                    source: crate::sales_sql::order_source(&source)?,
+                    client,
+                    store,
+                    placed_at,
+                    currency,
+                    sold_by,
+                    lines,
+                })
+            },
+        )
         .collect::<domain::ports::RepoResult<Vec<_>>>()?;
     out.sort_by(|a, b| (a.placed_at, &a.order_id).cmp(&(b.placed_at, &b.order_id)));
     Ok(out)
@@ -91,8 +95,7 @@ pub(crate) type TouchTuple = (String, i64, String, i64);
 /// Touches as read (client, at, associate's number, kind) with the associates' numbers
 /// (`[[number, e-mail], …]`): the e-mails put back in Rust rather than looked up per touch.
 fn touches_from_json(text: &str, associates: &str) -> domain::ports::RepoResult<Vec<TouchTuple>> {
-    let rows: Vec<(String, i64, i64, i64)> =
-        serde_json::from_str(text).map_err(crate::corrupt)?;
+    let rows: Vec<(String, i64, i64, i64)> = serde_json::from_str(text).map_err(crate::corrupt)?;
     let names: HashMap<i64, String> = serde_json::from_str::<Vec<(i64, String)>>(associates)
         .map_err(crate::corrupt)?
         .into_iter()
@@ -248,14 +251,45 @@ pub(crate) mod sqlite {
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-        let associates: String = sqlx::query_scalar(
+        let associates = associates(conn, brand).await?;
+        touches_from_json(&text, &associates)
+    }
+
+    /// The touches in `(after, until]` of the clients who ordered in `[from, to)`.
+    pub(crate) async fn touches_of_buyers(
+        conn: &mut SqliteConnection,
+        brand: BrandId,
+        (from, to): (i64, i64),
+        after: i64,
+        until: i64,
+    ) -> RepoResult<Vec<TouchTuple>> {
+        let text: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(c.ref, t.at, t.associate_no, t.kind)) FROM \
+             (SELECT DISTINCT client_no FROM sales_orders \
+              WHERE brand_id = $1 AND placed_at >= $2 AND placed_at < $3 AND client_no IS NOT NULL) o \
+             CROSS JOIN sales_parties c ON c.id = o.client_no \
+             CROSS JOIN sales_touch_log t ON t.client_no = o.client_no AND t.at > $4 AND t.at <= $5",
+        )
+        .bind(brand.0)
+        .bind(from)
+        .bind(to)
+        .bind(after)
+        .bind(until)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        let associates = associates(conn, brand).await?;
+        touches_from_json(&text, &associates)
+    }
+
+    async fn associates(conn: &mut SqliteConnection, brand: BrandId) -> RepoResult<String> {
+        sqlx::query_scalar(
             "SELECT json_group_array(json_array(id, ref)) FROM sales_parties WHERE brand_id = $1 AND kind = 1",
         )
         .bind(brand.0)
         .fetch_one(&mut *conn)
         .await
-        .map_err(db)?;
-        touches_from_json(&text, &associates)
+        .map_err(db)
     }
 
     /// The orders placed in `[from, to)`, by time then id.
@@ -267,7 +301,7 @@ pub(crate) mod sqlite {
     ) -> RepoResult<Vec<sales::Order>> {
         let text: String = sqlx::query_scalar(
             "SELECT json_group_array(json_array(order_id, source, client_ref, store_code, placed_at, \
-             currency, sold_by, json(lines))) FROM sales_orders \
+             currency, sold_by, lines)) FROM sales_orders \
              WHERE brand_id = $1 AND placed_at >= $2 AND placed_at < $3",
         )
         .bind(brand.0)
@@ -287,7 +321,7 @@ pub(crate) mod sqlite {
     ) -> RepoResult<Vec<sales::Order>> {
         let text: String = sqlx::query_scalar(
             "SELECT json_group_array(json_array(o.order_id, o.source, o.client_ref, o.store_code, \
-             o.placed_at, o.currency, o.sold_by, json(o.lines))) FROM json_each($2) j \
+             o.placed_at, o.currency, o.sold_by, o.lines)) FROM json_each($2) j \
              CROSS JOIN sales_orders o ON o.brand_id = $1 AND o.order_id = j.value",
         )
         .bind(brand.0)
@@ -439,14 +473,44 @@ pub(crate) mod postgres {
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-        let associates: String = sqlx::query_scalar(
+        let associates = associates(conn, brand).await?;
+        touches_from_json(&text, &associates)
+    }
+
+    async fn associates(conn: &mut PgConnection, brand: BrandId) -> RepoResult<String> {
+        sqlx::query_scalar(
             "SELECT COALESCE(json_agg(json_build_array(id, ref)), '[]')::text FROM sales_parties \
              WHERE brand_id = $1 AND kind = 1",
         )
         .bind(brand.0)
         .fetch_one(&mut *conn)
         .await
+        .map_err(db)
+    }
+
+    pub(crate) async fn touches_of_buyers(
+        conn: &mut PgConnection,
+        brand: BrandId,
+        (from, to): (i64, i64),
+        after: i64,
+        until: i64,
+    ) -> RepoResult<Vec<TouchTuple>> {
+        let text: String = sqlx::query_scalar(
+            "SELECT COALESCE(json_agg(json_build_array(c.ref, t.at, t.associate_no, t.kind)), '[]')::text FROM \
+             (SELECT DISTINCT client_no FROM sales_orders \
+              WHERE brand_id = $1 AND placed_at >= $2 AND placed_at < $3 AND client_no IS NOT NULL) o \
+             JOIN sales_parties c ON c.id = o.client_no \
+             JOIN sales_touch_log t ON t.client_no = o.client_no AND t.at > $4 AND t.at <= $5",
+        )
+        .bind(brand.0)
+        .bind(from)
+        .bind(to)
+        .bind(after)
+        .bind(until)
+        .fetch_one(&mut *conn)
+        .await
         .map_err(db)?;
+        let associates = associates(conn, brand).await?;
         touches_from_json(&text, &associates)
     }
 
@@ -458,7 +522,7 @@ pub(crate) mod postgres {
     ) -> RepoResult<Vec<sales::Order>> {
         let text: String = sqlx::query_scalar(
             "SELECT COALESCE(json_agg(json_build_array(order_id, source, client_ref, store_code, placed_at, \
-             currency, sold_by, lines::json)), '[]')::text FROM sales_orders \
+             currency, sold_by, lines)), '[]')::text FROM sales_orders \
              WHERE brand_id = $1 AND placed_at >= $2 AND placed_at < $3",
         )
         .bind(brand.0)
@@ -477,7 +541,7 @@ pub(crate) mod postgres {
     ) -> RepoResult<Vec<sales::Order>> {
         let text: String = sqlx::query_scalar(
             "SELECT COALESCE(json_agg(json_build_array(order_id, source, client_ref, store_code, placed_at, \
-             currency, sold_by, lines::json)), '[]')::text FROM sales_orders \
+             currency, sold_by, lines)), '[]')::text FROM sales_orders \
              WHERE brand_id = $1 AND order_id = ANY($2::text[])",
         )
         .bind(brand.0)

@@ -353,6 +353,29 @@ macro_rules! impl_sales_store {
                 Ok(out)
             }
 
+            async fn touches_of_buyers(
+                &self,
+                brand: BrandId,
+                placed: (Millis, Millis),
+                after: Millis,
+                until: Millis,
+            ) -> RepoResult<Vec<sales::Touch>> {
+                use $crate::sales_bulk::{self as bulk, $bulk as backend};
+                let mut conn = self.pool.acquire().await.map_err(db)?;
+                backend::touches_of_buyers(&mut conn, brand, placed, after, until)
+                    .await?
+                    .into_iter()
+                    .map(|(client, at, associate, kind)| {
+                        Ok(sales::Touch {
+                            client,
+                            at,
+                            associate,
+                            kind: bulk::kind_of(kind).ok_or_else(|| corrupt("touch kind"))?,
+                        })
+                    })
+                    .collect()
+            }
+
             async fn count_touches(&self, brand: BrandId) -> RepoResult<i64> {
                 sqlx::query_scalar(
                     "SELECT COUNT(*) FROM sales_parties c JOIN sales_touch_log t ON t.client_no = c.id \
