@@ -69,18 +69,20 @@ pub(crate) fn orders_from_json(text: &str) -> domain::ports::RepoResult<Vec<sale
     let rows: Vec<OrderTuple> = serde_json::from_str(text).map_err(crate::corrupt)?;
     let mut out = rows
         .into_iter()
-        .map(|(order_id, source, client, store, placed_at, currency, sold_by, lines)| {
-            Ok(sales::Order {
-                order_id,
-                source: crate::sales_sql::order_source(&source)?,
-                client,
-                store,
-                placed_at,
-                currency,
-                sold_by,
-                lines,
-            })
-        })
+        .map(
+            |(order_id, source, client, store, placed_at, currency, sold_by, lines)| {
+                Ok(sales::Order {
+                    order_id,
+                    source: crate::sales_sql::order_source(&source)?,
+                    client,
+                    store,
+                    placed_at,
+                    currency,
+                    sold_by,
+                    lines,
+                })
+            },
+        )
         .collect::<domain::ports::RepoResult<Vec<_>>>()?;
     out.sort_by(|a, b| (a.placed_at, &a.order_id).cmp(&(b.placed_at, &b.order_id)));
     Ok(out)
@@ -91,8 +93,7 @@ pub(crate) type TouchTuple = (String, i64, String, i64);
 /// Touches as read (client, at, associate's number, kind) with the associates' numbers
 /// (`[[number, e-mail], …]`): the e-mails put back in Rust rather than looked up per touch.
 fn touches_from_json(text: &str, associates: &str) -> domain::ports::RepoResult<Vec<TouchTuple>> {
-    let rows: Vec<(String, i64, i64, i64)> =
-        serde_json::from_str(text).map_err(crate::corrupt)?;
+    let rows: Vec<(String, i64, i64, i64)> = serde_json::from_str(text).map_err(crate::corrupt)?;
     let names: HashMap<i64, String> = serde_json::from_str::<Vec<(i64, String)>>(associates)
         .map_err(crate::corrupt)?
         .into_iter()
