@@ -1456,6 +1456,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             password = sim::demo::DEMO_PASSWORD,
         );
     }
+    if !demo {
+        // Should a demo brand appear while this server runs, nobody signs in to it.
+        salon.close_demo();
+    }
     if demo {
         if !local_only {
             tracing::warn!(%listen, "--demo: serving the demo brand and its sandbox where others can reach them");

@@ -210,6 +210,45 @@ async fn post_callback(url: &str, channel: &str, (query, body): (String, String)
         .as_u16()
 }
 
+/// Signs in through the login form; the status of the answer (303 when signed in).
+async fn sign_in(url: &str, brand: &str, email: &str, password: &str) -> u16 {
+    let page = http()
+        .get(format!("{url}/login"))
+        .send()
+        .await
+        .expect("login page");
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .find(|c| c.contains("login_csrf"))
+        .and_then(|c| c.split(';').next())
+        .expect("login CSRF cookie")
+        .to_owned();
+    let body = page.text().await.expect("body");
+    let csrf = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("csrf field")
+        .to_owned();
+    let form = format!(
+        "csrf={csrf}&brand={brand}&email={}&password={password}&next=%2Fclients",
+        email.replace('@', "%40")
+    );
+    http()
+        .post(format!("{url}/login"))
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("sign in")
+        .status()
+        .as_u16()
+}
+
 fn secrets(data: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(data.join("sandbox.key")).expect("sandbox.key");
     serde_json::from_str(&text).expect("json")
@@ -440,12 +479,53 @@ async fn a_fresh_public_start_creates_no_demo_and_other_brands_need_confirming()
     let (ok, said) = cli(data, &["brand", "list"]);
     assert!(ok && !said.contains("demo"), "{said}");
 
-    // Deleting a brand that is not the demo needs --yes.
-    let (ok, said) = cli(
-        data,
-        &["brand", "create", "--slug", "maison", "--name", "Maison"],
+    // A demo brand that appears while a public server runs (a CLI command made it) lets
+    // nobody in; another brand's accounts sign in as usual.
+    let server = start(data, &["--listen", "0.0.0.0:0"]);
+    for (slug, password) in [("demo", "lumiere-demo"), ("maison", "maison-password")] {
+        let (ok, said) = cli(data, &["brand", "create", "--slug", slug, "--name", slug]);
+        assert!(ok, "{said}");
+        let (ok, said) = cli(
+            data,
+            &[
+                "user",
+                "create",
+                "--brand",
+                slug,
+                "--email",
+                &format!("hq@{slug}.example"),
+                "--name",
+                "HQ",
+                "--role",
+                "hq",
+                "--password",
+                password,
+            ],
+        );
+        assert!(ok, "{said}");
+    }
+    assert_eq!(
+        sign_in(
+            &server.url,
+            "maison",
+            "hq@maison.example",
+            "maison-password"
+        )
+        .await,
+        303,
+        "an ordinary brand signs in"
     );
+    assert_ne!(
+        sign_in(&server.url, "demo", "hq@demo.example", "lumiere-demo").await,
+        303,
+        "the demo brand does not, on a public server"
+    );
+    drop(server);
+    assert!(refused(data, &["--listen", "0.0.0.0:0"]).contains("salon brand delete demo"));
+    let (ok, said) = cli(data, &["brand", "delete", "demo"]);
     assert!(ok, "{said}");
+
+    // Deleting a brand that is not the demo needs --yes.
     let (ok, said) = cli(data, &["brand", "delete", "maison"]);
     assert!(!ok && said.contains("--yes"), "{said}");
     let (ok, said) = cli(data, &["brand", "list"]);
