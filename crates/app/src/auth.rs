@@ -144,6 +144,9 @@ impl Salon {
     pub async fn actor_for_token(&self, token: &str) -> AppResult<Actor> {
         let hash = secret_hash(token);
         if let Some(actor) = self.tokens.get(&hash) {
+            if self.is_closed(&actor.brand) {
+                return Err(AppError::Unauthenticated);
+            }
             return Ok(actor);
         }
         let t = self
@@ -154,6 +157,7 @@ impl Salon {
         let brand = self
             .brand(t.brand_id)
             .await?
+            .filter(|b| !self.is_closed(b))
             .ok_or(AppError::Unauthenticated)?;
         let user = match t.user_id {
             Some(u) => Some(
@@ -259,7 +263,12 @@ impl Salon {
         let wrong = || AppError::Forbidden("wrong brand, e-mail or password".into());
         let found = async {
             let slug = Slug::parse("brand", brand_slug).ok()?;
-            let brand = self.repo.brand_by_slug(slug.as_str()).await.ok()??;
+            let brand = self
+                .repo
+                .brand_by_slug(slug.as_str())
+                .await
+                .ok()?
+                .filter(|b| !self.is_closed(b))?;
             let user = self.repo.user_by_email(brand.id, email).await.ok()??;
             Some((brand, user))
         }
@@ -318,6 +327,7 @@ impl Salon {
         let brand = self
             .brand(s.brand_id)
             .await?
+            .filter(|b| !self.is_closed(b))
             .ok_or(AppError::Unauthenticated)?;
         let user = self
             .repo

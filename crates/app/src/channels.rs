@@ -311,7 +311,7 @@ pub struct OnboardingAssociate {
 }
 
 impl Salon {
-    fn channels(&self) -> &Channels {
+    pub(crate) fn channels(&self) -> &Channels {
         &self.channels
     }
 

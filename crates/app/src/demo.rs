@@ -732,3 +732,50 @@ impl Salon {
         Ok(())
     }
 }
+
+impl Salon {
+    /// The demo brand's active accounts that still sign in with the published demo password:
+    /// anyone who read the README can use them. Empty without a demo brand.
+    pub async fn demo_accounts(&self) -> AppResult<Vec<User>> {
+        let Some(brand) = self.repo.brand_by_slug(fake::DEMO_SLUG).await? else {
+            return Ok(Vec::new());
+        };
+        // The demo's accounts share one hash: each distinct hash is checked once.
+        let mut checked: HashMap<String, bool> = HashMap::new();
+        let mut open = Vec::new();
+        for (u, _) in self.repo.list_users(brand.id, None).await? {
+            if u.status != UserStatus::Active {
+                continue;
+            }
+            let Some(hash) = u.password_hash.clone() else {
+                continue;
+            };
+            let published = *checked
+                .entry(hash.clone())
+                .or_insert_with(|| crate::auth::verify_password(fake::DEMO_PASSWORD, &hash));
+            if published {
+                open.push(u);
+            }
+        }
+        Ok(open)
+    }
+
+    /// Removes a brand and everything of it: the database rows (one transaction) and its
+    /// search indexes. Returns how many rows went.
+    pub async fn delete_brand(&self, slug: &str) -> AppResult<u64> {
+        let brand = self
+            .repo
+            .brand_by_slug(slug)
+            .await?
+            .ok_or(AppError::NotFound("brand"))?;
+        let removed = self.repo.delete_brand(brand.id).await?;
+        self.channels().forget(brand.id);
+        if let Some(archive) = &self.archive {
+            archive
+                .remove_brand(brand.id.0)
+                .map_err(|e| AppError::Internal(format!("the brand's search index: {e}")))?;
+        }
+        tracing::warn!(brand = %brand.slug, rows = removed, "brand deleted");
+        Ok(removed)
+    }
+}

@@ -65,6 +65,9 @@ pub struct Salon {
     sales_cache: Arc<std::sync::Mutex<sales::SalesCache>>,
     /// Each brand's catalogue search index (see [`catalogue`]).
     catalogue: Arc<catalogue::CatalogueIndexes>,
+    /// Whether the demo brand is shut: nobody signs in to it or acts for it (see
+    /// [`Salon::close_demo`]).
+    demo_closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Salon {
@@ -84,7 +87,22 @@ impl Salon {
             assets: Arc::default(),
             sales_cache: Arc::default(),
             catalogue: Arc::default(),
+            demo_closed: Arc::default(),
         }
+    }
+
+    /// Shuts the demo brand for this process: its accounts (whose password is published) do
+    /// not sign in, and its sessions and API tokens stop working, should the brand appear
+    /// while the server runs where others can reach it (say, created by a CLI command).
+    pub fn close_demo(&self) {
+        self.demo_closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether nobody may act for `brand` in this process (the demo, once closed).
+    pub fn is_closed(&self, brand: &Brand) -> bool {
+        self.demo_closed.load(std::sync::atomic::Ordering::SeqCst)
+            && brand.slug.as_str() == sim::demo::DEMO_SLUG
     }
 
     /// A brand by id, from memory after the first read.

@@ -15,6 +15,64 @@ pub const MENU: [(&str, &str); 3] = [
     ("MY_ACCOUNT", "crm"),
 ];
 
+/// Gives the brand's channels that point at the sandbox (or have no settings yet) the
+/// simulator's current secrets, at once and without calling it: settings kept from an earlier
+/// run (or an older Salon, whose sandbox secrets were constants) stop verifying callbacks
+/// before the server answers its first request. A channel with real settings of its own is
+/// left alone. Returns how many channels were set.
+pub async fn rekey(
+    salon: &Salon,
+    sim: &Simulator,
+    brand_slug: &str,
+    api_base: &str,
+) -> AppResult<usize> {
+    let brand = salon.brand_by_slug(brand_slug).await?;
+    let c = sim.config();
+    let mut set = 0;
+    for (kind, app_id) in [
+        (ChannelKind::Wecom, c.corp_id.as_str()),
+        (ChannelKind::WechatOa, c.oa_app_id.as_str()),
+    ] {
+        match salon.repo.channel_settings(brand.id, kind).await? {
+            Some(s) if s.app_id != app_id => continue,
+            _ => {}
+        }
+        let input = if kind == ChannelKind::Wecom {
+            ChannelInput {
+                app_id: Some(c.corp_id.clone()),
+                agent_id: Some(c.agent_id.clone()),
+                secret: Some(c.corp_secret.clone()),
+                token: Some(c.token.clone()),
+                aes_key: Some(c.aes_key.clone()),
+                api_base: Some(api_base.to_owned()),
+                menu: None,
+            }
+        } else {
+            oa_input(sim, api_base)
+        };
+        salon.set_channel_settings(brand.id, kind, &input).await?;
+        set += 1;
+    }
+    Ok(set)
+}
+
+fn oa_input(sim: &Simulator, api_base: &str) -> ChannelInput {
+    let c = sim.config();
+    ChannelInput {
+        app_id: Some(c.oa_app_id.clone()),
+        agent_id: None,
+        secret: Some(c.oa_secret.clone()),
+        token: Some(c.oa_token.clone()),
+        aes_key: Some(c.oa_aes_key.clone()),
+        api_base: Some(api_base.to_owned()),
+        menu: Some(
+            MENU.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ),
+    }
+}
+
 /// Connects the brand to the simulator reached at `api_base`: the simulator learns the
 /// brand's staff, the brand's settings point at the simulator, staff are linked by a staff
 /// sync, and every associate has a channel QR code (restored into the simulator when the
@@ -51,23 +109,7 @@ pub async fn wire(
         )
         .await?;
     salon
-        .set_channel_settings(
-            brand.id,
-            ChannelKind::WechatOa,
-            &ChannelInput {
-                app_id: Some(c.oa_app_id.clone()),
-                agent_id: None,
-                secret: Some(c.oa_secret.clone()),
-                token: Some(c.oa_token.clone()),
-                aes_key: Some(c.oa_aes_key.clone()),
-                api_base: Some(api_base.to_owned()),
-                menu: Some(
-                    MENU.iter()
-                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                        .collect(),
-                ),
-            },
-        )
+        .set_channel_settings(brand.id, ChannelKind::WechatOa, &oa_input(sim, api_base))
         .await?;
     salon.sync_staff_of(brand.id).await?;
     restore_contacts(salon, sim, brand.id).await?;

@@ -408,6 +408,26 @@ impl Archive {
         Ok(index)
     }
 
+    /// Removes both of the brand's indexes from disk (the brand is being deleted): nothing
+    /// of its messages stays searchable, nor reaches a later brand given the same id.
+    pub fn remove_brand(&self, brand: i64) -> ArchiveResult<()> {
+        let mut map = self
+            .brands
+            .lock()
+            .map_err(|_| ArchiveError::Directory(self.root.clone(), "lock poisoned".into()))?;
+        map.remove(&(brand, false));
+        map.remove(&(brand, true));
+        for dir in [format!("brand-{brand}"), format!("brand-{brand}-groups")] {
+            let dir = self.root.join(dir);
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(ArchiveError::Directory(dir, e.to_string())),
+            }
+        }
+        Ok(())
+    }
+
     pub fn cutter(&self) -> &Cutter {
         self.cutter.get_or_init(Cutter::new)
     }

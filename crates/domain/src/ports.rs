@@ -28,6 +28,10 @@ pub trait Repo:
     async fn brand(&self, id: BrandId) -> RepoResult<Option<Brand>>;
     async fn brand_by_slug(&self, slug: &str) -> RepoResult<Option<Brand>>;
     async fn list_brands(&self) -> RepoResult<Vec<Brand>>;
+    /// Removes the brand and everything scoped to it (staff, sessions, tokens, clients,
+    /// channel settings, messages, sales, catalogue, audit log…) in one transaction; returns
+    /// how many rows went. Nothing is removed when any step fails.
+    async fn delete_brand(&self, id: BrandId) -> RepoResult<u64>;
 
     // Stores.
     async fn create_store(&self, brand: BrandId, store: &NewStore) -> RepoResult<Store>;

@@ -32,6 +32,8 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub no_demo: Option<bool>,
+    /// Serve the demo and its sandbox on any address (see `--demo`).
+    pub demo: Option<bool>,
     pub behind_proxy: Option<bool>,
     /// How many proxies stand in front (implies `behind_proxy`).
     pub proxy_hops: Option<u8>,
@@ -182,6 +184,33 @@ fn master_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(key.to_vec())
 }
 
+/// The sandbox channel's secrets for this installation: `DATA_DIR/sandbox.key` (JSON, mode
+/// 0600), made at random on first use. They are never constants of the binary, so a callback
+/// signed for one installation's demo is refused by every other.
+pub fn sandbox_secrets(data_dir: &Path) -> anyhow::Result<sim::tencent::SandboxSecrets> {
+    let path = data_dir.join("sandbox.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let secrets: sim::tencent::SandboxSecrets = serde_json::from_str(&text)
+            .ok()
+            .filter(sim::tencent::SandboxSecrets::is_well_formed)
+            .with_context(|| {
+                format!(
+                    "{} is damaged: remove it and Salon makes new sandbox secrets",
+                    path.display()
+                )
+            })?;
+        return Ok(secrets);
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let secrets = sim::tencent::SandboxSecrets::generate();
+    write_private(&path, serde_json::to_string(&secrets)?.as_bytes())?;
+    tracing::info!(path = %path.display(), "created this installation's sandbox secrets");
+    Ok(secrets)
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
@@ -202,6 +231,47 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_installation_has_its_own_sandbox_secrets_kept_private() {
+        let base = std::env::temp_dir().join(format!("salon_sandbox_key_{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (one, two) = (base.join("one"), base.join("two"));
+        let a = sandbox_secrets(&one).expect("one");
+        let b = sandbox_secrets(&two).expect("two");
+        assert_ne!(a, b, "two fresh data directories share no secret");
+        for (x, y) in [
+            (&a.corp_secret, &b.corp_secret),
+            (&a.token, &b.token),
+            (&a.aes_key, &b.aes_key),
+            (&a.oa_secret, &b.oa_secret),
+            (&a.oa_token, &b.oa_token),
+            (&a.oa_aes_key, &b.oa_aes_key),
+        ] {
+            assert_ne!(x, y);
+        }
+        assert_eq!(
+            sandbox_secrets(&one).expect("again"),
+            a,
+            "kept across starts"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(one.join("sandbox.key"))
+                .expect("file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // None of the values the binary once held as constants.
+        let old = sim::tencent::SimConfig::sandbox_with("/sandbox", &a);
+        assert_ne!(old.token, "SandboxToken2026");
+        assert_ne!(old.aes_key, "c2FuZGJveC1zYWxvbi1hZXMta2V5LTMyLWJ5dGVzISE");
+        std::fs::write(one.join("sandbox.key"), "{}").expect("damage");
+        assert!(sandbox_secrets(&one).is_err(), "a damaged file is refused");
+        let _ = std::fs::remove_dir_all(&base);
+    }
 
     #[test]
     fn an_s3_section_is_complete_or_names_what_it_lacks() {

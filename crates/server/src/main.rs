@@ -158,9 +158,15 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "SALON_LISTEN")]
     listen: Option<SocketAddr>,
-    /// Start without the demo brand.
+    /// Start without the demo brand (refused while a demo brand exists: remove it with
+    /// `salon brand delete demo`).
     #[arg(long, env = "SALON_NO_DEMO")]
     no_demo: bool,
+    /// Seed and serve the demo brand and its sandbox (`/sandbox`) even on an address others
+    /// can reach. Without it they exist only when Salon listens on loopback, not behind a
+    /// proxy: the demo's accounts have a published password.
+    #[arg(long, env = "SALON_DEMO", conflicts_with = "no_demo")]
+    demo: bool,
     /// How many demo clients to generate on a fresh store.
     #[arg(long, env = "SALON_DEMO_CLIENTS", hide = true)]
     demo_clients: Option<usize>,
@@ -361,6 +367,17 @@ enum BrandCommand {
     },
     /// List brands.
     List {
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+    /// Delete a brand and everything of it (staff, sessions, tokens, clients, channel settings,
+    /// messages, sales, catalogue, audit log, search index), in one transaction. Cannot be
+    /// undone: any brand but the demo needs --yes.
+    Delete {
+        slug: String,
+        /// Confirm the deletion of a brand other than the demo.
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         store_args: StoreArgs,
     },
@@ -640,6 +657,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for b in salon.repo.list_brands().await? {
                 println!("{}\t{}\t{}", b.slug, b.name, b.time_zone);
             }
+            Ok(())
+        }
+        Command::Brand {
+            command:
+                BrandCommand::Delete {
+                    slug,
+                    yes,
+                    store_args,
+                },
+        } => {
+            let salon = store_args.resolve()?.open().await?;
+            let brand = salon
+                .repo
+                .brand_by_slug(&slug)
+                .await?
+                .with_context(|| format!("no brand has the slug {slug:?}"))?;
+            if slug != sim::demo::DEMO_SLUG && !yes {
+                bail!(
+                    "deleting brand {slug} ({}) removes all of its data for good; add --yes to confirm",
+                    brand.name
+                );
+            }
+            let rows = salon
+                .delete_brand(&slug)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "deleted brand {slug} ({}): {rows} rows, its accounts, keys and channel settings",
+                brand.name
+            );
             Ok(())
         }
         Command::User {
@@ -1363,9 +1410,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .or(cfg.file.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
     let no_demo = args.no_demo || cfg.file.no_demo.unwrap_or(false);
+    let demo_flag = args.demo || cfg.file.demo.unwrap_or(false);
+    if no_demo && demo_flag {
+        bail!("--demo and --no-demo (or demo and no_demo) contradict each other: choose one");
+    }
     let proxy_hops = args.proxy_hops.or(cfg.file.proxy_hops);
     let behind_proxy =
         args.behind_proxy || cfg.file.behind_proxy.unwrap_or(false) || proxy_hops.is_some();
+    // The demo's accounts have a published password and its sandbox plays WeChat clients:
+    // they exist only where nobody else can reach them (a loopback address, no proxy in
+    // front forwarding others' requests), unless the operator asks for them with --demo.
+    let local_only = listen.ip().is_loopback() && !behind_proxy;
+    let demo = !no_demo && (demo_flag || local_only);
     let salon = cfg.open().await?;
     if let Some(ms) = args.dispatch_lease_ms
         && let Ok(mut l) = salon.broadcasts.lease.write()
@@ -1377,7 +1433,37 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     {
         p.timeout = std::time::Duration::from_millis(ms);
     }
-    if !no_demo {
+    if !demo
+        && salon
+            .repo
+            .brand_by_slug(sim::demo::DEMO_SLUG)
+            .await?
+            .is_some()
+    {
+        let why = if no_demo {
+            "--no-demo was given".to_owned()
+        } else if behind_proxy {
+            format!("Salon listens on {listen} behind a proxy, where others reach it")
+        } else {
+            format!("Salon listens on {listen}, which is not a loopback address")
+        };
+        bail!(
+            "refusing to start: this store holds the demo brand (slug \"{slug}\"), whose accounts \
+             sign in with the published password \"{password}\", and {why}. Remove it with \
+             `salon brand delete {slug}` (with the same --data-dir / --database-url), or pass \
+             --demo to serve the demo anyway.",
+            slug = sim::demo::DEMO_SLUG,
+            password = sim::demo::DEMO_PASSWORD,
+        );
+    }
+    if !demo {
+        // Should a demo brand appear while this server runs, nobody signs in to it.
+        salon.close_demo();
+    }
+    if demo {
+        if !local_only {
+            tracing::warn!(%listen, "--demo: serving the demo brand and its sandbox where others can reach them");
+        }
         let n = args.demo_clients.unwrap_or(DEMO_CLIENTS);
         let started = std::time::Instant::now();
         if let Some(seeded) = salon
@@ -1411,20 +1497,43 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "trusting X-Forwarded-For/-Proto from that many proxies"
         );
     }
-    // The sandbox channel: the WeCom + OA simulator, in-process, under /sandbox.
-    let sandbox = if no_demo {
-        None
-    } else {
-        let sim = sim::tencent::Simulator::new(sim::tencent::SimConfig::sandbox("/sandbox"))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The sandbox channel: the WeCom + OA simulator, in-process, under /sandbox, with this
+    // installation's own secrets. Only with the demo; its pages need a demo sign-in.
+    let sandbox = if demo {
+        let secrets = config::sandbox_secrets(&cfg.data_dir)?;
+        let sim = sim::tencent::Simulator::new(sim::tencent::SimConfig::sandbox_with(
+            "/sandbox", &secrets,
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         state.sandbox = Some(sim.router());
+        state.sandbox_brand = sim::demo::DEMO_SLUG.to_owned();
         Some(sim)
+    } else {
+        None
     };
     let app = web::router(state).layer(axum::middleware::from_fn(log_request));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
+    if let Some(sim) = &sandbox
+        && salon
+            .repo
+            .brand_by_slug(sim::demo::DEMO_SLUG)
+            .await?
+            .is_some()
+    {
+        // Before the first request: settings of an earlier run (or of an older Salon, whose
+        // sandbox secrets were constants) no longer verify any callback.
+        app::sandbox::rekey(
+            &salon,
+            sim,
+            sim::demo::DEMO_SLUG,
+            &format!("http://{}/sandbox", loopback_host(addr)),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("keying the sandbox channel: {e}"))?;
+    }
     println!("Salon is listening on http://{addr}");
     salon.start_channel_processor();
     salon.start_dispatcher();
@@ -1454,6 +1563,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             println!("  {:<14} {}", s.role.as_str(), s.email);
         }
     }
+    warn_of_demo_accounts(&salon).await?;
     if !addr.ip().is_loopback() && !behind_proxy {
         tracing::warn!(
             "serving plain HTTP on a non-loopback address: put Salon behind a TLS proxy (--behind-proxy)"
@@ -1466,6 +1576,43 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown())
     .await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Where this process reaches itself: the bound address, or loopback for a wildcard one.
+fn loopback_host(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
+}
+
+/// Says loudly (a WARN log line and a banner on stderr) when accounts with the demo's
+/// published password exist, naming them and how to remove them.
+async fn warn_of_demo_accounts(salon: &Salon) -> anyhow::Result<()> {
+    let open = salon
+        .demo_accounts()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if open.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = open.iter().map(|u| u.email.as_str()).collect();
+    tracing::warn!(
+        brand = sim::demo::DEMO_SLUG,
+        accounts = %names.join(", "),
+        "DEMO ACCOUNTS EXIST: they sign in with the published password; remove them with `salon brand delete {}`",
+        sim::demo::DEMO_SLUG
+    );
+    eprintln!(
+        "!!! WARNING: {} demo account(s) of brand \"{}\" sign in with the published password \"{}\": {}.\n!!! Anyone who reaches this server can use them. Remove them with `salon brand delete {}`.",
+        open.len(),
+        sim::demo::DEMO_SLUG,
+        sim::demo::DEMO_PASSWORD,
+        names.join(", "),
+        sim::demo::DEMO_SLUG
+    );
     Ok(())
 }
 
@@ -1496,11 +1643,7 @@ pub(crate) async fn start_sandbox(
         }
         _ => {}
     }
-    let host = if addr.ip().is_unspecified() {
-        SocketAddr::from(([127, 0, 0, 1], addr.port()))
-    } else {
-        addr
-    };
+    let host = loopback_host(addr);
     sim.set_targets(
         &format!("http://{host}/channels/wecom/{slug}/callback"),
         &format!("http://{host}/channels/wechat-oa/{slug}/callback"),

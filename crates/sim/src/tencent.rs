@@ -50,19 +50,90 @@ pub struct SimConfig {
     pub public_base: String,
 }
 
-impl SimConfig {
-    /// The sandbox's fixed, made-up credentials.
-    pub fn sandbox(public_base: &str) -> Self {
+/// The sandbox's secrets: made per installation (never constants in the binary, or anyone
+/// could sign callbacks to every install that kept the demo). Serialised as JSON by whoever
+/// keeps them (the server: a file of mode 0600 in the data directory).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct SandboxSecrets {
+    pub corp_secret: String,
+    pub token: String,
+    pub aes_key: String,
+    pub oa_secret: String,
+    pub oa_token: String,
+    pub oa_aes_key: String,
+}
+
+impl std::fmt::Debug for SandboxSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SandboxSecrets(…)")
+    }
+}
+
+impl SandboxSecrets {
+    /// Fresh random secrets from the operating system's generator.
+    pub fn generate() -> Self {
+        use base64::Engine as _;
+        use rand::RngCore as _;
+        let mut rng = rand::rngs::OsRng;
+        let mut word = |n: usize| -> String {
+            const ALPHABET: &[u8] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+            (0..n)
+                .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+                .collect()
+        };
+        let (corp_secret, token, oa_secret, oa_token) = (word(43), word(32), word(43), word(32));
+        let aes = || {
+            let mut key = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut key);
+            // An EncodingAESKey: the key's base64 without its trailing `=` (43 characters).
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(key)
+        };
         Self {
-            corp_id: "wwsandbox0lumiere".into(),
-            corp_secret: "sandbox-corp-secret-0123456789abcdef".into(),
+            corp_secret,
+            token,
+            aes_key: aes(),
+            oa_secret,
+            oa_token,
+            oa_aes_key: aes(),
+        }
+    }
+
+    /// Whether every value has the shape the provider gives (used on a file read back).
+    pub fn is_well_formed(&self) -> bool {
+        let word = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_alphanumeric());
+        word(&self.corp_secret, 43)
+            && word(&self.token, 32)
+            && word(&self.oa_secret, 43)
+            && word(&self.oa_token, 32)
+            && MsgCrypt::new(&self.token, &self.aes_key, SANDBOX_CORP_ID).is_ok()
+            && MsgCrypt::new(&self.oa_token, &self.oa_aes_key, SANDBOX_OA_APP_ID).is_ok()
+    }
+}
+
+/// The sandbox corp's id (the callbacks' receive id): public, not a secret.
+pub const SANDBOX_CORP_ID: &str = "wwsandbox0lumiere";
+/// The sandbox Official Account's AppID: public, not a secret.
+pub const SANDBOX_OA_APP_ID: &str = "wxsandbox0lumiere";
+
+impl SimConfig {
+    /// The sandbox with fresh random secrets (tests, benchmarks).
+    pub fn sandbox(public_base: &str) -> Self {
+        Self::sandbox_with(public_base, &SandboxSecrets::generate())
+    }
+
+    /// The sandbox with the installation's own secrets.
+    pub fn sandbox_with(public_base: &str, secrets: &SandboxSecrets) -> Self {
+        Self {
+            corp_id: SANDBOX_CORP_ID.into(),
+            corp_secret: secrets.corp_secret.clone(),
             agent_id: "1000002".into(),
-            token: "SandboxToken2026".into(),
-            aes_key: "c2FuZGJveC1zYWxvbi1hZXMta2V5LTMyLWJ5dGVzISE".into(),
-            oa_app_id: "wxsandbox0lumiere".into(),
-            oa_secret: "sandbox-oa-secret-0123456789abcdef".into(),
-            oa_token: "SandboxOaToken26".into(),
-            oa_aes_key: "b2Etc2FuZGJveC1zYWxvbi1hZXMta2V5LTMyYnl0ZSE".into(),
+            token: secrets.token.clone(),
+            aes_key: secrets.aes_key.clone(),
+            oa_app_id: SANDBOX_OA_APP_ID.into(),
+            oa_secret: secrets.oa_secret.clone(),
+            oa_token: secrets.oa_token.clone(),
+            oa_aes_key: secrets.oa_aes_key.clone(),
             per_api_per_minute: 10_000,
             public_base: public_base.trim_end_matches('/').to_owned(),
         }

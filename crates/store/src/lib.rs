@@ -3,6 +3,7 @@
 //! the same conformance suite (`tests/conformance.rs`). Personal data is encrypted before it
 //! reaches either (see [`pii`]).
 
+pub mod brand_delete;
 mod broadcast_sql;
 mod catalogue_sql;
 mod channel_sql;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use domain::RepoError;
 use domain::ports::Repo;
 
+pub use brand_delete::DELETE_BRAND;
 pub use pii::Keyring;
 pub use postgres::PgRepo;
 pub use sqlite::SqliteRepo;

@@ -557,6 +557,21 @@ macro_rules! impl_repo {
                 row.as_ref().map(Self::brand_row).transpose()
             }
 
+            async fn delete_brand(&self, id: BrandId) -> RepoResult<u64> {
+                let mut tx = self.write_tx().await.map_err(db)?;
+                let mut removed = 0;
+                for statement in $crate::brand_delete::DELETE_BRAND {
+                    removed += sqlx::query(*statement)
+                        .bind(id.0)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?
+                        .rows_affected();
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(removed)
+            }
+
             async fn list_brands(&self) -> RepoResult<Vec<Brand>> {
                 let rows = sqlx::query("SELECT * FROM brands ORDER BY id").fetch_all(&self.pool).await.map_err(db)?;
                 rows.iter().map(Self::brand_row).collect()

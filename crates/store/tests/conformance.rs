@@ -3834,3 +3834,302 @@ async fn catalogue_products_and_stock_upsert_per_brand() {
         );
     }
 }
+
+/// A raw connection to the test's database, whichever backend, for reading the schema.
+enum Raw {
+    Lite(sqlx::SqliteConnection),
+    Pg(sqlx::PgConnection),
+}
+
+async fn raw(db: &Db) -> Raw {
+    if let Some(dir) = &db.sqlite_dir {
+        let url = format!("sqlite://{}", dir.join("salon.db").display());
+        return Raw::Lite(sqlx::SqliteConnection::connect(&url).await.expect("sqlite"));
+    }
+    let admin = std::env::var("SALON_TEST_POSTGRES_URL").expect("url");
+    let (base, _) = admin.rsplit_once('/').expect("db name");
+    let name = db._pg.as_ref().map(|g| g.name.clone()).expect("pg db");
+    Raw::Pg(
+        sqlx::PgConnection::connect(&format!("{base}/{name}"))
+            .await
+            .expect("pg"),
+    )
+}
+
+impl Raw {
+    /// Every table with a `brand_id` column, read from the schema (so new tables count too).
+    async fn brand_tables(&mut self) -> Vec<String> {
+        match self {
+            Raw::Lite(c) => sqlx::query_scalar(
+                "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                 WHERE m.type = 'table' AND p.name = 'brand_id' ORDER BY m.name",
+            )
+            .fetch_all(c)
+            .await
+            .expect("tables"),
+            Raw::Pg(c) => sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND column_name = 'brand_id' ORDER BY 1",
+            )
+            .fetch_all(c)
+            .await
+            .expect("tables"),
+        }
+    }
+
+    /// Rows of `table` that belong to brand `b` (`brands` itself: by id).
+    async fn rows_of(&mut self, table: &str, b: BrandId) -> i64 {
+        let column = if table == "brands" { "id" } else { "brand_id" };
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1");
+        match self {
+            Raw::Lite(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(b.0)
+                .fetch_one(c)
+                .await
+                .expect("count"),
+            Raw::Pg(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(b.0)
+                .fetch_one(c)
+                .await
+                .expect("count"),
+        }
+    }
+
+    /// Rows of a table keyed only by its parent (no brand_id column).
+    async fn count(&mut self, sql: &str, b: BrandId) -> i64 {
+        match self {
+            Raw::Lite(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .bind(b.0)
+                .fetch_one(c)
+                .await
+                .expect("count"),
+            Raw::Pg(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                .bind(b.0)
+                .fetch_one(c)
+                .await
+                .expect("count"),
+        }
+    }
+}
+
+/// The child tables without a brand_id column, counted through their parent.
+const PARENT_KEYED: [(&str, &str); 3] = [
+    (
+        "share_opens",
+        "SELECT COUNT(*) FROM share_opens WHERE link_id IN (SELECT id FROM share_links WHERE brand_id = $1)",
+    ),
+    (
+        "group_members",
+        "SELECT COUNT(*) FROM group_members WHERE group_id IN (SELECT id FROM group_chats WHERE brand_id = $1)",
+    ),
+    (
+        "campaign_suppressions",
+        "SELECT COUNT(*) FROM campaign_suppressions WHERE campaign_id IN (SELECT id FROM campaigns WHERE brand_id = $1)",
+    ),
+];
+
+/// Gives brand `b` a little of everything: staff, credentials, clients with notes, tags and
+/// identities, channel settings and callbacks, a QR code, messages, events, the audit log,
+/// orders and touches, products and stock.
+async fn fill(r: &dyn Repo, b: BrandId) {
+    let s = store(r, b, "SH01").await;
+    let u = user(r, b, "li@fill.example", Role::Associate, Some(s.id)).await;
+    r.create_api_token(
+        format!("token-{}", b.0).as_bytes(),
+        &ApiToken {
+            brand_id: b,
+            role: Role::Hq,
+            user_id: Some(u.id),
+            store_id: None,
+            label: "fill".into(),
+        },
+    )
+    .await
+    .expect("token");
+    r.create_session(
+        format!("session-{}", b.0).as_bytes(),
+        &Session {
+            brand_id: b,
+            user_id: u.id,
+            csrf_token: "c".into(),
+            expires_at: i64::MAX / 2,
+        },
+    )
+    .await
+    .expect("session");
+    let c = r
+        .create_client(b, &client("Na", "Li", "CRM-1"), Some(u.id))
+        .await
+        .expect("client");
+    r.add_note(b, c, Some(u.id), "likes silk", 5)
+        .await
+        .expect("note");
+    r.put_channel_settings(b, &settings("sandbox-secret"))
+        .await
+        .expect("settings");
+    put(r, &[inbox_item(b, "k1", "<xml/>")]).await;
+    r.create_contact_way(
+        b,
+        &NewContactWay {
+            state: "store:SH01:li".into(),
+            label: "Li".into(),
+            kind: ContactWayKind::Associate,
+            store_id: Some(s.id),
+            user_id: Some(u.id),
+            tags: vec![],
+            welcome_text: "Welcome".into(),
+        },
+    )
+    .await
+    .expect("way");
+    r.link_staff(b, u.id, "wecom", "li").await.expect("link");
+    r.add_message(b, &message(c, "m1", "你好"))
+        .await
+        .expect("message");
+    r.audit(
+        b,
+        &NewAudit {
+            at: 1,
+            actor_id: None,
+            actor: "system:test".into(),
+            action: "export".into(),
+            subject: "s".into(),
+            detail: serde_json::json!({}),
+        },
+    )
+    .await
+    .expect("audit");
+    r.put_orders(
+        b,
+        &[sales_order(
+            "O1",
+            Some("CRM-1"),
+            "2026-01-05T10:00:00+08:00",
+            100,
+        )],
+    )
+    .await
+    .expect("orders");
+    r.put_touches(
+        b,
+        &[sales::Touch {
+            at: at("2026-01-02T15:02:00+08:00"),
+            associate: "li@fill.example".into(),
+            client: "CRM-1".into(),
+            kind: sales::TouchKind::Message,
+        }],
+        "import",
+    )
+    .await
+    .expect("touches");
+    r.put_products(b, &[product("LM-BAG-001", "手袋", "Bag", "bags", "1000")])
+        .await
+        .expect("products");
+    r.put_stock(
+        b,
+        &[StockLevel {
+            sku: "LM-BAG-001".into(),
+            store: "SH01".into(),
+            quantity: 2,
+            updated_at: 5,
+        }],
+    )
+    .await
+    .expect("stock");
+}
+
+#[tokio::test]
+async fn deleting_a_brand_leaves_nothing_of_it() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let n = db.name;
+        let gone = brand(r, "demo").await;
+        let kept = brand(r, "maison").await;
+        fill(r, gone.id).await;
+        fill(r, kept.id).await;
+        let mut conn = raw(&db).await;
+        let tables = conn.brand_tables().await;
+        assert!(tables.len() > 40, "{n}: {tables:?}");
+        let mut before = Vec::new();
+        let mut filled = 0;
+        for t in &tables {
+            let of_gone = conn.rows_of(t, gone.id).await;
+            if of_gone > 0 {
+                filled += 1;
+            }
+            before.push(conn.rows_of(t, kept.id).await);
+        }
+        assert!(filled >= 20, "{n}: the brand has rows in {filled} tables");
+
+        let removed = r.delete_brand(gone.id).await.expect("delete");
+        assert!(removed > 20, "{n}: {removed} rows");
+        assert!(r.brand_by_slug("demo").await.expect("q").is_none(), "{n}");
+        assert!(
+            r.session(format!("session-{}", gone.id.0).as_bytes(), 0)
+                .await
+                .expect("q")
+                .is_none(),
+            "{n}: the brand's sessions are gone"
+        );
+        assert!(
+            r.api_token(format!("token-{}", gone.id.0).as_bytes())
+                .await
+                .expect("q")
+                .is_none(),
+            "{n}: the brand's tokens are gone"
+        );
+        assert!(
+            r.channel_settings(gone.id, ChannelKind::Wecom)
+                .await
+                .expect("q")
+                .is_none(),
+            "{n}: the brand's channel secrets are gone"
+        );
+        for (t, kept_before) in tables.iter().zip(&before) {
+            assert_eq!(conn.rows_of(t, gone.id).await, 0, "{n}: {t} keeps rows");
+            assert_eq!(
+                conn.rows_of(t, kept.id).await,
+                *kept_before,
+                "{n}: {t} of the other brand changed"
+            );
+        }
+        for (t, sql) in PARENT_KEYED {
+            assert_eq!(conn.count(sql, gone.id).await, 0, "{n}: {t} keeps rows");
+        }
+        // The other brand works as before.
+        assert_eq!(r.count_clients(kept.id, Scope::Brand).await.expect("n"), 1);
+        assert!(
+            r.channel_settings(kept.id, ChannelKind::Wecom)
+                .await
+                .expect("q")
+                .is_some(),
+            "{n}"
+        );
+        // Deleting again removes nothing; the slug can be used again.
+        assert_eq!(r.delete_brand(gone.id).await.expect("again"), 0, "{n}");
+        brand(r, "demo").await;
+    }
+}
+
+/// Every table with a `brand_id` column has its line in the brand deletion, so that a table
+/// added later without one fails here even before data reaches it.
+#[tokio::test]
+async fn the_brand_deletion_names_every_table_of_a_brand() {
+    let db = sqlite().await;
+    let mut conn = raw(&db).await;
+    for t in conn.brand_tables().await {
+        let line = format!("DELETE FROM {t} WHERE brand_id = $1");
+        assert!(
+            store::DELETE_BRAND.contains(&line.as_str()),
+            "{t} has a brand_id column but `salon brand delete` does not clear it"
+        );
+    }
+    for (t, _) in PARENT_KEYED {
+        assert!(
+            store::DELETE_BRAND
+                .iter()
+                .any(|s| s.starts_with(&format!("DELETE FROM {t} "))),
+            "{t}"
+        );
+    }
+}

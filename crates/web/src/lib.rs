@@ -42,6 +42,8 @@ pub struct AppState {
     pub started: Arc<std::time::Instant>,
     /// The sandbox provider (the WeCom + OA simulator) mounted at `/sandbox`, when running.
     pub sandbox: Option<Router>,
+    /// The brand whose signed-in staff may open the sandbox's pages (the demo's).
+    pub sandbox_brand: String,
 }
 
 impl AppState {
@@ -53,6 +55,7 @@ impl AppState {
             proxy_hops: 1,
             started: Arc::new(std::time::Instant::now()),
             sandbox: None,
+            sandbox_brand: "demo".into(),
         }
     }
 }
@@ -70,7 +73,11 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(ui::router(state.clone()));
     if let Some(sandbox) = state.sandbox.clone() {
-        app = app.nest_service("/sandbox", sandbox);
+        let gated = sandbox.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            sandbox_gate,
+        ));
+        app = app.nest_service("/sandbox", gated);
     }
     app.layer(tower_http::limit::RequestBodyLimitLayer::new(
         64 * 1024 * 1024,
@@ -81,6 +88,38 @@ pub fn router(state: AppState) -> Router {
         security::headers,
     ))
     .with_state(state)
+}
+
+/// The sandbox's pages (a QR code, "scan as a client") make things happen in the sandbox's
+/// brand: only its signed-in staff may open them; anyone else is sent to sign in, and a
+/// signed-in member of another brand finds nothing. Its API (`/cgi-bin/…`) is what Salon
+/// itself calls, as it would call Tencent: each call needs an access token that only this
+/// installation's sandbox secret obtains.
+async fn sandbox_gate(
+    State(state): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::extract::FromRequestParts as _;
+    use axum::response::IntoResponse as _;
+    if req.uri().path().starts_with("/cgi-bin/") {
+        return next.run(req).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let inner = parts.uri.clone();
+    // Signing in brings the browser back to the page it asked for.
+    if let Some(original) = parts.extensions.get::<axum::extract::OriginalUri>() {
+        parts.uri = original.0.clone();
+    }
+    match ui::Viewer::from_request_parts(&mut parts, &state).await {
+        Ok(viewer) if viewer.actor.brand.slug.as_str() == state.sandbox_brand => {
+            parts.uri = inner;
+            next.run(axum::extract::Request::from_parts(parts, body))
+                .await
+        }
+        Ok(_) => StatusCode::NOT_FOUND.into_response(),
+        Err(to_sign_in) => to_sign_in,
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
