@@ -130,18 +130,28 @@ pub(crate) mod sqlite {
         if refs.is_empty() {
             return Ok(Numbers::new());
         }
-        let list = json(&refs)?;
-        sqlx::query(
-            "INSERT INTO sales_parties (brand_id, kind, ref) SELECT $1, $2, value FROM json_each($3) \
-             WHERE true ON CONFLICT (brand_id, kind, ref) DO NOTHING",
-        )
-        .bind(brand.0)
-        .bind(kind)
-        .bind(&list)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-        numbers_of(conn, brand, kind, &list).await
+        // Most parties are numbered already: read first, insert only the new ones.
+        let mut numbers = numbers_of(conn, brand, kind, &json(&refs)?).await?;
+        let new: Vec<&str> = refs
+            .iter()
+            .copied()
+            .filter(|r| !numbers.contains_key(*r))
+            .collect();
+        if !new.is_empty() {
+            let list = json(&new)?;
+            sqlx::query(
+                "INSERT INTO sales_parties (brand_id, kind, ref) SELECT $1, $2, value FROM json_each($3) \
+                 WHERE true ON CONFLICT (brand_id, kind, ref) DO NOTHING",
+            )
+            .bind(brand.0)
+            .bind(kind)
+            .bind(&list)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+            numbers.extend(numbers_of(conn, brand, kind, &list).await?);
+        }
+        Ok(numbers)
     }
 
     async fn numbers_of(
@@ -150,19 +160,20 @@ pub(crate) mod sqlite {
         kind: i64,
         list: &str,
     ) -> RepoResult<Numbers> {
-        let rows = sqlx::query(
-            "SELECT p.ref, p.id FROM json_each($3) j \
+        let text: String = sqlx::query_scalar(
+            "SELECT json_group_array(json_array(p.ref, p.id)) FROM json_each($3) j \
              CROSS JOIN sales_parties p ON p.brand_id = $1 AND p.kind = $2 AND p.ref = j.value",
         )
         .bind(brand.0)
         .bind(kind)
         .bind(list)
-        .fetch_all(&mut *conn)
+        .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)))
-            .collect()
+        Ok(serde_json::from_str::<Vec<(String, i64)>>(&text)
+            .map_err(crate::corrupt)?
+            .into_iter()
+            .collect())
     }
 
     /// Stores the touches not held yet; how many were new.
@@ -345,20 +356,27 @@ pub(crate) mod postgres {
         kind: i64,
         refs: &[&str],
     ) -> RepoResult<Numbers> {
-        if refs.is_empty() {
-            return Ok(Numbers::new());
+        // Most parties are numbered already: read first, insert only the new ones.
+        let mut numbers = numbers(conn, brand, kind, refs).await?;
+        let new: Vec<&str> = refs
+            .iter()
+            .copied()
+            .filter(|r| !numbers.contains_key(*r))
+            .collect();
+        if !new.is_empty() {
+            sqlx::query(
+                "INSERT INTO sales_parties (brand_id, kind, ref) SELECT $1, $2, r FROM unnest($3::text[]) r \
+                 ON CONFLICT (brand_id, kind, ref) DO NOTHING",
+            )
+            .bind(brand.0)
+            .bind(kind)
+            .bind(&new)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+            numbers.extend(self::numbers(conn, brand, kind, &new).await?);
         }
-        sqlx::query(
-            "INSERT INTO sales_parties (brand_id, kind, ref) SELECT $1, $2, r FROM unnest($3::text[]) r \
-             ON CONFLICT (brand_id, kind, ref) DO NOTHING",
-        )
-        .bind(brand.0)
-        .bind(kind)
-        .bind(refs)
-        .execute(&mut *conn)
-        .await
-        .map_err(db)?;
-        numbers(conn, brand, kind, refs).await
+        Ok(numbers)
     }
 
     async fn numbers(

@@ -132,8 +132,11 @@ macro_rules! impl_sales_store {
                 let now = now_millis();
                 let mut tx = self.write_tx().await.map_err(db)?;
                 let mut added: Vec<String> = Vec::new();
+                // The first of the same id wins (the port's promise) before anything is reordered.
+                let mut seen = std::collections::HashSet::new();
+                let mut sorted: Vec<&sales::Order> =
+                    orders.iter().filter(|o| seen.insert(o.order_id.as_str())).collect();
                 // In the table's key order (time, then id): each page is visited once.
-                let mut sorted: Vec<&sales::Order> = orders.iter().collect();
                 sorted.sort_unstable_by(|a, b| (a.placed_at, &a.order_id).cmp(&(b.placed_at, &b.order_id)));
                 for chunk in sorted.chunks($crate::sales_sql::BULK_CHUNK) {
                     let refs = bulk::distinct(chunk.iter().filter_map(|o| o.client.as_deref()));

@@ -3540,6 +3540,22 @@ async fn touches_in_bulk_tier_thresholds_and_refunds() {
             "{n}"
         );
 
+        // The same order id twice in one batch: the first wins, even when the second is earlier.
+        let first = sales_order("DUP", Some("CRM-D"), "2026-03-09T15:02:00+08:00", 70);
+        let second = sales_order("DUP", Some("CRM-D"), "2026-03-01T15:02:00+08:00", 10);
+        assert_eq!(
+            r.put_orders(b, &[first.clone(), second])
+                .await
+                .expect("dup"),
+            vec!["DUP".to_owned()],
+            "{n}"
+        );
+        assert_eq!(
+            r.orders_by_id(b, &["DUP".into()]).await.expect("by id"),
+            vec![first],
+            "{n}: the first of the same id is held"
+        );
+
         // Tier thresholds: replaced whole.
         r.put_tier_thresholds(b, &[("Silver".into(), 100), ("Gold".into(), 500)])
             .await
