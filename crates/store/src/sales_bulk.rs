@@ -189,7 +189,7 @@ pub(crate) mod sqlite {
             .collect();
         Ok(sqlx::query(
             "INSERT INTO sales_touch_log (brand_id, client_no, at, associate_no, kind, origin) \
-             SELECT $1, value->>0, value->>1, value->>2, value->>3, $2 FROM json_each($3) \
+             SELECT $1, value->>0, value->>1, value->>2, value->>3, $2 FROM jsonb_each($3) \
              WHERE true ON CONFLICT DO NOTHING",
         )
         .bind(brand.0)
@@ -230,7 +230,7 @@ pub(crate) mod sqlite {
             "INSERT INTO sales_orders (brand_id, order_id, source, client_ref, client_no, store_code, \
              placed_at, currency, sold_by, lines, total, created_at) \
              SELECT $1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
-             value->>7, value->>8, value->>9, $2 FROM json_each($3) \
+             value->>7, value->>8, value->>9, $2 FROM jsonb_each($3) \
              WHERE true ON CONFLICT DO NOTHING RETURNING order_id",
         )
         .bind(brand.0)
