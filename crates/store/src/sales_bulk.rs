@@ -36,10 +36,9 @@ pub(crate) struct TouchRow {
     pub kind: i64,
 }
 
-/// An order ready to store: its client's number and its lines as JSON.
+/// An order ready to store, with its lines as JSON.
 pub(crate) struct OrderRow<'a> {
     pub order: &'a sales::Order,
-    pub client_no: Option<i64>,
     pub lines: String,
     pub total: i64,
 }
@@ -216,7 +215,6 @@ pub(crate) mod sqlite {
                     o.order_id,
                     o.source.as_str(),
                     o.client,
-                    r.client_no,
                     o.store,
                     o.placed_at,
                     o.currency,
@@ -227,10 +225,10 @@ pub(crate) mod sqlite {
             })
             .collect();
         let rows = sqlx::query(
-            "INSERT INTO sales_orders (brand_id, order_id, source, client_ref, client_no, store_code, \
+            "INSERT INTO sales_orders (brand_id, order_id, source, client_ref, store_code, \
              placed_at, currency, sold_by, lines, total, created_at) \
              SELECT $1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
-             value->>7, value->>8, value->>9, $2 FROM jsonb_each($3) \
+             value->>7, value->>8, $2 FROM jsonb_each($3) \
              WHERE true ON CONFLICT DO NOTHING RETURNING order_id",
         )
         .bind(brand.0)
@@ -276,10 +274,10 @@ pub(crate) mod sqlite {
     ) -> RepoResult<Vec<TouchTuple>> {
         let text: String = sqlx::query_scalar(
             "SELECT json_group_array(json_array(c.ref, t.at, t.associate_no, t.kind)) FROM \
-             (SELECT DISTINCT client_no FROM sales_orders \
-              WHERE brand_id = $1 AND placed_at >= $2 AND placed_at < $3 AND client_no IS NOT NULL) o \
-             CROSS JOIN sales_parties c ON c.id = o.client_no \
-             CROSS JOIN sales_touch_log t ON t.client_no = o.client_no AND t.at > $4 AND t.at <= $5",
+             (SELECT DISTINCT client_ref FROM sales_orders \
+              WHERE brand_id = $1 AND placed_at >= $2 AND placed_at < $3 AND client_ref IS NOT NULL) o \
+             CROSS JOIN sales_parties c ON c.brand_id = $1 AND c.kind = 0 AND c.ref = o.client_ref \
+             CROSS JOIN sales_touch_log t ON t.client_no = c.id AND t.at > $4 AND t.at <= $5",
         )
         .bind(brand.0)
         .bind(from)
@@ -438,7 +436,6 @@ pub(crate) mod postgres {
         let ids: Vec<&str> = rows.iter().map(|r| r.order.order_id.as_str()).collect();
         let sources: Vec<&str> = rows.iter().map(|r| r.order.source.as_str()).collect();
         let clients: Vec<Option<&str>> = rows.iter().map(|r| r.order.client.as_deref()).collect();
-        let numbers: Vec<Option<i64>> = rows.iter().map(|r| r.client_no).collect();
         let stores: Vec<Option<&str>> = rows.iter().map(|r| r.order.store.as_deref()).collect();
         let placed: Vec<i64> = rows.iter().map(|r| r.order.placed_at).collect();
         let currencies: Vec<&str> = rows.iter().map(|r| r.order.currency.as_str()).collect();
@@ -446,11 +443,11 @@ pub(crate) mod postgres {
         let lines: Vec<&str> = rows.iter().map(|r| r.lines.as_str()).collect();
         let totals: Vec<i64> = rows.iter().map(|r| r.total).collect();
         let rows = sqlx::query(
-            "INSERT INTO sales_orders (brand_id, order_id, source, client_ref, client_no, store_code, \
+            "INSERT INTO sales_orders (brand_id, order_id, source, client_ref, store_code, \
              placed_at, currency, sold_by, lines, total, created_at) \
-             SELECT $1, o, s, c, n, st, p, cu, sb, l, t, $2 FROM unnest($3::text[], $4::text[], $5::text[], \
-             $6::bigint[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::bigint[]) \
-             AS u(o, s, c, n, st, p, cu, sb, l, t) \
+             SELECT $1, o, s, c, st, p, cu, sb, l, t, $2 FROM unnest($3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::bigint[]) \
+             AS u(o, s, c, st, p, cu, sb, l, t) \
              ON CONFLICT (brand_id, order_id) DO NOTHING RETURNING order_id",
         )
         .bind(brand.0)
@@ -458,7 +455,6 @@ pub(crate) mod postgres {
         .bind(&ids)
         .bind(&sources)
         .bind(&clients)
-        .bind(&numbers)
         .bind(&stores)
         .bind(&placed)
         .bind(&currencies)
@@ -515,10 +511,10 @@ pub(crate) mod postgres {
     ) -> RepoResult<Vec<TouchTuple>> {
         let text: String = sqlx::query_scalar(
             "SELECT COALESCE(json_agg(json_build_array(c.ref, t.at, t.associate_no, t.kind)), '[]')::text FROM \
-             (SELECT DISTINCT client_no FROM sales_orders \
-              WHERE brand_id = $1 AND placed_at >= $2 AND placed_at < $3 AND client_no IS NOT NULL) o \
-             JOIN sales_parties c ON c.id = o.client_no \
-             JOIN sales_touch_log t ON t.client_no = o.client_no AND t.at > $4 AND t.at <= $5",
+             (SELECT DISTINCT client_ref FROM sales_orders \
+              WHERE brand_id = $1 AND placed_at >= $2 AND placed_at < $3 AND client_ref IS NOT NULL) o \
+             JOIN sales_parties c ON c.brand_id = $1 AND c.kind = 0 AND c.ref = o.client_ref \
+             JOIN sales_touch_log t ON t.client_no = c.id AND t.at > $4 AND t.at <= $5",
         )
         .bind(brand.0)
         .bind(from)

@@ -139,14 +139,11 @@ macro_rules! impl_sales_store {
                 // In the table's key order (time, then id): each page is visited once.
                 sorted.sort_unstable_by(|a, b| (a.placed_at, &a.order_id).cmp(&(b.placed_at, &b.order_id)));
                 for chunk in sorted.chunks($crate::sales_sql::BULK_CHUNK) {
-                    let refs = bulk::distinct(chunk.iter().filter_map(|o| o.client.as_deref()));
-                    let numbers = backend::number(&mut tx, brand, bulk::CLIENT, &refs).await?;
                     let rows = chunk
                         .iter()
                         .map(|o| {
                             Ok(bulk::OrderRow {
                                 order: *o,
-                                client_no: o.client.as_ref().and_then(|c| numbers.get(c).copied()),
                                 lines: serde_json::to_string(&o.lines).map_err(corrupt)?,
                                 total: o.total(),
                             })
@@ -295,8 +292,7 @@ macro_rules! impl_sales_store {
 
             async fn orders_of_client(&self, brand: BrandId, client: &str, limit: u32) -> RepoResult<Vec<sales::Order>> {
                 let rows = sqlx::query(
-                    "SELECT * FROM sales_orders WHERE client_no = \
-                     (SELECT id FROM sales_parties WHERE brand_id = $1 AND kind = 0 AND ref = $2) \
+                    "SELECT * FROM sales_orders WHERE +brand_id = $1 AND client_ref = $2 \
                      ORDER BY placed_at DESC, order_id LIMIT $3",
                 )
                 .bind(brand.0)

@@ -12,7 +12,6 @@ CREATE TABLE sales_parties (
 
 INSERT INTO sales_parties (brand_id, kind, ref)
 SELECT DISTINCT brand_id, 0, client_ref FROM sales_touches
-UNION SELECT DISTINCT brand_id, 0, client_ref FROM sales_orders WHERE client_ref IS NOT NULL
 UNION SELECT DISTINCT brand_id, 1, associate FROM sales_touches;
 
 -- kind: 0 appointment, 1 live_view, 2 share_click, 3 message, 4 broadcast (the spec's tie order).
@@ -37,14 +36,12 @@ JOIN sales_parties a ON a.brand_id = t.brand_id AND a.kind = 1 AND a.ref = t.ass
 
 DROP TABLE sales_touches;
 
--- An order's client by number too, for the join from a month's orders to their touches. (On
--- SQLite the table is also rebuilt in time order, without its row id; here the time index does.)
-ALTER TABLE sales_orders ADD COLUMN client_no BIGINT;
-UPDATE sales_orders SET client_no = p.id FROM sales_parties p
-WHERE p.brand_id = sales_orders.brand_id AND p.kind = 0 AND p.ref = sales_orders.client_ref;
+-- (On SQLite the orders are rebuilt in time order, without their row id; here the time index
+-- serves a month.)
 ALTER TABLE sales_orders DROP COLUMN id;
+-- A client's orders by CRM id (queried with `+brand_id`, as on SQLite).
 DROP INDEX sales_orders_by_client;
-CREATE INDEX sales_orders_by_client ON sales_orders (client_no, placed_at);
+CREATE INDEX sales_orders_by_client ON sales_orders (client_ref, placed_at);
 
 -- Loyalty tiers earned by lifetime spend (net of returns, minor units of the brand's currency).
 CREATE TABLE tier_thresholds (
