@@ -113,7 +113,7 @@ pub(crate) mod sqlite {
     use super::*;
     use crate::db;
     use domain::ports::RepoResult;
-    use sqlx::{Row as _, SqliteConnection};
+    use sqlx::SqliteConnection;
 
     fn json<T: serde::Serialize>(v: &T) -> RepoResult<String> {
         serde_json::to_string(v).map_err(crate::corrupt)
@@ -224,20 +224,38 @@ pub(crate) mod sqlite {
                 ])
             })
             .collect();
-        let rows = sqlx::query(
+        // Which are held already, as one value (RETURNING would send a message per new row);
+        // the caller holds the write transaction, so nothing changes in between.
+        let ids: Vec<&str> = rows.iter().map(|r| r.order.order_id.as_str()).collect();
+        let held: String = sqlx::query_scalar(
+            "SELECT json_group_array(o.order_id) FROM json_each($2) j \
+             CROSS JOIN sales_orders o ON o.brand_id = $1 AND o.order_id = j.value",
+        )
+        .bind(brand.0)
+        .bind(json(&ids)?)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        let held: std::collections::HashSet<String> =
+            serde_json::from_str(&held).map_err(crate::corrupt)?;
+        sqlx::query(
             "INSERT INTO sales_orders (brand_id, order_id, source, client_ref, store_code, \
              placed_at, currency, sold_by, lines, total, created_at) \
              SELECT $1, value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, \
              value->>7, value->>8, $2 FROM jsonb_each($3) \
-             WHERE true ON CONFLICT DO NOTHING RETURNING order_id",
+             WHERE true ON CONFLICT DO NOTHING",
         )
         .bind(brand.0)
         .bind(now)
         .bind(json(&list)?)
-        .fetch_all(&mut *conn)
+        .execute(&mut *conn)
         .await
         .map_err(db)?;
-        rows.iter().map(|r| r.try_get(0).map_err(db)).collect()
+        Ok(ids
+            .into_iter()
+            .filter(|id| !held.contains(*id))
+            .map(str::to_owned)
+            .collect())
     }
 
     /// The touches of these clients in `(after, until]`: (client, at, associate, kind code).
