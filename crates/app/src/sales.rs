@@ -297,21 +297,9 @@ impl Salon {
         fx: &sales::FxTable,
         orders: &[&sales::Order],
     ) -> AppResult<()> {
-        let refs: Vec<String> = orders
-            .iter()
-            .filter_map(|o| o.client.clone())
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        if refs.is_empty() {
-            return Ok(());
-        }
-        let clients: HashMap<String, ClientId> = self
-            .repo
-            .clients_by_crm(brand.id, &refs)
-            .await?
-            .into_iter()
-            .collect();
+        let clients = self
+            .known_clients(brand, orders.iter().filter_map(|o| o.client.as_deref()))
+            .await?;
         if clients.is_empty() {
             return Ok(());
         }
@@ -427,6 +415,28 @@ impl Salon {
         Ok(SalesImport { lines: read, added })
     }
 
+    /// The clients Salon knows among these CRM ids.
+    async fn known_clients(
+        &self,
+        brand: &Brand,
+        refs: impl Iterator<Item = &str>,
+    ) -> AppResult<HashMap<String, ClientId>> {
+        let refs: Vec<String> = refs
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if refs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(self
+            .repo
+            .clients_by_crm(brand.id, &refs)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
     /// A return of a known client lowers their lifetime spend and shows on their timeline.
     async fn record_refunds(
         &self,
@@ -434,21 +444,14 @@ impl Salon {
         orders: &HashMap<String, sales::Order>,
         returns: &[sales::Return],
     ) -> AppResult<()> {
-        let refs: Vec<String> = returns
-            .iter()
-            .filter_map(|r| orders.get(&r.order_id).and_then(|o| o.client.clone()))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        if refs.is_empty() {
-            return Ok(());
-        }
-        let clients: HashMap<String, ClientId> = self
-            .repo
-            .clients_by_crm(brand.id, &refs)
-            .await?
-            .into_iter()
-            .collect();
+        let clients = self
+            .known_clients(
+                brand,
+                returns
+                    .iter()
+                    .filter_map(|r| orders.get(&r.order_id).and_then(|o| o.client.as_deref())),
+            )
+            .await?;
         if clients.is_empty() {
             return Ok(());
         }

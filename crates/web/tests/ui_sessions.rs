@@ -4,72 +4,8 @@ mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use support::{DOMAIN, TestApp, spawn};
+use support::{DOMAIN, Res, TestApp, cookie_pair, hidden, send, spawn};
 use tower::ServiceExt;
-
-struct Res {
-    status: StatusCode,
-    cookies: Vec<String>,
-    location: Option<String>,
-    body: String,
-}
-
-async fn send(app: &TestApp, method: &str, path: &str, cookie: &str, form: Option<String>) -> Res {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, "localhost:8080");
-    if !cookie.is_empty() {
-        req = req.header(header::COOKIE, cookie);
-    }
-    let req = match form {
-        Some(f) => req
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(f)),
-        None => req.body(Body::empty()),
-    }
-    .expect("request");
-    let res = app.router.clone().oneshot(req).await.expect("response");
-    let status = res.status();
-    let cookies = res
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .collect();
-    let location = res
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let body = String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes())
-        .into_owned();
-    Res {
-        status,
-        cookies,
-        location,
-        body,
-    }
-}
-
-fn cookie_pair(set_cookies: &[String], name: &str) -> Option<String> {
-    set_cookies
-        .iter()
-        .filter_map(|c| c.split(';').next())
-        .find(|kv| kv.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
-}
-
-fn hidden(body: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    body.split(&marker)
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap_or_default()
-        .to_owned()
-}
 
 async fn sign_in(app: &TestApp, email: &str, password: &str) -> Res {
     let page = send(app, "GET", "/login", "", None).await;

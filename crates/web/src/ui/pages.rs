@@ -730,42 +730,8 @@ fn profile_view(p: &ClientProfile, t: &Tr, tz: &str, names: &dyn Fn(i64) -> Stri
                         d["reason"].as_str().unwrap_or_default()
                     ),
                 ),
-                "purchase" => (
-                    t.ev_purchase.to_owned(),
-                    format!(
-                        "{} — {}",
-                        money(
-                            d["amount_minor"].as_i64().unwrap_or_default(),
-                            d["currency"].as_str()
-                        ),
-                        d["items"]
-                            .as_array()
-                            .map(|i| i
-                                .iter()
-                                .filter_map(|x| x.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "))
-                            .unwrap_or_default()
-                    ),
-                ),
-                "return" => (
-                    t.ev_return.to_owned(),
-                    format!(
-                        "{} — {}",
-                        money(
-                            d["amount_minor"].as_i64().unwrap_or_default(),
-                            d["currency"].as_str()
-                        ),
-                        d["items"]
-                            .as_array()
-                            .map(|i| i
-                                .iter()
-                                .filter_map(|x| x.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "))
-                            .unwrap_or_default()
-                    ),
-                ),
+                "purchase" => (t.ev_purchase.to_owned(), amount_and_items(d)),
+                "return" => (t.ev_return.to_owned(), amount_and_items(d)),
                 "tier_change" => (
                     if d["direction"] == "up" {
                         t.ev_tier_up
@@ -1751,4 +1717,23 @@ pub async fn import(State(state): State<AppState>, v: Viewer, mut form: Multipar
         Err(e) => return Err(e.into()),
     };
     import_page(&v, Some(report))
+}
+
+/// "¥12,300.00 — SKU-1, SKU-2" of a purchase's or a return's timeline entry.
+fn amount_and_items(d: &serde_json::Value) -> String {
+    format!(
+        "{} — {}",
+        money(
+            d["amount_minor"].as_i64().unwrap_or_default(),
+            d["currency"].as_str()
+        ),
+        d["items"]
+            .as_array()
+            .map(|i| i
+                .iter()
+                .filter_map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default()
+    )
 }

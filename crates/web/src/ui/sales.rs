@@ -744,6 +744,34 @@ fn amount_minor(s: &str) -> Option<i64> {
     (cents >= 0 && (d.units() * 100) % sales::Dec::ONE.units() == 0).then_some(cents)
 }
 
+/// Lines of "name, amount" (amounts in major units, as people write them) → (name, minor units),
+/// an error naming the line otherwise.
+fn named_amounts(text: &str, name: &str) -> Result<Vec<(String, i64)>, AppError> {
+    let mut rows = Vec::new();
+    for (n, line) in text
+        .lines()
+        .map(str::trim)
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+    {
+        let field = format!("line {}", n + 1);
+        let Some((who, amount)) = line.split_once([',', ';', '\t']) else {
+            return Err(AppError::invalid(
+                &field,
+                format!("write {name}, a comma, then an amount such as 300000.00"),
+            ));
+        };
+        let Some(minor) = amount_minor(amount.trim()) else {
+            return Err(AppError::invalid(
+                &field,
+                format!("{:?} is not an amount such as 300000.00", amount.trim()),
+            ));
+        };
+        rows.push((who.trim().to_owned(), minor));
+    }
+    Ok(rows)
+}
+
 pub async fn save_targets(
     State(state): State<AppState>,
     v: Viewer,
@@ -751,41 +779,11 @@ pub async fn save_targets(
 ) -> PageResult {
     v.check_csrf(&f.csrf)?;
     let i = f.input;
-    let mut rows = Vec::new();
-    for (n, line) in i
-        .targets
-        .lines()
-        .map(str::trim)
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-    {
-        let Some((who, amount)) = line.split_once([',', ';', '\t']) else {
-            return back(
-                &state,
-                &v,
-                &i.month,
-                AppError::invalid(
-                    &format!("line {}", n + 1),
-                    "write an e-mail, a comma, then an amount",
-                ),
-            )
-            .await;
-        };
-        let Some(minor) = amount_minor(amount.trim()) else {
-            return back(
-                &state,
-                &v,
-                &i.month,
-                AppError::invalid(
-                    &format!("line {}", n + 1),
-                    format!("{:?} is not an amount such as 300000.00", amount.trim()),
-                ),
-            )
-            .await;
-        };
-        rows.push((who.trim().to_owned(), minor));
-    }
-    match state.salon.set_targets(&v.actor, &i.month, &rows).await {
+    let saved = match named_amounts(&i.targets, "an e-mail") {
+        Ok(rows) => state.salon.set_targets(&v.actor, &i.month, &rows).await,
+        Err(e) => Err(e),
+    };
+    match saved {
         Ok(_) => Ok(saved_month(&i.month)),
         Err(e) => back(&state, &v, &i.month, e).await,
     }
@@ -805,32 +803,11 @@ pub async fn save_tiers(
 ) -> PageResult {
     v.check_csrf(&f.csrf)?;
     let i = f.input;
-    let mut rows = Vec::new();
-    for (n, line) in i
-        .tiers
-        .lines()
-        .map(str::trim)
-        .enumerate()
-        .filter(|(_, l)| !l.is_empty())
-    {
-        let parsed = line
-            .split_once([',', ';', '\t'])
-            .and_then(|(t, a)| Some((t.trim().to_owned(), amount_minor(a.trim())?)));
-        let Some(row) = parsed else {
-            return back(
-                &state,
-                &v,
-                &i.month,
-                AppError::invalid(
-                    &format!("line {}", n + 1),
-                    "write a tier, a comma, then an amount such as 50000.00",
-                ),
-            )
-            .await;
-        };
-        rows.push(row);
-    }
-    match state.salon.set_tier_thresholds(&v.actor, rows).await {
+    let saved = match named_amounts(&i.tiers, "a tier") {
+        Ok(rows) => state.salon.set_tier_thresholds(&v.actor, rows).await,
+        Err(e) => Err(e),
+    };
+    match saved {
         Ok(_) => Ok(saved_month(&i.month)),
         Err(e) => back(&state, &v, &i.month, e).await,
     }

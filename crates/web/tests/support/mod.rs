@@ -422,3 +422,79 @@ pub fn enc(s: &str) -> String {
     }
     out
 }
+
+/// A page's answer to a browser-like request.
+pub struct Res {
+    pub status: StatusCode,
+    pub cookies: Vec<String>,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// A request as a browser sends it (host, cookie, form), through the router in-process.
+pub async fn send(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: Option<String>,
+) -> Res {
+    let mut req = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(axum::http::header::HOST, "localhost:8080");
+    if !cookie.is_empty() {
+        req = req.header(axum::http::header::COOKIE, cookie);
+    }
+    let req = match form {
+        Some(f) => req
+            .header(
+                axum::http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(Body::from(f)),
+        None => req.body(Body::empty()),
+    }
+    .expect("request");
+    let res = app.router.clone().oneshot(req).await.expect("response");
+    let status = res.status();
+    let cookies = res
+        .headers()
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect();
+    let location = res
+        .headers()
+        .get(axum::http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = String::from_utf8_lossy(&res.into_body().collect().await.expect("body").to_bytes())
+        .into_owned();
+    Res {
+        status,
+        cookies,
+        location,
+        body,
+    }
+}
+
+/// The `name=value` of a Set-Cookie.
+pub fn cookie_pair(set_cookies: &[String], name: &str) -> Option<String> {
+    set_cookies
+        .iter()
+        .filter_map(|c| c.split(';').next())
+        .find(|kv| kv.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// A hidden form field's value.
+pub fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    body.split(&marker)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
