@@ -1447,23 +1447,9 @@ pub struct ShareLinkInput {
     pub client_id: Option<i64>,
 }
 
-/// An http(s) URL without spaces or control characters, at most 2,000 characters.
+/// Where a link may go: the catalogue's rule for web addresses.
 fn link_target(s: &str) -> AppResult<String> {
-    let s = s.trim();
-    let ok = (s.starts_with("https://") || s.starts_with("http://"))
-        && s.len() <= 2_000
-        && s.len() > "https://".len()
-        && !s
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '\\');
-    if ok {
-        Ok(s.to_owned())
-    } else {
-        Err(AppError::invalid(
-            "url",
-            "must be an http:// or https:// address without spaces (at most 2,000 characters)",
-        ))
-    }
+    domain::catalogue::web_address("url", s).map_err(|e| AppError::invalid(&e.field, e.message))
 }
 
 impl Salon {
