@@ -46,8 +46,9 @@ impl_broadcast_store!(SqliteRepo, "SELECT $1");
 
 impl SqliteRepo {
     pub async fn connect(url: &str, keys: crate::Keyring) -> RepoResult<Self> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(db)?
+        let options = SqliteConnectOptions::from_str(url).map_err(db)?;
+        private_file(options.get_filename())?;
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -76,6 +77,44 @@ impl SqliteRepo {
         migrate(&writer).await?;
         Ok(Self::new(pool, keys).with_writer(writer))
     }
+}
+
+/// The database file readable by its owner only (it holds sealed data, but also everything
+/// that is not personal): created so when new, narrowed when an older install left it wider.
+/// SQLite gives its WAL and shared-memory files the database file's mode.
+fn private_file(path: &std::path::Path) -> RepoResult<()> {
+    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| RepoError::Backend(format!("{}: {e}", path.display())))?;
+        let mode = file
+            .metadata()
+            .map_err(|e| RepoError::Backend(format!("{}: {e}", path.display())))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            let beside = |suffix: &str| {
+                let mut p = path.as_os_str().to_owned();
+                p.push(suffix);
+                std::path::PathBuf::from(p)
+            };
+            for p in [path.to_path_buf(), beside("-wal"), beside("-shm")] {
+                if p.exists() {
+                    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                        .map_err(|e| RepoError::Backend(format!("{}: {e}", p.display())))?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn migrate(pool: &SqlitePool) -> RepoResult<()> {

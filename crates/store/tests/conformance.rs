@@ -4149,3 +4149,31 @@ async fn the_brand_deletion_names_every_table_of_a_brand() {
         );
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_sqlite_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    // A new database, and one an older install left world-readable.
+    for old in [false, true] {
+        let dir = std::env::temp_dir().join(unique_name("salon_modes"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("salon.db");
+        if old {
+            std::fs::write(&file, b"").expect("file");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("mode");
+        }
+        let repo = SqliteRepo::connect(&format!("sqlite://{}", file.display()), keys())
+            .await
+            .expect("connects");
+        brand(&repo, "maison").await;
+        assert_eq!(mode(&file), 0o600, "old install: {old}");
+        let wal = dir.join("salon.db-wal");
+        assert!(wal.exists());
+        assert_eq!(mode(&wal), 0o600, "the WAL too (old install: {old})");
+        drop(repo);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
