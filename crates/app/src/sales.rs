@@ -44,8 +44,10 @@ impl SalesFile {
     }
 }
 
-/// Where the lines come from: a request's body or a file (read twice: checked whole, then
-/// stored a chunk at a time, so that a file of ten million touches is never held in memory).
+/// Where the lines come from: a request's body or a file. Touches are read twice (checked
+/// whole, then stored a chunk at a time: a file of ten million touches is never held in
+/// memory); an orders file is held whole while imported (a few hundred megabytes for a year of
+/// a large brand), to be stored in time order.
 pub enum Lines {
     Text(String),
     File(PathBuf),
@@ -88,6 +90,98 @@ impl Lines {
         while r.chunk(usize::MAX, &mut f)?.is_some() {}
         Ok(())
     }
+}
+
+/// A file's or a body's text, whole.
+enum Whole<'a> {
+    Borrowed(&'a str),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Whole<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Whole::Borrowed(s) => s.as_bytes(),
+            Whole::Owned(b) => b,
+        }
+    }
+}
+
+impl Lines {
+    /// The whole text, for an import that visits its lines out of order (orders, stored in
+    /// time order: a year of a large brand's orders is a few hundred megabytes).
+    fn whole(&self) -> AppResult<Whole<'_>> {
+        Ok(match self {
+            Lines::Text(t) => Whole::Borrowed(t),
+            Lines::File(p) => Whole::Owned(std::fs::read(p).map_err(|e| {
+                AppError::invalid("file", format!("cannot read {}: {e}", p.display()))
+            })?),
+        })
+    }
+}
+
+/// Checks every non-blank line of `text` (numbered from 1), the two halves side by side;
+/// what each line gave, in the file's order. The first bad line is the error.
+fn check_lines<T: Send>(
+    text: &[u8],
+    check: &(dyn Fn(usize, &str) -> Result<T, LineError> + Sync),
+) -> AppResult<Vec<(usize, T)>> {
+    // Halved at a line's end; a small text is not worth a thread.
+    let half = text.len() / 2;
+    let mid = if text.len() < 1 << 20 {
+        text.len()
+    } else {
+        memchr::memchr(b'\n', &text[half..]).map_or(text.len(), |p| half + p + 1)
+    };
+    let (first, second) = text.split_at(mid);
+    let before_second = memchr::memchr_iter(b'\n', first).count();
+    let collect = |part: &[u8], before: usize| {
+        let mut out = Vec::new();
+        for_each_line(part, before, |i, l| {
+            out.push((i, check(i, l)?));
+            Ok(())
+        })
+        .map(|()| out)
+    };
+    let (first, second) = std::thread::scope(|s| {
+        let second = s.spawn(|| collect(second, before_second));
+        let first = collect(first, 0);
+        let second = second
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (first, second)
+    });
+    let mut all = first?;
+    all.extend(second?);
+    Ok(all)
+}
+
+/// Visits the non-blank lines of `text`, numbered from `before + 1`, trimmed and without a
+/// byte-order mark.
+fn for_each_line(
+    text: &[u8],
+    before: usize,
+    mut f: impl FnMut(usize, &str) -> Result<(), LineError>,
+) -> AppResult<()> {
+    let mut start = 0;
+    let mut n = before;
+    while start < text.len() {
+        let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |p| start + p);
+        n += 1;
+        let raw = std::str::from_utf8(&text[start..end]).map_err(|e| {
+            AppError::invalid(
+                &format!("line {n}"),
+                format!("cannot be read as UTF-8 text ({e})"),
+            )
+        })?;
+        let line = raw.trim().trim_start_matches('\u{feff}');
+        if !line.is_empty() {
+            f(n, line).map_err(line_error)?;
+        }
+        start = end + 1;
+    }
+    Ok(())
 }
 
 impl LineReader<'_> {
@@ -268,24 +362,47 @@ impl Salon {
             }
             Ok(o)
         };
-        let mut n = 0u64;
-        lines.each(|i, l| check(i, l).map(|_| n += 1))?;
-        // Parsed again, and stored a chunk at a time.
-        let mut added = 0u64;
-        let mut r = lines.reader()?;
-        let mut next = r.chunk(CHUNK, &check)?;
-        while let Some(chunk) = next {
-            // The next chunk is parsed while the database stores this one.
-            let (stored, parsed) = tokio::join!(self.repo.put_orders(brand.id, &chunk), async {
-                r.chunk(CHUNK, &check)
-            });
-            next = parsed?;
-            let new: HashSet<String> = stored?.into_iter().collect();
-            added += new.len() as u64;
-            let fresh: Vec<&sales::Order> =
-                chunk.iter().filter(|o| new.contains(&o.order_id)).collect();
-            self.record_purchases(brand, &fx, &fresh).await?;
-        }
+        // Every line checked first, and kept: nothing is stored unless the whole file is good.
+        let parsed = check_lines(&lines.whole()?, &check)?;
+        let n = parsed.len() as u64;
+        // The first line with an id wins (a later one is a duplicate, held already). Stored in
+        // time order, the order of the table's key: each transaction then writes its own
+        // stretch of the table, where a file in another order had every transaction rewrite
+        // pages all over it. (Sorted as small keys, then each order moved once.)
+        let mut order: Vec<(Millis, usize)> = {
+            let mut seen = HashSet::with_capacity(parsed.len());
+            parsed
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, o))| seen.insert(o.order_id.as_str()))
+                .map(|(k, (_, o))| (o.placed_at, k))
+                .collect()
+        };
+        order.sort_unstable();
+        let mut slots: Vec<Option<sales::Order>> =
+            parsed.into_iter().map(|(_, o)| Some(o)).collect();
+        let orders: Vec<sales::Order> =
+            order.iter().filter_map(|&(_, k)| slots[k].take()).collect();
+        drop(slots);
+        // Stored (in transactions of the store's choosing) while the clients Salon knows
+        // among the buyers are looked up.
+        let (stored, clients) = tokio::join!(
+            self.repo.put_orders(brand.id, &orders),
+            self.known_clients(brand, orders.iter().filter_map(|o| o.client.as_deref()))
+        );
+        let stored = stored?;
+        let added = stored.len() as u64;
+        let fresh: Vec<&sales::Order> = if stored.len() == orders.len() {
+            orders.iter().collect()
+        } else {
+            let new: HashSet<String> = stored.into_iter().collect();
+            orders
+                .iter()
+                .filter(|o| new.contains(&o.order_id))
+                .collect()
+        };
+        self.record_known_purchases(brand, &fx, &fresh, &clients?)
+            .await?;
         Ok(SalesImport { lines: n, added })
     }
 
@@ -300,6 +417,18 @@ impl Salon {
         let clients = self
             .known_clients(brand, orders.iter().filter_map(|o| o.client.as_deref()))
             .await?;
+        self.record_known_purchases(brand, fx, orders, &clients)
+            .await
+    }
+
+    /// [`Self::record_purchases`] of the clients already looked up.
+    async fn record_known_purchases(
+        &self,
+        brand: &Brand,
+        fx: &sales::FxTable,
+        orders: &[&sales::Order],
+        clients: &HashMap<String, ClientId>,
+    ) -> AppResult<()> {
         if clients.is_empty() {
             return Ok(());
         }
@@ -313,6 +442,8 @@ impl Salon {
             .map(|s| (s.code.as_str().to_owned(), s.id))
             .collect();
         let mut purchases = Vec::new();
+        // Each associate looked up once.
+        let mut sellers: HashMap<String, Option<UserId>> = HashMap::new();
         for o in orders {
             let Some(client) = o.client.as_ref().and_then(|c| clients.get(c)) else {
                 continue;
@@ -321,7 +452,14 @@ impl Salon {
                 .rate(&currency, &o.currency, sales::day_of(o.placed_at, &tz))
                 .unwrap_or(sales::Dec::ONE);
             let associate = match &o.sold_by {
-                Some(e) => self.repo.user_by_email(brand.id, e).await?.map(|u| u.id),
+                Some(e) => match sellers.get(e) {
+                    Some(id) => *id,
+                    None => {
+                        let id = self.repo.user_by_email(brand.id, e).await?.map(|u| u.id);
+                        sellers.insert(e.clone(), id);
+                        id
+                    }
+                },
                 None => None,
             };
             purchases.push((

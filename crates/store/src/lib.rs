@@ -102,6 +102,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0012_sales_keys.sql"),
         include_str!("../migrations/postgres/0012_sales_keys.sql"),
     ),
+    (
+        13,
+        "orders bulk",
+        include_str!("../migrations/sqlite/0013_orders_bulk.sql"),
+        include_str!("../migrations/postgres/0013_orders_bulk.sql"),
+    ),
 ];
 
 /// Which database a URL names.

@@ -8,6 +8,13 @@ pub(crate) const SALES_CHUNK: usize = 1_000;
 /// Rows of one bulk statement (bound as one value, see `sales_bulk`).
 pub(crate) const BULK_CHUNK: usize = 10_000;
 
+/// Orders stored per transaction (the backend cuts them into statements as suits it). Large,
+/// because a page is written once per transaction however many of its rows change.
+pub(crate) const ORDERS_CHUNK: usize = 200_000;
+
+/// Orders from which a brand's first load may build the indexes after the rows.
+pub(crate) const LOAD_AT_LEAST: usize = 50_000;
+
 pub(crate) fn order_source(s: &str) -> domain::ports::RepoResult<sales::Source> {
     sales::Source::parse(s).ok_or_else(|| crate::corrupt("order source"))
 }
@@ -130,36 +137,63 @@ macro_rules! impl_sales_store {
             async fn put_orders(&self, brand: BrandId, orders: &[sales::Order]) -> RepoResult<Vec<String>> {
                 use $crate::sales_bulk::{self as bulk, $bulk as backend};
                 let now = now_millis();
-                let mut tx = self.write_tx().await.map_err(db)?;
-                let mut added: Vec<String> = Vec::new();
                 // The first of the same id wins (the port's promise) before anything is reordered.
-                let mut seen = std::collections::HashSet::new();
+                let mut seen = std::collections::HashSet::with_capacity(orders.len());
                 let mut sorted: Vec<&sales::Order> =
                     orders.iter().filter(|o| seen.insert(o.order_id.as_str())).collect();
+                drop(seen);
                 // In the table's key order (time, then id): each page is visited once.
                 sorted.sort_unstable_by(|a, b| (a.placed_at, &a.order_id).cmp(&(b.placed_at, &b.order_id)));
-                for chunk in sorted.chunks($crate::sales_sql::BULK_CHUNK) {
-                    let rows = chunk
-                        .iter()
-                        .map(|o| {
-                            Ok(bulk::OrderRow {
-                                order: *o,
-                                lines: serde_json::to_string(&o.lines).map_err(corrupt)?,
-                                total: o.total(),
-                            })
-                        })
-                        .collect::<RepoResult<Vec<_>>>()?;
-                    added.extend(backend::insert_orders(&mut tx, brand, &rows, now).await?);
+                let rows: Vec<bulk::OrderRow<'_>> =
+                    sorted.iter().map(|o| bulk::OrderRow { order: *o, total: o.total() }).collect();
+                // A brand's first load, when it is most of the table: one transaction that
+                // builds the table's indexes once, sorted, rather than row by row.
+                if rows.len() >= $crate::sales_sql::LOAD_AT_LEAST {
+                    let mut tx = self.write_tx().await.map_err(db)?;
+                    if backend::load_orders(&mut tx, brand, &rows, now).await? {
+                        Self::bump_sales(&mut tx, brand).await?;
+                        tx.commit().await.map_err(db)?;
+                        return Ok(rows.iter().map(|r| r.order.order_id.clone()).collect());
+                    }
+                    tx.rollback().await.map_err(db)?;
                 }
-                if !added.is_empty() {
-                    Self::bump_sales(&mut tx, brand).await?;
+                let mut added: Vec<String> = Vec::new();
+                for chunk in rows.chunks($crate::sales_sql::ORDERS_CHUNK) {
+                    // Asked cheaply first; exactly (each id looked up) when a batch mixes new
+                    // orders with held ones, which the cheap answer cannot tell apart.
+                    let mut exact = false;
+                    loop {
+                        let mut tx = self.write_tx().await.map_err(db)?;
+                        let Some(ids) = backend::insert_orders(&mut tx, brand, chunk, now, exact).await? else {
+                            tx.rollback().await.map_err(db)?;
+                            exact = true;
+                            continue;
+                        };
+                        if !ids.is_empty() {
+                            Self::bump_sales(&mut tx, brand).await?;
+                        }
+                        tx.commit().await.map_err(db)?;
+                        added.extend(ids);
+                        break;
+                    }
                 }
-                tx.commit().await.map_err(db)?;
                 Ok(added)
             }
 
             async fn clients_by_crm(&self, brand: BrandId, refs: &[String]) -> RepoResult<Vec<(String, ClientId)>> {
                 let mut out = Vec::new();
+                // A brand whose clients carry no CRM id (sales imported before the CRM) is
+                // answered at once, not a query per five hundred buyers.
+                let any: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM client_identities WHERE brand_id = $1 AND kind = 'crm')",
+                )
+                .bind(brand.0)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+                if !any {
+                    return Ok(out);
+                }
                 for chunk in refs.chunks(BATCH) {
                     let mut q = Qb::new("SELECT value, client_id FROM client_identities WHERE kind = 'crm' AND brand_id = ");
                     q.push_bind(brand.0).push(" AND value IN (");

@@ -4177,3 +4177,100 @@ async fn the_sqlite_files_are_readable_by_their_owner_only() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[tokio::test]
+async fn a_first_load_of_orders_and_batches_mixing_new_and_held() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let n = db.name;
+        let b = brand(r, "maison").await.id;
+        let rival = brand(r, "rival").await.id;
+        // A small history in another brand first: the first load below is still most of the
+        // table (SQLite then builds the indexes after the rows).
+        let small: Vec<sales::Order> = (0..20)
+            .map(|i| {
+                sales_order(
+                    &format!("R{i:03}"),
+                    Some("CRM-R"),
+                    "2026-01-05T10:00:00+08:00",
+                    10 + i,
+                )
+            })
+            .collect();
+        assert_eq!(
+            r.put_orders(rival, &small).await.expect("rival").len(),
+            20,
+            "{n}"
+        );
+
+        // Sixty thousand orders in no particular order, one id twice (the first wins).
+        let day = |i: usize| {
+            format!(
+                "2026-0{}-{:02}T{:02}:{:02}:00+08:00",
+                1 + i % 6,
+                1 + i % 28,
+                i % 24,
+                i % 60
+            )
+        };
+        let mut many: Vec<sales::Order> = (0..60_000)
+            .map(|i| {
+                let k = (i * 7_919) % 60_000;
+                sales_order(
+                    &format!("L{k:05}"),
+                    Some(&format!("CRM-{}", k % 5_000)),
+                    &day(k),
+                    100 + k as i64,
+                )
+            })
+            .collect();
+        let again = sales_order("L00007", Some("CRM-7"), "2025-12-01T09:00:00+08:00", 1);
+        many.push(again);
+        let stored = r.put_orders(b, &many).await.expect("load");
+        assert_eq!(stored.len(), 60_000, "{n}");
+        let held = r.orders_by_id(b, &["L00007".into()]).await.expect("by id");
+        assert_eq!(held.len(), 1, "{n}");
+        assert_eq!(
+            held[0].placed_at,
+            at(&day(7)),
+            "{n}: the first of the same id is held"
+        );
+
+        // The table keeps its indexes: an id is held whatever time a copy says, and a client's
+        // orders read back by client.
+        let moved = sales_order("L00042", Some("CRM-42"), "2024-06-01T09:00:00+08:00", 5);
+        assert!(
+            r.put_orders(b, &[moved]).await.expect("moved").is_empty(),
+            "{n}"
+        );
+        let of_client = r.orders_of_client(b, "CRM-42", 100).await.expect("client");
+        let mut ids: Vec<&str> = of_client.iter().map(|o| o.order_id.as_str()).collect();
+        ids.sort_unstable();
+        let expected: Vec<String> = (0..12).map(|i| format!("L{:05}", 42 + i * 5_000)).collect();
+        assert_eq!(ids, expected, "{n}: CRM-42's orders");
+
+        // A batch mixing new orders with held ones (under other times): only the new count.
+        let mixed = vec![
+            sales_order("NEW-1", None, "2026-02-02T10:00:00+08:00", 9),
+            sales_order("L00100", None, "2023-01-01T10:00:00+08:00", 9),
+            sales_order("NEW-2", None, "2026-02-03T10:00:00+08:00", 9),
+        ];
+        let mut got = r.put_orders(b, &mixed).await.expect("mixed");
+        got.sort_unstable();
+        assert_eq!(got, vec!["NEW-1".to_owned(), "NEW-2".to_owned()], "{n}");
+        // The whole load again: nothing new.
+        assert!(
+            r.put_orders(b, &many).await.expect("again").is_empty(),
+            "{n}"
+        );
+        // The other brand's history is untouched and still found by id.
+        assert_eq!(
+            r.orders_by_id(rival, &["R003".into()])
+                .await
+                .expect("rival")[0]
+                .total(),
+            13 + 5,
+            "{n}"
+        );
+    }
+}
