@@ -1847,3 +1847,60 @@ impl Salon {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbers(i: usize, l: &str) -> Result<u64, LineError> {
+        l.parse()
+            .map_err(|_| LineError::new(i, "number", format!("{l:?} is not a number")))
+    }
+
+    /// A text large enough to be checked in two halves: every line kept once, in order, with
+    /// its number in the file (blank lines and a byte-order mark counted as lines).
+    #[test]
+    fn lines_checked_in_two_halves_keep_their_order_and_numbers() {
+        let mut text = String::from("\u{feff}0\n");
+        for i in 1..200_000u64 {
+            if i % 1_000 == 0 {
+                text.push_str("   \n");
+            } else {
+                text.push_str(&format!("{i}\r\n"));
+            }
+        }
+        assert!(text.len() > 1 << 20, "two halves");
+        let got = check_lines(text.as_bytes(), &numbers).expect("all good");
+        assert_eq!(got.len(), 200_000 - 199);
+        assert!(got.iter().all(|(line, n)| *line as u64 == n + 1));
+        assert!(got.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    /// The first bad line is the one named, wherever it falls.
+    #[test]
+    fn the_first_bad_line_is_named_in_either_half() {
+        let lines: Vec<String> = (0..200_000).map(|i| i.to_string()).collect();
+        for bad in [3usize, 150_001, 199_999] {
+            let mut with_bad = lines.clone();
+            with_bad[bad - 1] = "x".into();
+            if bad < 150_000 {
+                with_bad[160_000] = "y".into();
+            }
+            let text = with_bad.join("\n");
+            let err = check_lines(text.as_bytes(), &numbers).expect_err("bad line");
+            let AppError::Invalid(fields) = err else {
+                panic!("not invalid: {err:?}")
+            };
+            assert_eq!(fields[0].field, format!("line {bad}: number"), "{fields:?}");
+        }
+        let mut text = lines.join("\n").into_bytes();
+        let at = text.len() - 20;
+        let line = text[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        text[at] = 0xff;
+        let err = check_lines(&text, &numbers).expect_err("not UTF-8");
+        let AppError::Invalid(fields) = err else {
+            panic!("not invalid")
+        };
+        assert_eq!(fields[0].field, format!("line {line}"), "{fields:?}");
+    }
+}

@@ -94,3 +94,128 @@ async fn migrate(pool: &PgPool) -> RepoResult<()> {
     }
     tx.commit().await.map_err(db)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::ports::SalesStore as _;
+    use sqlx::Connection as _;
+
+    /// A PostgreSQL database made before the parties were numbered (migrations 1–10, with
+    /// touches and orders in their old tables) opens with every figure's input intact. Runs
+    /// where SALON_TEST_POSTGRES_URL names a server (always in CI).
+    #[tokio::test]
+    async fn the_sales_keys_migration_carries_the_old_tables_over() {
+        let Ok(admin) = std::env::var("SALON_TEST_POSTGRES_URL") else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but SALON_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("SKIPPED: set SALON_TEST_POSTGRES_URL to run the PostgreSQL migration test");
+            return;
+        };
+        let name = format!("salon_mig12_{}", std::process::id());
+        let mut server = sqlx::PgConnection::connect(&admin).await.expect("server");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\""
+        )))
+        .execute(&mut server)
+        .await
+        .expect("clean");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut server)
+            .await
+            .expect("database");
+        let (base, _) = admin.rsplit_once('/').expect("URL names a database");
+        let url = format!("{base}/{name}");
+        {
+            let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+            sqlx::raw_sql(
+                "CREATE TABLE salon_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+            )
+            .execute(&mut c)
+            .await
+            .expect("table");
+            for (version, name, _, sql) in MIGRATIONS.iter().filter(|m| m.0 <= 10) {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
+                    .execute(&mut c)
+                    .await
+                    .expect("old migration");
+                sqlx::query("INSERT INTO salon_migrations VALUES ($1, $2, 0)")
+                    .bind(version)
+                    .bind(name)
+                    .execute(&mut c)
+                    .await
+                    .expect("recorded");
+            }
+            sqlx::raw_sql(
+                "INSERT INTO brands (id, slug, name, time_zone, currencies, locales, tiers, created_at) \
+                 VALUES (1, 'old', 'Old', 'Asia/Shanghai', '[\"CNY\"]', '[]', '[]', 0); \
+                 INSERT INTO sales_orders (brand_id, order_id, source, client_ref, store_code, placed_at, currency, sold_by, lines, total, created_at) \
+                 VALUES (1, 'O1', 'ecommerce', 'C1', NULL, 2000, 'CNY', NULL, '[{\"line\":1,\"sku\":\"BAG\",\"qty\":1,\"amount\":500}]', 500, 0), \
+                        (1, 'O0', 'pos', NULL, 'SH01', 1000, 'CNY', 'a@m.example', '[{\"line\":1,\"sku\":\"HAT\",\"qty\":1,\"amount\":70}]', 70, 0); \
+                 INSERT INTO sales_touches VALUES (1, 'C1', 1500, 'a@m.example', 'message', 'import'), \
+                                                  (1, 'C1', 1600, 'b@m.example', 'share_click', 'share_link'), \
+                                                  (1, 'C2', 1700, 'a@m.example', 'broadcast', 'import');",
+            )
+            .execute(&mut c)
+            .await
+            .expect("old rows");
+        }
+        let repo = PgRepo::connect(&url, crate::Keyring::new(&[1u8; 32]).expect("key"))
+            .await
+            .expect("migrates");
+        let b = BrandId(1);
+        let orders = repo.orders_placed(b, 0, 10_000).await.expect("orders");
+        assert_eq!(
+            orders
+                .iter()
+                .map(|o| o.order_id.as_str())
+                .collect::<Vec<_>>(),
+            ["O0", "O1"]
+        );
+        assert_eq!(orders[1].lines[0].amount, 500);
+        assert_eq!(orders[0].sold_by.as_deref(), Some("a@m.example"));
+        assert_eq!(repo.count_touches(b).await.expect("count"), 3);
+        let mut t = repo
+            .touches_of_clients(b, &["C1".into(), "C2".into()], 0, 10_000)
+            .await
+            .expect("touches");
+        t.sort_by_key(|t| t.at);
+        assert_eq!(
+            t.iter()
+                .map(|t| (
+                    t.client.as_str(),
+                    t.at,
+                    t.associate.as_str(),
+                    t.kind.as_str()
+                ))
+                .collect::<Vec<_>>(),
+            [
+                ("C1", 1500, "a@m.example", "message"),
+                ("C1", 1600, "b@m.example", "share_click"),
+                ("C2", 1700, "a@m.example", "broadcast"),
+            ]
+        );
+        assert_eq!(
+            repo.orders_of_client(b, "C1", 5)
+                .await
+                .expect("client's")
+                .len(),
+            1
+        );
+        // A new order after the migration: the old ones still count as held.
+        let again = sales::input::order(
+            1,
+            r#"{"order_id":"O1","source":"ecommerce","client":"C1","placed_at":"2026-01-01T00:00:00Z","currency":"CNY","lines":[{"line":1,"sku":"BAG","qty":1,"amount":500}]}"#,
+        )
+        .expect("order");
+        assert!(repo.put_orders(b, &[again]).await.expect("put").is_empty());
+        drop(repo);
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+        )))
+        .execute(&mut server)
+        .await;
+    }
+}
