@@ -98,7 +98,6 @@ async fn migrate(pool: &PgPool) -> RepoResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use domain::ports::SalesStore as _;
     use sqlx::Connection as _;
 
     /// A PostgreSQL database made before the parties were numbered (migrations 1–10, with
