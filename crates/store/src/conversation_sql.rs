@@ -20,7 +20,58 @@ macro_rules! impl_conversation_store {
                 })
             }
 
-            fn flag_row(r: &DbRow) -> RepoResult<Flag> {
+            /// A sealed column's text, or the clear column an older row still has (sealed at
+            /// the next start, see `seal_older_rows`).
+            fn sealed_text(&self, r: &DbRow, purpose: Purpose, sealed: &str, clear: &str) -> RepoResult<String> {
+                let brand = BrandId(r.try_get("brand_id").map_err(db)?);
+                match r.try_get::<Option<Vec<u8>>, _>(sealed).map_err(db)? {
+                    Some(bytes) => String::from_utf8(self.keys.open(brand, purpose, &bytes).map_err(corrupt)?)
+                        .map_err(corrupt),
+                    None => r.try_get(clear).map_err(db),
+                }
+            }
+
+            /// Seals what rows written before migration 14 hold in clear: flags' matches and
+            /// audit details (a few hundred rows a statement; the clear column is emptied).
+            pub async fn seal_older_rows(&self) -> RepoResult<u64> {
+                let mut sealed = 0;
+                for (table, key, clear, column, purpose) in [
+                    ("compliance_flags", "id", "matched", "matched_sealed", Purpose::FlagMatch),
+                    ("audit_log", "seq", "detail", "detail_sealed", Purpose::AuditDetail),
+                ] {
+                    loop {
+                        let mut tx = self.write_tx().await.map_err(db)?;
+                        let rows: Vec<(i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                            "SELECT brand_id, {key}, {clear} FROM {table} WHERE {column} IS NULL LIMIT 500"
+                        )))
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                        if rows.is_empty() {
+                            break;
+                        }
+                        for (brand, k, text) in &rows {
+                            sqlx::query(sqlx::AssertSqlSafe(format!(
+                                "UPDATE {table} SET {column} = $1, {clear} = '' WHERE brand_id = $2 AND {key} = $3"
+                            )))
+                            .bind(self.keys.seal(BrandId(*brand), purpose, text.as_bytes()))
+                            .bind(brand)
+                            .bind(k)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                        }
+                        tx.commit().await.map_err(db)?;
+                        sealed += rows.len() as u64;
+                    }
+                }
+                if sealed > 0 {
+                    tracing::info!(rows = sealed, "sealed flags' matches and audit details held in clear");
+                }
+                Ok(sealed)
+            }
+
+            fn flag_row(&self, r: &DbRow) -> RepoResult<Flag> {
                 let text = |c: &str| r.try_get::<String, _>(c).map_err(db);
                 let id = |c: &str| r.try_get::<Option<i64>, _>(c).map_err(db);
                 Ok(Flag {
@@ -37,7 +88,7 @@ macro_rules! impl_conversation_store {
                     category: Category::parse(&text("category")?).ok_or_else(|| corrupt("flag category"))?,
                     severity: Severity::parse(&text("severity")?).ok_or_else(|| corrupt("flag severity"))?,
                     action: RuleAction::parse(&text("action")?).ok_or_else(|| corrupt("flag action"))?,
-                    matched: text("matched")?,
+                    matched: self.sealed_text(r, Purpose::FlagMatch, "matched_sealed", "matched")?,
                     status: FlagStatus::parse(&text("status")?).ok_or_else(|| corrupt("flag status"))?,
                     note: r.try_get("note").map_err(db)?,
                     reviewer_id: id("reviewer_id")?.map(UserId),
@@ -71,7 +122,7 @@ macro_rules! impl_conversation_store {
                 })
             }
 
-            fn audit_row(r: &DbRow) -> RepoResult<AuditEntry> {
+            fn audit_row(&self, r: &DbRow) -> RepoResult<AuditEntry> {
                 Ok(AuditEntry {
                     seq: r.try_get("seq").map_err(db)?,
                     at: r.try_get("at").map_err(db)?,
@@ -79,7 +130,7 @@ macro_rules! impl_conversation_store {
                     actor: r.try_get("actor").map_err(db)?,
                     action: r.try_get("action").map_err(db)?,
                     subject: r.try_get("subject").map_err(db)?,
-                    detail: r.try_get("detail").map_err(db)?,
+                    detail: self.sealed_text(r, Purpose::AuditDetail, "detail_sealed", "detail")?,
                     prev_hash: r.try_get("prev_hash").map_err(db)?,
                     hash: r.try_get("hash").map_err(db)?,
                 })
@@ -100,8 +151,8 @@ macro_rules! impl_conversation_store {
                 };
                 let hash = audit_hash(brand, seq, e.at, e.actor_id, &e.actor, &e.action, &e.subject, detail, &prev);
                 sqlx::query(
-                    "INSERT INTO audit_log (brand_id, seq, at, actor_id, actor, action, subject, detail, prev_hash, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    "INSERT INTO audit_log (brand_id, seq, at, actor_id, actor, action, subject, detail, detail_sealed, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $9, $10)",
                 )
                 .bind(brand.0)
                 .bind(seq)
@@ -110,7 +161,8 @@ macro_rules! impl_conversation_store {
                 .bind(&e.actor)
                 .bind(&e.action)
                 .bind(&e.subject)
-                .bind(detail)
+                // The detail sealed (a search's words, names); the hash covers it in clear.
+                .bind(self.keys.seal(brand, Purpose::AuditDetail, detail.as_bytes()))
                 .bind(&prev)
                 .bind(&hash)
                 .execute(&mut *tx)
@@ -189,8 +241,8 @@ macro_rules! impl_conversation_store {
                 for f in flags {
                     let done = sqlx::query(
                         "INSERT INTO compliance_flags (brand_id, message_id, client_id, associate_id, store_id, direction, \
-                         rule_id, rule_name, category, severity, action, matched, status, created_at, group_message_id, group_id) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'open', $13, $14, $15) ON CONFLICT DO NOTHING",
+                         rule_id, rule_name, category, severity, action, matched, matched_sealed, status, created_at, group_message_id, group_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '', $12, 'open', $13, $14, $15) ON CONFLICT DO NOTHING",
                     )
                     .bind(brand.0)
                     .bind(f.message_id)
@@ -203,7 +255,7 @@ macro_rules! impl_conversation_store {
                     .bind(f.hit.category.as_str())
                     .bind(f.hit.severity.as_str())
                     .bind(f.hit.action.as_str())
-                    .bind(&f.hit.matched)
+                    .bind(self.keys.seal(brand, Purpose::FlagMatch, f.hit.matched.as_bytes()))
                     .bind(f.at)
                     .bind(f.group_message_id)
                     .bind(f.group_id)
@@ -236,7 +288,7 @@ macro_rules! impl_conversation_store {
                 }
                 qb.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(q.limit.clamp(1, 1000)));
                 let rows = qb.build().fetch_all(&self.pool).await.map_err(db)?;
-                rows.iter().map(Self::flag_row).collect()
+                rows.iter().map(|r| self.flag_row(r)).collect()
             }
 
             async fn flag(&self, brand: BrandId, id: i64) -> RepoResult<Option<Flag>> {
@@ -246,7 +298,7 @@ macro_rules! impl_conversation_store {
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(db)?;
-                row.as_ref().map(Self::flag_row).transpose()
+                row.as_ref().map(|r| self.flag_row(r)).transpose()
             }
 
             async fn review_flag(
@@ -272,7 +324,7 @@ macro_rules! impl_conversation_store {
                 .await
                 .map_err(db)?;
                 match row {
-                    Some(r) => Self::flag_row(&r),
+                    Some(r) => self.flag_row(&r),
                     None => match self.flag(brand, id).await? {
                         Some(f) => Err(RepoError::Conflict(format!("the item is already {}", f.status.as_str()))),
                         None => Err(RepoError::NotFound("review item")),
@@ -615,7 +667,7 @@ macro_rules! impl_conversation_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db)?;
-                rows.iter().map(Self::audit_row).collect()
+                rows.iter().map(|r| self.audit_row(r)).collect()
             }
         }
     };

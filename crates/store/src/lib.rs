@@ -108,6 +108,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0013_orders_bulk.sql"),
         include_str!("../migrations/postgres/0013_orders_bulk.sql"),
     ),
+    (
+        14,
+        "sealed details",
+        include_str!("../migrations/sqlite/0014_sealed_details.sql"),
+        include_str!("../migrations/postgres/0014_sealed_details.sql"),
+    ),
 ];
 
 /// Which database a URL names.

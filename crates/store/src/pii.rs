@@ -54,6 +54,10 @@ pub enum Purpose {
     CallbackBody,
     RateKey,
     EdgeToken,
+    /// What a monitoring rule matched (an ID-card number, a phone, a price).
+    FlagMatch,
+    /// An audit entry's detail (a compliance officer's search words, names).
+    AuditDetail,
 }
 
 impl Purpose {
@@ -71,6 +75,8 @@ impl Purpose {
             Purpose::CallbackBody => b"callback-body",
             Purpose::RateKey => b"rate-key",
             Purpose::EdgeToken => b"edge-token",
+            Purpose::FlagMatch => b"flag-match",
+            Purpose::AuditDetail => b"audit-detail",
         }
     }
 }

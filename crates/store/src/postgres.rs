@@ -52,7 +52,9 @@ impl PgRepo {
             .await
             .map_err(db)?;
         migrate(&pool).await?;
-        Ok(Self::new(pool, keys))
+        let repo = Self::new(pool, keys);
+        repo.seal_older_rows().await?;
+        Ok(repo)
     }
 }
 

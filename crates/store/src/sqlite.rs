@@ -63,22 +63,28 @@ impl SqliteRepo {
             .pragma("mmap_size", "4294967296")
             // A statement's own undo journal (for ON CONFLICT in a multi-row insert) in memory.
             .pragma("temp_store", "memory");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.clone())
-            .await
-            .map_err(db)?;
         // SQLite has one writer at a time: write transactions queue for this connection.
         // Its page cache holds a bulk import's dirty pages (256 MiB): a page spilled to the WAL
         // mid-transaction is written again at commit.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(crate::sql::WRITER_WAIT)
-            .connect_with(options.pragma("cache_size", "-262144"))
+            .connect_with(options.clone().pragma("cache_size", "-262144"))
             .await
             .map_err(db)?;
         migrate(&writer).await?;
-        Ok(Self::new(pool, keys).with_writer(writer))
+        // The readers open once the schema is current: a connection that loaded an older
+        // schema prepares `SELECT *` with the old columns, SQLite prepares it again with the
+        // new ones when it runs, and sqlx, holding the first list, read past its end (a panic
+        // on the first read of a table a migration had widened).
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        let repo = Self::new(pool, keys).with_writer(writer);
+        repo.seal_older_rows().await?;
+        Ok(repo)
     }
 }
 
@@ -206,7 +212,10 @@ mod tests {
                         (1, 'O0', 'pos', NULL, 'SH01', 1000, 'CNY', 'a@m.example', '[{\"line\":1,\"sku\":\"HAT\",\"qty\":1,\"amount\":70}]', 70, 0); \
                  INSERT INTO sales_touches VALUES (1, 'C1', 1500, 'a@m.example', 'message', 'import'), \
                                                   (1, 'C1', 1600, 'b@m.example', 'share_click', 'share_link'), \
-                                                  (1, 'C2', 1700, 'a@m.example', 'broadcast', 'import');",
+                                                  (1, 'C2', 1700, 'a@m.example', 'broadcast', 'import'); \
+                 INSERT INTO compliance_flags (brand_id, direction, rule_id, rule_name, category, severity, action, matched, status, created_at) \
+                 VALUES (1, 'in', 1, 'ID numbers', 'personal_data', 'high', 'flag', '110101199003077777', 'open', 1); \
+                 INSERT INTO audit_log VALUES (1, 1, 1, NULL, 'compliance:Zhou', 'compliance_read', 'archive search', '{\"search\":\"old words\"}', 'g', 'h');",
             )
             .execute(&mut c)
             .await
@@ -216,6 +225,28 @@ mod tests {
             .await
             .expect("migrates");
         let b = BrandId(1);
+        // Rows written in clear before migration 14 are sealed at the start, and read back.
+        use domain::ports::ConversationStore as _;
+        let flags = repo
+            .flags(
+                b,
+                &domain::FlagQuery {
+                    limit: 5,
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("flags");
+        assert_eq!(flags[0].matched, "110101199003077777");
+        let log = repo.audit_log(b, 0, 5).await.expect("audit");
+        assert_eq!(log[0].detail, r#"{"search":"old words"}"#);
+        let clear: (String, String) = sqlx::query_as(
+            "SELECT (SELECT matched FROM compliance_flags), (SELECT detail FROM audit_log)",
+        )
+        .fetch_one(&repo.pool)
+        .await
+        .expect("raw");
+        assert_eq!(clear, (String::new(), String::new()));
         let orders = repo.orders_placed(b, 0, 10_000).await.expect("orders");
         assert_eq!(
             orders

@@ -808,6 +808,8 @@ async fn import_is_idempotent_on_crm_id_and_atomic() {
     }
 }
 
+const CANARY_ID_NUMBER: &str = "110101199003077777";
+
 #[tokio::test]
 async fn personal_data_never_reaches_the_database_file_in_clear() {
     let db = sqlite().await;
@@ -824,9 +826,60 @@ async fn personal_data_never_reaches_the_database_file_in_clear() {
         .await
         .expect("settings");
     put(r, &[inbox_item(b.id, "k1", "<xml>canary inbox body</xml>")]).await;
-    r.add_message(b.id, &message(id, "m1", "canary message body"))
+    let m = r
+        .add_message(b.id, &message(id, "m1", "canary message body"))
         .await
-        .expect("message");
+        .expect("message")
+        .expect("new");
+    // What a rule matched (an ID-card number) and a compliance officer's search words.
+    let flag = NewFlag {
+        message_id: Some(m),
+        group_message_id: None,
+        group_id: None,
+        client_id: Some(id),
+        associate_id: None,
+        store_id: None,
+        direction: Direction::In,
+        hit: ::rules::Hit {
+            rule_id: 1,
+            rule: "ID numbers".into(),
+            category: Category::PersonalData,
+            severity: Severity::High,
+            action: RuleAction::Flag,
+            matched: CANARY_ID_NUMBER.into(),
+        },
+        at: 5,
+    };
+    assert_eq!(r.add_flags(b.id, &[flag]).await.expect("flag"), 1);
+    let entry = r
+        .audit(
+            b.id,
+            &NewAudit {
+                at: 6,
+                actor_id: None,
+                actor: "compliance:Zhou".into(),
+                action: "compliance_read".into(),
+                subject: "archive search".into(),
+                detail: serde_json::json!({"search": {"q": "canary search words"}}),
+            },
+        )
+        .await
+        .expect("audit");
+    // Both read back in clear, and the audit chain still verifies over the clear detail.
+    let flags = r
+        .flags(
+            b.id,
+            &FlagQuery {
+                limit: 10,
+                ..FlagQuery::default()
+            },
+        )
+        .await
+        .expect("flags");
+    assert_eq!(flags[0].matched, CANARY_ID_NUMBER);
+    let log = r.audit_log(b.id, 0, 10).await.expect("log");
+    assert_eq!(log, vec![entry]);
+    assert!(log[0].detail.contains("canary search words"));
     drop(db.repo);
     let dir = db.sqlite_dir.expect("sqlite dir");
     let mut scanned = 0;
@@ -842,6 +895,8 @@ async fn personal_data_never_reaches_the_database_file_in_clear() {
             "canary-app-secret-value",
             "canary inbox body",
             "canary message body",
+            CANARY_ID_NUMBER,
+            "canary search words",
         ] {
             assert!(
                 !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
