@@ -34,8 +34,11 @@ struct Server {
     url: String,
 }
 
-fn start(data: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_salon"))
+/// A server on `data`, and on the PostgreSQL database `database` when given (several servers
+/// then share it, each with its own data directory).
+fn start(data: &std::path::Path, database: Option<&str>) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_salon"));
+    command
         .args([
             "serve",
             "--no-demo",
@@ -43,7 +46,11 @@ fn start(data: &std::path::Path) -> Server {
             "127.0.0.1:0",
             "--data-dir",
         ])
-        .arg(data)
+        .arg(data);
+    if let Some(url) = database {
+        command.arg("--database-url").arg(url);
+    }
+    let mut child = command
         .env("SALON_MASTER_KEY", hex_key())
         .env("SALON_DISPATCH_LEASE_MS", "1500")
         .env("SALON_PROVIDER_TIMEOUT_MS", "700")
@@ -68,12 +75,22 @@ fn start(data: &std::path::Path) -> Server {
     Server { child, url }
 }
 
-async fn setup(data: &std::path::Path, sim: &Simulator, sim_url: &str, clients: usize) -> String {
-    let url = format!("sqlite://{}", data.join("salon.db").display());
-    let repo = store::SqliteRepo::connect(&url, store::Keyring::new(&KEY).expect("key"))
-        .await
-        .expect("db");
-    let salon = Salon::new(Arc::new(repo));
+async fn setup(
+    data: &std::path::Path,
+    database: Option<&str>,
+    sim: &Simulator,
+    sim_url: &str,
+    clients: usize,
+) -> String {
+    let keys = store::Keyring::new(&KEY).expect("key");
+    let repo: Arc<dyn domain::ports::Repo> = match database {
+        Some(url) => Arc::new(store::PgRepo::connect(url, keys).await.expect("db")),
+        None => {
+            let url = format!("sqlite://{}", data.join("salon.db").display());
+            Arc::new(store::SqliteRepo::connect(&url, keys).await.expect("db"))
+        }
+    };
+    let salon = Salon::new(repo);
     let r = &salon.repo;
     let brand = r
         .create_brand(&NewBrand {
@@ -227,13 +244,62 @@ async fn until_done(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_five_times_mid_broadcast_every_eligible_client_gets_exactly_one_message() {
+    crash_run(None, 1).await;
+}
+
+/// Two servers on one PostgreSQL database, both dispatching; one of them killed five times
+/// (and started again) while the other goes on: still exactly one message per eligible client.
+/// Runs where SALON_TEST_POSTGRES_URL names a server (always in CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_on_one_postgresql_one_killed_five_times_each_client_gets_one_message() {
+    let Ok(admin) = std::env::var("SALON_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but SALON_TEST_POSTGRES_URL is not set"
+        );
+        eprintln!("SKIPPED: set SALON_TEST_POSTGRES_URL to run the two-server crash test");
+        return;
+    };
+    use sqlx::Connection as _;
+    let name = format!("salon_crash_{}", std::process::id());
+    let mut server = sqlx::PgConnection::connect(&admin).await.expect("server");
+    for sql in [
+        format!("DROP DATABASE IF EXISTS \"{name}\""),
+        format!("CREATE DATABASE \"{name}\""),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut server)
+            .await
+            .expect("database");
+    }
+    let (base, _) = admin.rsplit_once('/').expect("URL names a database");
+    crash_run(Some(format!("{base}/{name}")), 2).await;
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&mut server)
+    .await;
+}
+
+/// The broadcast crash run: `processes` servers (on `database`, or each start on the one
+/// SQLite file), the first killed five times mid-broadcast and started again.
+async fn crash_run(database: Option<String>, processes: usize) {
+    let database = database.as_deref();
     let clients: usize = std::env::var("SALON_CRASH_CLIENTS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
-    let data = std::env::temp_dir().join(format!("salon_crash_{}", std::process::id()));
+    let data = std::env::temp_dir().join(format!("salon_crash_{}_{processes}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data).expect("data dir");
+    // Each further process has its own data directory (its sandbox key) on the shared database.
+    let others: Vec<std::path::PathBuf> = (1..processes)
+        .map(|k| {
+            let d = data.join(format!("process{k}"));
+            std::fs::create_dir_all(&d).expect("data dir");
+            d
+        })
+        .collect();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -246,13 +312,14 @@ async fn killed_five_times_mid_broadcast_every_eligible_client_gets_exactly_one_
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    let token = setup(&data, &sim, &sim_url, clients).await;
+    let token = setup(&data, database, &sim, &sim_url, clients).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
         .expect("http");
 
-    let mut server = start(&data);
+    let mut server = start(&data, database);
+    let mut rest: Vec<Server> = others.iter().map(|d| start(d, database)).collect();
     // Quiet hours would hold the sends until the morning in Shanghai: none for this test.
     let res = http
         .put(format!("{}/api/v1/contact-policy", server.url))
@@ -360,12 +427,17 @@ async fn killed_five_times_mid_broadcast_every_eligible_client_gets_exactly_one_
             "kill {}: {sent} of {total} clients' messages accepted",
             kill + 1
         );
+        if processes > 1 && sent >= total && kill > 0 {
+            // The other process finished the broadcast while this one was down.
+            server = start(&data, database);
+            break;
+        }
         assert!(
             sent < total,
             "kill {} came after the broadcast ended",
             kill + 1
         );
-        server = start(&data);
+        server = start(&data, database);
     }
     sim.set_faults(Faults::default());
     let done = until_done(
@@ -376,8 +448,10 @@ async fn killed_five_times_mid_broadcast_every_eligible_client_gets_exactly_one_
         Duration::from_secs(240),
     )
     .await;
-    let _ = server.child.kill();
-    let _ = server.child.wait();
+    for s in std::iter::once(&mut server).chain(rest.iter_mut()) {
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+    }
 
     // The provider's own record.
     let mut received: HashMap<String, Vec<String>> = HashMap::new();
