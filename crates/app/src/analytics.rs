@@ -193,7 +193,8 @@ impl Salon {
             .await?
             .into_iter()
             .filter(|(c, _)| members.contains(&c.0))
-            .map(|(_, openid)| openid)
+            // The stream holds followers keyed.
+            .map(|(_, openid)| self.repo.follower_key(brand, &openid))
             .collect();
         let events = self.brand_events(brand).await?;
         let table = index::Table::from_events(

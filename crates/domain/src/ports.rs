@@ -268,6 +268,10 @@ pub struct StoredEvent {
 /// The brand's event stream: imports, and what the channels record.
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
+    /// The key under which the stream holds a follower (an openid, an external user id): a
+    /// keyed hash of the brand, so that the stream counts people without naming them. The
+    /// same follower always gets the same key; a key is its own key.
+    fn follower_key(&self, brand: BrandId, follower: &str) -> String;
     /// Appends events in one transaction; an event already held (same canonical line) is not
     /// added again. Returns how many were new.
     async fn put_events(&self, brand: BrandId, events: &[StoredEvent]) -> RepoResult<u64>;

@@ -474,7 +474,7 @@ macro_rules! impl_channel_store {
             async fn store_inbound(&self, brand: BrandId, batch: &[InboundMessage], at: Millis) -> RepoResult<Vec<i64>> {
                 let mut tx = self.write_tx().await.map_err(db)?;
                 let events: Vec<StoredEvent> = batch.iter().filter_map(|m| m.event.clone()).collect();
-                Self::insert_events(&mut tx, brand, &events).await?;
+                self.insert_events(&mut tx, brand, &events).await?;
                 let mut ids = Vec::with_capacity(batch.len());
                 for m in batch {
                     let (id, outcome) = match self.insert_message(&mut tx, brand, &m.message).await? {

@@ -58,6 +58,8 @@ pub enum Purpose {
     FlagMatch,
     /// An audit entry's detail (a compliance officer's search words, names).
     AuditDetail,
+    /// A follower's channel id (an openid) in the event stream, keyed.
+    Follower,
 }
 
 impl Purpose {
@@ -77,6 +79,7 @@ impl Purpose {
             Purpose::EdgeToken => b"edge-token",
             Purpose::FlagMatch => b"flag-match",
             Purpose::AuditDetail => b"audit-detail",
+            Purpose::Follower => b"follower",
         }
     }
 }

@@ -54,6 +54,7 @@ impl PgRepo {
         migrate(&pool).await?;
         let repo = Self::new(pool, keys);
         repo.seal_older_rows().await?;
+        repo.key_older_followers().await?;
         Ok(repo)
     }
 }

@@ -84,6 +84,7 @@ impl SqliteRepo {
             .map_err(db)?;
         let repo = Self::new(pool, keys).with_writer(writer);
         repo.seal_older_rows().await?;
+        repo.key_older_followers().await?;
         Ok(repo)
     }
 }
@@ -215,7 +216,9 @@ mod tests {
                                                   (1, 'C2', 1700, 'a@m.example', 'broadcast', 'import'); \
                  INSERT INTO compliance_flags (brand_id, direction, rule_id, rule_name, category, severity, action, matched, status, created_at) \
                  VALUES (1, 'in', 1, 'ID numbers', 'personal_data', 'high', 'flag', '110101199003077777', 'open', 1); \
-                 INSERT INTO audit_log VALUES (1, 1, 1, NULL, 'compliance:Zhou', 'compliance_read', 'archive search', '{\"search\":\"old words\"}', 'g', 'h');",
+                 INSERT INTO audit_log VALUES (1, 1, 1, NULL, 'compliance:Zhou', 'compliance_read', 'archive search', '{\"search\":\"old words\"}', 'g', 'h'); \
+                 INSERT INTO brand_events (id, brand_id, ts, kind, follower, line, digest) \
+                 VALUES (7, 1, 5, 'follow', 'oOldFollower', '{\"follower\":\"oOldFollower\",\"kind\":\"follow\"}', x'00');",
             )
             .execute(&mut c)
             .await
@@ -247,6 +250,13 @@ mod tests {
         .await
         .expect("raw");
         assert_eq!(clear, (String::new(), String::new()));
+        // An older event's follower is keyed in place, in its column and its line.
+        use domain::ports::EventStore as _;
+        let key = repo.follower_key(b, "oOldFollower");
+        assert_eq!(
+            repo.event_lines(b, None).await.expect("events"),
+            vec![format!(r#"{{"follower":"{key}","kind":"follow"}}"#)]
+        );
         let orders = repo.orders_placed(b, 0, 10_000).await.expect("orders");
         assert_eq!(
             orders

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use domain::ports::Repo;
+use domain::ports::{Repo, StoredEvent};
 use domain::*;
 use sqlx::Connection;
 use store::{Keyring, PgRepo, SqliteRepo};
@@ -809,6 +809,7 @@ async fn import_is_idempotent_on_crm_id_and_atomic() {
 }
 
 const CANARY_ID_NUMBER: &str = "110101199003077777";
+const CANARY_OPENID: &str = "oCanaryOpenId7xQ";
 
 #[tokio::test]
 async fn personal_data_never_reaches_the_database_file_in_clear() {
@@ -880,6 +881,18 @@ async fn personal_data_never_reaches_the_database_file_in_clear() {
     let log = r.audit_log(b.id, 0, 10).await.expect("log");
     assert_eq!(log, vec![entry]);
     assert!(log[0].detail.contains("canary search words"));
+    // An Official Account follower in the event stream.
+    r.put_events(
+        b.id,
+        &[StoredEvent {
+            ts: 7,
+            kind: "follow".into(),
+            follower: Some(CANARY_OPENID.into()),
+            line: format!(r#"{{"follower":"{CANARY_OPENID}","kind":"follow","source":"search","ts":"1970-01-01T00:00:00.007Z"}}"#),
+        }],
+    )
+    .await
+    .expect("event");
     drop(db.repo);
     let dir = db.sqlite_dir.expect("sqlite dir");
     let mut scanned = 0;
@@ -897,6 +910,7 @@ async fn personal_data_never_reaches_the_database_file_in_clear() {
             "canary message body",
             CANARY_ID_NUMBER,
             "canary search words",
+            CANARY_OPENID,
         ] {
             assert!(
                 !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
@@ -1295,10 +1309,18 @@ async fn the_event_stream_adds_each_event_once() {
             1
         );
         assert_eq!(r.count_events(a.id).await.expect("count"), 3);
+        // Held with their followers keyed (see followers_are_held_keyed_in_the_event_stream).
+        let keyed = |e: &StoredEvent| {
+            let who = e.follower.as_deref().expect("follower");
+            e.line.replace(
+                &format!(r#""follower":"{who}""#),
+                &format!(r#""follower":"{}""#, r.follower_key(a.id, who)),
+            )
+        };
         let lines = r.event_lines(a.id, Some(30)).await.expect("lines");
         assert_eq!(
             lines,
-            vec![batch[1].line.clone(), batch[2].line.clone()],
+            vec![keyed(&batch[1]), keyed(&batch[2])],
             "{}",
             db.name
         );
@@ -1307,7 +1329,7 @@ async fn the_event_stream_adds_each_event_once() {
         let stored = r.event_lines_after(a.id, 0).await.expect("after 0");
         assert_eq!(
             stored.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>(),
-            batch.iter().map(|e| e.line.clone()).collect::<Vec<_>>(),
+            batch.iter().map(keyed).collect::<Vec<_>>(),
             "{}",
             db.name
         );
@@ -1315,7 +1337,7 @@ async fn the_event_stream_adds_each_event_once() {
         r.put_events(a.id, &[ev(5, "o4")]).await.expect("later");
         let newer = r.event_lines_after(a.id, stored[2].0).await.expect("after");
         assert_eq!(newer.len(), 1, "{}", db.name);
-        assert!(newer[0].1.contains("o4"));
+        assert!(newer[0].1.contains(&r.follower_key(a.id, "o4")));
         assert!(
             r.event_lines_after(b.id, 0)
                 .await
@@ -4325,6 +4347,86 @@ async fn a_first_load_of_orders_and_batches_mixing_new_and_held() {
                 .expect("rival")[0]
                 .total(),
             13 + 5,
+            "{n}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn followers_are_held_keyed_in_the_event_stream() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let n = db.name;
+        let b = brand(r, "maison").await.id;
+        let rival = brand(r, "rival").await.id;
+        let event = |follower: &str, ts: i64| StoredEvent {
+            ts,
+            kind: "follow".into(),
+            follower: Some(follower.into()),
+            line: format!(
+                r#"{{"follower":{},"kind":"follow","source":"search","ts":"{ts}"}}"#,
+                serde_json::Value::from(follower)
+            ),
+        };
+        let events = [
+            event("oAlice", 1),
+            event("oBob", 2),
+            event("oAlice", 3),
+            event("o\"q\"", 4),
+        ];
+        assert_eq!(r.put_events(b, &events).await.expect("put"), 4, "{n}");
+        assert_eq!(
+            r.put_events(b, &events).await.expect("again"),
+            0,
+            "{n}: the same events once"
+        );
+        let lines = r.event_lines(b, None).await.expect("lines");
+        let alice = r.follower_key(b, "oAlice");
+        assert!(
+            alice.starts_with("k:") && alice != r.follower_key(b, "oBob"),
+            "{n}"
+        );
+        assert_ne!(
+            alice,
+            r.follower_key(rival, "oAlice"),
+            "{n}: each brand its own keys"
+        );
+        assert_eq!(
+            r.follower_key(b, &alice),
+            alice,
+            "{n}: a key is its own key"
+        );
+        let followers: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("json");
+                v["follower"].as_str().expect("follower").to_owned()
+            })
+            .collect();
+        assert_eq!(
+            followers,
+            vec![
+                alice.clone(),
+                r.follower_key(b, "oBob"),
+                alice.clone(),
+                r.follower_key(b, "o\"q\"")
+            ],
+            "{n}"
+        );
+        assert!(
+            lines
+                .iter()
+                .all(|l| !l.contains("oAlice") && !l.contains("oBob")),
+            "{n}"
+        );
+        // Keyed followers (an export imported again) stay as they are.
+        assert_eq!(
+            r.put_events(b, &[event(&alice, 9)]).await.expect("keyed"),
+            1,
+            "{n}"
+        );
+        assert!(
+            r.event_lines(b, None).await.expect("lines")[4].contains(&alice),
             "{n}"
         );
     }
