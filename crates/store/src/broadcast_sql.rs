@@ -171,7 +171,9 @@ macro_rules! impl_broadcast_store {
                 };
                 let sends = sqlx::query(
                     "SELECT s.id, s.client_id, (SELECT i.value FROM client_identities i WHERE i.client_id = s.client_id \
-                     AND i.kind = c.channel ORDER BY i.created_at LIMIT 1) AS address \
+                     AND i.kind = c.channel ORDER BY i.created_at LIMIT 1) AS address, \
+                     (SELECT i.sealed FROM client_identities i WHERE i.client_id = s.client_id \
+                     AND i.kind = c.channel ORDER BY i.created_at LIMIT 1) AS address_sealed \
                      FROM campaign_sends s JOIN campaigns c ON c.id = s.campaign_id WHERE s.batch_id = $1 ORDER BY s.id",
                 )
                 .bind(id)
@@ -190,7 +192,10 @@ macro_rules! impl_broadcast_store {
                             Ok((
                                 r.try_get("id").map_err(db)?,
                                 ClientId(r.try_get("client_id").map_err(db)?),
-                                r.try_get::<Option<String>, _>("address").map_err(db)?.unwrap_or_default(),
+                                match r.try_get::<Option<String>, _>("address").map_err(db)? {
+                                    Some(v) => self.identity_value(brand, v, r.try_get("address_sealed").map_err(db)?)?,
+                                    None => String::new(),
+                                },
                             ))
                         })
                         .collect::<RepoResult<_>>()?,

@@ -420,15 +420,17 @@ macro_rules! impl_channel_store {
             }
 
             async fn identities_of_kind(&self, brand: BrandId, kind: IdentityKind) -> RepoResult<Vec<(ClientId, String)>> {
-                let rows: Vec<(i64, String)> = sqlx::query_as(
-                    "SELECT client_id, value FROM client_identities WHERE brand_id = $1 AND kind = $2 ORDER BY client_id",
+                let rows: Vec<(i64, String, Option<Vec<u8>>)> = sqlx::query_as(
+                    "SELECT client_id, value, sealed FROM client_identities WHERE brand_id = $1 AND kind = $2 ORDER BY client_id",
                 )
                 .bind(brand.0)
                 .bind(kind.as_str())
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
-                Ok(rows.into_iter().map(|(c, v)| (ClientId(c), v)).collect())
+                rows.into_iter()
+                    .map(|(c, v, sealed)| Ok((ClientId(c), self.identity_value(brand, v, sealed)?)))
+                    .collect()
             }
 
             async fn clients_by_identities(
@@ -438,7 +440,11 @@ macro_rules! impl_channel_store {
                 values: &[String],
             ) -> RepoResult<Vec<(String, ClientId, Option<UserId>)>> {
                 let mut out = Vec::with_capacity(values.len());
-                for chunk in values.chunks(BATCH) {
+                // Looked up under their keys where the kind is keyed; answered with the values asked.
+                let keyed: std::collections::HashMap<String, &String> =
+                    values.iter().map(|v| (self.identity_key(brand, kind, v), v)).collect();
+                let keys: Vec<&String> = keyed.keys().collect();
+                for chunk in keys.chunks(BATCH) {
                     let mut qb = Qb::new(
                         "SELECT i.value, i.client_id, c.associate_id FROM client_identities i \
                          JOIN clients c ON c.id = i.client_id WHERE i.brand_id = ",
@@ -446,12 +452,13 @@ macro_rules! impl_channel_store {
                     qb.push_bind(brand.0).push(" AND i.kind = ").push_bind(kind.as_str()).push(" AND i.value IN (");
                     let mut sep = qb.separated(", ");
                     for v in chunk {
-                        sep.push_bind(v.clone());
+                        sep.push_bind((*v).clone());
                     }
                     qb.push(")");
                     for r in qb.build().fetch_all(&self.pool).await.map_err(db)? {
+                        let key: String = r.try_get("value").map_err(db)?;
                         out.push((
-                            r.try_get("value").map_err(db)?,
+                            keyed.get(&key).map_or(key.clone(), |v| (*v).clone()),
                             ClientId(r.try_get("client_id").map_err(db)?),
                             r.try_get::<Option<i64>, _>("associate_id").map_err(db)?.map(UserId),
                         ));

@@ -114,6 +114,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0014_sealed_details.sql"),
         include_str!("../migrations/postgres/0014_sealed_details.sql"),
     ),
+    (
+        15,
+        "keyed identities",
+        include_str!("../migrations/sqlite/0015_keyed_identities.sql"),
+        include_str!("../migrations/postgres/0015_keyed_identities.sql"),
+    ),
 ];
 
 /// Which database a URL names.

@@ -60,6 +60,8 @@ pub enum Purpose {
     AuditDetail,
     /// A follower's channel id (an openid) in the event stream, keyed.
     Follower,
+    /// A client's identity held sealed beside its key (an Official Account openid).
+    Identity,
 }
 
 impl Purpose {
@@ -80,6 +82,7 @@ impl Purpose {
             Purpose::FlagMatch => b"flag-match",
             Purpose::AuditDetail => b"audit-detail",
             Purpose::Follower => b"follower",
+            Purpose::Identity => b"identity",
         }
     }
 }

@@ -55,6 +55,7 @@ impl PgRepo {
         let repo = Self::new(pool, keys);
         repo.seal_older_rows().await?;
         repo.key_older_followers().await?;
+        repo.key_older_identities().await?;
         Ok(repo)
     }
 }

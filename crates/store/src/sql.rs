@@ -60,6 +60,58 @@ macro_rules! impl_repo {
                 &self.pool
             }
 
+            /// What an identity is stored and found under: an Official Account openid keyed
+            /// (the brand's keyed hash, as the event stream holds followers), any other kind
+            /// as it is.
+            pub(crate) fn identity_key(&self, brand: BrandId, kind: IdentityKind, value: &str) -> String {
+                if kind == IdentityKind::WechatOa {
+                    EventStore::follower_key(self, brand, value)
+                } else {
+                    value.to_owned()
+                }
+            }
+
+            /// The sealed copy of a keyed identity (sends need the openid itself).
+            pub(crate) fn identity_sealed(&self, brand: BrandId, kind: IdentityKind, value: &str) -> Option<Vec<u8>> {
+                (kind == IdentityKind::WechatOa).then(|| self.keys.seal(brand, Purpose::Identity, value.as_bytes()))
+            }
+
+            /// An identity as stored, read back: the sealed copy where there is one.
+            pub(crate) fn identity_value(&self, brand: BrandId, value: String, sealed: Option<Vec<u8>>) -> RepoResult<String> {
+                match sealed {
+                    Some(bytes) => String::from_utf8(self.keys.open(brand, Purpose::Identity, &bytes).map_err(corrupt)?)
+                        .map_err(corrupt),
+                    None => Ok(value),
+                }
+            }
+
+            /// Keys the Official Account openids that rows written before held in clear.
+            pub async fn key_older_identities(&self) -> RepoResult<u64> {
+                let mut tx = self.write_tx().await.map_err(db)?;
+                let rows: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT brand_id, value FROM client_identities WHERE kind = 'wechat_oa' AND sealed IS NULL",
+                )
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db)?;
+                for (brand, value) in &rows {
+                    let brand = BrandId(*brand);
+                    sqlx::query(
+                        "UPDATE client_identities SET value = $1, sealed = $2 \
+                         WHERE brand_id = $3 AND kind = 'wechat_oa' AND value = $4",
+                    )
+                    .bind(self.identity_key(brand, IdentityKind::WechatOa, value))
+                    .bind(self.identity_sealed(brand, IdentityKind::WechatOa, value))
+                    .bind(brand.0)
+                    .bind(value)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                }
+                tx.commit().await.map_err(db)?;
+                Ok(rows.len() as u64)
+            }
+
             fn seal_pii(&self, brand: BrandId, pii: &Pii) -> RepoResult<Vec<u8>> {
                 let json = serde_json::to_vec(pii).map_err(|e| RepoError::Backend(e.to_string()))?;
                 Ok(self.keys.seal(brand, Purpose::ClientPii, &json))
@@ -240,11 +292,12 @@ macro_rules! impl_repo {
                 for chunk in idents.chunks(BATCH) {
                     // An identity already held by this same client is fine; one held by
                     // another client is a conflict, found below.
-                    let mut q = Qb::new("INSERT INTO client_identities (brand_id, kind, value, client_id, created_at) ");
+                    let mut q = Qb::new("INSERT INTO client_identities (brand_id, kind, value, sealed, client_id, created_at) ");
                     q.push_values(chunk, |mut b, (id, i)| {
                         b.push_bind(brand.0)
                             .push_bind(i.kind.as_str())
-                            .push_bind(i.value.clone())
+                            .push_bind(self.identity_key(brand, i.kind, &i.value))
+                            .push_bind(self.identity_sealed(brand, i.kind, &i.value))
                             .push_bind(*id)
                             .push_bind(now);
                     });
@@ -257,7 +310,7 @@ macro_rules! impl_repo {
                     )
                     .bind(brand.0)
                     .bind(ident.kind.as_str())
-                    .bind(ident.value.clone())
+                    .bind(self.identity_key(brand, ident.kind, &ident.value))
                     .fetch_optional(&mut **tx)
                     .await
                     .map_err(db)?;
@@ -876,7 +929,7 @@ macro_rules! impl_repo {
                     .iter()
                     .map(|t| Tag::parse("tag", t))
                     .collect::<Result<_, _>>()?;
-                let identities = sqlx::query("SELECT kind, value FROM client_identities WHERE client_id = $1 ORDER BY kind")
+                let identities = sqlx::query("SELECT brand_id, kind, value, sealed FROM client_identities WHERE client_id = $1 ORDER BY kind")
                     .bind(id.0)
                     .fetch_all(&mut *conn)
                     .await
@@ -885,7 +938,11 @@ macro_rules! impl_repo {
                     .map(|r| {
                         Ok(Identity {
                             kind: r.try_get::<String, _>("kind").map_err(db)?.parse()?,
-                            value: r.try_get("value").map_err(db)?,
+                            value: self.identity_value(
+                                BrandId(r.try_get("brand_id").map_err(db)?),
+                                r.try_get("value").map_err(db)?,
+                                r.try_get("sealed").map_err(db)?,
+                            )?,
                         })
                     })
                     .collect::<RepoResult<_>>()?;
@@ -1019,7 +1076,7 @@ macro_rules! impl_repo {
                 )
                 .bind(brand.0)
                 .bind(i.kind.as_str())
-                .bind(i.value.clone())
+                .bind(self.identity_key(brand, i.kind, &i.value))
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db)?;

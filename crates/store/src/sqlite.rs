@@ -85,6 +85,7 @@ impl SqliteRepo {
         let repo = Self::new(pool, keys).with_writer(writer);
         repo.seal_older_rows().await?;
         repo.key_older_followers().await?;
+        repo.key_older_identities().await?;
         Ok(repo)
     }
 }

@@ -819,6 +819,8 @@ async fn personal_data_never_reaches_the_database_file_in_clear() {
     let mut c = client("Canary", "Bird", "CRM-CANARY");
     c.pii.phone = Some(Phone::parse("phone", CANARY_PHONE).expect("phone"));
     c.pii.email = Some(Email::parse("email", "canary.bird@example.com").expect("email"));
+    c.identities
+        .push(Identity::parse(IdentityKind::WechatOa, "oCanaryIdentity9").expect("openid"));
     let id = r.create_client(b.id, &c, None).await.expect("create");
     r.add_note(b.id, id, None, "canary note text", 1)
         .await
@@ -911,6 +913,7 @@ async fn personal_data_never_reaches_the_database_file_in_clear() {
             CANARY_ID_NUMBER,
             "canary search words",
             CANARY_OPENID,
+            "oCanaryIdentity9",
         ] {
             assert!(
                 !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
@@ -4429,5 +4432,53 @@ async fn followers_are_held_keyed_in_the_event_stream() {
             r.event_lines(b, None).await.expect("lines")[4].contains(&alice),
             "{n}"
         );
+    }
+}
+
+#[tokio::test]
+async fn official_account_openids_are_held_keyed_and_read_back() {
+    for db in backends().await {
+        let r = &*db.repo;
+        let n = db.name;
+        let b = brand(r, "maison").await.id;
+        let rival = brand(r, "rival").await.id;
+        let mut c = client("Mei", "Lin", "CRM-OA1");
+        c.identities
+            .push(Identity::parse(IdentityKind::WechatOa, "oMeiOpenId").expect("openid"));
+        let id = r.create_client(b, &c, None).await.expect("create");
+        let oa = Identity::parse(IdentityKind::WechatOa, "oMeiOpenId").expect("openid");
+        assert_eq!(
+            r.client_by_identity(b, &oa).await.expect("by openid"),
+            Some(id),
+            "{n}"
+        );
+        assert_eq!(
+            r.client_by_identity(rival, &oa).await.expect("rival"),
+            None,
+            "{n}"
+        );
+        let held = r.client(b, id).await.expect("client").expect("held");
+        assert!(held.identities.contains(&oa), "{n}: {:?}", held.identities);
+        assert_eq!(
+            r.identities_of_kind(b, IdentityKind::WechatOa)
+                .await
+                .expect("kind"),
+            vec![(id, "oMeiOpenId".to_owned())],
+            "{n}"
+        );
+        let found = r
+            .clients_by_identities(
+                b,
+                IdentityKind::WechatOa,
+                &["oMeiOpenId".into(), "oNobody".into()],
+            )
+            .await
+            .expect("by identities");
+        assert_eq!(found.len(), 1, "{n}");
+        assert_eq!((found[0].0.as_str(), found[0].1), ("oMeiOpenId", id), "{n}");
+        // Another client cannot take the same openid.
+        let mut other = client("Lan", "Wu", "CRM-OA2");
+        other.identities.push(oa.clone());
+        assert!(r.create_client(b, &other, None).await.is_err(), "{n}");
     }
 }
