@@ -212,3 +212,53 @@ pub(crate) fn conflict(e: sqlx::Error, what: &str) -> RepoError {
 pub(crate) fn corrupt(e: impl std::fmt::Display) -> RepoError {
     RepoError::Backend(format!("stored data could not be read: {e}"))
 }
+
+/// What the migration tests of both backends check.
+#[cfg(test)]
+pub(crate) mod migration_checks {
+    use domain::BrandId;
+    use domain::ports::SalesStore;
+
+    /// The sales rows the migration tests write into a database at version 10 (two orders,
+    /// three touches in the old tables), read back after the migrations as they were.
+    pub(crate) async fn old_sales_rows_read_back(repo: &impl SalesStore, b: BrandId) {
+        let orders = repo.orders_placed(b, 0, 10_000).await.expect("orders");
+        assert_eq!(
+            orders
+                .iter()
+                .map(|o| o.order_id.as_str())
+                .collect::<Vec<_>>(),
+            ["O0", "O1"]
+        );
+        assert_eq!(orders[1].lines[0].amount, 500);
+        assert_eq!(orders[0].sold_by.as_deref(), Some("a@m.example"));
+        assert_eq!(repo.count_touches(b).await.expect("count"), 3);
+        let mut t = repo
+            .touches_of_clients(b, &["C1".into(), "C2".into()], 0, 10_000)
+            .await
+            .expect("touches");
+        t.sort_by_key(|t| t.at);
+        assert_eq!(
+            t.iter()
+                .map(|t| (
+                    t.client.as_str(),
+                    t.at,
+                    t.associate.as_str(),
+                    t.kind.as_str()
+                ))
+                .collect::<Vec<_>>(),
+            [
+                ("C1", 1500, "a@m.example", "message"),
+                ("C1", 1600, "b@m.example", "share_click"),
+                ("C2", 1700, "a@m.example", "broadcast"),
+            ]
+        );
+        assert_eq!(
+            repo.orders_of_client(b, "C1", 5)
+                .await
+                .expect("client's")
+                .len(),
+            1
+        );
+    }
+}
