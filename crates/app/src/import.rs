@@ -401,4 +401,84 @@ mod tests {
         );
         assert!(parse_csv(b"first_name\nAnn\n", &brand(), &lookups()).is_err());
     }
+
+    /// Bounded fuzzing of the client CSV: any bytes, and mutations of a good file, give rows
+    /// and per-line problems or `AppError::Invalid`, never a panic or another error; every
+    /// problem names a line of the file.
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        mod mutate {
+            include!("../../../testing/mutate.rs");
+        }
+
+        const GOOD: &[u8] = "\u{feff}crm_id,first_name,last_name,chinese_name,phone,email,birthday,language,city,tier,store,associate,tags,lifetime_spend,currency,first_purchase,last_purchase,sizes,categories,colours,materials,wecom,whatsapp,wechat_oa,marketing_consent\n\
+C1,Mei,Chen,陈美,+86 138 0013 8000,mei@example.com,1990-01-02,zh-CN,Shanghai,gold,SH01,li@demo.example,VIC;bags,12999.50,CNY,2020-01-01,2025-12-31,36|S,bags,black,calfskin,wmA,+8613800138000,oA1,wecom;sms\n\
+\"C2\",\"Ann, Jr\",\"O\"\"Neil\",,,,,,,,,,,,,,,,,,,,,,\n"
+            .as_bytes();
+
+        fn outcome(bytes: &[u8]) -> Result<(), TestCaseError> {
+            let lines = bytes.split(|b| *b == b'\n').count() as u64 + 1;
+            match parse_csv(bytes, &brand(), &lookups()) {
+                Ok((rows, report)) => {
+                    prop_assert!(rows.len() as u64 <= report.rows);
+                    for e in &report.errors {
+                        prop_assert!(e.line >= 1 && e.line <= lines, "{e:?}");
+                    }
+                }
+                Err(AppError::Invalid(problems)) => prop_assert!(!problems.is_empty()),
+                Err(e) => {
+                    return Err(TestCaseError::fail(format!(
+                        "not a validation error: {e:?}"
+                    )));
+                }
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+
+            #[test]
+            fn arbitrary_bytes_are_read_or_refused(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+                outcome(&bytes)?;
+                let mut with_header = b"crm_id,phone,lifetime_spend,birthday\n".to_vec();
+                with_header.extend_from_slice(&bytes);
+                outcome(&with_header)?;
+            }
+
+            #[test]
+            fn mutated_files_are_read_or_refused(bytes in mutate::mutated_bytes(GOOD, "\"", "\"")) {
+                outcome(&bytes)?;
+            }
+
+            #[test]
+            fn fields_of_any_shape_are_read_or_refused(
+                column in prop::sample::select(COLUMNS),
+                value in prop_oneof![
+                    any::<String>(),
+                    any::<i128>().prop_map(|x| x.to_string()),
+                    any::<f64>().prop_map(|x| x.to_string()),
+                    "[0-9]{1,40}(\\.[0-9]{0,6})?",
+                    "[0-9]{4,6}-[0-9]{1,2}-[0-9]{1,2}",
+                ],
+            ) {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                let header: Vec<&str> = if column == "crm_id" { vec!["crm_id"] } else { vec!["crm_id", column] };
+                w.write_record(&header).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let row: Vec<&str> = if column == "crm_id" { vec![value.as_str()] } else { vec!["C1", value.as_str()] };
+                w.write_record(&row).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let bytes = w.into_inner().map_err(|e| TestCaseError::fail(e.to_string()))?;
+                outcome(&bytes)?;
+            }
+        }
+
+        #[test]
+        fn the_sample_reads() {
+            let (rows, report) = parse_csv(GOOD, &brand(), &lookups()).expect("sample");
+            assert!(report.errors.is_empty(), "{:?}", report.errors);
+            assert_eq!(rows.len(), 2);
+        }
+    }
 }
