@@ -409,6 +409,8 @@ mod tests {
         use super::*;
         use proptest::prelude::*;
 
+        // Only some of the shared mutations are used here.
+        #[allow(dead_code)]
         mod mutate {
             include!("../../../testing/mutate.rs");
         }
