@@ -1,6 +1,7 @@
 //! `salon audit verify` as an operator runs it: on a fresh data directory it creates the demo
 //! brand (whose history is already audited) and passes; after a row of the audit log is altered
-//! in the database behind Salon's back, it exits 1 and names the entry. (Removed entries and
+//! in the database behind Salon's back (its sealed detail swapped for another's, or a field in
+//! clear changed), it exits 1 and names the entry. (Removed entries and
 //! broken links are covered by `domain::conversation`'s tests.)
 
 use std::process::Command;
@@ -36,7 +37,8 @@ async fn audit_verify_passes_then_names_the_entry_altered_in_the_database() {
     let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
         .await
         .expect("db");
-    sqlx::query("UPDATE audit_log SET detail = '{\"role\":\"admin\"}' WHERE seq = 3")
+    // A field kept in clear changed: the chain breaks there.
+    sqlx::query("UPDATE audit_log SET action = 'nothing' WHERE seq = 3")
         .execute(&mut db)
         .await
         .expect("tamper");
@@ -44,6 +46,19 @@ async fn audit_verify_passes_then_names_the_entry_altered_in_the_database() {
     let err = String::from_utf8_lossy(&broken.stderr);
     assert_eq!(broken.status.code(), Some(1), "{err}");
     assert!(err.contains("BROKEN at entry 3"), "{err}");
+    // The detail is sealed at rest: another entry's sealed detail put in its place opens
+    // (same brand, same purpose) but no longer matches the chain, which breaks there first.
+    sqlx::query(
+        "UPDATE audit_log SET detail_sealed = (SELECT detail_sealed FROM audit_log WHERE seq = 4) \
+         WHERE seq = 2",
+    )
+    .execute(&mut db)
+    .await
+    .expect("tamper");
+    let broken = salon(&data, &["audit", "verify", "--brand", "demo"]);
+    let err = String::from_utf8_lossy(&broken.stderr);
+    assert_eq!(broken.status.code(), Some(1), "{err}");
+    assert!(err.contains("BROKEN at entry 2"), "{err}");
 
     let _ = std::fs::remove_dir_all(&data);
 }
