@@ -1,5 +1,6 @@
 //! `salon`: the server and its command line.
 
+mod backup;
 mod bench;
 mod bench_callbacks;
 mod bench_dispatch;
@@ -87,6 +88,29 @@ enum Command {
     Export {
         #[command(subcommand)]
         command: ExportCommand,
+    },
+    /// Copy the SQLite database, consistently, while the server runs (VACUUM INTO). The copy
+    /// (mode 0600) holds no master key: back up DATA_DIR/master.key separately. PostgreSQL:
+    /// use pg_dump (see the README).
+    Backup {
+        /// The backup file to write; refused if it exists, unless --force.
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        store_args: StoreArgs,
+    },
+    /// Install a backup as the data directory's database, with Salon stopped. The file must
+    /// be an intact SQLite database of a schema this binary knows; the previous database is
+    /// kept as salon.db.before-restore-TIME. PostgreSQL: use pg_restore (see the README).
+    Restore {
+        /// The backup file, as `salon backup` wrote it.
+        #[arg(long)]
+        from: PathBuf,
+        #[command(flatten)]
+        store_args: StoreArgs,
     },
     /// The Luxury Index report (spec/luxury-index.md) over an events file or a brand's stored
     /// events.
@@ -555,6 +579,14 @@ fn main() -> anyhow::Result<()> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
         Command::Serve(args) => serve(args).await,
+        Command::Backup {
+            out,
+            force,
+            store_args,
+        } => backup::backup(&store_args.resolve()?, &out, force).await,
+        Command::Restore { from, store_args } => {
+            backup::restore(&store_args.resolve()?, &from).await
+        }
         Command::Token {
             command:
                 TokenCommand::Create {

@@ -122,6 +122,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     ),
 ];
 
+/// The newest schema version (migration) this build knows. A database whose `salon_migrations`
+/// names a newer one was written by a newer Salon, which this one must not open or restore.
+pub fn schema_version() -> i64 {
+    MIGRATIONS.iter().map(|m| m.0).max().unwrap_or(0)
+}
+
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
