@@ -315,3 +315,56 @@ async fn backup_under_writes_then_restore_elsewhere_and_refusals() {
 
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// With `salon serve` running on the data directory: the backup is taken, the restore refused;
+/// once the server has stopped, the restore goes through.
+#[test]
+fn a_running_server_is_backed_up_but_not_restored_over() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+
+    let base = std::env::temp_dir().join(format!("salon_backup_serve_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).expect("base");
+    let run = Run {
+        dir: base.join("data"),
+    };
+    let mut server = Command::new(env!("CARGO_BIN_EXE_salon"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-demo",
+            "--data-dir",
+        ])
+        .arg(&run.dir)
+        .env("SALON_LOG", "warn")
+        .env_remove("SALON_DATABASE_URL")
+        .env_remove("SALON_MASTER_KEY")
+        .env_remove("SALON_DEMO")
+        .env_remove("SALON_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start salon");
+    let stdout = server.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let listening = lines.any(|l| l.is_ok_and(|l| l.starts_with("Salon is listening on ")));
+    std::thread::spawn(move || for _ in lines {});
+    assert!(listening, "the server started");
+
+    run.ok(&["brand", "create", "--slug", "maison", "--name", "Maison"]);
+    let out = base.join("live.db");
+    run.ok(&["backup", "--out", s(&out)]);
+    let err = run.fails(&["restore", "--from", s(&out)]);
+    assert!(err.contains("in use"), "{err}");
+    assert!(run.db().exists(), "the database is left where it was");
+
+    server.kill().expect("stop the server");
+    let _ = server.wait();
+    let (printed, _) = run.ok(&["restore", "--from", s(&out)]);
+    assert!(printed.contains("before-restore"), "{printed}");
+    let (brands, _) = run.ok(&["brand", "list"]);
+    assert!(brands.contains("maison"), "{brands}");
+    let _ = std::fs::remove_dir_all(&base);
+}
