@@ -217,3 +217,48 @@ fn deep_nesting_is_refused_not_overflowed() {
         Err(XmlError::Malformed(_))
     ));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A callback is a few dozen fields at most: whatever the shape of the elements (with text,
+    /// empty, self-closing, nested), the reader holds no more than 256 of them.
+    #[test]
+    fn no_document_yields_more_than_256_fields(
+        shapes in prop::collection::vec((0u8..4, 0u16..2000), 1..1200),
+        one_shape in any::<bool>(),
+    ) {
+        let mut doc = String::from("<xml>");
+        for (shape, n) in &shapes {
+            // Half the documents use the first element's shape throughout.
+            let shape = if one_shape { &shapes[0].0 } else { shape };
+            match shape {
+                0 => doc.push_str(&format!("<F{n}/>")),
+                1 => doc.push_str(&format!("<F{n}></F{n}>")),
+                2 => doc.push_str(&format!("<F{n}>v</F{n}>")),
+                _ => doc.push_str(&format!("<P{n}><F{n}/></P{n}>")),
+            }
+        }
+        doc.push_str("</xml>");
+        match xml::flat(&doc) {
+            Ok(fields) => prop_assert!(fields.len() <= 256, "{} fields", fields.len()),
+            Err(e) => prop_assert!(matches!(e, XmlError::TooComplex | XmlError::TooLarge), "{e}"),
+        }
+    }
+}
+
+/// Found reading the reader, then by `no_document_yields_more_than_256_fields` once it made
+/// documents of one shape: self-closing elements were not counted against the field limit (nor
+/// the depth limit), so one 64 KiB body could carry over ten thousand fields.
+#[test]
+fn self_closing_elements_count_against_the_limits() {
+    let many: String = (0..300).map(|i| format!("<F{i}/>")).collect();
+    assert_eq!(
+        xml::flat(&format!("<xml>{many}</xml>")),
+        Err(XmlError::TooComplex)
+    );
+    assert_eq!(
+        xml::flat("<xml><a><b><c><d/></c></b></a></xml>"),
+        Err(XmlError::TooComplex)
+    );
+}

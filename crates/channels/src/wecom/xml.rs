@@ -108,8 +108,15 @@ pub fn flat(body: &str) -> Result<BTreeMap<String, String>, XmlError> {
                 if path.is_empty() {
                     return Err(XmlError::NotXmlRoot);
                 }
+                // Counted as an element of its own: `<A/>` is `<A></A>`.
+                if path.len() + 1 > MAX_DEPTH {
+                    return Err(XmlError::TooComplex);
+                }
                 let key = key_of(&path[1..], &name);
                 fields.insert(key, String::new());
+                if fields.len() > MAX_FIELDS {
+                    return Err(XmlError::TooComplex);
+                }
             }
             Event::Text(t) => {
                 text.push_str(&t.decode().map_err(|e| XmlError::Malformed(e.to_string()))?);
