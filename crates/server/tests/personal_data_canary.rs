@@ -2,7 +2,8 @@
 //! client with a name, phone and e-mail, a note, an Official Account follower and a compliance
 //! officer's search, with its logs at `debug`. Afterwards no byte of any of them is found in
 //! any file under the data directory (the database, its WAL and shared memory, the archive's
-//! search index, keys, assets), in the server's log, or in the brand's events export.
+//! search index, keys, assets), in the server's log, in the brand's events export, or in a
+//! backup.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -290,6 +291,30 @@ async fn personal_data_is_in_no_file_no_log_and_no_export_in_clear() {
         assert_clean(&f.display().to_string(), &bytes);
     }
     assert!(scanned >= 3, "{scanned} files");
+    // A backup (`salon backup`) holds the database as it is: sealed.
+    let backup =
+        std::env::temp_dir().join(format!("salon_canary_backup_{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&backup);
+    let done = Command::new(env!("CARGO_BIN_EXE_salon"))
+        .args(["backup", "--data-dir"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&backup)
+        .env("SALON_LOG", "warn")
+        .output()
+        .expect("backup");
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let bytes = std::fs::read(&backup).expect("backup file");
+    assert!(
+        bytes.windows(13).any(|w| w == b"Maison Canary"),
+        "the backup reads"
+    );
+    assert_clean("the backup", &bytes);
+    let _ = std::fs::remove_file(&backup);
     assert!(brand_name_seen, "the scan found the brand's name");
     let _ = std::fs::remove_dir_all(&data);
 }
