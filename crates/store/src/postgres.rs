@@ -53,9 +53,7 @@ impl PgRepo {
             .map_err(db)?;
         migrate(&pool).await?;
         let repo = Self::new(pool, keys);
-        repo.seal_older_rows().await?;
-        repo.key_older_followers().await?;
-        repo.key_older_identities().await?;
+        repo.convert_older_rows().await?;
         Ok(repo)
     }
 }

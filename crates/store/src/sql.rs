@@ -85,6 +85,36 @@ macro_rules! impl_repo {
                 }
             }
 
+            /// Converts what older rows hold in clear (flags' matches and audit details sealed,
+            /// followers and Official Account openids keyed), each conversion once: a finished
+            /// one is recorded, and later starts skip it without reading the tables.
+            pub async fn convert_older_rows(&self) -> RepoResult<()> {
+                for name in ["sealed details", "keyed followers", "keyed identities"] {
+                    let done: Option<i64> = sqlx::query_scalar("SELECT done_at FROM salon_conversions WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db)?;
+                    if done.is_some() {
+                        continue;
+                    }
+                    match name {
+                        "sealed details" => self.seal_older_rows().await.map(drop)?,
+                        "keyed followers" => self.key_older_followers().await.map(drop)?,
+                        _ => self.key_older_identities().await.map(drop)?,
+                    }
+                    let mut tx = self.write_tx().await.map_err(db)?;
+                    sqlx::query("INSERT INTO salon_conversions (name, done_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(name)
+                        .bind(now_millis())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    tx.commit().await.map_err(db)?;
+                }
+                Ok(())
+            }
+
             /// Keys the Official Account openids that rows written before held in clear.
             pub async fn key_older_identities(&self) -> RepoResult<u64> {
                 let mut tx = self.write_tx().await.map_err(db)?;

@@ -83,9 +83,7 @@ impl SqliteRepo {
             .await
             .map_err(db)?;
         let repo = Self::new(pool, keys).with_writer(writer);
-        repo.seal_older_rows().await?;
-        repo.key_older_followers().await?;
-        repo.key_older_identities().await?;
+        repo.convert_older_rows().await?;
         Ok(repo)
     }
 }
