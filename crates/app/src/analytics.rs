@@ -263,9 +263,12 @@ impl Salon {
         };
         {
             let mut table = live.lock().await;
-            let count = self.repo.count_events(brand).await?;
             let after = table.last_id;
             table.catch_up(self.repo.event_lines_after(brand, after).await?)?;
+            // Counted after the read, so that every event the read could have seen is in the
+            // count: one committed meanwhile under a smaller number (by another connection or
+            // process) makes the table shorter than the stream, and it is read again.
+            let count = self.repo.count_events(brand).await?;
             let behind = table.live.table.len() < u64::try_from(count).unwrap_or(0);
             if behind || !table.live.is_ordered() {
                 tracing::info!(

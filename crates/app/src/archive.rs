@@ -107,15 +107,16 @@ impl Salon {
             blocking(move || Ok((archive.brand(brand.0)?, archive.groups(brand.0)?))).await?;
         let mut added = 0;
         loop {
-            let last = index.last_indexed().map_err(internal)?;
+            let (tx, id) = index.last_indexed().map_err(internal)?;
             let rows = self
                 .repo
-                .messages_for_index(brand, last, INDEX_BATCH)
+                .messages_for_index(brand, domain::ports::StreamPos { tx, id }, INDEX_BATCH)
                 .await?;
             let n = rows.len();
             let batch = rows
                 .into_iter()
-                .map(|(m, store, flagged)| archive::IndexedMessage {
+                .map(|(m, store, flagged, pos)| archive::IndexedMessage {
+                    tx: pos.tx,
                     id: m.id,
                     client: m.client_id.0,
                     associate: m.associate_id.map_or(0, |u| u.0),
@@ -132,15 +133,16 @@ impl Salon {
             }
         }
         loop {
-            let last = groups.last_indexed().map_err(internal)?;
+            let (tx, id) = groups.last_indexed().map_err(internal)?;
             let rows = self
                 .repo
-                .group_messages_for_index(brand, last, INDEX_BATCH)
+                .group_messages_for_index(brand, domain::ports::StreamPos { tx, id }, INDEX_BATCH)
                 .await?;
             let n = rows.len();
             let batch = rows
                 .into_iter()
-                .map(|(m, store, flagged)| archive::IndexedMessage {
+                .map(|(m, store, flagged, pos)| archive::IndexedMessage {
+                    tx: pos.tx,
                     id: m.id,
                     // The groups' index files a message under its group.
                     client: m.group_id,

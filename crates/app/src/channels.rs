@@ -82,6 +82,14 @@ impl Channels {
             m.remove(&brand);
         }
     }
+
+    /// Drops the brand itself as cached by slug (after it was deleted).
+    pub fn forget_brand(&self, brand: BrandId) {
+        if let Ok(mut m) = self.slugs.write() {
+            m.retain(|_, b| b.id != brand);
+        }
+        self.forget(brand);
+    }
 }
 
 /// What a person types into the channel settings form, or passes to `salon channel`.
@@ -464,7 +472,8 @@ impl Salon {
         let stored = self.repo.channel_settings(brand, kind).await?;
         let settings = settings_from_input(kind, input, stored.as_ref())?;
         self.repo.put_channel_settings(brand, &settings).await?;
-        self.channels().forget(brand);
+        self.changed(brand, crate::processes::Topic::Channels)
+            .await?;
         tracing::info!(brand = %brand, channel = %kind, "channel settings changed");
         Ok(settings)
     }
@@ -588,20 +597,38 @@ impl Salon {
     }
 
     /// Runs the processor until the process ends: wakes on each commit, and every few seconds
-    /// to retry what failed.
+    /// to retry what failed. With several processes on one database, one of them at a time
+    /// processes the inbox (in the order the callbacks came), under a lease it renews before
+    /// each batch and gives back when nothing is left; a process that dies holding it is
+    /// relieved once it runs out ([`crate::processes::LEASE_FOR`]).
     pub fn start_channel_processor(&self) -> tokio::task::JoinHandle<()> {
         let salon = self.clone();
         tokio::spawn(async move {
             loop {
-                match salon.process_inbox().await {
-                    Ok(n) if n > 0 => continue,
-                    Ok(_) => {}
+                let mut pause = Duration::from_secs(2);
+                match salon.process_inbox_as_owner().await {
+                    Ok(Some(n)) if n > 0 => continue,
+                    Ok(Some(_)) => {
+                        if let Err(e) = salon.release_lease(crate::processes::INBOX_LEASE).await {
+                            tracing::warn!(error = %e, "channel processor: lease not given back");
+                        }
+                    }
+                    // Another process is at it; look again soon, in case it stops.
+                    Ok(None) => pause = Duration::from_millis(500),
                     Err(e) => tracing::error!(error = %e, "channel processor"),
                 }
                 let wake = salon.channels().wake.clone();
-                let _ = tokio::time::timeout(Duration::from_secs(2), wake.notified()).await;
+                let _ = tokio::time::timeout(pause, wake.notified()).await;
             }
         })
+    }
+
+    /// One batch of the inbox, under the inbox lease: `None` when another process holds it.
+    pub async fn process_inbox_as_owner(&self) -> AppResult<Option<usize>> {
+        if !self.take_lease(crate::processes::INBOX_LEASE).await? {
+            return Ok(None);
+        }
+        self.process_inbox().await.map(Some)
     }
 
     /// Processes what is pending; returns how many callbacks it handled.
@@ -1449,7 +1476,7 @@ impl Salon {
             .ok_or(AppError::NotFound("associate"))?;
         if user.status == UserStatus::Active {
             self.repo.mark_departed(brand, u, now_millis()).await?;
-            self.tokens.clear();
+            self.changed(brand, crate::processes::Topic::Staff).await?;
         }
         let clients = self.repo.count_clients(brand, Scope::Associate(u)).await?;
         Ok(format!("user {u} departed; {clients} clients to transfer"))
@@ -1518,7 +1545,7 @@ impl Salon {
                     .await?;
             }
         }
-        self.tokens.clear();
+        self.changed(brand, crate::processes::Topic::Staff).await?;
         Ok(report)
     }
 

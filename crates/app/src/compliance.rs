@@ -148,7 +148,7 @@ impl Salon {
         Ok(set)
     }
 
-    fn forget_rules(&self, brand: BrandId) {
+    pub(crate) fn forget_rules(&self, brand: BrandId) {
         if let Ok(mut m) = self.rule_sets.lock() {
             m.remove(&brand);
         }
@@ -163,7 +163,7 @@ impl Salon {
         for r in &defaults {
             self.repo.put_rule(brand, r, now_millis()).await?;
         }
-        self.forget_rules(brand);
+        self.changed(brand, crate::processes::Topic::Rules).await?;
         Ok(defaults.len())
     }
 
@@ -196,7 +196,8 @@ impl Salon {
             .repo
             .put_rule(actor.brand.id, &rule, now_millis())
             .await?;
-        self.forget_rules(actor.brand.id);
+        self.changed(actor.brand.id, crate::processes::Topic::Rules)
+            .await?;
         self.audit(
             actor,
             "rule_change",

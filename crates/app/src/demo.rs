@@ -769,7 +769,8 @@ impl Salon {
             .await?
             .ok_or(AppError::NotFound("brand"))?;
         let removed = self.repo.delete_brand(brand.id).await?;
-        self.channels().forget(brand.id);
+        self.changed(brand.id, crate::processes::Topic::Brand)
+            .await?;
         if let Some(archive) = &self.archive {
             archive
                 .remove_brand(brand.id.0)

@@ -17,6 +17,7 @@ pub mod error;
 pub mod groups;
 pub mod import;
 pub mod org;
+pub mod processes;
 pub mod sales;
 pub mod sandbox;
 
@@ -38,7 +39,8 @@ type EventCache = std::collections::HashMap<domain::BrandId, (i64, Arc<Vec<event
 #[derive(Clone)]
 pub struct Salon {
     pub repo: Arc<dyn Repo>,
-    /// Brands are read on every request and never change once created: kept in memory.
+    /// Brands are read on every request: kept in memory, dropped when one changes (by any
+    /// process; see [`processes`]).
     brands: Arc<std::sync::RwLock<std::collections::HashMap<domain::BrandId, Brand>>>,
     /// Actors behind recently seen API tokens (see [`auth::TOKEN_CACHE_TTL`]).
     tokens: Arc<auth::TokenCache>,
@@ -68,6 +70,8 @@ pub struct Salon {
     /// Whether the demo brand is shut: nobody signs in to it or acts for it (see
     /// [`Salon::close_demo`]).
     demo_closed: Arc<std::sync::atomic::AtomicBool>,
+    /// This process's name in leases (see [`processes`]): random per start.
+    process: Arc<str>,
 }
 
 impl Salon {
@@ -88,6 +92,10 @@ impl Salon {
             sales_cache: Arc::default(),
             catalogue: Arc::default(),
             demo_closed: Arc::default(),
+            process: {
+                use rand::Rng as _;
+                format!("{:016x}", rand::thread_rng().r#gen::<u64>()).into()
+            },
         }
     }
 

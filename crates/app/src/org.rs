@@ -317,7 +317,8 @@ impl Salon {
         }
         e.finish()?;
         let user = self.repo.update_user(actor.brand.id, id, &patch).await?;
-        self.tokens.clear();
+        self.changed(actor.brand.id, crate::processes::Topic::Staff)
+            .await?;
         if before.role != user.role || before.store_id != user.store_id {
             self.audit(
                 actor,
@@ -362,7 +363,8 @@ impl Salon {
             .repo
             .mark_departed(actor.brand.id, id, now_millis())
             .await?;
-        self.tokens.clear();
+        self.changed(actor.brand.id, crate::processes::Topic::Staff)
+            .await?;
         self.audit(
             actor,
             "role_change",

@@ -51,6 +51,9 @@ pub type ArchiveResult<T> = Result<T, ArchiveError>;
 /// A message as the index holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexedMessage {
+    /// The transaction that wrote the message (0 on SQLite): with `id`, its place in the
+    /// stream the index reads in order.
+    pub tx: i64,
     pub id: i64,
     pub client: i64,
     /// The associate on the message (0: none).
@@ -122,6 +125,19 @@ pub struct BrandIndex {
     common_word: std::sync::atomic::AtomicU64,
 }
 
+/// The commit payload: `tx:id`.
+fn format_position((tx, id): (i64, i64)) -> String {
+    format!("{tx}:{id}")
+}
+
+/// `tx:id`, or an id alone (an index written before positions had a transaction).
+fn parse_position(payload: &str) -> (i64, i64) {
+    match payload.split_once(':') {
+        Some((tx, id)) => (tx.parse().unwrap_or(0), id.parse().unwrap_or(0)),
+        None => (0, payload.parse().unwrap_or(0)),
+    }
+}
+
 impl BrandIndex {
     /// Opens (or creates) the index in `dir`, keyed with `key` (at least 32 bytes).
     pub fn open(dir: &Path, key: &[u8], cutter: Cutter) -> ArchiveResult<Self> {
@@ -152,18 +168,16 @@ impl BrandIndex {
         })
     }
 
-    /// The id of the last message committed to the index (0 when empty).
-    pub fn last_indexed(&self) -> ArchiveResult<i64> {
+    /// Where the index got in the message stream: the (transaction, id) of the last message
+    /// committed to it ((0, 0) when empty). An index written before positions had a
+    /// transaction holds the id alone, which reads as transaction 0.
+    pub fn last_indexed(&self) -> ArchiveResult<(i64, i64)> {
         let metas = self.index.load_metas()?;
-        Ok(metas
-            .payload
-            .as_deref()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0))
+        Ok(metas.payload.as_deref().map_or((0, 0), parse_position))
     }
 
-    /// Adds messages and commits, recording the highest id as how far the index got. A
-    /// message already indexed (an id at or below [`Self::last_indexed`]) is skipped.
+    /// Adds messages and commits, recording the furthest position as how far the index got.
+    /// A message at or before [`Self::last_indexed`] is already indexed and skipped.
     pub fn add(&self, messages: &[IndexedMessage]) -> ArchiveResult<usize> {
         let last = self.last_indexed()?;
         let f = &self.fields;
@@ -173,7 +187,7 @@ impl BrandIndex {
             .map_err(|_| ArchiveError::Directory(PathBuf::new(), "writer poisoned".into()))?;
         let mut added = 0;
         let mut high = last;
-        for m in messages.iter().filter(|m| m.id > last) {
+        for m in messages.iter().filter(|m| (m.tx, m.id) > last) {
             let mut doc = TantivyDocument::default();
             doc.add_i64(f.id, m.id);
             doc.add_i64(f.client, m.client);
@@ -185,11 +199,11 @@ impl BrandIndex {
             doc.add_text(f.body, &m.body);
             writer.add_document(doc)?;
             added += 1;
-            high = high.max(m.id);
+            high = high.max((m.tx, m.id));
         }
         if added > 0 {
             let mut commit = writer.prepare_commit()?;
-            commit.set_payload(&high.to_string());
+            commit.set_payload(&format_position(high));
             commit.commit()?;
             self.reader.reload()?;
         }
@@ -205,7 +219,7 @@ impl BrandIndex {
         writer.delete_term(Term::from_field_i64(self.fields.client, client));
         let last = self.last_indexed()?;
         let mut commit = writer.prepare_commit()?;
-        commit.set_payload(&last.to_string());
+        commit.set_payload(&format_position(last));
         commit.commit()?;
         self.reader.reload()?;
         Ok(())
@@ -449,6 +463,7 @@ mod tests {
 
     fn msg(id: i64, client: i64, at: i64, flagged: bool, body: &str) -> IndexedMessage {
         IndexedMessage {
+            tx: 0,
             id,
             client,
             associate: 7,
@@ -502,7 +517,7 @@ mod tests {
             ..SearchQuery::default()
         };
         assert_eq!(idx.search(&book).expect("s"), vec![4, 3]);
-        assert_eq!(idx.last_indexed().expect("last"), 4);
+        assert_eq!(idx.last_indexed().expect("last"), (0, 4));
         // Indexed once: the same batch again adds nothing.
         assert_eq!(idx.add(&[msg(4, 11, 400, false, "again")]).expect("add"), 0);
         idx.forget_client(11).expect("forget");
@@ -593,5 +608,17 @@ mod tests {
             archive.brand_key(2).expect("k")
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn positions_read_back_and_an_older_index_reads_as_transaction_zero() {
+        assert_eq!(
+            super::parse_position(&super::format_position((7, 42))),
+            (7, 42)
+        );
+        assert_eq!(super::parse_position("42"), (0, 42));
+        assert_eq!(super::parse_position("garbage"), (0, 0));
+        // Order: a later transaction comes after every id of an earlier one.
+        assert!((1, 5) > (0, 900));
     }
 }

@@ -254,6 +254,17 @@ pub trait ChannelStore: Send + Sync + 'static {
     async fn add_interaction(&self, brand: BrandId, entry: &NewInteraction) -> RepoResult<bool>;
 }
 
+/// A position in a brand's message stream, as a search index reads it: the writing
+/// transaction (always 0 on SQLite, which writes one transaction at a time), then the id.
+/// PostgreSQL numbers rows when they are inserted, not when they commit, so reading by id
+/// alone could skip a row that commits after a larger id was read; a reader given only rows of
+/// transactions older than every transaction still running, in this order, never skips one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StreamPos {
+    pub tx: i64,
+    pub id: i64,
+}
+
 /// One event of the brand's stream, in the exchange format of `shared/spec/events.md`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
@@ -327,14 +338,16 @@ pub trait ConversationStore: Send + Sync + 'static {
     ) -> RepoResult<Vec<Message>>;
     /// Messages by id (those of the brand only), in the order asked.
     async fn messages_by_ids(&self, brand: BrandId, ids: &[i64]) -> RepoResult<Vec<Message>>;
-    /// What the search index needs of the messages after `after_id`, in id order: each
-    /// message, its client's store, and whether a rule flagged it.
+    /// What the search index needs of the messages after `after`, in stream order: each
+    /// message, its client's store, whether a rule flagged it, and its position. Only
+    /// messages whose position can no longer be preceded by a later commit are given (see
+    /// [`StreamPos`]), so that a reader which resumes after the last one never skips a row.
     async fn messages_for_index(
         &self,
         brand: BrandId,
-        after_id: i64,
+        after: StreamPos,
         limit: u32,
-    ) -> RepoResult<Vec<(Message, Option<StoreId>, bool)>>;
+    ) -> RepoResult<Vec<(Message, Option<StoreId>, bool, StreamPos)>>;
     /// Threads in scope, the latest first, with what `reader` has not read.
     async fn conversations(
         &self,
@@ -436,14 +449,15 @@ pub trait GroupStore: Send + Sync + 'static {
         brand: BrandId,
         ids: &[i64],
     ) -> RepoResult<Vec<GroupMessage>>;
-    /// What the search index needs of the group messages after `after_id`, in id order: each
-    /// message, its group owner's store, and whether a rule flagged it.
+    /// What the search index needs of the group messages after `after`, in stream order
+    /// (as [`ConversationStore::messages_for_index`]): each message, its group owner's store,
+    /// whether a rule flagged it, and its position.
     async fn group_messages_for_index(
         &self,
         brand: BrandId,
-        after_id: i64,
+        after: StreamPos,
         limit: u32,
-    ) -> RepoResult<Vec<(GroupMessage, Option<StoreId>, bool)>>;
+    ) -> RepoResult<Vec<(GroupMessage, Option<StoreId>, bool, StreamPos)>>;
     /// Queues a post to a group; the same `idem_key` again returns the post already queued.
     async fn enqueue_group_post(
         &self,
@@ -916,4 +930,21 @@ pub trait EdgeStore: Send + Sync + 'static {
     /// A keyed hash of `value` under the installation's key, for `purpose`: tokens that any
     /// Salon process can issue and check (such as the public join form's).
     fn edge_mac(&self, purpose: &str, value: &str) -> Vec<u8>;
+    /// Takes (or renews) the lease `name` for `holder` until `until`: granted when nobody
+    /// holds it, when its holder's lease ran out before `now`, or when `holder` holds it.
+    async fn lease_take(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Millis,
+        until: Millis,
+    ) -> RepoResult<bool>;
+    /// Gives the lease back, if `holder` still holds it.
+    async fn lease_release(&self, name: &str, holder: &str) -> RepoResult<()>;
+    /// Moves the version of what processes cache of `brand` under `topic` (see
+    /// [`EdgeStore::cache_versions`]).
+    async fn cache_bump(&self, brand: BrandId, topic: &str) -> RepoResult<()>;
+    /// Every (brand, topic, version) moved so far: a process drops what it caches of a pair
+    /// whose version changed since it last looked.
+    async fn cache_versions(&self) -> RepoResult<Vec<(BrandId, String, i64)>>;
 }

@@ -135,6 +135,7 @@ pub fn run(n: usize, runs: usize, dir: &std::path::Path) -> anyhow::Result<()> {
         let at = start_ms + (i as i64 * year_ms) / n as i64;
         if i >= have {
             batch.push(archive::IndexedMessage {
+                tx: 0,
                 id: i as i64 + 1,
                 client: rng.gen_range(1..=clients),
                 associate: rng.gen_range(1..=400),

@@ -1571,6 +1571,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     salon.start_dispatcher();
     salon.start_broadcaster();
     salon.start_indexer(std::time::Duration::from_millis(500));
+    salon.start_cache_watch(std::time::Duration::from_secs(1));
     if let Some(sim) = sandbox {
         tokio::spawn(start_sandbox(
             salon.clone(),

@@ -10,6 +10,8 @@ pub const DELETE_BRAND: &[&str] = &[
     "DELETE FROM share_opens WHERE link_id IN (SELECT id FROM share_links WHERE brand_id = $1)",
     "DELETE FROM group_members WHERE group_id IN (SELECT id FROM group_chats WHERE brand_id = $1)",
     "DELETE FROM campaign_suppressions WHERE campaign_id IN (SELECT id FROM campaigns WHERE brand_id = $1)",
+    // What processes cache of it (the deletion itself is bumped again afterwards).
+    "DELETE FROM cache_versions WHERE brand_id = $1",
     // Links, flags, group chats.
     "DELETE FROM share_links WHERE brand_id = $1",
     "DELETE FROM compliance_flags WHERE brand_id = $1",

@@ -399,27 +399,33 @@ macro_rules! impl_conversation_store {
             async fn messages_for_index(
                 &self,
                 brand: BrandId,
-                after_id: i64,
+                after: StreamPos,
                 limit: u32,
-            ) -> RepoResult<Vec<(Message, Option<StoreId>, bool)>> {
-                let rows = sqlx::query(
+            ) -> RepoResult<Vec<(Message, Option<StoreId>, bool, StreamPos)>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT m.*, c.store_id AS c_store, \
                      EXISTS (SELECT 1 FROM compliance_flags f WHERE f.message_id = m.id) AS flagged \
                      FROM messages m JOIN clients c ON c.id = m.client_id \
-                     WHERE m.brand_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3",
-                )
+                     WHERE m.brand_id = $1 AND (m.tx, m.id) > ($2, $3) AND m.tx < {} \
+                     ORDER BY m.tx, m.id LIMIT $4",
+                    Self::TX_HORIZON
+                )))
                 .bind(brand.0)
-                .bind(after_id)
+                .bind(after.tx)
+                .bind(after.id)
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
                 rows.iter()
                     .map(|r| {
+                        let m = self.message_row(brand, r)?;
+                        let pos = StreamPos { tx: r.try_get("tx").map_err(db)?, id: m.id };
                         Ok((
-                            self.message_row(brand, r)?,
+                            m,
                             r.try_get::<Option<i64>, _>("c_store").map_err(db)?.map(StoreId),
                             r.try_get::<bool, _>("flagged").map_err(db)?,
+                            pos,
                         ))
                     })
                     .collect()

@@ -74,6 +74,55 @@ macro_rules! impl_edge_store {
                     .map_err(db)?;
                 Ok(r.rows_affected())
             }
+
+            async fn lease_take(&self, name: &str, holder: &str, now: Millis, until: Millis) -> RepoResult<bool> {
+                let row: Option<(String,)> = sqlx::query_as(
+                    "INSERT INTO worker_leases (name, holder, until) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET holder = $2, until = $3 \
+                     WHERE worker_leases.holder = $2 OR worker_leases.until < $4 \
+                     RETURNING holder",
+                )
+                .bind(name)
+                .bind(holder)
+                .bind(until)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(row.is_some())
+            }
+
+            async fn lease_release(&self, name: &str, holder: &str) -> RepoResult<()> {
+                sqlx::query("DELETE FROM worker_leases WHERE name = $1 AND holder = $2")
+                    .bind(name)
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db)?;
+                Ok(())
+            }
+
+            async fn cache_bump(&self, brand: BrandId, topic: &str) -> RepoResult<()> {
+                sqlx::query(
+                    "INSERT INTO cache_versions (brand_id, topic, version) VALUES ($1, $2, 1) \
+                     ON CONFLICT (brand_id, topic) DO UPDATE SET version = cache_versions.version + 1",
+                )
+                .bind(brand.0)
+                .bind(topic)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                Ok(())
+            }
+
+            async fn cache_versions(&self) -> RepoResult<Vec<(BrandId, String, i64)>> {
+                let rows: Vec<(i64, String, i64)> =
+                    sqlx::query_as("SELECT brand_id, topic, version FROM cache_versions")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db)?;
+                Ok(rows.into_iter().map(|(b, t, v)| (BrandId(b), t, v)).collect())
+            }
         }
     };
 }

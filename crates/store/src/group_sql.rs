@@ -330,27 +330,33 @@ macro_rules! impl_group_store {
             async fn group_messages_for_index(
                 &self,
                 brand: BrandId,
-                after_id: i64,
+                after: StreamPos,
                 limit: u32,
-            ) -> RepoResult<Vec<(GroupMessage, Option<StoreId>, bool)>> {
-                let rows = sqlx::query(
+            ) -> RepoResult<Vec<(GroupMessage, Option<StoreId>, bool, StreamPos)>> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
                     "SELECT x.*, u.store_id AS owner_store, \
                      EXISTS (SELECT 1 FROM compliance_flags f WHERE f.group_message_id = x.id) AS flagged \
                      FROM group_messages x JOIN group_chats g ON g.id = x.group_id LEFT JOIN users u ON u.id = g.owner_id \
-                     WHERE x.brand_id = $1 AND x.id > $2 ORDER BY x.id LIMIT $3",
-                )
+                     WHERE x.brand_id = $1 AND (x.tx, x.id) > ($2, $3) AND x.tx < {} \
+                     ORDER BY x.tx, x.id LIMIT $4",
+                    Self::TX_HORIZON
+                )))
                 .bind(brand.0)
-                .bind(after_id)
+                .bind(after.tx)
+                .bind(after.id)
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db)?;
                 rows.iter()
                     .map(|r| {
+                        let m = self.group_message_row(brand, r)?;
+                        let pos = StreamPos { tx: r.try_get("tx").map_err(db)?, id: m.id };
                         Ok((
-                            self.group_message_row(brand, r)?,
+                            m,
                             r.try_get::<Option<i64>, _>("owner_store").map_err(db)?.map(StoreId),
                             r.try_get::<bool, _>("flagged").map_err(db)?,
+                            pos,
                         ))
                     })
                     .collect()

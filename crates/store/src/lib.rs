@@ -120,6 +120,12 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0015_keyed_identities.sql"),
         include_str!("../migrations/postgres/0015_keyed_identities.sql"),
     ),
+    (
+        16,
+        "several processes",
+        include_str!("../migrations/sqlite/0016_several_processes.sql"),
+        include_str!("../migrations/postgres/0016_several_processes.sql"),
+    ),
 ];
 
 /// The newest schema version (migration) this build knows. A database whose `salon_migrations`

@@ -19,7 +19,7 @@ use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
 use domain::ports::{
     Audience, BroadcastStore, ChannelStore, ConversationStore, EdgeStore, EventStore, GroupStore,
-    PlanCounts, Planner, RateCount, Repo, RepoResult, SalesStore, StoredEvent, Target,
+    PlanCounts, Planner, RateCount, Repo, RepoResult, SalesStore, StoredEvent, StreamPos, Target,
 };
 use domain::*;
 
@@ -38,6 +38,13 @@ impl_group_store!(PgRepo);
 impl_sales_store!(PgRepo, postgres);
 impl_catalogue_store!(PgRepo);
 impl_conversation_store!(PgRepo, "SELECT pg_advisory_xact_lock($1)");
+
+impl PgRepo {
+    /// Below which writing transaction a message is safe to read in stream order
+    /// ([`StreamPos`]): every transaction older than the oldest one still running has ended.
+    const TX_HORIZON: &str = "(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint";
+}
+
 impl_broadcast_store!(PgRepo, "SELECT pg_advisory_xact_lock($1)");
 
 /// Any number; the same in every Salon process, so that they migrate one at a time.

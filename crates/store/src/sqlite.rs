@@ -23,7 +23,7 @@ use crate::sql::{BATCH, impl_repo};
 use crate::{MIGRATIONS, conflict, corrupt, db};
 use domain::ports::{
     Audience, BroadcastStore, ChannelStore, ConversationStore, EdgeStore, EventStore, GroupStore,
-    PlanCounts, Planner, RateCount, Repo, RepoResult, SalesStore, StoredEvent, Target,
+    PlanCounts, Planner, RateCount, Repo, RepoResult, SalesStore, StoredEvent, StreamPos, Target,
 };
 use domain::*;
 
@@ -42,6 +42,13 @@ impl_group_store!(SqliteRepo);
 impl_sales_store!(SqliteRepo, sqlite);
 impl_catalogue_store!(SqliteRepo);
 impl_conversation_store!(SqliteRepo, "SELECT $1");
+
+impl SqliteRepo {
+    /// Below which writing transaction a message is safe to read in stream order
+    /// ([`StreamPos`]): one writer at a time: every committed row is readable in order.
+    const TX_HORIZON: &str = "9223372036854775807";
+}
+
 impl_broadcast_store!(SqliteRepo, "SELECT $1");
 
 impl SqliteRepo {

@@ -2743,14 +2743,14 @@ async fn group_chats_keep_their_roster_their_words_once_and_the_archive_position
                 .iter()
                 .any(|f| f.client_id.is_none() && f.associate_id == Some(li.id))
         );
-        let indexed = r
-            .group_messages_for_index(b.id, 0, 10)
-            .await
-            .expect("index");
+        let indexed = settled(3, || {
+            r.group_messages_for_index(b.id, domain::ports::StreamPos::default(), 10)
+        })
+        .await;
         assert_eq!(
             indexed
                 .iter()
-                .map(|(m, s, f)| (m.id, *s, *f))
+                .map(|(m, s, f, _)| (m.id, *s, *f))
                 .collect::<Vec<_>>(),
             vec![
                 (ids[0].0, Some(s1.id), true),
@@ -4480,5 +4480,184 @@ async fn official_account_openids_are_held_keyed_and_read_back() {
         let mut other = client("Lan", "Wu", "CRM-OA2");
         other.identities.push(oa.clone());
         assert!(r.create_client(b, &other, None).await.is_err(), "{n}");
+    }
+}
+
+/// Reads a message stream until it gives `want` rows: on PostgreSQL, rows become readable
+/// once every transaction older than theirs has ended, in any database of the server, and the
+/// other tests write meanwhile.
+async fn settled<T, F, Fut>(want: usize, read: F) -> Vec<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = domain::ports::RepoResult<Vec<T>>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        let rows = read().await.expect("read the stream");
+        if rows.len() >= want || started.elapsed() > std::time::Duration::from_secs(60) {
+            return rows;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// What several processes on one database share: a lease has one holder at a time (renewed by
+/// its holder, taken over once it runs out); cache versions move per brand and topic; and the
+/// search index's reader never skips a message that commits after a larger id was read
+/// (PostgreSQL numbers rows when they are inserted, not when they commit).
+#[tokio::test]
+async fn leases_cache_versions_and_a_message_stream_without_gaps() {
+    use domain::ports::StreamPos;
+    for db in backends().await {
+        let r = db.repo.as_ref();
+        let n = db.name;
+        assert!(
+            r.lease_take("inbox", "a", 1_000, 2_000)
+                .await
+                .expect("take"),
+            "{n}"
+        );
+        assert!(
+            !r.lease_take("inbox", "b", 1_500, 2_500)
+                .await
+                .expect("held"),
+            "{n}"
+        );
+        assert!(
+            r.lease_take("inbox", "a", 1_500, 2_500)
+                .await
+                .expect("renew"),
+            "{n}"
+        );
+        assert!(
+            r.lease_take("inbox", "b", 2_600, 3_600)
+                .await
+                .expect("ran out"),
+            "{n}"
+        );
+        r.lease_release("inbox", "a")
+            .await
+            .expect("not a's to give");
+        assert!(
+            !r.lease_take("inbox", "a", 2_700, 3_700)
+                .await
+                .expect("b holds"),
+            "{n}"
+        );
+        r.lease_release("inbox", "b").await.expect("release");
+        assert!(
+            r.lease_take("inbox", "a", 2_800, 3_800)
+                .await
+                .expect("free"),
+            "{n}"
+        );
+        assert!(
+            r.lease_take("other", "b", 2_800, 3_800)
+                .await
+                .expect("own name"),
+            "{n}"
+        );
+
+        let b = brand(r, "gapless").await;
+        let other = brand(r, "gapless-other").await;
+        assert!(
+            r.cache_versions().await.expect("versions").is_empty(),
+            "{n}"
+        );
+        r.cache_bump(b.id, "rules").await.expect("bump");
+        r.cache_bump(b.id, "rules").await.expect("bump");
+        r.cache_bump(other.id, "rules").await.expect("bump");
+        r.cache_bump(b.id, "staff").await.expect("bump");
+        let mut v = r.cache_versions().await.expect("versions");
+        v.sort();
+        assert_eq!(
+            v,
+            vec![
+                (b.id, "rules".to_owned(), 2),
+                (b.id, "staff".to_owned(), 1),
+                (other.id, "rules".to_owned(), 1),
+            ],
+            "{n}"
+        );
+
+        // The stream in order, on both backends.
+        let c = r
+            .create_client(b.id, &client("Gap", "Less", "G1"), None)
+            .await
+            .expect("client");
+        for i in 0..3 {
+            r.add_message(b.id, &message(c, &format!("g{i}"), &format!("word{i}")))
+                .await
+                .expect("message");
+        }
+        let read = settled(2, || r.messages_for_index(b.id, StreamPos::default(), 2)).await;
+        assert_eq!(read.len(), 2, "{n}");
+        let after = read[1].3;
+        let rest = settled(1, || r.messages_for_index(b.id, after, 10)).await;
+        assert_eq!(
+            rest.iter().map(|m| m.0.body.as_str()).collect::<Vec<_>>(),
+            vec!["word2"],
+            "{n}"
+        );
+        let last = rest[0].3;
+
+        let Some(pg) = db._pg.as_ref() else { continue };
+        // Two writers: the first takes the smaller id and commits last.
+        let admin = std::env::var("SALON_TEST_POSTGRES_URL").expect("url");
+        let (base, _) = admin.rsplit_once('/').expect("db name");
+        let url = format!("{base}/{}", pg.name);
+        let mut slow = sqlx::PgConnection::connect(&url).await.expect("pg");
+        let mut fast = sqlx::PgConnection::connect(&url).await.expect("pg");
+        let sealed: Vec<u8> = sqlx::query_scalar("SELECT sealed_body FROM messages WHERE id = $1")
+            .bind(last.id)
+            .fetch_one(&mut slow)
+            .await
+            .expect("a sealed body to copy");
+        let insert = "INSERT INTO messages (brand_id, client_id, channel, direction, provider_id, msg_type, sealed_body, at) \
+                      VALUES ($1, $2, 'wecom', 'in', $3, 'text', $4, 30) RETURNING id";
+        sqlx::raw_sql("BEGIN")
+            .execute(&mut slow)
+            .await
+            .expect("begin");
+        let first: i64 = sqlx::query_scalar(insert)
+            .bind(b.id.0)
+            .bind(c.0)
+            .bind("slow")
+            .bind(&sealed)
+            .fetch_one(&mut slow)
+            .await
+            .expect("slow insert");
+        let second: i64 = sqlx::query_scalar(insert)
+            .bind(b.id.0)
+            .bind(c.0)
+            .bind("fast")
+            .bind(&sealed)
+            .fetch_one(&mut fast)
+            .await
+            .expect("fast insert, committed at once");
+        assert!(second > first);
+        // The larger id is committed, the smaller one not yet: nothing may be read past it.
+        let early = r.messages_for_index(b.id, last, 10).await.expect("read");
+        assert!(
+            early.is_empty(),
+            "read {:?} while a smaller id was still being written",
+            early.iter().map(|m| m.0.id).collect::<Vec<_>>()
+        );
+        sqlx::raw_sql("COMMIT")
+            .execute(&mut slow)
+            .await
+            .expect("commit");
+        let both = settled(2, || r.messages_for_index(b.id, last, 10)).await;
+        assert_eq!(
+            both.iter().map(|m| m.0.id).collect::<Vec<_>>(),
+            vec![first, second],
+            "both, in the order their transactions began"
+        );
+        assert!(
+            r.messages_for_index(b.id, both[1].3, 10)
+                .await
+                .expect("read")
+                .is_empty()
+        );
     }
 }
