@@ -6,11 +6,17 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use parquet::basic::{ConvertedType, LogicalType, TimeUnit};
-use parquet::column::reader::ColumnReader;
+use arrow_array::{
+    Array, BinaryArray, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
+    LargeStringArray, StringArray, StringViewArray,
+};
+use arrow_schema::{DataType, TimeUnit as ArrowUnit};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+};
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::file::properties::WriterProperties;
-use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
 
 use crate::{
@@ -57,198 +63,141 @@ impl From<ParquetError> for ReadError {
     }
 }
 
-/// One decoded column of a row group.
-enum Values {
-    Bool(Vec<bool>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    Bytes(Vec<ByteArray>),
-    /// INT96, fixed-length byte arrays: not a type of the format.
-    Unsupported,
+/// Rows per batch when reading: small enough that a file written as one row group is read a
+/// few megabytes at a time, large enough that per-batch work does not show.
+const READ_BATCH: usize = 64 * 1024;
+
+/// One column of a batch, as its cells are read.
+enum Col<'a> {
+    /// The batch has no such column.
+    Missing,
+    Str(&'a StringArray),
+    LargeStr(&'a LargeStringArray),
+    View(&'a StringViewArray),
+    Bin(&'a BinaryArray),
+    Bool(&'a BooleanArray),
+    I32(&'a Int32Array),
+    I64(&'a Int64Array),
+    F32(&'a Float32Array),
+    F64(&'a Float64Array),
+    /// A timestamp column: its values and their unit.
+    Ts(&'a [i64], ArrowUnit, &'a dyn Array),
+    /// Any other type (decimals, dates, lists): not a type of the format.
+    Other(&'a dyn Array),
 }
 
-/// The row index of a null cell in [`Column::rows`].
-const NULL: u32 = u32::MAX;
-
-struct Column {
-    field: Field,
-    values: Values,
-    /// For an optional column, each row's index into `values` (or [`NULL`]); `None` for a
-    /// required column, where row `r` is value `r`.
-    rows: Option<Vec<u32>>,
-    /// The unit of a timestamp column.
-    unit: Option<TimeUnit>,
-}
-
-impl Column {
-    fn index(&self, row: usize) -> Option<usize> {
-        match &self.rows {
-            None => Some(row),
-            Some(rows) => rows.get(row).filter(|i| **i != NULL).map(|i| *i as usize),
+impl<'a> Col<'a> {
+    fn of(array: &'a dyn Array) -> Self {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::*;
+        match array.data_type() {
+            DataType::Utf8 => Col::Str(array.as_string::<i32>()),
+            DataType::LargeUtf8 => Col::LargeStr(array.as_string::<i64>()),
+            DataType::Utf8View => Col::View(array.as_string_view()),
+            DataType::Binary => Col::Bin(array.as_binary::<i32>()),
+            DataType::Boolean => Col::Bool(array.as_boolean()),
+            DataType::Int32 => Col::I32(array.as_primitive::<Int32Type>()),
+            DataType::Int64 => Col::I64(array.as_primitive::<Int64Type>()),
+            DataType::Float32 => Col::F32(array.as_primitive::<Float32Type>()),
+            DataType::Float64 => Col::F64(array.as_primitive::<Float64Type>()),
+            DataType::Timestamp(unit, _) => {
+                let values = match unit {
+                    ArrowUnit::Second => array.as_primitive::<TimestampSecondType>().values(),
+                    ArrowUnit::Millisecond => {
+                        array.as_primitive::<TimestampMillisecondType>().values()
+                    }
+                    ArrowUnit::Microsecond => {
+                        array.as_primitive::<TimestampMicrosecondType>().values()
+                    }
+                    ArrowUnit::Nanosecond => {
+                        array.as_primitive::<TimestampNanosecondType>().values()
+                    }
+                };
+                Col::Ts(values, *unit, array)
+            }
+            _ => Col::Other(array),
         }
     }
 
-    fn cell(&self, row: usize) -> Cell<'_> {
-        let Some(i) = self.index(row) else {
+    fn cell(&self, row: usize) -> Cell<'a> {
+        let array: &dyn Array = match self {
+            Col::Missing => return Cell::Absent,
+            Col::Str(a) => *a,
+            Col::LargeStr(a) => *a,
+            Col::View(a) => *a,
+            Col::Bin(a) => *a,
+            Col::Bool(a) => *a,
+            Col::I32(a) => *a,
+            Col::I64(a) => *a,
+            Col::F32(a) => *a,
+            Col::F64(a) => *a,
+            Col::Ts(_, _, a) | Col::Other(a) => *a,
+        };
+        if array.is_null(row) {
             return Cell::Null;
-        };
-        let cell = match &self.values {
-            Values::Bool(v) => v.get(i).map(|b| Cell::Bool(*b)),
-            Values::I32(v) => v.get(i).map(|n| Cell::Int(i128::from(*n))),
-            Values::I64(v) => v.get(i).map(|n| Cell::Int(i128::from(*n))),
-            Values::F32(v) => v.get(i).map(|n| Cell::Num(f64::from(*n))),
-            Values::F64(v) => v.get(i).map(|n| Cell::Num(*n)),
-            Values::Bytes(v) => v
-                .get(i)
-                .map(|b| std::str::from_utf8(b.data()).map_or(Cell::Other, Cell::Str)),
-            Values::Unsupported => Some(Cell::Other),
-        };
-        cell.unwrap_or(Cell::Null)
+        }
+        match self {
+            Col::Missing => Cell::Absent,
+            Col::Str(a) => Cell::Str(a.value(row)),
+            Col::LargeStr(a) => Cell::Str(a.value(row)),
+            Col::View(a) => Cell::Str(a.value(row)),
+            Col::Bin(a) => std::str::from_utf8(a.value(row)).map_or(Cell::Other, Cell::Str),
+            Col::Bool(a) => Cell::Bool(a.value(row)),
+            Col::I32(a) => Cell::Int(i128::from(a.value(row))),
+            Col::I64(a) => Cell::Int(i128::from(a.value(row))),
+            Col::F32(a) => Cell::Num(f64::from(a.value(row))),
+            Col::F64(a) => Cell::Num(a.value(row)),
+            // A timestamp is read as one (see `timestamp`); here, as any other value.
+            Col::Ts(..) | Col::Other(_) => Cell::Other,
+        }
     }
 
-    /// The row's instant, for a timestamp column.
+    /// The row's instant, for a timestamp column (`None` when null or out of range).
     fn timestamp(&self, row: usize) -> Option<jiff::Timestamp> {
-        let (Values::I64(v), Some(unit)) = (&self.values, self.unit) else {
+        let Col::Ts(values, unit, array) = self else {
             return None;
         };
-        let n = *v.get(self.index(row)?)?;
+        if array.is_null(row) {
+            return None;
+        }
+        let n = *values.get(row)?;
         match unit {
-            TimeUnit::MILLIS => jiff::Timestamp::from_millisecond(n),
-            TimeUnit::MICROS => jiff::Timestamp::from_microsecond(n),
-            TimeUnit::NANOS => jiff::Timestamp::from_nanosecond(i128::from(n)),
+            ArrowUnit::Second => jiff::Timestamp::from_second(n),
+            ArrowUnit::Millisecond => jiff::Timestamp::from_millisecond(n),
+            ArrowUnit::Microsecond => jiff::Timestamp::from_microsecond(n),
+            ArrowUnit::Nanosecond => jiff::Timestamp::from_nanosecond(i128::from(n)),
         }
         .ok()
     }
 }
 
-/// The spec's columns of one row group, decoded.
-struct Group {
-    first_row: u64,
-    rows: usize,
-    columns: Vec<Column>,
-    /// Each field's column, by `Field as usize`.
-    by_field: [Option<usize>; Field::ALL.len()],
-}
-
-/// One row of a group.
-struct Row<'g> {
-    group: &'g Group,
+/// One row of a batch.
+struct Row<'b, 'a> {
+    columns: &'b [Col<'a>; Field::ALL.len()],
     row: usize,
 }
 
-impl<'g> Cells<'g> for Row<'g> {
-    fn cell(&self, f: Field) -> Cell<'g> {
-        self.group.by_field[f as usize]
-            .and_then(|i| self.group.columns.get(i))
-            .map_or(Cell::Absent, |c| c.cell(self.row))
+impl<'a> Cells<'a> for Row<'_, 'a> {
+    fn cell(&self, f: Field) -> Cell<'a> {
+        self.columns[f as usize].cell(self.row)
     }
 }
 
-fn decode_column(
-    rg: &dyn RowGroupReader,
-    i: usize,
-    field: Field,
-    rows: usize,
-) -> Result<Column, ParquetError> {
-    let descr = rg.metadata().column(i).column_descr_ptr();
-    let max_def = descr.max_def_level();
-    let unit = match descr.logical_type_ref() {
-        Some(LogicalType::Timestamp(t)) => Some(t.unit),
-        _ => match descr.converted_type() {
-            ConvertedType::TIMESTAMP_MILLIS => Some(TimeUnit::MILLIS),
-            ConvertedType::TIMESTAMP_MICROS => Some(TimeUnit::MICROS),
-            _ => None,
-        },
-    };
-    let mut defs: Vec<i16> = Vec::with_capacity(if max_def > 0 { rows } else { 0 });
-    macro_rules! read {
-        ($reader:expr) => {{
-            let mut reader = $reader;
-            let mut values = Vec::with_capacity(rows);
-            loop {
-                let (records, _, _) = reader.read_records(
-                    rows,
-                    (max_def > 0).then_some(&mut defs),
-                    None,
-                    &mut values,
-                )?;
-                if records == 0 {
-                    break;
-                }
-            }
-            values
-        }};
-    }
-    let values = match rg.get_column_reader(i)? {
-        ColumnReader::BoolColumnReader(r) => Values::Bool(read!(r)),
-        ColumnReader::Int32ColumnReader(r) => Values::I32(read!(r)),
-        ColumnReader::Int64ColumnReader(r) => Values::I64(read!(r)),
-        ColumnReader::FloatColumnReader(r) => Values::F32(read!(r)),
-        ColumnReader::DoubleColumnReader(r) => Values::F64(read!(r)),
-        ColumnReader::ByteArrayColumnReader(r) => Values::Bytes(read!(r)),
-        ColumnReader::Int96ColumnReader(r) => {
-            let _ = read!(r);
-            Values::Unsupported
-        }
-        ColumnReader::FixedLenByteArrayColumnReader(r) => {
-            let _ = read!(r);
-            Values::Unsupported
-        }
-    };
-    let rows = (max_def > 0).then(|| {
-        let mut next = 0u32;
-        defs.iter()
-            .map(|d| {
-                if *d == max_def {
-                    next += 1;
-                    next - 1
-                } else {
-                    NULL
-                }
-            })
-            .collect()
-    });
-    Ok(Column {
-        field,
-        values,
-        rows,
-        unit: if field == Field::Ts { unit } else { None },
-    })
-}
-
-fn decode_group(
-    reader: &SerializedFileReader<File>,
-    g: usize,
-    first_row: u64,
-) -> Result<Group, ParquetError> {
-    let rg = reader.get_row_group(g)?;
-    let rows = usize::try_from(rg.metadata().num_rows()).unwrap_or(0);
-    let mut columns = Vec::new();
-    for (i, c) in rg.metadata().columns().iter().enumerate() {
-        // Columns that are not the format's are not read at all.
-        if let Some(field) = Field::from_name(c.column_descr().name()) {
-            columns.push(decode_column(rg.as_ref(), i, field, rows)?);
-        }
-    }
-    let mut by_field = [None; Field::ALL.len()];
-    for (i, c) in columns.iter().enumerate() {
-        by_field[c.field as usize].get_or_insert(i);
-    }
-    Ok(Group {
-        first_row,
-        rows,
-        columns,
-        by_field,
-    })
+fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, ParquetError> {
+    // The file's own Parquet types decide, not an Arrow schema a writer may have embedded:
+    // the same file reads the same whoever wrote it.
+    let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+    Ok(ParquetRecordBatchReaderBuilder::try_new_with_options(
+        File::open(path)?,
+        options,
+    )?)
 }
 
 /// The number of rows of each row group of a Parquet file: how to split a file between
-/// threads with [`visit_parquet_groups`].
+/// threads with [`visit_parquet_rows`].
 pub fn parquet_row_groups(path: &Path) -> Result<Vec<u64>, ReadError> {
-    let reader = SerializedFileReader::new(File::open(path)?).map_err(ParquetError::from)?;
-    Ok(reader
+    let builder = open_builder(path)?;
+    Ok(builder
         .metadata()
         .row_groups()
         .iter()
@@ -265,53 +214,121 @@ pub fn visit_parquet(
     path: &Path,
     visit: impl FnMut(EventRef<'_>),
 ) -> Result<Vec<EventError>, ReadError> {
-    let groups = parquet_row_groups(path)?.len();
+    let rows: u64 = parquet_row_groups(path)?.iter().sum();
     let mut visit = visit;
-    visit_parquet_groups(path, 0..groups, 1, |batch| {
+    visit_parquet_rows(path, 0..rows, |batch| {
         batch.iter().for_each(|e| visit(*e));
     })
 }
 
-/// [`visit_parquet`] over some of the row groups, showing `visit` each group's good rows at
-/// once; `first_row` is the number of the first row of the first of them (1 for the file's
+/// [`visit_parquet`] over some of the row groups, showing `visit` the good rows a batch at a
+/// time; `first_row` is the number of the first row of the first of them (1 for the file's
 /// first row).
 pub fn visit_parquet_groups(
     path: &Path,
     groups: std::ops::Range<usize>,
     first_row: u64,
+    visit: impl FnMut(&[EventRef<'_>]),
+) -> Result<Vec<EventError>, ReadError> {
+    let sizes = parquet_row_groups(path)?;
+    let rows: u64 = sizes.get(groups.clone()).map_or(0, |g| g.iter().sum());
+    let start = first_row.saturating_sub(1);
+    visit_parquet_rows(path, start..start + rows, visit)
+}
+
+/// [`visit_parquet`] over the rows `rows` of the file (numbered from 0), whatever the row
+/// groups: how threads share a file written as one big row group. Shows `visit` the good
+/// rows a batch at a time.
+pub fn visit_parquet_rows(
+    path: &Path,
+    rows: std::ops::Range<u64>,
     mut visit: impl FnMut(&[EventRef<'_>]),
 ) -> Result<Vec<EventError>, ReadError> {
-    let reader = SerializedFileReader::new(File::open(path)?).map_err(ParquetError::from)?;
+    let builder = open_builder(path)?;
+    let sizes: Vec<u64> = builder
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| u64::try_from(g.num_rows()).unwrap_or(0))
+        .collect();
+    // The row groups the range touches, and where the first of them starts.
+    let (mut groups, mut at, mut first_start) = (Vec::new(), 0u64, None);
+    for (g, n) in sizes.iter().enumerate() {
+        if at < rows.end && at + n > rows.start {
+            groups.push(g);
+            first_start.get_or_insert(at);
+        }
+        at += n;
+    }
+    let Some(first_start) = first_start else {
+        return Ok(Vec::new());
+    };
+    let wanted = usize::try_from(rows.end.min(at) - rows.start).unwrap_or(usize::MAX);
+    let skip = usize::try_from(rows.start - first_start).unwrap_or(0);
+    // Only the format's columns are read.
+    let parquet_schema = builder.metadata().file_metadata().schema_descr_ptr();
+    let leaves: Vec<usize> = (0..parquet_schema.num_columns())
+        .filter(|i| {
+            let c = parquet_schema.column(*i);
+            c.path().parts().len() == 1 && Field::from_name(c.name()).is_some()
+        })
+        .collect();
+    let mask = ProjectionMask::leaves(&parquet_schema, leaves);
+    let reader = builder
+        .with_row_groups(groups)
+        .with_projection(mask)
+        .with_row_selection(RowSelection::from(vec![
+            RowSelector::skip(skip),
+            RowSelector::select(wanted),
+        ]))
+        .with_batch_size(READ_BATCH)
+        .build()
+        .map_err(ParquetError::from)?;
     let mut skipped = Vec::new();
-    let mut first_row = first_row;
-    for g in groups {
-        let group = decode_group(&reader, g, first_row)?;
-        first_row += group.rows as u64;
-        let ts = group.by_field[Field::Ts as usize].and_then(|i| group.columns.get(i));
-        let typed_ts = ts.is_some_and(|c| c.unit.is_some() && matches!(c.values, Values::I64(_)));
-        let mut batch = Vec::with_capacity(group.rows);
-        for row in 0..group.rows {
-            let line = group.first_row + row as u64;
-            let ts = match (typed_ts, ts) {
-                (true, Some(c)) => match c.timestamp(row) {
+    let mut line = rows.start + 1;
+    for batch in reader {
+        let batch = batch.map_err(|e| ParquetError::Parquet(e.into()))?;
+        let columns: [Col<'_>; Field::ALL.len()] = std::array::from_fn(|f| {
+            let name = Field::ALL[f].as_str();
+            batch
+                .schema()
+                .index_of(name)
+                .ok()
+                .map_or(Col::Missing, |i| Col::of(batch.column(i).as_ref()))
+        });
+        let ts = &columns[Field::Ts as usize];
+        let typed_ts = matches!(ts, Col::Ts(..));
+        let mut events = Vec::with_capacity(batch.num_rows());
+        for row in 0..batch.num_rows() {
+            let ts = if typed_ts {
+                match ts.timestamp(row) {
                     Some(t) => Some(t),
                     None => {
                         skipped.push(EventError {
-                            line,
+                            line: line + row as u64,
                             field: "ts".into(),
                             message: "is required: a timestamp in range".into(),
                         });
                         continue;
                     }
-                },
-                _ => None,
+                }
+            } else {
+                None
             };
-            match parse_cells(line, &Row { group: &group, row }, ts) {
-                Ok(e) => batch.push(e),
+            match parse_cells(
+                line + row as u64,
+                &Row {
+                    columns: &columns,
+                    row,
+                },
+                ts,
+            ) {
+                Ok(e) => events.push(e),
                 Err(e) => skipped.push(e),
             }
         }
-        visit(&batch);
+        visit(&events);
+        line += batch.num_rows() as u64;
     }
     Ok(skipped)
 }
@@ -655,6 +672,302 @@ mod tests {
                 .events
                 .is_empty()
         );
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// Events of every kind, in a stable pseudo-random mix, at whole milliseconds.
+    fn mixed(n: usize) -> Vec<Event> {
+        let lines: Vec<&str> = EXAMPLE.lines().collect();
+        let base = crate::read_jsonl(EXAMPLE.as_bytes(), false)
+            .expect("jsonl")
+            .events;
+        (0..n)
+            .map(|i| {
+                let mut e = base[(i * 7 + i / 3) % lines.len()].clone();
+                e.ts = jiff::Timestamp::from_millisecond(
+                    1_700_000_000_000 + (i as i64 * 7_919) % 86_400_000,
+                )
+                .expect("ts");
+                if e.follower.is_some() {
+                    e.follower = Some(format!("o{:08}", (i * 31) % 997));
+                }
+                e
+            })
+            .collect()
+    }
+
+    /// How a test file holds its strings and its times.
+    #[derive(Clone, Copy, Debug)]
+    enum Strings {
+        Utf8,
+        Large,
+        View,
+        Dictionary,
+    }
+
+    /// The events as one Arrow batch: `ts` in `unit` (or RFC 3339 text when `None`), strings
+    /// as `strings`; `follow_at` turns that row into a follow without a source (a bad row).
+    fn batch(
+        events: &[Event],
+        unit: Option<ArrowUnit>,
+        strings: Strings,
+        follow_at: Option<usize>,
+    ) -> arrow_array::RecordBatch {
+        use arrow_array::types::Int32Type as Key;
+        use arrow_array::{
+            ArrayRef, DictionaryArray, RecordBatch, TimestampMicrosecondArray,
+            TimestampMillisecondArray, TimestampNanosecondArray,
+        };
+        let mut c = Columns::default();
+        for e in events {
+            c.push(e);
+        }
+        let text = |b: &ByteArray| String::from_utf8(b.data().to_vec()).expect("utf8");
+        let optional = |(v, d): &(Vec<ByteArray>, Vec<i16>)| -> Vec<Option<String>> {
+            let mut it = v.iter();
+            d.iter()
+                .map(|x| if *x == 1 { it.next().map(text) } else { None })
+                .collect()
+        };
+        let string_array = |values: Vec<Option<String>>| -> ArrayRef {
+            match strings {
+                Strings::Utf8 => Arc::new(StringArray::from(values)),
+                Strings::Large => Arc::new(LargeStringArray::from(values)),
+                Strings::View => Arc::new(StringViewArray::from(values)),
+                Strings::Dictionary => Arc::new(
+                    values
+                        .iter()
+                        .map(|v| v.as_deref())
+                        .collect::<DictionaryArray<Key>>(),
+                ),
+            }
+        };
+        let numbers = |v: &[i32], d: &[i16]| -> Vec<Option<i32>> {
+            let mut it = v.iter();
+            d.iter()
+                .map(|x| if *x == 1 { it.next().copied() } else { None })
+                .collect()
+        };
+        let mut kinds: Vec<Option<String>> = c.kind.iter().map(|b| Some(text(b))).collect();
+        if let Some(i) = follow_at {
+            kinds[i] = Some("follow".into());
+        }
+        let ts: ArrayRef = match unit {
+            Some(ArrowUnit::Millisecond) => {
+                Arc::new(TimestampMillisecondArray::from(c.ts.clone()).with_timezone("UTC"))
+            }
+            Some(ArrowUnit::Microsecond) => Arc::new(
+                TimestampMicrosecondArray::from(c.ts.iter().map(|t| t * 1_000).collect::<Vec<_>>())
+                    .with_timezone("UTC"),
+            ),
+            Some(_) => Arc::new(
+                TimestampNanosecondArray::from(
+                    c.ts.iter().map(|t| t * 1_000_000).collect::<Vec<_>>(),
+                )
+                .with_timezone("UTC"),
+            ),
+            None => Arc::new(StringArray::from(
+                c.ts.iter()
+                    .map(|t| {
+                        jiff::Timestamp::from_millisecond(*t)
+                            .expect("ts")
+                            .to_string()
+                    })
+                    .collect::<Vec<_>>(),
+            )),
+        };
+        let recipients: Vec<Option<i64>> = {
+            let mut it = c.recipients.0.iter();
+            c.recipients
+                .1
+                .iter()
+                .map(|x| if *x == 1 { it.next().copied() } else { None })
+                .collect()
+        };
+        let doubles = |(v, d): &(Vec<f64>, Vec<i16>)| -> Vec<Option<f64>> {
+            let mut it = v.iter();
+            d.iter()
+                .map(|x| if *x == 1 { it.next().copied() } else { None })
+                .collect()
+        };
+        let segmented: Vec<Option<bool>> = {
+            let mut it = c.segmented.0.iter();
+            c.segmented
+                .1
+                .iter()
+                .map(|x| if *x == 1 { it.next().copied() } else { None })
+                .collect()
+        };
+        // A column the format does not know, which the reader leaves alone.
+        let extra: ArrayRef = Arc::new(Int64Array::from(vec![7i64; events.len()]));
+        RecordBatch::try_from_iter(vec![
+            ("extra", extra),
+            ("ts", ts),
+            ("kind", string_array(kinds)),
+            ("follower", string_array(optional(&c.strings[FOLLOWER]))),
+            ("source", string_array(optional(&c.strings[SOURCE]))),
+            ("push", string_array(optional(&c.strings[PUSH]))),
+            (
+                "articles",
+                Arc::new(Int32Array::from(numbers(&c.articles.0, &c.articles.1))) as ArrayRef,
+            ),
+            (
+                "segmented",
+                Arc::new(BooleanArray::from(segmented)) as ArrayRef,
+            ),
+            (
+                "recipients",
+                Arc::new(Int64Array::from(recipients)) as ArrayRef,
+            ),
+            (
+                "article",
+                Arc::new(Int32Array::from(numbers(&c.article.0, &c.article.1))) as ArrayRef,
+            ),
+            (
+                "screens",
+                Arc::new(Float64Array::from(doubles(&c.screens))) as ArrayRef,
+            ),
+            ("action", string_array(optional(&c.strings[ACTION]))),
+            ("category", string_array(optional(&c.strings[CATEGORY]))),
+            ("live", string_array(optional(&c.strings[LIVE]))),
+            (
+                "amount",
+                Arc::new(Float64Array::from(doubles(&c.amount))) as ArrayRef,
+            ),
+            ("currency", string_array(optional(&c.strings[CURRENCY]))),
+            ("sa", string_array(optional(&c.strings[SA]))),
+        ])
+        .expect("batch")
+    }
+
+    fn write_arrow(path: &Path, batch: &arrow_array::RecordBatch, props: WriterProperties) {
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            File::create(path).expect("file"),
+            batch.schema(),
+            Some(props),
+        )
+        .expect("writer");
+        w.write(batch).expect("write");
+        w.close().expect("close");
+    }
+
+    /// Reads the file whole, then in two parts cut at `cut`: the same events either way.
+    fn read_whole_and_split(path: &Path, cut: u64) -> Vec<Event> {
+        let whole = read_parquet(path, false).expect("read").events;
+        let total: u64 = parquet_row_groups(path).expect("groups").iter().sum();
+        let mut parts = Vec::new();
+        for rows in [0..cut, cut..total] {
+            let bad = visit_parquet_rows(path, rows, |b| {
+                parts.extend(b.iter().map(|e| e.to_event()));
+            })
+            .expect("read part");
+            assert!(bad.is_empty(), "{bad:?}");
+        }
+        assert_eq!(parts, whole, "a file read in two parts reads as one");
+        whole
+    }
+
+    #[test]
+    fn every_layout_a_writer_may_choose_reads_the_same_events() {
+        use parquet::basic::{Compression, Encoding};
+        use parquet::file::properties::WriterVersion;
+        use parquet::schema::types::ColumnPath;
+        let events = mixed(5_000);
+        let layouts: Vec<(&str, Option<ArrowUnit>, Strings, WriterProperties)> = vec![
+            (
+                "one group, dictionary, µs",
+                Some(ArrowUnit::Microsecond),
+                Strings::Utf8,
+                WriterProperties::builder()
+                    .set_compression(Compression::SNAPPY)
+                    .build(),
+            ),
+            (
+                "small groups, plain, ms",
+                Some(ArrowUnit::Millisecond),
+                Strings::Utf8,
+                WriterProperties::builder()
+                    .set_dictionary_enabled(false)
+                    .set_max_row_group_row_count(Some(700))
+                    .build(),
+            ),
+            (
+                "pages v2, delta strings, ns",
+                Some(ArrowUnit::Nanosecond),
+                Strings::Large,
+                WriterProperties::builder()
+                    .set_writer_version(WriterVersion::PARQUET_2_0)
+                    .set_dictionary_enabled(false)
+                    .set_column_encoding(ColumnPath::from("ts"), Encoding::DELTA_BINARY_PACKED)
+                    .set_column_encoding(ColumnPath::from("kind"), Encoding::DELTA_BYTE_ARRAY)
+                    .set_column_encoding(ColumnPath::from("follower"), Encoding::DELTA_BYTE_ARRAY)
+                    .set_column_encoding(
+                        ColumnPath::from("push"),
+                        Encoding::DELTA_LENGTH_BYTE_ARRAY,
+                    )
+                    .set_max_row_group_row_count(Some(1_500))
+                    .build(),
+            ),
+            (
+                "tiny pages, string views",
+                Some(ArrowUnit::Microsecond),
+                Strings::View,
+                WriterProperties::builder()
+                    .set_data_page_row_count_limit(64)
+                    .set_write_batch_size(64)
+                    .build(),
+            ),
+            (
+                "dictionary arrays, text times",
+                None,
+                Strings::Dictionary,
+                WriterProperties::builder()
+                    .set_max_row_group_row_count(Some(2_048))
+                    .build(),
+            ),
+        ];
+        for (name, unit, strings, props) in layouts {
+            let path = tmp("layout");
+            write_arrow(&path, &batch(&events, unit, strings, None), props);
+            for cut in [0, 1, 699, 2_500, 4_999] {
+                assert_eq!(
+                    read_whole_and_split(&path, cut),
+                    events,
+                    "{name}, cut at {cut}"
+                );
+            }
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
+    fn a_bad_row_is_named_by_its_row_in_any_part_of_one_big_group() {
+        let events = mixed(3_000);
+        let path = tmp("bad_in_group");
+        // An unfollow past row 2,400 turned into a follow without its source.
+        let at = (2_400..3_000)
+            .find(|i| matches!(events[*i].kind, Kind::Unfollow))
+            .expect("an unfollow");
+        write_arrow(
+            &path,
+            &batch(
+                &events,
+                Some(ArrowUnit::Microsecond),
+                Strings::Utf8,
+                Some(at),
+            ),
+            WriterProperties::builder().build(),
+        );
+        let Err(ReadError::Invalid(bad)) = read_parquet(&path, false) else {
+            panic!("the bad row is refused");
+        };
+        assert_eq!(
+            (bad.len(), bad[0].line, bad[0].field.as_str()),
+            (1, at as u64 + 1, "source")
+        );
+        let mut seen = 0;
+        let part = visit_parquet_rows(&path, 2_000..3_000, |b| seen += b.len()).expect("part");
+        assert_eq!((part.len(), part[0].line, seen), (1, at as u64 + 1, 999));
         let _ = std::fs::remove_file(path);
     }
 }

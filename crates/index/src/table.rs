@@ -316,6 +316,39 @@ fn category_index(c: MenuCategory) -> u8 {
     MenuCategory::ALL.iter().position(|x| *x == c).unwrap_or(0) as u8
 }
 
+/// Splits a file's rows (its row groups have `groups` rows each) into `threads` contiguous
+/// runs of about the same size: at a row group's boundary when one is near the even share (a
+/// run then reads whole groups), else inside a group (a file written as one group is still
+/// read by every thread).
+fn split_rows(groups: &[u64], threads: usize) -> Vec<std::ops::Range<u64>> {
+    let total: u64 = groups.iter().sum();
+    let threads = threads.max(1) as u64;
+    let boundaries: Vec<u64> = groups
+        .iter()
+        .scan(0u64, |at, n| {
+            *at += n;
+            Some(*at)
+        })
+        .collect();
+    let tolerance = total / (threads * 10);
+    let mut cuts = vec![0u64];
+    for k in 1..threads {
+        let even = total * k / threads;
+        let near = boundaries
+            .iter()
+            .copied()
+            .min_by_key(|b| b.abs_diff(even))
+            .filter(|b| b.abs_diff(even) <= tolerance);
+        let cut = near.unwrap_or(even).max(*cuts.last().unwrap_or(&0));
+        cuts.push(cut);
+    }
+    cuts.push(total);
+    cuts.windows(2)
+        .filter(|w| w[1] > w[0])
+        .map(|w| w[0]..w[1])
+        .collect()
+}
+
 impl Table {
     pub fn new() -> Self {
         Self::default()
@@ -351,31 +384,20 @@ impl Table {
 
     fn read_parquet(path: &Path) -> Result<(Self, Vec<EventError>), ReadError> {
         let groups = events::parquet_row_groups(path)?;
+        let total: u64 = groups.iter().sum();
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
-            .clamp(1, groups.len().max(1));
-        // Contiguous runs of row groups with about the same number of rows each.
-        let total: u64 = groups.iter().sum();
-        let mut runs = Vec::new();
-        let (mut start, mut rows, mut first_row) = (0, 0u64, 1u64);
-        for (g, n) in groups.iter().enumerate() {
-            rows += n;
-            let share = total * (runs.len() as u64 + 1) / threads as u64;
-            if rows >= share || g + 1 == groups.len() {
-                runs.push((start..g + 1, first_row));
-                first_row = 1 + rows;
-                start = g + 1;
-            }
-        }
+            .clamp(1, usize::try_from(total / 10_000).unwrap_or(1).max(1));
+        let runs = split_rows(&groups, threads);
         let people = People::default();
         let parts = std::thread::scope(|scope| {
             let handles: Vec<_> = runs
                 .into_iter()
-                .map(|(range, first_row)| {
+                .map(|rows| {
                     let people = &people;
                     scope.spawn(move || {
                         let mut t = Self::new();
-                        events::visit_parquet_groups(path, range, first_row, |batch| {
+                        events::visit_parquet_rows(path, rows, |batch| {
                             t.push_all_shared(people, batch)
                         })
                         .map(|skipped| (t, skipped))
@@ -547,6 +569,38 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_split_evenly_at_group_boundaries_when_near_else_inside_groups() {
+        // Twelve groups of 1,000: the halves meet at a boundary.
+        assert_eq!(
+            super::split_rows(&[1_000; 12], 2),
+            vec![0..6_000, 6_000..12_000]
+        );
+        // One group: cut inside it.
+        assert_eq!(
+            super::split_rows(&[10_001], 2),
+            vec![0..5_000, 5_000..10_001]
+        );
+        // A boundary near the even share (within a tenth of it) is taken.
+        assert_eq!(
+            super::split_rows(&[4_800, 5_200], 2),
+            vec![0..4_800, 4_800..10_000]
+        );
+        // One far from it is not.
+        assert_eq!(
+            super::split_rows(&[1_000, 9_000], 2),
+            vec![0..5_000, 5_000..10_000]
+        );
+        // Every row once, in order, whatever the threads.
+        for threads in 1..=5 {
+            let runs = super::split_rows(&[3, 700, 65_536, 1], threads);
+            assert_eq!(runs.first().map(|r| r.start), Some(0));
+            assert_eq!(runs.last().map(|r| r.end), Some(66_240));
+            assert!(runs.windows(2).all(|w| w[0].end == w[1].start));
+        }
+        assert!(super::split_rows(&[], 2).is_empty());
+    }
 
     #[test]
     fn interning_numbers_each_string_once_in_order() {
