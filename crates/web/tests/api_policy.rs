@@ -4,9 +4,57 @@
 
 mod support;
 
+use std::sync::OnceLock;
+
 use axum::http::StatusCode;
 use domain::Role;
+use support::contract::{Answer, Contract};
 use support::{DOMAIN, TestApp, spawn};
+
+/// The OpenAPI document the app serves, as a contract every answer here is checked against.
+static CONTRACT: OnceLock<Contract> = OnceLock::new();
+
+async fn contract(app: &TestApp) -> &'static Contract {
+    if let Some(c) = CONTRACT.get() {
+        return c;
+    }
+    let c = Contract::of(app).await;
+    CONTRACT.get_or_init(|| c)
+}
+
+/// Calls the API and checks the answer against the contract: its status is documented for
+/// the operation, its content type for the status, and a JSON body matches the schema.
+struct Checked<'a>(&'a TestApp);
+
+fn checked(app: &TestApp) -> Checked<'_> {
+    Checked(app)
+}
+
+impl Checked<'_> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, String)>,
+    ) -> (StatusCode, String) {
+        let c = contract(self.0).await;
+        let (status, content_type, text) = self.0.call_typed(method, path, token, body).await;
+        if !path.starts_with("/api/v1/openapi.json") {
+            let answer = Answer {
+                method,
+                uri: path,
+                status,
+                content_type: content_type.as_deref(),
+                body: &text,
+            };
+            if let Err(e) = c.check(&answer) {
+                panic!("contract: {e}");
+            }
+        }
+        (status, text)
+    }
+}
 
 /// operation → roles allowed (A associate, M store manager, H HQ, C compliance, D admin).
 const POLICY: &[(&str, &str)] = &[
@@ -340,6 +388,9 @@ async fn every_route_every_role_and_a_foreign_brand() {
         "the policy table names a route that does not exist"
     );
 
+    let contract = contract(&spawn(1).await).await;
+    // Every answer that breaks the contract, reported together at the end.
+    let mut broken = Vec::new();
     for r in &routes {
         let allowed = POLICY
             .iter()
@@ -351,12 +402,24 @@ async fn every_route_every_role_and_a_foreign_brand() {
             let app = spawn(40).await;
             let token = token_for(&app, role).await;
             let (method, path, body) = request(&app, r.operation, r.method.as_str(), r.path).await;
-            let (status, text) = if r.operation == "uploadAsset" {
+            let (status, content_type, text) = if r.operation == "uploadAsset" {
                 let (ct, b) = support::asset_multipart("Policy", &support::png(32, 32));
-                app.call_raw(&method, &path, Some(&token), &ct, b).await
+                app.call_raw_typed(&method, &path, Some(&token), &ct, b)
+                    .await
             } else {
-                app.call(&method, &path, Some(&token), body.clone()).await
+                app.call_typed(&method, &path, Some(&token), body.clone())
+                    .await
             };
+            let answer = Answer {
+                method: &method,
+                uri: &path,
+                status,
+                content_type: content_type.as_deref(),
+                body: &text,
+            };
+            if let Err(e) = contract.check(&answer) {
+                broken.push(format!("as {role}: {e}"));
+            }
             if allowed.contains(letter(role)) {
                 assert!(
                     status.is_success(),
@@ -378,16 +441,36 @@ async fn every_route_every_role_and_a_foreign_brand() {
         // and nothing of ours comes back.
         let app = spawn(40).await;
         let (method, path, body) = request(&app, r.operation, r.method.as_str(), r.path).await;
-        let (status, _) = app.call(&method, &path, None, body.clone()).await;
+        let (status, content_type, text) = app.call_typed(&method, &path, None, body.clone()).await;
+        let answer = Answer {
+            method: &method,
+            uri: &path,
+            status,
+            content_type: content_type.as_deref(),
+            body: &text,
+        };
+        if let Err(e) = contract.check(&answer) {
+            broken.push(format!("without a token: {e}"));
+        }
         assert_eq!(
             status,
             StatusCode::UNAUTHORIZED,
             "{} without a token",
             r.operation
         );
-        let (status, _) = app
-            .call(&method, &path, Some("salon_not-a-token"), body.clone())
+        let (status, content_type, text) = app
+            .call_typed(&method, &path, Some("salon_not-a-token"), body.clone())
             .await;
+        let answer = Answer {
+            method: &method,
+            uri: &path,
+            status,
+            content_type: content_type.as_deref(),
+            body: &text,
+        };
+        if let Err(e) = contract.check(&answer) {
+            broken.push(format!("with a bad token: {e}"));
+        }
         assert_eq!(
             status,
             StatusCode::UNAUTHORIZED,
@@ -413,7 +496,19 @@ async fn every_route_every_role_and_a_foreign_brand() {
                 .create_token("rival", role, None, None, "rival")
                 .await
                 .expect("token");
-            let (status, text) = app.call(&method, &path, Some(&foreign), body.clone()).await;
+            let (status, content_type, text) = app
+                .call_typed(&method, &path, Some(&foreign), body.clone())
+                .await;
+            let answer = Answer {
+                method: &method,
+                uri: &path,
+                status,
+                content_type: content_type.as_deref(),
+                body: &text,
+            };
+            if let Err(e) = contract.check(&answer) {
+                broken.push(format!("with a foreign {role} token: {e}"));
+            }
             // Paths naming one of our rows; `{channel}` names a kind, which every brand has.
             if r.path.contains("{id}") || r.path.contains("{code}") {
                 if r.action.allowed(role) {
@@ -444,6 +539,14 @@ async fn every_route_every_role_and_a_foreign_brand() {
             }
         }
     }
+    // What the walk validated, operation by operation (`cargo test -- --nocapture`).
+    eprintln!("{}", contract.coverage());
+    assert!(
+        broken.is_empty(),
+        "{} answer(s) break the OpenAPI contract:\n{}",
+        broken.len(),
+        broken.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -451,7 +554,7 @@ async fn associates_see_only_their_own_clients_and_managers_their_store() {
     let app = spawn(120).await;
     let li = app.token(Role::Associate, Some("li.na")).await;
     let wang_client = app.client_of("wang.fang").await;
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call(
             "GET",
             &format!("/api/v1/clients/{}", wang_client.0),
@@ -463,7 +566,7 @@ async fn associates_see_only_their_own_clients_and_managers_their_store() {
     assert!(text.contains(r#""error":"client_not_found""#));
 
     let li_id = app.user("li.na").await.id;
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call("GET", "/api/v1/clients?limit=200", Some(&li), None)
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -476,7 +579,7 @@ async fn associates_see_only_their_own_clients_and_managers_their_store() {
     );
 
     let manager = app.token(Role::StoreManager, Some("liu.yang")).await; // Beijing
-    let (status, _) = app
+    let (status, _) = checked(&app)
         .call(
             "GET",
             &format!("/api/v1/clients/{}", wang_client.0),
@@ -498,7 +601,7 @@ async fn api_contract_pagination_errors_and_openapi() {
     let mut seen = std::collections::HashSet::new();
     let mut path = "/api/v1/clients?limit=50".to_owned();
     loop {
-        let (status, text) = app.call("GET", &path, Some(&hq), None).await;
+        let (status, text) = checked(&app).call("GET", &path, Some(&hq), None).await;
         assert_eq!(status, StatusCode::OK, "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
         for c in v["items"].as_array().expect("items") {
@@ -514,12 +617,12 @@ async fn api_contract_pagination_errors_and_openapi() {
     }
     assert_eq!(seen.len(), 120);
 
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call("GET", "/api/v1/clients?limit=999", Some(&hq), None)
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text.contains(r#""field":"limit""#), "{text}");
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call(
             "POST",
             "/api/v1/clients",
@@ -529,14 +632,14 @@ async fn api_contract_pagination_errors_and_openapi() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
     assert!(text.contains(r#""error":"invalid_input""#));
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call("GET", "/api/v1/clients/abc", Some(&hq), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
 
     // Import: a bad row stops everything unless skip_bad; re-import is idempotent.
     let csv = "crm_id,first_name,phone\nN1,Ann,+8613800000001\nN2,Bob,12345\n";
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call(
             "POST",
             "/api/v1/clients/import",
@@ -549,7 +652,7 @@ async fn api_contract_pagination_errors_and_openapi() {
         text.contains(r#""line":3"#) && text.contains(r#""field":"phone""#),
         "{text}"
     );
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call(
             "POST",
             "/api/v1/clients/import?skip_bad=true",
@@ -559,7 +662,7 @@ async fn api_contract_pagination_errors_and_openapi() {
         .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(text.contains(r#""created":1"#), "{text}");
-    let (_, text) = app
+    let (_, text) = checked(&app)
         .call(
             "POST",
             "/api/v1/clients/import?skip_bad=true",
@@ -572,7 +675,9 @@ async fn api_contract_pagination_errors_and_openapi() {
         "{text}"
     );
 
-    let (status, text) = app.call("GET", "/api/v1/openapi.json", None, None).await;
+    let (status, text) = checked(&app)
+        .call("GET", "/api/v1/openapi.json", None, None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(doc["openapi"], "3.1.0");
@@ -584,12 +689,15 @@ async fn a_departed_associates_token_stops_at_once() {
     let app = spawn(20).await;
     let li = app.token(Role::Associate, Some("li.na")).await;
     assert_eq!(
-        app.call("GET", "/api/v1/clients", Some(&li), None).await.0,
+        checked(&app)
+            .call("GET", "/api/v1/clients", Some(&li), None)
+            .await
+            .0,
         StatusCode::OK
     );
     let hq = app.token(Role::Hq, None).await;
     let id = app.user("li.na").await.id;
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call(
             "POST",
             &format!("/api/v1/associates/{}/depart", id.0),
@@ -599,7 +707,10 @@ async fn a_departed_associates_token_stops_at_once() {
         .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert_eq!(
-        app.call("GET", "/api/v1/clients", Some(&li), None).await.0,
+        checked(&app)
+            .call("GET", "/api/v1/clients", Some(&li), None)
+            .await
+            .0,
         StatusCode::UNAUTHORIZED,
         "no cached access survives a departure"
     );
@@ -662,7 +773,7 @@ async fn who_may_grant_revoke_and_depart_which_role() {
                 target.as_str(),
                 store_field(target)
             );
-            let (status, text) = app
+            let (status, text) = checked(&app)
                 .call(
                     "POST",
                     "/api/v1/associates",
@@ -677,7 +788,7 @@ async fn who_may_grant_revoke_and_depart_which_role() {
             // Grant the role to an associate.
             let a = staff(Role::Associate).await;
             let body = format!(r#"{{"role":"{target}"{}}}"#, store_field(target));
-            let (status, text) = app
+            let (status, text) = checked(&app)
                 .call(
                     "PATCH",
                     &format!("/api/v1/associates/{}", a.id.0),
@@ -703,7 +814,7 @@ async fn who_may_grant_revoke_and_depart_which_role() {
             }
             // Revoke the role: make its holder an associate.
             let holder = staff(target).await;
-            let (status, text) = app
+            let (status, text) = checked(&app)
                 .call(
                     "PATCH",
                     &format!("/api/v1/associates/{}", holder.id.0),
@@ -732,7 +843,7 @@ async fn who_may_grant_revoke_and_depart_which_role() {
             }
             // Depart a holder of the role.
             let holder = staff(target).await;
-            let (status, text) = app
+            let (status, text) = checked(&app)
                 .call(
                     "POST",
                     &format!("/api/v1/associates/{}/depart", holder.id.0),
@@ -774,7 +885,7 @@ async fn idempotency_keys_belong_to_their_sender() {
     let send = |token: String, client: domain::ClientId, text: &'static str| {
         let app = &app;
         async move {
-            let (status, body) = app
+            let (status, body) = checked(&app)
                 .call(
                     "POST",
                     &format!("/api/v1/conversations/{}/messages", client.0),
@@ -808,7 +919,7 @@ async fn message_text_is_for_readers_and_every_compliance_read_is_audited() {
     let app = spawn(60).await;
     let client = app.client_with_wecom("li.na").await;
     let hq = app.token(Role::Hq, None).await;
-    let (status, body) = app
+    let (status, body) = checked(&app)
         .call(
             "GET",
             &format!("/api/v1/clients/{}/messages", client.0),
@@ -835,7 +946,9 @@ async fn message_text_is_for_readers_and_every_compliance_read_is_audited() {
         "/api/v1/conversations".to_owned(),
     ] {
         let n = reads().await;
-        let (status, body) = app.call("GET", &path, Some(&compliance), None).await;
+        let (status, body) = checked(&app)
+            .call("GET", &path, Some(&compliance), None)
+            .await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         assert_eq!(reads().await, n + 1, "{path} is audited");
     }
