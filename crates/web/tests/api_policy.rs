@@ -206,6 +206,113 @@ async fn campaign(app: &TestApp, kind: domain::CampaignKind) -> i64 {
     c.id
 }
 
+/// The brand's HQ, or one of its associates or managers, as an actor of the use cases.
+async fn actor(app: &TestApp, role: Role, local: Option<&str>) -> app::Actor {
+    let user = match local {
+        Some(l) => Some(app.user(l).await),
+        None => None,
+    };
+    app::Actor {
+        brand: app.brand.clone(),
+        role,
+        store: user.as_ref().and_then(|u| u.store_id),
+        user,
+    }
+}
+
+/// A customer group of Li Na's (whom the store manager also oversees), where she and her
+/// client have spoken, the words delivered through the chat archive.
+async fn policy_group(app: &TestApp) -> i64 {
+    let (_, external) = app.wecom_clients("li.na").await.remove(0);
+    let chat = app
+        .sim
+        .create_group("li.na", "Policy group", &[&external])
+        .await
+        .expect("group");
+    app.sim
+        .group_says(&chat, &external, "Is the Camille bag in store?")
+        .expect("says");
+    app.sim
+        .group_says(&chat, "li.na", "Yes, in black and in tan")
+        .expect("says");
+    app.sim.deliver_archive().await.expect("archive");
+    app.settle().await;
+    app.salon
+        .repo
+        .group_by_chat_id(app.brand.id, &chat)
+        .await
+        .expect("q")
+        .expect("group read")
+        .id
+}
+
+/// Rows that the list operations show, so that their items are checked against the schema
+/// too, not only an empty list.
+async fn something_to_list(app: &TestApp, op: &str) {
+    let hq = actor(app, Role::Hq, None).await;
+    match op {
+        "listMessages" => {
+            let (_, external) = app.wecom_clients("li.na").await.remove(0);
+            app.sim
+                .client_says(&external, "Hello, is my scarf ready?")
+                .await
+                .expect("says");
+            app.settle().await;
+        }
+        "listGroupChats" | "searchGroupChats" => {
+            policy_group(app).await;
+        }
+        "listMoments" => {
+            app.salon
+                .create_moment(&hq, "The winter collection", &[], &[])
+                .await
+                .expect("moment");
+        }
+        "listMyMoments" => {
+            let li = actor(app, Role::Associate, Some("li.na")).await;
+            app.salon
+                .create_moment(&li, "The winter collection", &[], &[])
+                .await
+                .expect("moment");
+        }
+        "listDisputes" => {
+            policy_order(app).await;
+            let li = app.user("li.na").await;
+            app.salon
+                .repo
+                .create_dispute(app.brand.id, "POLICY-O1", li.id, "I served her", 0)
+                .await
+                .expect("dispute");
+        }
+        "listShareLinks" => {
+            for (role, local) in [
+                (Role::Associate, "li.na"),
+                (Role::StoreManager, "zhang.min"),
+            ] {
+                let who = actor(app, role, Some(local)).await;
+                app.salon
+                    .create_share_link(
+                        &who,
+                        &app::sales::ShareLinkInput {
+                            url: Some("https://shop.example/camille-bag".into()),
+                            title: Some("Camille bag".into()),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .expect("share link");
+            }
+        }
+        "getTierThresholds" => {
+            app.salon
+                .set_tier_thresholds(&hq, vec![("Gold".into(), 100_000_000)])
+                .await
+                .expect("tiers");
+        }
+        _ => {}
+    }
+}
+
 fn letter(r: Role) -> char {
     match r {
         Role::Associate => 'A',
@@ -235,7 +342,9 @@ async fn request(
     let wang = app.user("wang.fang").await;
     let chen = app.user("chen.jie").await;
     let chat_client = app.client_with_wecom("li.na").await;
-    let id = if path.starts_with("/clients") {
+    let id = if op == "listMessages" {
+        chat_client.0
+    } else if path.starts_with("/clients") {
         client.0
     } else if path.starts_with("/conversations") {
         chat_client.0
@@ -267,25 +376,16 @@ async fn request(
     } else if path.starts_with("/assets/") {
         app.approved_asset().await
     } else if path.starts_with("/campaigns/") {
-        campaign(app, domain::CampaignKind::Broadcast).await
+        let id = campaign(app, domain::CampaignKind::Broadcast).await;
+        if matches!(op, "campaignSends" | "getCampaign") {
+            let hq = actor(app, Role::Hq, None).await;
+            app.salon.plan_campaign(&hq, id).await.expect("planned");
+        }
+        id
     } else if path.starts_with("/tasks/") {
         campaign(app, domain::CampaignKind::Prepared).await
     } else if path.starts_with("/groups/{id}") {
-        // A customer group of Li Na's (whom the store manager also oversees).
-        let (_, external) = app.wecom_clients("li.na").await.remove(0);
-        let chat = app
-            .sim
-            .create_group("li.na", "Policy group", &[&external])
-            .await
-            .expect("group");
-        app.settle().await;
-        app.salon
-            .repo
-            .group_by_chat_id(app.brand.id, &chat)
-            .await
-            .expect("q")
-            .expect("group read")
-            .id
+        policy_group(app).await
     } else if path.starts_with("/sales/disputes/") {
         policy_order(app).await;
         let li = app.user("li.na").await;
@@ -305,6 +405,7 @@ async fn request(
     if matches!(op, "postReturns" | "raiseDispute") {
         policy_order(app).await;
     }
+    something_to_list(app, op).await;
     let path = path
         .replace("{id}", &id.to_string())
         .replace("{code}", "SH01")
@@ -312,7 +413,7 @@ async fn request(
         .replace("{sku}", "ML-BAG-LUNE");
     let json = |s: String| Some(("application/json", s));
     let body = match op {
-        "createClient" => json(r#"{"first_name":"Policy","last_name":"Test"}"#.into()),
+        "createClient" => json(r#"{"first_name":"Policy","last_name":"Test","tags":["policy"],"identities":[{"kind":"crm","value":"POLICY-C1"}],"consents":[{"channel":"wecom","purpose":"service","granted":true}]}"#.into()),
         "importClients" => Some(("text/csv", "crm_id,first_name\nPOLICY-1,Policy\n".to_owned())),
         "updateClient" => json(r#"{"city":"Hangzhou"}"#.into()),
         "addNote" => json(r#"{"text":"policy note"}"#.into()),
@@ -328,9 +429,11 @@ async fn request(
         "growthForecast" => json(r#"{"current_fanbase":1000,"organic_growth_rate":0.1}"#.into()),
         "importEvents" => Some((
             "application/x-ndjson",
-            r#"{"ts":"2025-01-03T20:15:00+08:00","kind":"follow","follower":"oP1","source":"qr_code"}"#.to_owned(),
+            "{\"ts\":\"2025-01-03T20:15:00+08:00\",\"kind\":\"follow\",\"follower\":\"oP1\",\"source\":\"qr_code\"}\nnot an event\n".to_owned(),
         )),
-        "sendMessage" | "postToGroup" => json(r#"{"text":"Your scarf is ready","idempotency_key":"policy-1"}"#.into()),
+        // A price promise is a warning, not a refusal: the message goes, with the warning.
+        "sendMessage" => json(r#"{"text":"Your scarf is ready; ask me for the staff price","idempotency_key":"policy-1"}"#.into()),
+        "postToGroup" => json(r#"{"text":"Your scarf is ready","idempotency_key":"policy-1"}"#.into()),
         "createRule" => json(r#"{"name":"Policy","category":"other","severity":"low","action":"flag","words":"policy"}"#.into()),
         "updateRule" => json(r#"{"name":"Policy","category":"other","severity":"low","action":"flag","words":"policy","enabled":false}"#.into()),
         "checkText" => json(r#"{"text":"打八折"}"#.into()),
@@ -339,7 +442,7 @@ async fn request(
         "createSegment" => json(r#"{"name":"Policy","expression":"tier:gold"}"#.into()),
         "updateSegment" => json(r#"{"name":"Policy 2","expression":"tier:gold"}"#.into()),
         "putContactPolicy" => json(r#"{"per_week":3,"per_month":8,"quiet_start":1320,"quiet_end":540,"sa_daily_quota":200}"#.into()),
-        "createCampaign" => json(r#"{"name":"Policy","expression":"tier:gold","text":"Hello"}"#.into()),
+        "createCampaign" => json(format!(r#"{{"name":"Policy","expression":"tier:gold","text":"Hello","asset_ids":[{}]}}"#, app.approved_asset().await)),
         "setAssetStatus" => json(r#"{"status":"retired"}"#.into()),
         "sendImage" => json(format!(r#"{{"asset_id":{},"idempotency_key":"policy-img"}}"#, app.approved_asset().await)),
         "createMoment" | "postMyMoment" => json(r#"{"text":"The winter collection is in store"}"#.into()),
@@ -352,7 +455,7 @@ async fn request(
         "putTargets" => json(format!(r#"{{"month":"2026-01","targets":[{{"associate":"li.na@{DOMAIN}","amount":100}}]}}"#)),
         "createShareLink" => json(r#"{"url":"https://shop.example/camille-bag","title":"Camille bag"}"#.into()),
         "importProducts" => json(r#"[{"sku":"POLICY-1","name_en":"Policy bag","prices":{"CNY":"100"}}]"#.into()),
-        "putProduct" => json(r#"{"name_zh":"政策手袋","name_en":"Policy bag","prices":{"CNY":"32000"}}"#.into()),
+        "putProduct" => json(r#"{"name_zh":"政策手袋","name_en":"Policy bag","colours":["black"],"sizes":["M"],"prices":{"CNY":"32000"}}"#.into()),
         "putStock" => json(r#"[{"sku":"ML-BAG-LUNE","store":"SH01","quantity":5}]"#.into()),
         "raiseDispute" => json(r#"{"order_id":"POLICY-O1","reason":"I served her"}"#.into()),
         "decideDispute" => json(format!(r#"{{"shares":[{{"associate":"li.na@{DOMAIN}","fraction":"1"}}],"note":"checked the chat"}}"#)),
@@ -362,6 +465,9 @@ async fn request(
         format!("{path}?month=2026-01")
     } else if op == "getReport" || op == "getBenchmark" {
         format!("{path}?from=2025-01-01&to=2025-02-01")
+    } else if op == "importEvents" {
+        // The bad line is skipped and reported.
+        format!("{path}?skip_bad=true")
     } else if op == "pushAbTest" {
         format!("{path}?from=2025-01-01&to=2025-02-01&a=11-14&b=19-22")
     } else {
@@ -885,7 +991,7 @@ async fn idempotency_keys_belong_to_their_sender() {
     let send = |token: String, client: domain::ClientId, text: &'static str| {
         let app = &app;
         async move {
-            let (status, body) = checked(&app)
+            let (status, body) = checked(app)
                 .call(
                     "POST",
                     &format!("/api/v1/conversations/{}/messages", client.0),
