@@ -27,6 +27,8 @@ pub struct Seen {
     pub other_successes: u32,
     /// Of the JSON successes, those whose every array was empty (the items were not checked).
     pub only_empty_arrays: u32,
+    /// Success statuses seen, with how many times.
+    pub successes: BTreeMap<u16, u32>,
     pub errors: BTreeMap<u16, u32>,
 }
 
@@ -197,7 +199,10 @@ impl Contract {
         let success = a.status.is_success();
         if media != "application/json" {
             if success {
-                self.note(&id, |s| s.other_successes += 1);
+                self.note(&id, |s| {
+                    s.other_successes += 1;
+                    *s.successes.entry(code).or_default() += 1;
+                });
             }
             return Ok(());
         }
@@ -221,6 +226,7 @@ impl Contract {
             self.note(&id, |s| {
                 s.json_successes += 1;
                 s.only_empty_arrays += u32::from(empty);
+                *s.successes.entry(code).or_default() += 1;
             });
         } else {
             self.note(&id, |s| *s.errors.entry(code).or_default() += 1);
@@ -251,7 +257,10 @@ impl Contract {
             } else {
                 "NO SUCCESS SEEN"
             };
-            out.push_str(&format!("{id}: {what}; errors {:?}\n", s.errors));
+            out.push_str(&format!(
+                "{id}: {what}; successes {:?}; errors {:?}\n",
+                s.successes, s.errors
+            ));
         }
         out
     }
