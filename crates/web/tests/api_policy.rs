@@ -508,6 +508,15 @@ async fn every_route_every_role_and_a_foreign_brand() {
             let app = spawn(40).await;
             let token = token_for(&app, role).await;
             let (method, path, body) = request(&app, r.operation, r.method.as_str(), r.path).await;
+            // What the walk sends is what the document describes.
+            let sent = match (r.operation, &body) {
+                ("uploadAsset", _) => Some(("multipart/form-data", "")),
+                (_, Some((ct, b))) => Some((*ct, b.as_str())),
+                (_, None) => None,
+            };
+            if let Err(e) = contract.check_request(&method, &path, sent) {
+                broken.push(e);
+            }
             let (status, content_type, text) = if r.operation == "uploadAsset" {
                 let (ct, b) = support::asset_multipart("Policy", &support::png(32, 32));
                 app.call_raw_typed(&method, &path, Some(&token), &ct, b)
@@ -1059,4 +1068,132 @@ async fn message_text_is_for_readers_and_every_compliance_read_is_audited() {
         assert_eq!(reads().await, n + 1, "{path} is audited");
     }
     assert_eq!(reads().await, before + 3);
+}
+
+/// The contract checker itself: what it must refuse.
+#[test]
+fn the_contract_checker_catches_what_breaks_the_document() {
+    let doc = serde_json::json!({
+        "paths": {
+            "/things/{id}": {"get": {"operationId": "getThing",
+                "parameters": [{"name": "id", "in": "path", "required": true},
+                               {"name": "full", "in": "query", "required": false}],
+                "responses": {
+                    "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}},
+                    "404": {"$ref": "#/components/responses/Error"}}}},
+            "/things/export": {"get": {"operationId": "exportThings",
+                "responses": {"200": {"description": "OK", "content": {"text/csv": {"schema": {"type": "string"}}}}}}},
+            "/things": {"post": {"operationId": "createThing",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}, "additionalProperties": false}}}},
+                "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}}}}}
+        },
+        "components": {
+            "responses": {"Error": {"description": "E", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}}}}},
+            "schemas": {"Thing": {"type": "object", "required": ["id", "name", "tags"], "additionalProperties": false,
+                "properties": {"id": {"type": "integer"}, "name": {"type": ["string", "null"]},
+                               "tags": {"type": "array", "items": {"type": "string"}}}}}
+        }
+    });
+    let c = Contract::new(doc);
+    let answer =
+        |uri: &'static str, status: u16, content_type: &'static str, body: &'static str| {
+            let status = StatusCode::from_u16(status).expect("status");
+            move |c: &Contract| {
+                c.check(&Answer {
+                    method: "GET",
+                    uri,
+                    status,
+                    content_type: Some(content_type),
+                    body,
+                })
+            }
+        };
+    let json = "application/json";
+    let good = answer(
+        "/api/v1/things/7",
+        200,
+        json,
+        r#"{"id":7,"name":null,"tags":["a"]}"#,
+    );
+    assert_eq!(good(&c), Ok(()));
+    // A literal segment wins over a parameter.
+    assert_eq!(
+        answer(
+            "/api/v1/things/export",
+            200,
+            "text/csv; charset=utf-8",
+            "id\n"
+        )(&c),
+        Ok(())
+    );
+    for (what, bad) in [
+        (
+            "a renamed field",
+            answer(
+                "/api/v1/things/7",
+                200,
+                json,
+                r#"{"id":7,"title":null,"tags":[]}"#,
+            ),
+        ),
+        (
+            "a dropped field",
+            answer("/api/v1/things/7", 200, json, r#"{"id":7,"tags":[]}"#),
+        ),
+        (
+            "a wrong type in a list",
+            answer(
+                "/api/v1/things/7",
+                200,
+                json,
+                r#"{"id":7,"name":"x","tags":[1]}"#,
+            ),
+        ),
+        (
+            "an undocumented status",
+            answer(
+                "/api/v1/things/7",
+                201,
+                json,
+                r#"{"id":7,"name":"x","tags":[]}"#,
+            ),
+        ),
+        (
+            "an undocumented content type",
+            answer("/api/v1/things/7", 200, "text/csv", "id\n7\n"),
+        ),
+        (
+            "an error not in the Error shape",
+            answer("/api/v1/things/7", 404, json, r#"{"message":"gone"}"#),
+        ),
+        (
+            "an unknown route",
+            answer("/api/v1/others/7", 200, json, "{}"),
+        ),
+    ] {
+        assert!(bad(&c).is_err(), "{what} passed the contract");
+    }
+    assert_eq!(
+        c.check_request("POST", "/api/v1/things", Some((json, r#"{"name":"x"}"#))),
+        Ok(())
+    );
+    assert!(
+        c.check_request("POST", "/api/v1/things", Some((json, r#"{"title":"x"}"#)))
+            .is_err()
+    );
+    assert!(c.check_request("POST", "/api/v1/things", None).is_err());
+    assert!(
+        c.check_request("POST", "/api/v1/things", Some(("text/csv", "name\n")))
+            .is_err()
+    );
+    assert!(
+        c.check_request("GET", "/api/v1/things/7?full=true", None)
+            .is_ok()
+    );
+    assert!(
+        c.check_request("GET", "/api/v1/things/7?fields=a", None)
+            .is_err()
+    );
 }

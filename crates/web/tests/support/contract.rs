@@ -234,6 +234,82 @@ impl Contract {
         Ok(())
     }
 
+    /// Checks a request against the document: each query parameter is one the operation
+    /// documents, and its required ones are there; a body's content type is documented, and
+    /// a JSON body validates against the request body's schema.
+    pub fn check_request(
+        &self,
+        method: &str,
+        uri: &str,
+        body: Option<(&str, &str)>,
+    ) -> Result<(), String> {
+        let id = self
+            .operation(method, uri)
+            .ok_or_else(|| format!("{method} {uri}: no operation documents this"))?;
+        let op = self
+            .op_value(id)
+            .ok_or_else(|| format!("{id}: not in the document"))?;
+        let fail = |what: String| format!("{id} ({method} {uri}) request: {what}");
+        let documented: Vec<(&str, bool)> = op["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "query")
+            .filter_map(|p| Some((p["name"].as_str()?, p["required"] == true)))
+            .collect();
+        let sent: Vec<&str> = uri
+            .split_once('?')
+            .map(|(_, q)| q.split('&').filter_map(|kv| kv.split('=').next()).collect())
+            .unwrap_or_default();
+        for name in &sent {
+            if !documented.iter().any(|(d, _)| d == name) {
+                return Err(fail(format!("query parameter {name} is not documented")));
+            }
+        }
+        for (name, required) in &documented {
+            if *required && !sent.contains(name) {
+                return Err(fail(format!(
+                    "the required query parameter {name} is missing"
+                )));
+            }
+        }
+        let Some((content_type, text)) = body else {
+            return if op["requestBody"]["required"] == true {
+                Err(fail("the document requires a body".into()))
+            } else {
+                Ok(())
+            };
+        };
+        let media = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let schema = op["requestBody"]["content"]
+            .get(&media)
+            .map(|m| &m["schema"])
+            .ok_or_else(|| fail(format!("a {media} body is not documented")))?;
+        if media != "application/json" {
+            return Ok(());
+        }
+        let instance: Value =
+            serde_json::from_str(text).map_err(|e| fail(format!("not JSON ({e})")))?;
+        let validator = self.validator(&format!("{id} request {media}"), schema)?;
+        let problems: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| format!("at {:?}: {e}", e.instance_path().as_str()))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(fail(format!(
+                "the body does not match the schema:\n  {}\n  body: {text}",
+                problems.join("\n  ")
+            )))
+        }
+    }
+
     fn note(&self, id: &str, f: impl FnOnce(&mut Seen)) {
         if let Ok(mut seen) = self.seen.lock() {
             f(seen.entry(id.to_owned()).or_default());
