@@ -251,7 +251,7 @@ async fn policy_group(app: &TestApp) -> i64 {
 async fn something_to_list(app: &TestApp, op: &str) {
     let hq = actor(app, Role::Hq, None).await;
     match op {
-        "listMessages" => {
+        "listMessages" | "exportThread" => {
             let (_, external) = app.wecom_clients("li.na").await.remove(0);
             app.sim
                 .client_says(&external, "Hello, is my scarf ready?")

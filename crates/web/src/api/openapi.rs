@@ -1346,10 +1346,11 @@ fn items(of: &str) -> Value {
     closed(&[("items", array(schema_ref(of)))])
 }
 
-/// A text export: JSON Lines (one object a line) or CSV, as `format` asks.
-fn export_response() -> Value {
+/// A text export: JSON Lines (one object a line, each as `x-line-schema` says) or CSV, as
+/// `format` asks.
+fn export_response(line: &str) -> Value {
     json!({"description": "The export: JSON Lines (`format=jsonl`, the default) or CSV (`format=csv`)", "content": {
-        "application/x-ndjson": {"schema": {"type": "string"}},
+        "application/x-ndjson": {"schema": {"type": "string"}, "x-line-schema": schema_ref(line)},
         "text/csv": {"schema": {"type": "string"}},
     }})
 }
@@ -1402,7 +1403,8 @@ fn success(operation: &str) -> Vec<(u16, Value)> {
         "listConversations" => ok(items("Conversation")),
         "getThread" => ok_ref("Thread"),
         "sendMessage" => accepted("Sent"),
-        "exportThread" | "exportSearch" | "exportGroupChat" => vec![(200, export_response())],
+        "exportThread" | "exportSearch" => vec![(200, export_response("Message"))],
+        "exportGroupChat" => vec![(200, export_response("GroupMessage"))],
         "searchArchive" => ok(items("FoundMessage")),
         "getOutbound" => ok_ref("Outbound"),
         "serviceQuality" => ok_ref("ServiceReport"),

@@ -27,6 +27,8 @@ pub struct Seen {
     pub other_successes: u32,
     /// Of the JSON successes, those whose every array was empty (the items were not checked).
     pub only_empty_arrays: u32,
+    /// JSON Lines validated against their line schema.
+    pub json_lines: u32,
     /// Success statuses seen, with how many times.
     pub successes: BTreeMap<u16, u32>,
     pub errors: BTreeMap<u16, u32>,
@@ -197,6 +199,30 @@ impl Contract {
             ))
         })?;
         let success = a.status.is_success();
+        if let Some(line_schema) = documented.get("x-line-schema") {
+            // JSON Lines: each line against the line's schema.
+            let validator = self.validator(&format!("{id} {code} {media} line"), line_schema)?;
+            for (n, line) in a.body.lines().enumerate().filter(|(_, l)| !l.is_empty()) {
+                let instance: Value = serde_json::from_str(line)
+                    .map_err(|e| fail(format!("line {} is not JSON ({e}): {line}", n + 1)))?;
+                let problems: Vec<String> = validator
+                    .iter_errors(&instance)
+                    .map(|e| format!("at {:?}: {e}", e.instance_path().as_str()))
+                    .collect();
+                if !problems.is_empty() {
+                    return Err(fail(format!(
+                        "line {} does not match the line schema:\n  {}\n  line: {line}",
+                        n + 1,
+                        problems.join("\n  ")
+                    )));
+                }
+            }
+            if success {
+                self.note(&id, |s| {
+                    s.json_lines += u32::try_from(a.body.lines().count()).unwrap_or(u32::MAX);
+                });
+            }
+        }
         if media != "application/json" {
             if success {
                 self.note(&id, |s| {
@@ -328,6 +354,8 @@ impl Contract {
                 } else {
                     "success validated"
                 }
+            } else if s.json_lines > 0 {
+                "success media type checked, its JSON lines validated"
             } else if s.other_successes > 0 {
                 "success media type checked"
             } else {
