@@ -4,9 +4,57 @@
 
 mod support;
 
+use std::sync::OnceLock;
+
 use axum::http::StatusCode;
 use domain::Role;
+use support::contract::{Answer, Contract};
 use support::{DOMAIN, TestApp, spawn};
+
+/// The OpenAPI document the app serves, as a contract every answer here is checked against.
+static CONTRACT: OnceLock<Contract> = OnceLock::new();
+
+async fn contract(app: &TestApp) -> &'static Contract {
+    if let Some(c) = CONTRACT.get() {
+        return c;
+    }
+    let c = Contract::of(app).await;
+    CONTRACT.get_or_init(|| c)
+}
+
+/// Calls the API and checks the answer against the contract: its status is documented for
+/// the operation, its content type for the status, and a JSON body matches the schema.
+struct Checked<'a>(&'a TestApp);
+
+fn checked(app: &TestApp) -> Checked<'_> {
+    Checked(app)
+}
+
+impl Checked<'_> {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, String)>,
+    ) -> (StatusCode, String) {
+        let c = contract(self.0).await;
+        let (status, content_type, text) = self.0.call_typed(method, path, token, body).await;
+        if !path.starts_with("/api/v1/openapi.json") {
+            let answer = Answer {
+                method,
+                uri: path,
+                status,
+                content_type: content_type.as_deref(),
+                body: &text,
+            };
+            if let Err(e) = c.check(&answer) {
+                panic!("contract: {e}");
+            }
+        }
+        (status, text)
+    }
+}
 
 /// operation → roles allowed (A associate, M store manager, H HQ, C compliance, D admin).
 const POLICY: &[(&str, &str)] = &[
@@ -158,6 +206,113 @@ async fn campaign(app: &TestApp, kind: domain::CampaignKind) -> i64 {
     c.id
 }
 
+/// The brand's HQ, or one of its associates or managers, as an actor of the use cases.
+async fn actor(app: &TestApp, role: Role, local: Option<&str>) -> app::Actor {
+    let user = match local {
+        Some(l) => Some(app.user(l).await),
+        None => None,
+    };
+    app::Actor {
+        brand: app.brand.clone(),
+        role,
+        store: user.as_ref().and_then(|u| u.store_id),
+        user,
+    }
+}
+
+/// A customer group of Li Na's (whom the store manager also oversees), where she and her
+/// client have spoken, the words delivered through the chat archive.
+async fn policy_group(app: &TestApp) -> i64 {
+    let (_, external) = app.wecom_clients("li.na").await.remove(0);
+    let chat = app
+        .sim
+        .create_group("li.na", "Policy group", &[&external])
+        .await
+        .expect("group");
+    app.sim
+        .group_says(&chat, &external, "Is the Camille bag in store?")
+        .expect("says");
+    app.sim
+        .group_says(&chat, "li.na", "Yes, in black and in tan")
+        .expect("says");
+    app.sim.deliver_archive().await.expect("archive");
+    app.settle().await;
+    app.salon
+        .repo
+        .group_by_chat_id(app.brand.id, &chat)
+        .await
+        .expect("q")
+        .expect("group read")
+        .id
+}
+
+/// Rows that the list operations show, so that their items are checked against the schema
+/// too, not only an empty list.
+async fn something_to_list(app: &TestApp, op: &str) {
+    let hq = actor(app, Role::Hq, None).await;
+    match op {
+        "listMessages" | "exportThread" => {
+            let (_, external) = app.wecom_clients("li.na").await.remove(0);
+            app.sim
+                .client_says(&external, "Hello, is my scarf ready?")
+                .await
+                .expect("says");
+            app.settle().await;
+        }
+        "listGroupChats" | "searchGroupChats" => {
+            policy_group(app).await;
+        }
+        "listMoments" => {
+            app.salon
+                .create_moment(&hq, "The winter collection", &[], &[])
+                .await
+                .expect("moment");
+        }
+        "listMyMoments" => {
+            let li = actor(app, Role::Associate, Some("li.na")).await;
+            app.salon
+                .create_moment(&li, "The winter collection", &[], &[])
+                .await
+                .expect("moment");
+        }
+        "listDisputes" => {
+            policy_order(app).await;
+            let li = app.user("li.na").await;
+            app.salon
+                .repo
+                .create_dispute(app.brand.id, "POLICY-O1", li.id, "I served her", 0)
+                .await
+                .expect("dispute");
+        }
+        "listShareLinks" => {
+            for (role, local) in [
+                (Role::Associate, "li.na"),
+                (Role::StoreManager, "zhang.min"),
+            ] {
+                let who = actor(app, role, Some(local)).await;
+                app.salon
+                    .create_share_link(
+                        &who,
+                        &app::sales::ShareLinkInput {
+                            url: Some("https://shop.example/camille-bag".into()),
+                            title: Some("Camille bag".into()),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .expect("share link");
+            }
+        }
+        "getTierThresholds" => {
+            app.salon
+                .set_tier_thresholds(&hq, vec![("Gold".into(), 100_000_000)])
+                .await
+                .expect("tiers");
+        }
+        _ => {}
+    }
+}
+
 fn letter(r: Role) -> char {
     match r {
         Role::Associate => 'A',
@@ -187,7 +342,9 @@ async fn request(
     let wang = app.user("wang.fang").await;
     let chen = app.user("chen.jie").await;
     let chat_client = app.client_with_wecom("li.na").await;
-    let id = if path.starts_with("/clients") {
+    let id = if op == "listMessages" {
+        chat_client.0
+    } else if path.starts_with("/clients") {
         client.0
     } else if path.starts_with("/conversations") {
         chat_client.0
@@ -219,25 +376,16 @@ async fn request(
     } else if path.starts_with("/assets/") {
         app.approved_asset().await
     } else if path.starts_with("/campaigns/") {
-        campaign(app, domain::CampaignKind::Broadcast).await
+        let id = campaign(app, domain::CampaignKind::Broadcast).await;
+        if matches!(op, "campaignSends" | "getCampaign") {
+            let hq = actor(app, Role::Hq, None).await;
+            app.salon.plan_campaign(&hq, id).await.expect("planned");
+        }
+        id
     } else if path.starts_with("/tasks/") {
         campaign(app, domain::CampaignKind::Prepared).await
     } else if path.starts_with("/groups/{id}") {
-        // A customer group of Li Na's (whom the store manager also oversees).
-        let (_, external) = app.wecom_clients("li.na").await.remove(0);
-        let chat = app
-            .sim
-            .create_group("li.na", "Policy group", &[&external])
-            .await
-            .expect("group");
-        app.settle().await;
-        app.salon
-            .repo
-            .group_by_chat_id(app.brand.id, &chat)
-            .await
-            .expect("q")
-            .expect("group read")
-            .id
+        policy_group(app).await
     } else if path.starts_with("/sales/disputes/") {
         policy_order(app).await;
         let li = app.user("li.na").await;
@@ -257,6 +405,7 @@ async fn request(
     if matches!(op, "postReturns" | "raiseDispute") {
         policy_order(app).await;
     }
+    something_to_list(app, op).await;
     let path = path
         .replace("{id}", &id.to_string())
         .replace("{code}", "SH01")
@@ -264,7 +413,7 @@ async fn request(
         .replace("{sku}", "ML-BAG-LUNE");
     let json = |s: String| Some(("application/json", s));
     let body = match op {
-        "createClient" => json(r#"{"first_name":"Policy","last_name":"Test"}"#.into()),
+        "createClient" => json(r#"{"first_name":"Policy","last_name":"Test","tags":["policy"],"identities":[{"kind":"crm","value":"POLICY-C1"}],"consents":[{"channel":"wecom","purpose":"service","granted":true}]}"#.into()),
         "importClients" => Some(("text/csv", "crm_id,first_name\nPOLICY-1,Policy\n".to_owned())),
         "updateClient" => json(r#"{"city":"Hangzhou"}"#.into()),
         "addNote" => json(r#"{"text":"policy note"}"#.into()),
@@ -280,9 +429,11 @@ async fn request(
         "growthForecast" => json(r#"{"current_fanbase":1000,"organic_growth_rate":0.1}"#.into()),
         "importEvents" => Some((
             "application/x-ndjson",
-            r#"{"ts":"2025-01-03T20:15:00+08:00","kind":"follow","follower":"oP1","source":"qr_code"}"#.to_owned(),
+            "{\"ts\":\"2025-01-03T20:15:00+08:00\",\"kind\":\"follow\",\"follower\":\"oP1\",\"source\":\"qr_code\"}\nnot an event\n".to_owned(),
         )),
-        "sendMessage" | "postToGroup" => json(r#"{"text":"Your scarf is ready","idempotency_key":"policy-1"}"#.into()),
+        // A price promise is a warning, not a refusal: the message goes, with the warning.
+        "sendMessage" => json(r#"{"text":"Your scarf is ready; ask me for the staff price","idempotency_key":"policy-1"}"#.into()),
+        "postToGroup" => json(r#"{"text":"Your scarf is ready","idempotency_key":"policy-1"}"#.into()),
         "createRule" => json(r#"{"name":"Policy","category":"other","severity":"low","action":"flag","words":"policy"}"#.into()),
         "updateRule" => json(r#"{"name":"Policy","category":"other","severity":"low","action":"flag","words":"policy","enabled":false}"#.into()),
         "checkText" => json(r#"{"text":"打八折"}"#.into()),
@@ -291,7 +442,7 @@ async fn request(
         "createSegment" => json(r#"{"name":"Policy","expression":"tier:gold"}"#.into()),
         "updateSegment" => json(r#"{"name":"Policy 2","expression":"tier:gold"}"#.into()),
         "putContactPolicy" => json(r#"{"per_week":3,"per_month":8,"quiet_start":1320,"quiet_end":540,"sa_daily_quota":200}"#.into()),
-        "createCampaign" => json(r#"{"name":"Policy","expression":"tier:gold","text":"Hello"}"#.into()),
+        "createCampaign" => json(format!(r#"{{"name":"Policy","expression":"tier:gold","text":"Hello","asset_ids":[{}]}}"#, app.approved_asset().await)),
         "setAssetStatus" => json(r#"{"status":"retired"}"#.into()),
         "sendImage" => json(format!(r#"{{"asset_id":{},"idempotency_key":"policy-img"}}"#, app.approved_asset().await)),
         "createMoment" | "postMyMoment" => json(r#"{"text":"The winter collection is in store"}"#.into()),
@@ -304,7 +455,7 @@ async fn request(
         "putTargets" => json(format!(r#"{{"month":"2026-01","targets":[{{"associate":"li.na@{DOMAIN}","amount":100}}]}}"#)),
         "createShareLink" => json(r#"{"url":"https://shop.example/camille-bag","title":"Camille bag"}"#.into()),
         "importProducts" => json(r#"[{"sku":"POLICY-1","name_en":"Policy bag","prices":{"CNY":"100"}}]"#.into()),
-        "putProduct" => json(r#"{"name_zh":"政策手袋","name_en":"Policy bag","prices":{"CNY":"32000"}}"#.into()),
+        "putProduct" => json(r#"{"name_zh":"政策手袋","name_en":"Policy bag","colours":["black"],"sizes":["M"],"prices":{"CNY":"32000"}}"#.into()),
         "putStock" => json(r#"[{"sku":"ML-BAG-LUNE","store":"SH01","quantity":5}]"#.into()),
         "raiseDispute" => json(r#"{"order_id":"POLICY-O1","reason":"I served her"}"#.into()),
         "decideDispute" => json(format!(r#"{{"shares":[{{"associate":"li.na@{DOMAIN}","fraction":"1"}}],"note":"checked the chat"}}"#)),
@@ -314,6 +465,9 @@ async fn request(
         format!("{path}?month=2026-01")
     } else if op == "getReport" || op == "getBenchmark" {
         format!("{path}?from=2025-01-01&to=2025-02-01")
+    } else if op == "importEvents" {
+        // The bad line is skipped and reported.
+        format!("{path}?skip_bad=true")
     } else if op == "pushAbTest" {
         format!("{path}?from=2025-01-01&to=2025-02-01&a=11-14&b=19-22")
     } else {
@@ -340,6 +494,9 @@ async fn every_route_every_role_and_a_foreign_brand() {
         "the policy table names a route that does not exist"
     );
 
+    let contract = contract(&spawn(1).await).await;
+    // Every answer that breaks the contract, reported together at the end.
+    let mut broken = Vec::new();
     for r in &routes {
         let allowed = POLICY
             .iter()
@@ -351,12 +508,33 @@ async fn every_route_every_role_and_a_foreign_brand() {
             let app = spawn(40).await;
             let token = token_for(&app, role).await;
             let (method, path, body) = request(&app, r.operation, r.method.as_str(), r.path).await;
-            let (status, text) = if r.operation == "uploadAsset" {
-                let (ct, b) = support::asset_multipart("Policy", &support::png(32, 32));
-                app.call_raw(&method, &path, Some(&token), &ct, b).await
-            } else {
-                app.call(&method, &path, Some(&token), body.clone()).await
+            // What the walk sends is what the document describes.
+            let sent = match (r.operation, &body) {
+                ("uploadAsset", _) => Some(("multipart/form-data", "")),
+                (_, Some((ct, b))) => Some((*ct, b.as_str())),
+                (_, None) => None,
             };
+            if let Err(e) = contract.check_request(&method, &path, sent) {
+                broken.push(e);
+            }
+            let (status, content_type, text) = if r.operation == "uploadAsset" {
+                let (ct, b) = support::asset_multipart("Policy", &support::png(32, 32));
+                app.call_raw_typed(&method, &path, Some(&token), &ct, b)
+                    .await
+            } else {
+                app.call_typed(&method, &path, Some(&token), body.clone())
+                    .await
+            };
+            let answer = Answer {
+                method: &method,
+                uri: &path,
+                status,
+                content_type: content_type.as_deref(),
+                body: &text,
+            };
+            if let Err(e) = contract.check(&answer) {
+                broken.push(format!("as {role}: {e}"));
+            }
             if allowed.contains(letter(role)) {
                 assert!(
                     status.is_success(),
@@ -378,16 +556,36 @@ async fn every_route_every_role_and_a_foreign_brand() {
         // and nothing of ours comes back.
         let app = spawn(40).await;
         let (method, path, body) = request(&app, r.operation, r.method.as_str(), r.path).await;
-        let (status, _) = app.call(&method, &path, None, body.clone()).await;
+        let (status, content_type, text) = app.call_typed(&method, &path, None, body.clone()).await;
+        let answer = Answer {
+            method: &method,
+            uri: &path,
+            status,
+            content_type: content_type.as_deref(),
+            body: &text,
+        };
+        if let Err(e) = contract.check(&answer) {
+            broken.push(format!("without a token: {e}"));
+        }
         assert_eq!(
             status,
             StatusCode::UNAUTHORIZED,
             "{} without a token",
             r.operation
         );
-        let (status, _) = app
-            .call(&method, &path, Some("salon_not-a-token"), body.clone())
+        let (status, content_type, text) = app
+            .call_typed(&method, &path, Some("salon_not-a-token"), body.clone())
             .await;
+        let answer = Answer {
+            method: &method,
+            uri: &path,
+            status,
+            content_type: content_type.as_deref(),
+            body: &text,
+        };
+        if let Err(e) = contract.check(&answer) {
+            broken.push(format!("with a bad token: {e}"));
+        }
         assert_eq!(
             status,
             StatusCode::UNAUTHORIZED,
@@ -413,7 +611,19 @@ async fn every_route_every_role_and_a_foreign_brand() {
                 .create_token("rival", role, None, None, "rival")
                 .await
                 .expect("token");
-            let (status, text) = app.call(&method, &path, Some(&foreign), body.clone()).await;
+            let (status, content_type, text) = app
+                .call_typed(&method, &path, Some(&foreign), body.clone())
+                .await;
+            let answer = Answer {
+                method: &method,
+                uri: &path,
+                status,
+                content_type: content_type.as_deref(),
+                body: &text,
+            };
+            if let Err(e) = contract.check(&answer) {
+                broken.push(format!("with a foreign {role} token: {e}"));
+            }
             // Paths naming one of our rows; `{channel}` names a kind, which every brand has.
             if r.path.contains("{id}") || r.path.contains("{code}") {
                 if r.action.allowed(role) {
@@ -444,6 +654,14 @@ async fn every_route_every_role_and_a_foreign_brand() {
             }
         }
     }
+    // What the walk validated, operation by operation (`cargo test -- --nocapture`).
+    eprintln!("{}", contract.coverage());
+    assert!(
+        broken.is_empty(),
+        "{} answer(s) break the OpenAPI contract:\n{}",
+        broken.len(),
+        broken.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -451,7 +669,7 @@ async fn associates_see_only_their_own_clients_and_managers_their_store() {
     let app = spawn(120).await;
     let li = app.token(Role::Associate, Some("li.na")).await;
     let wang_client = app.client_of("wang.fang").await;
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call(
             "GET",
             &format!("/api/v1/clients/{}", wang_client.0),
@@ -463,7 +681,7 @@ async fn associates_see_only_their_own_clients_and_managers_their_store() {
     assert!(text.contains(r#""error":"client_not_found""#));
 
     let li_id = app.user("li.na").await.id;
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call("GET", "/api/v1/clients?limit=200", Some(&li), None)
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -476,7 +694,7 @@ async fn associates_see_only_their_own_clients_and_managers_their_store() {
     );
 
     let manager = app.token(Role::StoreManager, Some("liu.yang")).await; // Beijing
-    let (status, _) = app
+    let (status, _) = checked(&app)
         .call(
             "GET",
             &format!("/api/v1/clients/{}", wang_client.0),
@@ -498,7 +716,7 @@ async fn api_contract_pagination_errors_and_openapi() {
     let mut seen = std::collections::HashSet::new();
     let mut path = "/api/v1/clients?limit=50".to_owned();
     loop {
-        let (status, text) = app.call("GET", &path, Some(&hq), None).await;
+        let (status, text) = checked(&app).call("GET", &path, Some(&hq), None).await;
         assert_eq!(status, StatusCode::OK, "{text}");
         let v: serde_json::Value = serde_json::from_str(&text).expect("json");
         for c in v["items"].as_array().expect("items") {
@@ -514,12 +732,12 @@ async fn api_contract_pagination_errors_and_openapi() {
     }
     assert_eq!(seen.len(), 120);
 
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call("GET", "/api/v1/clients?limit=999", Some(&hq), None)
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text.contains(r#""field":"limit""#), "{text}");
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call(
             "POST",
             "/api/v1/clients",
@@ -529,14 +747,14 @@ async fn api_contract_pagination_errors_and_openapi() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
     assert!(text.contains(r#""error":"invalid_input""#));
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call("GET", "/api/v1/clients/abc", Some(&hq), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{text}");
 
     // Import: a bad row stops everything unless skip_bad; re-import is idempotent.
     let csv = "crm_id,first_name,phone\nN1,Ann,+8613800000001\nN2,Bob,12345\n";
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call(
             "POST",
             "/api/v1/clients/import",
@@ -549,7 +767,7 @@ async fn api_contract_pagination_errors_and_openapi() {
         text.contains(r#""line":3"#) && text.contains(r#""field":"phone""#),
         "{text}"
     );
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call(
             "POST",
             "/api/v1/clients/import?skip_bad=true",
@@ -559,7 +777,7 @@ async fn api_contract_pagination_errors_and_openapi() {
         .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert!(text.contains(r#""created":1"#), "{text}");
-    let (_, text) = app
+    let (_, text) = checked(&app)
         .call(
             "POST",
             "/api/v1/clients/import?skip_bad=true",
@@ -572,7 +790,9 @@ async fn api_contract_pagination_errors_and_openapi() {
         "{text}"
     );
 
-    let (status, text) = app.call("GET", "/api/v1/openapi.json", None, None).await;
+    let (status, text) = checked(&app)
+        .call("GET", "/api/v1/openapi.json", None, None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let doc: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(doc["openapi"], "3.1.0");
@@ -584,12 +804,15 @@ async fn a_departed_associates_token_stops_at_once() {
     let app = spawn(20).await;
     let li = app.token(Role::Associate, Some("li.na")).await;
     assert_eq!(
-        app.call("GET", "/api/v1/clients", Some(&li), None).await.0,
+        checked(&app)
+            .call("GET", "/api/v1/clients", Some(&li), None)
+            .await
+            .0,
         StatusCode::OK
     );
     let hq = app.token(Role::Hq, None).await;
     let id = app.user("li.na").await.id;
-    let (status, text) = app
+    let (status, text) = checked(&app)
         .call(
             "POST",
             &format!("/api/v1/associates/{}/depart", id.0),
@@ -599,7 +822,10 @@ async fn a_departed_associates_token_stops_at_once() {
         .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert_eq!(
-        app.call("GET", "/api/v1/clients", Some(&li), None).await.0,
+        checked(&app)
+            .call("GET", "/api/v1/clients", Some(&li), None)
+            .await
+            .0,
         StatusCode::UNAUTHORIZED,
         "no cached access survives a departure"
     );
@@ -662,7 +888,7 @@ async fn who_may_grant_revoke_and_depart_which_role() {
                 target.as_str(),
                 store_field(target)
             );
-            let (status, text) = app
+            let (status, text) = checked(&app)
                 .call(
                     "POST",
                     "/api/v1/associates",
@@ -677,7 +903,7 @@ async fn who_may_grant_revoke_and_depart_which_role() {
             // Grant the role to an associate.
             let a = staff(Role::Associate).await;
             let body = format!(r#"{{"role":"{target}"{}}}"#, store_field(target));
-            let (status, text) = app
+            let (status, text) = checked(&app)
                 .call(
                     "PATCH",
                     &format!("/api/v1/associates/{}", a.id.0),
@@ -703,7 +929,7 @@ async fn who_may_grant_revoke_and_depart_which_role() {
             }
             // Revoke the role: make its holder an associate.
             let holder = staff(target).await;
-            let (status, text) = app
+            let (status, text) = checked(&app)
                 .call(
                     "PATCH",
                     &format!("/api/v1/associates/{}", holder.id.0),
@@ -732,7 +958,7 @@ async fn who_may_grant_revoke_and_depart_which_role() {
             }
             // Depart a holder of the role.
             let holder = staff(target).await;
-            let (status, text) = app
+            let (status, text) = checked(&app)
                 .call(
                     "POST",
                     &format!("/api/v1/associates/{}/depart", holder.id.0),
@@ -774,7 +1000,7 @@ async fn idempotency_keys_belong_to_their_sender() {
     let send = |token: String, client: domain::ClientId, text: &'static str| {
         let app = &app;
         async move {
-            let (status, body) = app
+            let (status, body) = checked(app)
                 .call(
                     "POST",
                     &format!("/api/v1/conversations/{}/messages", client.0),
@@ -808,7 +1034,7 @@ async fn message_text_is_for_readers_and_every_compliance_read_is_audited() {
     let app = spawn(60).await;
     let client = app.client_with_wecom("li.na").await;
     let hq = app.token(Role::Hq, None).await;
-    let (status, body) = app
+    let (status, body) = checked(&app)
         .call(
             "GET",
             &format!("/api/v1/clients/{}/messages", client.0),
@@ -835,9 +1061,139 @@ async fn message_text_is_for_readers_and_every_compliance_read_is_audited() {
         "/api/v1/conversations".to_owned(),
     ] {
         let n = reads().await;
-        let (status, body) = app.call("GET", &path, Some(&compliance), None).await;
+        let (status, body) = checked(&app)
+            .call("GET", &path, Some(&compliance), None)
+            .await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         assert_eq!(reads().await, n + 1, "{path} is audited");
     }
     assert_eq!(reads().await, before + 3);
+}
+
+/// The contract checker itself: what it must refuse.
+#[test]
+fn the_contract_checker_catches_what_breaks_the_document() {
+    let doc = serde_json::json!({
+        "paths": {
+            "/things/{id}": {"get": {"operationId": "getThing",
+                "parameters": [{"name": "id", "in": "path", "required": true},
+                               {"name": "full", "in": "query", "required": false}],
+                "responses": {
+                    "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}},
+                    "404": {"$ref": "#/components/responses/Error"}}}},
+            "/things/export": {"get": {"operationId": "exportThings",
+                "responses": {"200": {"description": "OK", "content": {"text/csv": {"schema": {"type": "string"}}}}}}},
+            "/things": {"post": {"operationId": "createThing",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}, "additionalProperties": false}}}},
+                "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}}}}}
+        },
+        "components": {
+            "responses": {"Error": {"description": "E", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}}}}},
+            "schemas": {"Thing": {"type": "object", "required": ["id", "name", "tags"], "additionalProperties": false,
+                "properties": {"id": {"type": "integer"}, "name": {"type": ["string", "null"]},
+                               "tags": {"type": "array", "items": {"type": "string"}}}}}
+        }
+    });
+    let c = Contract::new(doc);
+    let answer =
+        |uri: &'static str, status: u16, content_type: &'static str, body: &'static str| {
+            let status = StatusCode::from_u16(status).expect("status");
+            move |c: &Contract| {
+                c.check(&Answer {
+                    method: "GET",
+                    uri,
+                    status,
+                    content_type: Some(content_type),
+                    body,
+                })
+            }
+        };
+    let json = "application/json";
+    let good = answer(
+        "/api/v1/things/7",
+        200,
+        json,
+        r#"{"id":7,"name":null,"tags":["a"]}"#,
+    );
+    assert_eq!(good(&c), Ok(()));
+    // A literal segment wins over a parameter.
+    assert_eq!(
+        answer(
+            "/api/v1/things/export",
+            200,
+            "text/csv; charset=utf-8",
+            "id\n"
+        )(&c),
+        Ok(())
+    );
+    for (what, bad) in [
+        (
+            "a renamed field",
+            answer(
+                "/api/v1/things/7",
+                200,
+                json,
+                r#"{"id":7,"title":null,"tags":[]}"#,
+            ),
+        ),
+        (
+            "a dropped field",
+            answer("/api/v1/things/7", 200, json, r#"{"id":7,"tags":[]}"#),
+        ),
+        (
+            "a wrong type in a list",
+            answer(
+                "/api/v1/things/7",
+                200,
+                json,
+                r#"{"id":7,"name":"x","tags":[1]}"#,
+            ),
+        ),
+        (
+            "an undocumented status",
+            answer(
+                "/api/v1/things/7",
+                201,
+                json,
+                r#"{"id":7,"name":"x","tags":[]}"#,
+            ),
+        ),
+        (
+            "an undocumented content type",
+            answer("/api/v1/things/7", 200, "text/csv", "id\n7\n"),
+        ),
+        (
+            "an error not in the Error shape",
+            answer("/api/v1/things/7", 404, json, r#"{"message":"gone"}"#),
+        ),
+        (
+            "an unknown route",
+            answer("/api/v1/others/7", 200, json, "{}"),
+        ),
+    ] {
+        assert!(bad(&c).is_err(), "{what} passed the contract");
+    }
+    assert_eq!(
+        c.check_request("POST", "/api/v1/things", Some((json, r#"{"name":"x"}"#))),
+        Ok(())
+    );
+    assert!(
+        c.check_request("POST", "/api/v1/things", Some((json, r#"{"title":"x"}"#)))
+            .is_err()
+    );
+    assert!(c.check_request("POST", "/api/v1/things", None).is_err());
+    assert!(
+        c.check_request("POST", "/api/v1/things", Some(("text/csv", "name\n")))
+            .is_err()
+    );
+    assert!(
+        c.check_request("GET", "/api/v1/things/7?full=true", None)
+            .is_ok()
+    );
+    assert!(
+        c.check_request("GET", "/api/v1/things/7?fields=a", None)
+            .is_err()
+    );
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod contract;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -258,6 +260,18 @@ impl TestApp {
         token: Option<&str>,
         body: Option<(&str, String)>,
     ) -> (StatusCode, String) {
+        let (status, _, text) = self.call_typed(method, path, token, body).await;
+        (status, text)
+    }
+
+    /// [`TestApp::call`], with the response's content type.
+    pub async fn call_typed(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, String)>,
+    ) -> (StatusCode, Option<String>, String) {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -269,9 +283,21 @@ impl TestApp {
         .expect("request");
         let res = self.router.clone().oneshot(req).await.expect("response");
         let status = res.status();
+        let content_type = content_type(&res);
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        (
+            status,
+            content_type,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
+}
+
+fn content_type(res: &axum::http::Response<Body>) -> Option<String> {
+    res.headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 impl TestApp {
@@ -284,6 +310,21 @@ impl TestApp {
         content_type: &str,
         body: Vec<u8>,
     ) -> (StatusCode, String) {
+        let (status, _, text) = self
+            .call_raw_typed(method, path, token, content_type, body)
+            .await;
+        (status, text)
+    }
+
+    /// [`TestApp::call_raw`], with the response's content type.
+    pub async fn call_raw_typed(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Option<String>, String) {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
@@ -294,8 +335,13 @@ impl TestApp {
         let req = req.body(Body::from(body)).expect("request");
         let res = self.router.clone().oneshot(req).await.expect("response");
         let status = res.status();
+        let res_type = self::content_type(&res);
         let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        (
+            status,
+            res_type,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
     }
 
     /// An approved asset of the brand, made from a generated image.
