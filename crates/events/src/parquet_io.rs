@@ -187,10 +187,41 @@ fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, Pa
     // The file's own Parquet types decide, not an Arrow schema a writer may have embedded:
     // the same file reads the same whoever wrote it.
     let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
-    Ok(ParquetRecordBatchReaderBuilder::try_new_with_options(
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new_with_options(File::open(path)?, options.clone())?;
+    // Text is read as views: a short string sits in its view, a longer one points into the
+    // page it came from, so nothing is copied value by value.
+    let schema = builder.schema();
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| f.data_type() == &DataType::Utf8)
+    {
+        return Ok(builder);
+    }
+    let fields: Vec<arrow_schema::FieldRef> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.data_type() == &DataType::Utf8 {
+                Arc::new(f.as_ref().clone().with_data_type(DataType::Utf8View))
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    let views = Arc::new(arrow_schema::Schema::new_with_metadata(
+        fields,
+        schema.metadata().clone(),
+    ));
+    let metadata = builder.metadata().clone();
+    Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
         File::open(path)?,
-        options,
-    )?)
+        parquet::arrow::arrow_reader::ArrowReaderMetadata::try_new(
+            metadata,
+            options.with_schema(views),
+        )?,
+    ))
 }
 
 /// The number of rows of each row group of a Parquet file: how to split a file between
