@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{
-    Array, BinaryArray, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
-    LargeStringArray, StringArray, StringViewArray,
+    Array, BinaryArray, BooleanArray, Decimal128Array, Float32Array, Float64Array, Int32Array,
+    Int64Array, LargeStringArray, StringArray, StringViewArray,
 };
 use arrow_schema::{DataType, TimeUnit as ArrowUnit};
 use parquet::arrow::ProjectionMask;
@@ -80,6 +80,8 @@ enum Col<'a> {
     I64(&'a Int64Array),
     F32(&'a Float32Array),
     F64(&'a Float64Array),
+    /// Decimals (what Spark writes for amounts): the values and the scale.
+    Dec(&'a Decimal128Array, i8),
     /// A timestamp column: its values and their unit.
     Ts(&'a [i64], ArrowUnit, &'a dyn Array),
     /// Any other type (decimals, dates, lists): not a type of the format.
@@ -100,6 +102,9 @@ impl<'a> Col<'a> {
             DataType::Int64 => Col::I64(array.as_primitive::<Int64Type>()),
             DataType::Float32 => Col::F32(array.as_primitive::<Float32Type>()),
             DataType::Float64 => Col::F64(array.as_primitive::<Float64Type>()),
+            DataType::Decimal128(_, scale) => {
+                Col::Dec(array.as_primitive::<Decimal128Type>(), *scale)
+            }
             DataType::Timestamp(unit, _) => {
                 let values = match unit {
                     ArrowUnit::Second => array.as_primitive::<TimestampSecondType>().values(),
@@ -131,6 +136,7 @@ impl<'a> Col<'a> {
             Col::I64(a) => *a,
             Col::F32(a) => *a,
             Col::F64(a) => *a,
+            Col::Dec(a, _) => *a,
             Col::Ts(_, _, a) | Col::Other(a) => *a,
         };
         if array.is_null(row) {
@@ -147,6 +153,9 @@ impl<'a> Col<'a> {
             Col::I64(a) => Cell::Int(i128::from(a.value(row))),
             Col::F32(a) => Cell::Num(f64::from(a.value(row))),
             Col::F64(a) => Cell::Num(a.value(row)),
+            // The quotient of two exact integers, rounded once: the same double as the
+            // decimal's text would parse to (for values below 2^53).
+            Col::Dec(a, scale) => Cell::Num(a.value(row) as f64 / 10f64.powi(i32::from(*scale))),
             // A timestamp is read as one (see `timestamp`); here, as any other value.
             Col::Ts(..) | Col::Other(_) => Cell::Other,
         }
@@ -969,6 +978,46 @@ mod tests {
             }
             let _ = std::fs::remove_file(path);
         }
+    }
+
+    #[test]
+    fn decimal_amounts_read_as_their_numbers() {
+        use arrow_array::{ArrayRef, RecordBatch, TimestampMillisecondArray};
+        let path = tmp("decimal");
+        let amounts = Decimal128Array::from(vec![Some(520_000i128), Some(12_345), Some(1)])
+            .with_precision_and_scale(12, 2)
+            .expect("decimal");
+        let n = 3;
+        let text = |v: &str| Arc::new(StringArray::from(vec![v; n])) as ArrayRef;
+        let batch = RecordBatch::try_from_iter(vec![
+            (
+                "ts",
+                Arc::new(
+                    TimestampMillisecondArray::from(vec![1_700_000_000_000i64; n])
+                        .with_timezone("UTC"),
+                ) as ArrayRef,
+            ),
+            ("kind", text("purchase")),
+            ("follower", text("oA1")),
+            ("amount", Arc::new(amounts) as ArrayRef),
+            ("currency", text("CNY")),
+        ])
+        .expect("batch");
+        write_arrow(&path, &batch, WriterProperties::builder().build());
+        let amounts: Vec<f64> = read_parquet(&path, false)
+            .expect("read")
+            .events
+            .iter()
+            .map(|e| match &e.kind {
+                Kind::Purchase(p) => p.amount,
+                _ => f64::NAN,
+            })
+            .collect();
+        assert_eq!(
+            amounts,
+            vec![5200.0, "123.45".parse::<f64>().expect("f"), 0.01]
+        );
+        let _ = std::fs::remove_file(path);
     }
 
     #[test]
