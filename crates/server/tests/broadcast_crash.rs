@@ -8,14 +8,15 @@
 //! CI runs it at small scale (`SALON_CRASH_CLIENTS`, default 300); the note on the issue gives
 //! the figures at 100,000.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::Salon;
 use app::channels::ChannelInput;
+use common::{PgDatabase, Server, brand_with_store, start_server};
 use domain::*;
 use serde_json::{Value, json};
 use sim::tencent::{Faults, SimConfig, Simulator};
@@ -25,54 +26,18 @@ const SLUG: &str = "crash";
 const ASSOCIATES: usize = 4;
 const EARLY: usize = 20;
 
-fn hex_key() -> String {
-    KEY.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
 /// A server on `data`, and on the PostgreSQL database `database` when given (several servers
 /// then share it, each with its own data directory).
 fn start(data: &std::path::Path, database: Option<&str>) -> Server {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_salon"));
-    command
-        .args([
-            "serve",
-            "--no-demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data);
-    if let Some(url) = database {
-        command.arg("--database-url").arg(url);
-    }
-    let mut child = command
-        .env("SALON_MASTER_KEY", hex_key())
-        .env("SALON_DISPATCH_LEASE_MS", "1500")
-        .env("SALON_PROVIDER_TIMEOUT_MS", "700")
-        .env("SALON_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start salon");
-    let out = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("salon prints where it listens")
-            .expect("line");
-        if let Some(rest) = line.strip_prefix("Salon is listening on ") {
-            break rest.trim().to_owned();
-        }
-    };
-    // Keep reading so that the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, url }
+    start_server(
+        data,
+        database,
+        &KEY,
+        &[
+            ("SALON_DISPATCH_LEASE_MS", "1500"),
+            ("SALON_PROVIDER_TIMEOUT_MS", "700"),
+        ],
+    )
 }
 
 async fn setup(
@@ -92,17 +57,7 @@ async fn setup(
     };
     let salon = Salon::new(repo);
     let r = &salon.repo;
-    let brand = r
-        .create_brand(&NewBrand {
-            slug: Slug::parse("slug", SLUG).expect("slug"),
-            name: "Maison Crash".into(),
-            time_zone: TimeZoneName::shanghai(),
-            currencies: vec![Currency::parse("c", "CNY").expect("cur")],
-            locales: vec![Locale::parse("l", "zh-CN").expect("loc")],
-            tiers: vec!["Gold".into()],
-        })
-        .await
-        .expect("brand");
+    let (brand, shop) = brand_with_store(r.as_ref(), SLUG, "Maison Crash").await;
     let cfg = sim.config().clone();
     salon
         .set_channel_settings(
@@ -120,19 +75,6 @@ async fn setup(
         )
         .await
         .expect("wecom");
-    let shop = r
-        .create_store(
-            brand.id,
-            &NewStore {
-                code: StoreCode::parse("code", "SH01").expect("code"),
-                name: "Shanghai".into(),
-                city: "Shanghai".into(),
-                country: "CN".into(),
-                time_zone: TimeZoneName::shanghai(),
-            },
-        )
-        .await
-        .expect("store");
     let mut sas = Vec::new();
     for i in 0..ASSOCIATES {
         let u = r
@@ -252,33 +194,10 @@ async fn killed_five_times_mid_broadcast_every_eligible_client_gets_exactly_one_
 /// Runs where SALON_TEST_POSTGRES_URL names a server (always in CI).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgresql_one_killed_five_times_each_client_gets_one_message() {
-    let Ok(admin) = std::env::var("SALON_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but SALON_TEST_POSTGRES_URL is not set"
-        );
-        eprintln!("SKIPPED: set SALON_TEST_POSTGRES_URL to run the two-server crash test");
+    let Some(db) = PgDatabase::create("salon_crash").await else {
         return;
     };
-    use sqlx::Connection as _;
-    let name = format!("salon_crash_{}", std::process::id());
-    let mut server = sqlx::PgConnection::connect(&admin).await.expect("server");
-    for sql in [
-        format!("DROP DATABASE IF EXISTS \"{name}\""),
-        format!("CREATE DATABASE \"{name}\""),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut server)
-            .await
-            .expect("database");
-    }
-    let (base, _) = admin.rsplit_once('/').expect("URL names a database");
-    crash_run(Some(format!("{base}/{name}")), 2).await;
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&mut server)
-    .await;
+    crash_run(Some(db.url.clone()), 2).await;
 }
 
 /// The broadcast crash run: `processes` servers (on `database`, or each start on the one

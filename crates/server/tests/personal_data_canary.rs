@@ -5,6 +5,8 @@
 //! search index, keys, assets), in the server's log, in the brand's events export, or in a
 //! backup.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -129,30 +131,7 @@ async fn personal_data_is_in_no_file_no_log_and_no_export_in_clear() {
             .expect("db");
         let salon = Salon::new(std::sync::Arc::new(repo));
         let r = &salon.repo;
-        let brand = r
-            .create_brand(&NewBrand {
-                slug: Slug::parse("slug", SLUG).expect("slug"),
-                name: "Maison Canary".into(),
-                time_zone: TimeZoneName::shanghai(),
-                currencies: vec![Currency::parse("c", "CNY").expect("cur")],
-                locales: vec![Locale::parse("l", "zh-CN").expect("loc")],
-                tiers: vec!["Gold".into()],
-            })
-            .await
-            .expect("brand");
-        let shop = r
-            .create_store(
-                brand.id,
-                &NewStore {
-                    code: StoreCode::parse("code", "SH01").expect("code"),
-                    name: "Shanghai".into(),
-                    city: "Shanghai".into(),
-                    country: "CN".into(),
-                    time_zone: TimeZoneName::shanghai(),
-                },
-            )
-            .await
-            .expect("store");
+        let (brand, shop) = common::brand_with_store(r.as_ref(), SLUG, "Maison Canary").await;
         for (email, role, store) in [
             ("li@canary.test", Role::Associate, Some(shop.id)),
             ("zhou@canary.test", Role::Compliance, None),

@@ -11,69 +11,23 @@
 //! The broadcast engine with several processes is `broadcast_crash.rs`. Runs where
 //! SALON_TEST_POSTGRES_URL names a server (always in CI).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::Salon;
 use app::channels::ChannelInput;
+use common::{PgDatabase, brand_with_store, start_server};
 use domain::*;
 use serde_json::{Value, json};
 use sim::tencent::{SimConfig, Simulator};
-use sqlx::Connection as _;
 
 const KEY: [u8; 32] = [0x3c; 32];
 const SLUG: &str = "multi";
 const CLIENTS: usize = 60;
 const MESSAGES: usize = 240;
 const CONTACTS: usize = 30;
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &std::path::Path, database: &str) -> Server {
-    let hex: String = KEY.iter().map(|b| format!("{b:02x}")).collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_salon"))
-        .args([
-            "serve",
-            "--no-demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data)
-        .arg("--database-url")
-        .arg(database)
-        .env("SALON_MASTER_KEY", hex)
-        .env("SALON_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start salon");
-    let out = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("salon prints where it listens")
-            .expect("line");
-        if let Some(rest) = line.strip_prefix("Salon is listening on ") {
-            break rest.trim().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, url }
-}
 
 struct Setup {
     hq: String,
@@ -84,17 +38,7 @@ struct Setup {
 
 async fn setup(salon: &Salon, sim: &Simulator, sim_url: &str) -> Setup {
     let r = &salon.repo;
-    let brand = r
-        .create_brand(&NewBrand {
-            slug: Slug::parse("slug", SLUG).expect("slug"),
-            name: "Maison Multi".into(),
-            time_zone: TimeZoneName::shanghai(),
-            currencies: vec![Currency::parse("c", "CNY").expect("cur")],
-            locales: vec![Locale::parse("l", "zh-CN").expect("loc")],
-            tiers: vec!["Gold".into()],
-        })
-        .await
-        .expect("brand");
+    let (brand, shop) = brand_with_store(r.as_ref(), SLUG, "Maison Multi").await;
     let cfg = sim.config().clone();
     salon
         .set_channel_settings(
@@ -112,19 +56,6 @@ async fn setup(salon: &Salon, sim: &Simulator, sim_url: &str) -> Setup {
         )
         .await
         .expect("wecom");
-    let shop = r
-        .create_store(
-            brand.id,
-            &NewStore {
-                code: StoreCode::parse("code", "SH01").expect("code"),
-                name: "Shanghai".into(),
-                city: "Shanghai".into(),
-                country: "CN".into(),
-                time_zone: TimeZoneName::shanghai(),
-            },
-        )
-        .await
-        .expect("store");
     let sa = r
         .create_user(
             brand.id,
@@ -215,33 +146,10 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgresql_share_the_inbox_the_index_the_rules_and_the_staff() {
-    let Ok(admin) = std::env::var("SALON_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but SALON_TEST_POSTGRES_URL is not set"
-        );
-        eprintln!("SKIPPED: set SALON_TEST_POSTGRES_URL to run the several-processes test");
+    let Some(db) = PgDatabase::create("salon_multi").await else {
         return;
     };
-    let name = format!("salon_multi_{}", std::process::id());
-    let mut server = sqlx::PgConnection::connect(&admin).await.expect("server");
-    for sql in [
-        format!("DROP DATABASE IF EXISTS \"{name}\""),
-        format!("CREATE DATABASE \"{name}\""),
-    ] {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-            .execute(&mut server)
-            .await
-            .expect("database");
-    }
-    let (base, _) = admin.rsplit_once('/').expect("URL names a database");
-    let url = format!("{base}/{name}");
-    run(&url).await;
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&mut server)
-    .await;
+    run(&db.url).await;
 }
 
 async fn run(url: &str) {
@@ -270,7 +178,10 @@ async fn run(url: &str) {
         Arc::new(store::PgRepo::connect(url, keys).await.expect("db"));
     let local = Salon::new(repo.clone());
     let s = setup(&local, &sim, &sim_url).await;
-    let servers = [start(&dirs[0], url), start(&dirs[1], url)];
+    let servers = [
+        start_server(&dirs[0], Some(url), &KEY, &[]),
+        start_server(&dirs[1], Some(url), &KEY, &[]),
+    ];
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
