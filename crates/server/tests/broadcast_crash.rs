@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::Salon;
-use app::channels::ChannelInput;
 use common::{PgDatabase, Server, brand_with_store, start_server};
 use domain::*;
 use serde_json::{Value, json};
@@ -58,23 +57,7 @@ async fn setup(
     let salon = Salon::new(repo);
     let r = &salon.repo;
     let (brand, shop) = brand_with_store(r.as_ref(), SLUG, "Maison Crash").await;
-    let cfg = sim.config().clone();
-    salon
-        .set_channel_settings(
-            brand.id,
-            ChannelKind::Wecom,
-            &ChannelInput {
-                app_id: Some(cfg.corp_id.clone()),
-                agent_id: Some(cfg.agent_id.clone()),
-                secret: Some(cfg.corp_secret.clone()),
-                token: Some(cfg.token.clone()),
-                aes_key: Some(cfg.aes_key.clone()),
-                api_base: Some(sim_url.to_owned()),
-                menu: None,
-            },
-        )
-        .await
-        .expect("wecom");
+    common::connect_wecom(&salon, brand.id, sim, sim_url).await;
     let mut sas = Vec::new();
     for i in 0..ASSOCIATES {
         let u = r

@@ -157,3 +157,29 @@ pub async fn brand_with_store(repo: &dyn Repo, slug: &str, name: &str) -> (Brand
         .expect("store");
     (brand, store)
 }
+
+/// Points the brand's WeCom channel at the simulator `sim` serving at `sim_url`.
+pub async fn connect_wecom(
+    salon: &app::Salon,
+    brand: BrandId,
+    sim: &sim::tencent::Simulator,
+    sim_url: &str,
+) {
+    let cfg = sim.config().clone();
+    salon
+        .set_channel_settings(
+            brand,
+            ChannelKind::Wecom,
+            &app::channels::ChannelInput {
+                app_id: Some(cfg.corp_id.clone()),
+                agent_id: Some(cfg.agent_id.clone()),
+                secret: Some(cfg.corp_secret.clone()),
+                token: Some(cfg.token.clone()),
+                aes_key: Some(cfg.aes_key.clone()),
+                api_base: Some(sim_url.to_owned()),
+                menu: None,
+            },
+        )
+        .await
+        .expect("wecom");
+}
