@@ -6,8 +6,8 @@
 
 mod parquet_io;
 pub use parquet_io::{
-    ParquetError, parquet_row_groups, read_parquet, visit_parquet, visit_parquet_groups,
-    visit_parquet_rows, write_parquet, write_parquet_groups,
+    ParquetError, parquet_row_groups, read_parquet, visit_parquet, visit_parquet_rows,
+    write_parquet, write_parquet_groups,
 };
 
 use std::io::{BufRead, BufReader, Read, Write};

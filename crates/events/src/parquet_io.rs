@@ -13,7 +13,8 @@ use arrow_array::{
 use arrow_schema::{DataType, TimeUnit as ArrowUnit};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
+    RowSelector,
 };
 use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::file::properties::WriterProperties;
@@ -226,18 +227,16 @@ fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, Pa
     let metadata = builder.metadata().clone();
     Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(
         File::open(path)?,
-        parquet::arrow::arrow_reader::ArrowReaderMetadata::try_new(
-            metadata,
-            options.with_schema(views),
-        )?,
+        ArrowReaderMetadata::try_new(metadata, options.with_schema(views))?,
     ))
 }
 
 /// The number of rows of each row group of a Parquet file: how to split a file between
 /// threads with [`visit_parquet_rows`].
 pub fn parquet_row_groups(path: &Path) -> Result<Vec<u64>, ReadError> {
-    let builder = open_builder(path)?;
-    Ok(builder
+    let metadata = ArrowReaderMetadata::load(&File::open(path)?, ArrowReaderOptions::new())
+        .map_err(ParquetError::from)?;
+    Ok(metadata
         .metadata()
         .row_groups()
         .iter()
@@ -254,30 +253,14 @@ pub fn visit_parquet(
     path: &Path,
     visit: impl FnMut(EventRef<'_>),
 ) -> Result<Vec<EventError>, ReadError> {
-    let rows: u64 = parquet_row_groups(path)?.iter().sum();
     let mut visit = visit;
-    visit_parquet_rows(path, 0..rows, |batch| {
+    visit_parquet_rows(path, 0..u64::MAX, |batch| {
         batch.iter().for_each(|e| visit(*e));
     })
 }
 
-/// [`visit_parquet`] over some of the row groups, showing `visit` the good rows a batch at a
-/// time; `first_row` is the number of the first row of the first of them (1 for the file's
-/// first row).
-pub fn visit_parquet_groups(
-    path: &Path,
-    groups: std::ops::Range<usize>,
-    first_row: u64,
-    visit: impl FnMut(&[EventRef<'_>]),
-) -> Result<Vec<EventError>, ReadError> {
-    let sizes = parquet_row_groups(path)?;
-    let rows: u64 = sizes.get(groups.clone()).map_or(0, |g| g.iter().sum());
-    let start = first_row.saturating_sub(1);
-    visit_parquet_rows(path, start..start + rows, visit)
-}
-
-/// [`visit_parquet`] over the rows `rows` of the file (numbered from 0), whatever the row
-/// groups: how threads share a file written as one big row group. Shows `visit` the good
+/// [`visit_parquet`] over the rows `rows` of the file (numbered from 0; a range past the end
+/// stops at it), whatever the row groups: how threads share a file written as one big row group. Shows `visit` the good
 /// rows a batch at a time.
 pub fn visit_parquet_rows(
     path: &Path,
