@@ -96,9 +96,9 @@ fn rate_limited(window_start: Millis, now: Millis) -> AppError {
     AppError::RateLimited(u64::try_from(left_ms).unwrap_or(0).div_ceil(60_000).max(1))
 }
 
-/// How long an API token's actor is reused without reading the database again. Departures
-/// and role changes made through this process clear the cache at once; other processes see
-/// them within this time.
+/// How long an API token's actor is reused without reading the database again. A departure
+/// or a role change clears the cache at once in the process that made it, and within a second
+/// in the others (see `processes`); this bounds what a missed change could leave.
 pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
 
 #[derive(Default)]

@@ -43,9 +43,9 @@ impl Endpoint {
     }
 }
 
-/// `None` remembers that the brand has not configured the channel. Entries are re-read after
-/// [`SETTINGS_TTL`], so that a change made by `salon channel` in another process takes effect
-/// within seconds.
+/// `None` remembers that the brand has not configured the channel. A change drops the entry
+/// in every process within a second (see `processes`); entries are also re-read after
+/// [`SETTINGS_TTL`], which bounds what a missed change could leave.
 type CachedEndpoint = (std::time::Instant, Option<Arc<Endpoint>>);
 const SETTINGS_TTL: Duration = Duration::from_secs(5);
 type Pending = (
@@ -84,11 +84,10 @@ impl Channels {
     }
 
     /// Drops the brand itself as cached by slug (after it was deleted).
-    pub fn forget_brand(&self, brand: BrandId) {
+    pub fn forget_slug(&self, brand: BrandId) {
         if let Ok(mut m) = self.slugs.write() {
             m.retain(|_, b| b.id != brand);
         }
-        self.forget(brand);
     }
 }
 

@@ -80,7 +80,7 @@ impl Salon {
                 if let Ok(mut m) = self.brands.write() {
                     m.remove(&brand);
                 }
-                self.channels().forget_brand(brand);
+                self.channels().forget_slug(brand);
                 for t in [Topic::Rules, Topic::Channels, Topic::Staff] {
                     self.forget_cached(brand, t);
                 }
